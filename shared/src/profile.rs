@@ -1,0 +1,630 @@
+//! Cluster profiles: the TOML a team writes, parsed strictly and validated as a whole.
+//!
+//! Parsing (`serde` + `toml`) rejects unknown keys and wrong types; [`Profile::validate`]
+//! then checks every field and reports **all** problems at once, each naming the field
+//! and what is allowed. Only a validated [`Profile`] can be rendered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{ProfileName, S3Uri, UserName};
+
+/// The EMR release a profile gets when it names none: a current emr-7 release.
+pub const DEFAULT_RELEASE_LABEL: &str = "emr-7.10.0";
+
+/// A cluster profile as written in `profiles/<name>.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Profile name; also the `sparkhub:profile` tag and the key in S3.
+    pub name: String,
+    /// `interactive` (JupyterHub for people; kept alive until idle) or
+    /// `pipeline` (run the steps, then terminate).
+    #[serde(default)]
+    pub kind: ProfileKind,
+    /// EMR release label, `emr-6.x.y` or `emr-7.x.y`.
+    #[serde(default = "default_release_label")]
+    pub release_label: String,
+    /// EMR applications, by their EMR names (`Spark`, `JupyterHub`, ...).
+    pub applications: Vec<String>,
+    /// Python packages installed by a bootstrap action on every node.
+    #[serde(default)]
+    pub python_packages: Vec<String>,
+    /// JupyterHub (PAM) users created once the cluster is up.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// EC2 key pair for SSH to the master node; without one, use SSM.
+    #[serde(default)]
+    pub key_name: Option<String>,
+    /// Where EMR writes its logs; defaults to `s3://<sparkhub bucket>/logs/`.
+    #[serde(default)]
+    pub log_uri: Option<String>,
+    /// Bucket for JupyterHub notebooks; defaults to the sparkhub bucket.
+    #[serde(default)]
+    pub notebook_bucket: Option<String>,
+    /// EMR service role.
+    #[serde(default = "default_service_role")]
+    pub service_role: String,
+    /// EC2 instance profile of the cluster nodes.
+    #[serde(default = "default_job_flow_role")]
+    pub job_flow_role: String,
+    /// Subnets the instance fleets may use (EMR picks one).
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+    /// CIDR allowed to reach the master on port 22 through the stack's master
+    /// security group. No SSH ingress at all when absent.
+    #[serde(default)]
+    pub ssh_ingress_cidr: Option<String>,
+    pub fleets: Fleets,
+    #[serde(default)]
+    pub idle: IdlePolicy,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// Extra tags on the cluster. Keys starting with `sparkhub:` or `aws:` are reserved.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Pipeline steps, run in order once the cluster is ready.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+}
+
+fn default_release_label() -> String {
+    DEFAULT_RELEASE_LABEL.to_owned()
+}
+fn default_service_role() -> String {
+    "EMR_DefaultRole".to_owned()
+}
+fn default_job_flow_role() -> String {
+    "EMR_EC2_DefaultRole".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    #[default]
+    Interactive,
+    Pipeline,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleets {
+    pub master: Fleet,
+    pub core: Fleet,
+    #[serde(default)]
+    pub task: Option<Fleet>,
+}
+
+/// One EMR instance fleet: the instance types EMR may choose from and the
+/// on-demand and spot capacity (in instances; every type has weight 1).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    pub instance_types: Vec<String>,
+    #[serde(default)]
+    pub on_demand: u32,
+    #[serde(default)]
+    pub spot: u32,
+}
+
+/// When a cluster counts as unused, and how long it may live at most.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdlePolicy {
+    /// Minutes without steps, Spark work or notebook activity before termination.
+    #[serde(default = "default_idle_timeout")]
+    pub timeout_minutes: u32,
+    /// Minutes after the cluster became ready during which it is never idle.
+    #[serde(default = "default_grace")]
+    pub grace_minutes: u32,
+    /// Hours after which the cluster is terminated whatever its activity.
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime_hours: u32,
+}
+
+fn default_idle_timeout() -> u32 {
+    60
+}
+fn default_grace() -> u32 {
+    30
+}
+fn default_max_lifetime() -> u32 {
+    12
+}
+
+impl Default for IdlePolicy {
+    fn default() -> Self {
+        Self {
+            timeout_minutes: default_idle_timeout(),
+            grace_minutes: default_grace(),
+            max_lifetime_hours: default_max_lifetime(),
+        }
+    }
+}
+
+/// An EventBridge Scheduler schedule: `cron(...)` in an IANA time zone.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub cron: String,
+    pub timezone: String,
+}
+
+/// One pipeline step. `{object}` in `args` is replaced by the `s3://` URI of
+/// the object that triggered the run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: String,
+    #[serde(default = "default_jar")]
+    pub jar: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub action_on_failure: ActionOnFailure,
+}
+
+fn default_jar() -> String {
+    "command-runner.jar".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActionOnFailure {
+    Continue,
+    #[default]
+    CancelAndWait,
+    TerminateCluster,
+}
+
+impl ActionOnFailure {
+    pub fn as_emr(self) -> &'static str {
+        match self {
+            Self::Continue => "CONTINUE",
+            Self::CancelAndWait => "CANCEL_AND_WAIT",
+            Self::TerminateCluster => "TERMINATE_CLUSTER",
+        }
+    }
+}
+
+/// One thing wrong with a profile: the field and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in a profile, in field order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// EMR application names sparkhub accepts (as EMR spells them).
+pub const KNOWN_APPLICATIONS: &[&str] = &[
+    "Delta",
+    "Flink",
+    "Ganglia",
+    "HBase",
+    "HCatalog",
+    "Hadoop",
+    "Hive",
+    "Hudi",
+    "Hue",
+    "Iceberg",
+    "JupyterEnterpriseGateway",
+    "JupyterHub",
+    "Livy",
+    "Oozie",
+    "Phoenix",
+    "Pig",
+    "Presto",
+    "Spark",
+    "Sqoop",
+    "Tez",
+    "Trino",
+    "Zeppelin",
+    "ZooKeeper",
+];
+
+impl Profile {
+    /// Parses a profile from TOML. Unknown keys and wrong types are errors.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks every field and returns all problems at once.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, message: String| {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                message,
+            })
+        };
+
+        if let Err(e) = ProfileName::parse(&self.name) {
+            err("name", e);
+        }
+        if !is_release_label(&self.release_label) {
+            err(
+                "release_label",
+                format!(
+                    "{:?} is not an EMR 6 or 7 release label (emr-6.x.y or emr-7.x.y, e.g. {DEFAULT_RELEASE_LABEL:?})",
+                    self.release_label
+                ),
+            );
+        }
+        if self.applications.is_empty() {
+            err(
+                "applications",
+                "at least one application is needed (e.g. \"Spark\")".into(),
+            );
+        }
+        for (i, app) in self.applications.iter().enumerate() {
+            if !KNOWN_APPLICATIONS.contains(&app.as_str()) {
+                err(
+                    &format!("applications[{i}]"),
+                    format!(
+                        "{app:?} is not an EMR application sparkhub knows ({})",
+                        KNOWN_APPLICATIONS.join(", ")
+                    ),
+                );
+            } else if self.applications[..i].contains(app) {
+                err(
+                    &format!("applications[{i}]"),
+                    format!("{app:?} is listed twice"),
+                );
+            }
+        }
+        for (i, package) in self.python_packages.iter().enumerate() {
+            if !is_python_requirement(package) {
+                err(
+                    &format!("python_packages[{i}]"),
+                    format!(
+                        "{package:?} is not a Python package name with an optional version (e.g. \"pandas\" or \"pandas==2.2.3\")"
+                    ),
+                );
+            }
+        }
+        for (i, user) in self.users.iter().enumerate() {
+            if let Err(e) = UserName::parse(user) {
+                err(&format!("users[{i}]"), e);
+            } else if self.users[..i].contains(user) {
+                err(&format!("users[{i}]"), format!("{user:?} is listed twice"));
+            }
+        }
+        if !self.users.is_empty() && !self.has_application("JupyterHub") {
+            err(
+                "users",
+                "JupyterHub users need \"JupyterHub\" in applications".into(),
+            );
+        }
+        if let Some(key) = &self.key_name
+            && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
+        {
+            err(
+                "key_name",
+                format!("{key:?} is not an EC2 key pair name (1 to 255 printable characters)"),
+            );
+        }
+        if let Some(uri) = &self.log_uri
+            && let Err(e) = S3Uri::parse(uri)
+        {
+            err("log_uri", e);
+        }
+        if let Some(bucket) = &self.notebook_bucket
+            && let Err(e) = crate::names::check_bucket(bucket)
+        {
+            err("notebook_bucket", e);
+        }
+        for (field, role) in [
+            ("service_role", &self.service_role),
+            ("job_flow_role", &self.job_flow_role),
+        ] {
+            if !is_iam_name(role) {
+                err(
+                    field,
+                    format!("{role:?} is not an IAM role name (1 to 64 of A-Z a-z 0-9 +=,.@_-)"),
+                );
+            }
+        }
+        for (i, subnet) in self.subnet_ids.iter().enumerate() {
+            if !is_aws_id(subnet, "subnet-") {
+                err(
+                    &format!("subnet_ids[{i}]"),
+                    format!("{subnet:?} is not a subnet id (subnet- followed by hex digits)"),
+                );
+            }
+        }
+        if let Some(cidr) = &self.ssh_ingress_cidr {
+            if !is_ipv4_cidr(cidr) {
+                err(
+                    "ssh_ingress_cidr",
+                    format!("{cidr:?} is not an IPv4 CIDR (e.g. \"203.0.113.7/32\")"),
+                );
+            } else if cidr.ends_with("/0") {
+                err(
+                    "ssh_ingress_cidr",
+                    format!(
+                        "{cidr:?} opens SSH to the whole internet; name your own address range"
+                    ),
+                );
+            }
+        }
+
+        self.validate_fleet("fleets.master", &self.fleets.master, &mut err);
+        let master = &self.fleets.master;
+        if master.on_demand + master.spot != 1 {
+            err(
+                "fleets.master",
+                format!(
+                    "the master fleet needs exactly 1 instance (on_demand + spot = 1), got {}",
+                    master.on_demand + master.spot
+                ),
+            );
+        }
+        self.validate_fleet("fleets.core", &self.fleets.core, &mut err);
+        if self.fleets.core.on_demand + self.fleets.core.spot == 0 {
+            err(
+                "fleets.core",
+                "the core fleet needs at least 1 instance (on_demand + spot >= 1)".into(),
+            );
+        }
+        if let Some(task) = &self.fleets.task {
+            self.validate_fleet("fleets.task", task, &mut err);
+        }
+
+        let idle = &self.idle;
+        if !(5..=10_080).contains(&idle.timeout_minutes) {
+            err(
+                "idle.timeout_minutes",
+                format!(
+                    "{} is out of range (5 to 10080 minutes)",
+                    idle.timeout_minutes
+                ),
+            );
+        }
+        if idle.grace_minutes > 1_440 {
+            err(
+                "idle.grace_minutes",
+                format!("{} is out of range (0 to 1440 minutes)", idle.grace_minutes),
+            );
+        }
+        if !(1..=720).contains(&idle.max_lifetime_hours) {
+            err(
+                "idle.max_lifetime_hours",
+                format!(
+                    "{} is out of range (1 to 720 hours)",
+                    idle.max_lifetime_hours
+                ),
+            );
+        }
+
+        if let Some(schedule) = &self.schedule {
+            if let Err(e) = check_cron(&schedule.cron) {
+                err("schedule.cron", e);
+            }
+            if jiff::tz::TimeZone::get(&schedule.timezone).is_err() {
+                err(
+                    "schedule.timezone",
+                    format!(
+                        "{:?} is not an IANA time zone (e.g. \"Europe/Berlin\")",
+                        schedule.timezone
+                    ),
+                );
+            }
+        }
+
+        if self.tags.len() > 48 {
+            err(
+                "tags",
+                format!(
+                    "{} tags; at most 48 (EMR allows 50, sparkhub sets 2)",
+                    self.tags.len()
+                ),
+            );
+        }
+        for (key, value) in &self.tags {
+            let field = format!("tags.{key:?}");
+            let lower = key.to_ascii_lowercase();
+            if lower.starts_with("sparkhub:") || lower.starts_with("aws:") {
+                err(
+                    &field,
+                    "keys starting with \"sparkhub:\" or \"aws:\" are reserved".into(),
+                );
+            } else if key.is_empty() || key.chars().count() > 128 {
+                err(&field, "a tag key has 1 to 128 characters".into());
+            }
+            if value.chars().count() > 256 {
+                err(&field, "a tag value has at most 256 characters".into());
+            }
+        }
+
+        if self.kind == ProfileKind::Pipeline && self.steps.is_empty() {
+            err(
+                "steps",
+                "a pipeline profile needs at least one step ([[steps]])".into(),
+            );
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            if step.name.trim().is_empty() || step.name.chars().count() > 256 {
+                err(
+                    &format!("steps[{i}].name"),
+                    "a step name has 1 to 256 characters".into(),
+                );
+            }
+            if step.jar.trim().is_empty() {
+                err(
+                    &format!("steps[{i}].jar"),
+                    "a step needs a jar (e.g. \"command-runner.jar\")".into(),
+                );
+            }
+        }
+
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(errors))
+        }
+    }
+
+    fn validate_fleet(&self, field: &str, fleet: &Fleet, err: &mut impl FnMut(&str, String)) {
+        if fleet.instance_types.is_empty() {
+            err(
+                &format!("{field}.instance_types"),
+                "at least one instance type is needed (e.g. \"m5.xlarge\")".into(),
+            );
+        }
+        if fleet.instance_types.len() > 30 {
+            err(
+                &format!("{field}.instance_types"),
+                "at most 30 instance types per fleet".into(),
+            );
+        }
+        for (i, t) in fleet.instance_types.iter().enumerate() {
+            if !is_instance_type(t) {
+                err(
+                    &format!("{field}.instance_types[{i}]"),
+                    format!("{t:?} is not an EC2 instance type (family.size, e.g. \"m5.xlarge\")"),
+                );
+            }
+        }
+    }
+
+    pub fn has_application(&self, name: &str) -> bool {
+        self.applications.iter().any(|a| a == name)
+    }
+}
+
+fn is_release_label(label: &str) -> bool {
+    let Some(rest) = label
+        .strip_prefix("emr-6.")
+        .or_else(|| label.strip_prefix("emr-7."))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('.').collect();
+    parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A PEP 508 name with an optional simple version specifier. Deliberately
+/// narrower than PEP 508 (no extras, markers or URLs): the string is written
+/// into a shell script, so only characters that need no quoting are allowed.
+fn is_python_requirement(requirement: &str) -> bool {
+    let split = requirement
+        .find(['=', '<', '>', '!', '~'])
+        .unwrap_or(requirement.len());
+    let (name, version) = requirement.split_at(split);
+    let name_ok = !name.is_empty()
+        && name.len() <= 100
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let version_ok = version.is_empty() || {
+        let digits = version.trim_start_matches(['=', '<', '>', '!', '~']);
+        let op = &version[..version.len() - digits.len()];
+        ["==", ">=", "<=", "~=", "!=", ">", "<"].contains(&op)
+            && !digits.is_empty()
+            && digits
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._*+".contains(&b))
+    };
+    name_ok && version_ok
+}
+
+fn is_iam_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+fn is_aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+fn is_instance_type(t: &str) -> bool {
+    let Some((family, size)) = t.split_once('.') else {
+        return false;
+    };
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok(family) && ok(size) && family.as_bytes()[0].is_ascii_lowercase()
+}
+
+fn is_ipv4_cidr(cidr: &str) -> bool {
+    let Some((addr, prefix)) = cidr.split_once('/') else {
+        return false;
+    };
+    addr.parse::<std::net::Ipv4Addr>().is_ok()
+        && !prefix.is_empty()
+        && prefix.len() <= 2
+        && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+}
+
+/// Checks the shape of an EventBridge Scheduler cron expression:
+/// `cron(minutes hours day-of-month month day-of-week year)`, with exactly one
+/// of day-of-month and day-of-week set to `?`. The field syntax itself is
+/// checked by EventBridge when the schedule is created; sparkhub catches the
+/// mistakes people make most (five-field Unix cron, both days set).
+fn check_cron(expr: &str) -> Result<(), String> {
+    let example = "e.g. \"cron(0 8 ? * MON-FRI *)\"";
+    let Some(body) = expr
+        .strip_prefix("cron(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return Err(format!(
+            "{expr:?} is not an EventBridge cron expression ({example})"
+        ));
+    };
+    let fields: Vec<&str> = body.split_whitespace().collect();
+    if fields.len() != 6 {
+        return Err(format!(
+            "{expr:?} has {} fields; EventBridge cron has 6 (minutes hours day-of-month month day-of-week year), {example}",
+            fields.len()
+        ));
+    }
+    let allowed = |f: &str| {
+        f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b",-*?/LW#".contains(&b))
+    };
+    if let Some(bad) = fields.iter().find(|f| !allowed(f)) {
+        return Err(format!(
+            "{expr:?}: field {bad:?} has characters cron does not use"
+        ));
+    }
+    if (fields[2] == "?") == (fields[4] == "?") {
+        return Err(format!(
+            "{expr:?}: exactly one of day-of-month and day-of-week must be \"?\", {example}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "profile_tests.rs"]
+mod tests;

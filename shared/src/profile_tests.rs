@@ -1,0 +1,325 @@
+use super::*;
+
+const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
+const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
+
+fn tutorial() -> Profile {
+    Profile::from_toml(TUTORIAL).expect("the tutorial profile parses")
+}
+
+/// Field names of every error, in order.
+fn fields(p: &Profile) -> Vec<String> {
+    match p.validate() {
+        Ok(()) => vec![],
+        Err(ValidationErrors(errors)) => errors.into_iter().map(|e| e.field).collect(),
+    }
+}
+
+#[test]
+fn example_profiles_are_valid() {
+    assert_eq!(tutorial().validate(), Ok(()));
+    let retrain = Profile::from_toml(RETRAIN).unwrap();
+    assert_eq!(retrain.validate(), Ok(()));
+    assert_eq!(retrain.kind, ProfileKind::Pipeline);
+}
+
+#[test]
+fn tutorial_profile_is_the_tutorial_cluster() {
+    let p = tutorial();
+    assert_eq!(
+        p.applications,
+        ["Spark", "Hadoop", "Livy", "Hive", "JupyterHub"]
+    );
+    assert_eq!(
+        p.python_packages,
+        ["seaborn", "matplotlib", "numpy", "pandas", "boto3"]
+    );
+    assert_eq!((p.fleets.master.on_demand, p.fleets.core.on_demand), (1, 2));
+    assert_eq!(p.fleets.core.instance_types, ["m5.xlarge"]);
+    assert!(p.release_label.starts_with("emr-7."), "defaults to emr-7");
+    assert_eq!(p.schedule.as_ref().unwrap().timezone, "Europe/Berlin");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_name() {
+    let text = TUTORIAL.replace(
+        "kind = \"interactive\"",
+        "kind = \"interactive\"\nrelase_label = \"emr-7.1.0\"",
+    );
+    let err = Profile::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("relase_label"), "{err}");
+    let text = TUTORIAL.replace("grace_minutes = 30", "grace_minutes = 30\ngrace = 1");
+    assert!(
+        Profile::from_toml(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("grace")
+    );
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    let text = TUTORIAL.replace("on_demand = 2", "on_demand = \"two\"");
+    assert!(Profile::from_toml(&text).is_err());
+    let text = TUTORIAL.replace("kind = \"interactive\"", "kind = \"batch\"");
+    assert!(
+        Profile::from_toml(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("batch")
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let mut p = tutorial();
+    p.users = vec!["philipp".into(), "admin".into(), "bob;rm".into()];
+    p.release_label = "emr-5.36.0".into();
+    p.fleets.master.on_demand = 2;
+    p.idle.timeout_minutes = 1;
+    let err = p.validate().unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.0.len(), 4, "{text}");
+    assert!(
+        text.contains(
+            r#"users[2]: "bob;rm" is not a valid Linux user name (^[a-z_][a-z0-9_-]{0,31}$)"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("release_label: \"emr-5.36.0\""), "{text}");
+    assert!(
+        text.contains("fleets.master: the master fleet needs exactly 1 instance"),
+        "{text}"
+    );
+    assert!(
+        text.contains("idle.timeout_minutes: 1 is out of range (5 to 10080 minutes)"),
+        "{text}"
+    );
+}
+
+/// Each case changes one field of the valid tutorial profile and names the
+/// field the validation must report.
+#[test]
+fn each_rule_flips_validation() {
+    type Change = fn(&mut Profile);
+    let cases: &[(&str, Change, &str)] = &[
+        ("bad name", |p| p.name = "My Profile".into(), "name"),
+        (
+            "emr-6 is allowed",
+            |p| p.release_label = "emr-6.15.0".into(),
+            "",
+        ),
+        (
+            "emr-8 is not",
+            |p| p.release_label = "emr-8.0.0".into(),
+            "release_label",
+        ),
+        (
+            "garbage label",
+            |p| p.release_label = "7.1".into(),
+            "release_label",
+        ),
+        (
+            "no applications",
+            |p| {
+                p.applications.clear();
+                p.users.clear();
+            },
+            "applications",
+        ),
+        (
+            "unknown application",
+            |p| p.applications.push("Sparkk".into()),
+            "applications[5]",
+        ),
+        (
+            "duplicate application",
+            |p| p.applications.push("Spark".into()),
+            "applications[5]",
+        ),
+        (
+            "package with shell",
+            |p| p.python_packages.push("x; rm -rf /".into()),
+            "python_packages[5]",
+        ),
+        (
+            "package with version",
+            |p| p.python_packages.push("torch>=2.1".into()),
+            "",
+        ),
+        (
+            "package with bad op",
+            |p| p.python_packages.push("torch=2".into()),
+            "python_packages[5]",
+        ),
+        (
+            "upper-case user",
+            |p| p.users.push("Bob".into()),
+            "users[2]",
+        ),
+        (
+            "duplicate user",
+            |p| p.users.push("admin".into()),
+            "users[2]",
+        ),
+        (
+            "users without hub",
+            |p| p.applications.retain(|a| a != "JupyterHub"),
+            "users",
+        ),
+        (
+            "empty key",
+            |p| p.key_name = Some(String::new()),
+            "key_name",
+        ),
+        (
+            "log uri not s3",
+            |p| p.log_uri = Some("/var/log".into()),
+            "log_uri",
+        ),
+        (
+            "notebook bucket",
+            |p| p.notebook_bucket = Some("Bad_Bucket".into()),
+            "notebook_bucket",
+        ),
+        (
+            "service role",
+            |p| p.service_role = "EMR Default".into(),
+            "service_role",
+        ),
+        (
+            "instance profile",
+            |p| p.job_flow_role = String::new(),
+            "job_flow_role",
+        ),
+        (
+            "subnet",
+            |p| p.subnet_ids.push("sub-123".into()),
+            "subnet_ids[0]",
+        ),
+        (
+            "cidr",
+            |p| p.ssh_ingress_cidr = Some("10.0.0.0/33".into()),
+            "ssh_ingress_cidr",
+        ),
+        (
+            "open ssh",
+            |p| p.ssh_ingress_cidr = Some("0.0.0.0/0".into()),
+            "ssh_ingress_cidr",
+        ),
+        (
+            "good cidr",
+            |p| p.ssh_ingress_cidr = Some("203.0.113.7/32".into()),
+            "",
+        ),
+        (
+            "no master types",
+            |p| p.fleets.master.instance_types.clear(),
+            "fleets.master.instance_types",
+        ),
+        (
+            "bad instance type",
+            |p| p.fleets.core.instance_types.push("xlarge".into()),
+            "fleets.core.instance_types[1]",
+        ),
+        ("empty core", |p| p.fleets.core.on_demand = 0, "fleets.core"),
+        (
+            "spot core",
+            |p| {
+                p.fleets.core.on_demand = 0;
+                p.fleets.core.spot = 3
+            },
+            "",
+        ),
+        (
+            "spot master",
+            |p| {
+                p.fleets.master.on_demand = 0;
+                p.fleets.master.spot = 1
+            },
+            "",
+        ),
+        (
+            "bad task fleet",
+            |p| {
+                p.fleets.task = Some(Fleet {
+                    instance_types: vec![],
+                    on_demand: 0,
+                    spot: 2,
+                })
+            },
+            "fleets.task.instance_types",
+        ),
+        (
+            "grace",
+            |p| p.idle.grace_minutes = 2000,
+            "idle.grace_minutes",
+        ),
+        (
+            "lifetime",
+            |p| p.idle.max_lifetime_hours = 0,
+            "idle.max_lifetime_hours",
+        ),
+        (
+            "unix cron",
+            |p| p.schedule.as_mut().unwrap().cron = "0 8 * * 1-5".into(),
+            "schedule.cron",
+        ),
+        (
+            "five fields",
+            |p| p.schedule.as_mut().unwrap().cron = "cron(0 8 * * MON-FRI)".into(),
+            "schedule.cron",
+        ),
+        (
+            "both days",
+            |p| p.schedule.as_mut().unwrap().cron = "cron(0 8 * * MON-FRI *)".into(),
+            "schedule.cron",
+        ),
+        (
+            "time zone",
+            |p| p.schedule.as_mut().unwrap().timezone = "Berlin".into(),
+            "schedule.timezone",
+        ),
+        (
+            "reserved tag",
+            |p| {
+                p.tags.insert("sparkhub:managed".into(), "false".into());
+            },
+            "tags.\"sparkhub:managed\"",
+        ),
+        (
+            "aws tag",
+            |p| {
+                p.tags.insert("AWS:x".into(), "y".into());
+            },
+            "tags.\"AWS:x\"",
+        ),
+        (
+            "pipeline without steps",
+            |p| p.kind = ProfileKind::Pipeline,
+            "steps",
+        ),
+        (
+            "unnamed step",
+            |p| {
+                p.steps.push(StepSpec {
+                    name: " ".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec![],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].name",
+        ),
+    ];
+    for (what, change, field) in cases {
+        let mut p = tutorial();
+        change(&mut p);
+        let expected: Vec<String> = if field.is_empty() {
+            vec![]
+        } else {
+            vec![field.to_string()]
+        };
+        assert_eq!(fields(&p), expected, "{what}: {:?}", p.validate());
+    }
+}

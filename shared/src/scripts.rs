@@ -1,0 +1,183 @@
+//! Shell scripts rendered from a profile and uploaded to S3 under
+//! content-addressed keys (`scripts/<sha256 prefix>/<file>`): a changed script
+//! gets a new key, an unchanged one is not uploaded again, and a running
+//! cluster never sees its bootstrap script change under it.
+//!
+//! Templates are plain shell files (checked by shellcheck) with `@@NAME@@`
+//! tokens. Every value put into a script is validated before (user names,
+//! Python requirements, profile names) and single-quoted on top.
+
+use sha2::{Digest, Sha256};
+
+use crate::profile::Profile;
+
+const BOOTSTRAP_PYTHON: &str = include_str!("scripts/bootstrap-python.sh");
+const JUPYTERHUB_USERS: &str = include_str!("scripts/jupyterhub-users.sh");
+
+/// File name of the JupyterHub users script (run as an EMR step).
+pub const USERS_SCRIPT: &str = "jupyterhub-users.sh";
+/// File name of the Python packages bootstrap script.
+pub const BOOTSTRAP_PYTHON_SCRIPT: &str = "bootstrap-python.sh";
+
+/// A script ready for upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedScript {
+    /// File name, e.g. `bootstrap-python.sh`.
+    pub file_name: &'static str,
+    /// What it is for; the bootstrap action's name.
+    pub purpose: &'static str,
+    /// S3 key, derived from the content.
+    pub key: String,
+    /// Runs as a bootstrap action on every node (otherwise it is run by a step).
+    pub bootstrap: bool,
+    pub body: String,
+}
+
+/// Renders every script the profile needs, bootstrap actions first.
+pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
+    let mut scripts = Vec::new();
+    if !profile.python_packages.is_empty() {
+        let body = fill(
+            BOOTSTRAP_PYTHON,
+            &[
+                ("PROFILE", profile.name.clone()),
+                ("PACKAGES", quoted_words(&profile.python_packages)),
+            ],
+        );
+        scripts.push(script(
+            BOOTSTRAP_PYTHON_SCRIPT,
+            "PythonPackages",
+            true,
+            body,
+        ));
+    }
+    if !profile.users.is_empty() {
+        let body = fill(
+            JUPYTERHUB_USERS,
+            &[
+                ("PROFILE", profile.name.clone()),
+                ("USERS", quoted_words(&profile.users)),
+            ],
+        );
+        scripts.push(script(USERS_SCRIPT, "JupyterHubUsers", false, body));
+    }
+    scripts
+}
+
+fn script(
+    file_name: &'static str,
+    purpose: &'static str,
+    bootstrap: bool,
+    body: String,
+) -> RenderedScript {
+    RenderedScript {
+        file_name,
+        purpose,
+        key: content_key(file_name, &body),
+        bootstrap,
+        body,
+    }
+}
+
+/// `scripts/<first 16 hex digits of the SHA-256 of the body>/<file name>`.
+pub fn content_key(file_name: &str, body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("scripts/{hex}/{file_name}")
+}
+
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("@@{name}@@"), value);
+    }
+    debug_assert!(!out.contains("@@"), "unfilled token in a script template");
+    out
+}
+
+/// Words for a bash array, each single-quoted. The values are validated to
+/// contain no quote characters; quoting is a second line of defence.
+fn quoted_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(packages: &[&str], users: &[&str]) -> Profile {
+        let mut p = Profile::from_toml(
+            r#"
+name = "t"
+applications = ["Spark", "JupyterHub"]
+[fleets.master]
+instance_types = ["m5.xlarge"]
+on_demand = 1
+[fleets.core]
+instance_types = ["m5.xlarge"]
+on_demand = 2
+"#,
+        )
+        .unwrap();
+        p.python_packages = packages.iter().map(|s| s.to_string()).collect();
+        p.users = users.iter().map(|s| s.to_string()).collect();
+        p
+    }
+
+    #[test]
+    fn bootstrap_script_installs_exactly_the_profile_packages() {
+        let scripts = render_all(&profile(&["pandas==2.2.3", "boto3"], &[]));
+        assert_eq!(scripts.len(), 1);
+        let s = &scripts[0];
+        assert!(s.bootstrap);
+        assert!(
+            s.body.contains("PACKAGES=('pandas==2.2.3' 'boto3')"),
+            "{}",
+            s.body
+        );
+        assert!(s.body.contains("set -euo pipefail"));
+        assert!(!s.body.contains("@@"));
+    }
+
+    #[test]
+    fn users_script_names_the_users_and_never_traces() {
+        let scripts = render_all(&profile(&[], &["philipp", "admin"]));
+        assert_eq!(scripts.len(), 1);
+        let s = &scripts[0];
+        assert!(!s.bootstrap);
+        assert!(s.body.contains("USERS=('philipp' 'admin')"));
+        assert!(s.body.contains("set -euo pipefail"));
+        let traces = s.body.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("set ") && (l.contains('x') || l.contains("xtrace"))
+        });
+        assert!(!traces, "the users script must never trace");
+        assert!(s.body.contains("chpasswd"));
+    }
+
+    #[test]
+    fn keys_change_with_content_only() {
+        let a = render_all(&profile(&["numpy"], &["x"]));
+        let again = render_all(&profile(&["numpy"], &["x"]));
+        let b = render_all(&profile(&["numpy", "pandas"], &["x"]));
+        assert_eq!(a, again);
+        assert_ne!(
+            a[0].key, b[0].key,
+            "a changed bootstrap script needs a new key"
+        );
+        assert_eq!(
+            a[1].key, b[1].key,
+            "an unchanged users script keeps its key"
+        );
+        assert!(a[0].key.starts_with("scripts/") && a[0].key.ends_with("/bootstrap-python.sh"));
+    }
+
+    #[test]
+    fn no_scripts_when_nothing_to_do() {
+        assert!(render_all(&profile(&[], &[])).is_empty());
+    }
+}

@@ -1,0 +1,392 @@
+//! The cluster workflow: one generic state machine; everything specific to a
+//! profile arrives in the execution input ([`crate::render::WorkflowInput`]).
+//!
+//! ```text
+//! Create cluster ─► Wait for cluster ─► Describe cluster ─► Cluster ready? ─┬─ starting ─► Wait for cluster
+//!                                                                           ├─ ended ─────► Cluster did not start ─► Run failed
+//!                                                                           └─ ready ─────► Notify? ─► (Notify ready) ─► Any steps?
+//! Any steps? ─ yes ─► Run steps (Map, one at a time: Add step ─► Wait ─► Describe step ─► Step done?)
+//!            ─ no ──► Terminate when done?
+//! Terminate when done? ─ yes ─► Terminate cluster ─► Done      ─ no ─► Done
+//! any failure once the cluster exists ─► Terminate after failure ─► Run failed
+//! ```
+//!
+//! EMR is driven through AWS SDK integrations with explicit Wait/Choice poll
+//! loops, not the `.sync` integrations: the loop runs in the local emulator's
+//! interpreter, the poll interval is ours, and no EventBridge managed rule is
+//! needed. Every `ResultPath` puts its result below `$` or discards it, so the
+//! cluster id and the execution input survive every state.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::asl::*;
+use crate::render::RUN_JOB_FLOW_FIELDS;
+
+/// File name of the generated definition under `infra/statemachines/`.
+pub const CLUSTER_WORKFLOW_FILE: &str = "cluster.asl.json";
+
+const EMR: &str = "arn:aws:states:::aws-sdk:emr:";
+
+/// EMR cluster states in which the cluster is up and accepts work.
+pub const READY_STATES: &[&str] = &["WAITING", "RUNNING"];
+/// EMR cluster states from which it will never become ready.
+pub const ENDED_STATES: &[&str] = &["TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"];
+/// EMR step states in which a step has failed for good.
+pub const FAILED_STEP_STATES: &[&str] = &["FAILED", "CANCELLED", "INTERRUPTED", "CANCEL_PENDING"];
+
+// State names, shared between the definition and the tests that read histories.
+pub const CREATE_CLUSTER: &str = "Create cluster";
+pub const WAIT_FOR_CLUSTER: &str = "Wait for cluster";
+pub const DESCRIBE_CLUSTER: &str = "Describe cluster";
+pub const CLUSTER_READY: &str = "Cluster ready?";
+pub const CLUSTER_DID_NOT_START: &str = "Cluster did not start";
+pub const NOTIFY_WANTED: &str = "Notify?";
+pub const NOTIFY_READY: &str = "Notify ready";
+pub const ANY_STEPS: &str = "Any steps?";
+pub const RUN_STEPS: &str = "Run steps";
+pub const ADD_STEP: &str = "Add step";
+pub const WAIT_FOR_STEP: &str = "Wait for step";
+pub const DESCRIBE_STEP: &str = "Describe step";
+pub const STEP_DONE: &str = "Step done?";
+pub const STEP_SUCCEEDED: &str = "Step succeeded";
+pub const STEP_FAILED: &str = "Step failed";
+pub const STEP_FAILED_END: &str = "Fail step";
+pub const TERMINATE_WHEN_DONE: &str = "Terminate when done?";
+pub const TERMINATE_CLUSTER: &str = "Terminate cluster";
+pub const TERMINATE_AFTER_FAILURE: &str = "Terminate after failure";
+pub const DONE: &str = "Done";
+pub const RUN_FAILED: &str = "Run failed";
+
+/// Read-only polls and termination are safe to repeat; `runJobFlow` and
+/// `addJobFlowSteps` are not (a retry after a lost answer would create a second
+/// cluster or step), so they get no Retry.
+fn retry_safe() -> Vec<Retrier> {
+    vec![Retrier {
+        error_equals: vec!["States.TaskFailed".into()],
+        interval_seconds: 2,
+        max_attempts: 4,
+        backoff_rate: 2.0,
+    }]
+}
+
+fn catch_all(result_path: &str, next: &str) -> Vec<Catcher> {
+    vec![Catcher {
+        error_equals: vec!["States.ALL".into()],
+        result_path: ResultPath::at(result_path),
+        next: next.into(),
+    }]
+}
+
+fn task(
+    resource: &str,
+    parameters: Value,
+    result_selector: Option<Value>,
+    result_path: ResultPath,
+    next: Transition,
+) -> Task {
+    Task {
+        comment: None,
+        resource: resource.into(),
+        parameters: Some(parameters),
+        result_selector,
+        result_path,
+        retry: Vec::new(),
+        catch: Vec::new(),
+        transition: next,
+    }
+}
+
+/// The cluster workflow definition.
+pub fn cluster_workflow() -> StateMachine {
+    let mut states = BTreeMap::new();
+    let mut add = |name: &str, state: State| {
+        states.insert(name.to_owned(), state);
+    };
+
+    let run_job_flow_parameters: serde_json::Map<String, Value> = RUN_JOB_FLOW_FIELDS
+        .iter()
+        .map(|field| (format!("{field}.$"), json!(format!("$.request.{field}"))))
+        .collect();
+    add(
+        CREATE_CLUSTER,
+        State::Task(Task {
+            comment: Some("Creates the cluster from the rendered RunJobFlow request; the result goes to $.cluster, the input stays.".into()),
+            catch: catch_all("$.error", RUN_FAILED),
+            ..task(
+                &format!("{EMR}runJobFlow"),
+                Value::Object(run_job_flow_parameters),
+                Some(json!({"ClusterId.$": "$.JobFlowId", "ClusterArn.$": "$.ClusterArn"})),
+                ResultPath::at("$.cluster"),
+                Transition::next(WAIT_FOR_CLUSTER),
+            )
+        }),
+    );
+    add(
+        WAIT_FOR_CLUSTER,
+        State::Wait(Wait {
+            comment: None,
+            duration: WaitDuration::SecondsPath("$.poll_seconds".into()),
+            transition: Transition::next(DESCRIBE_CLUSTER),
+        }),
+    );
+    add(
+        DESCRIBE_CLUSTER,
+        State::Task(Task {
+            retry: retry_safe(),
+            catch: catch_all("$.error", TERMINATE_AFTER_FAILURE),
+            ..task(
+                &format!("{EMR}describeCluster"),
+                json!({"ClusterId.$": "$.cluster.ClusterId"}),
+                Some(
+                    json!({"State.$": "$.Cluster.Status.State", "StateChangeReason.$": "$.Cluster.Status.StateChangeReason"}),
+                ),
+                ResultPath::at("$.cluster.Status"),
+                Transition::next(CLUSTER_READY),
+            )
+        }),
+    );
+    add(
+        CLUSTER_READY,
+        State::Choice(Choice {
+            comment: None,
+            choices: vec![
+                ChoiceRule {
+                    condition: Condition::string_in("$.cluster.Status.State", READY_STATES),
+                    next: NOTIFY_WANTED.into(),
+                },
+                ChoiceRule {
+                    condition: Condition::string_in("$.cluster.Status.State", ENDED_STATES),
+                    next: CLUSTER_DID_NOT_START.into(),
+                },
+            ],
+            default: WAIT_FOR_CLUSTER.into(),
+        }),
+    );
+    add(
+        CLUSTER_DID_NOT_START,
+        State::Pass(Pass {
+            comment: Some(
+                "EMR ended the cluster before it was ready; its StateChangeReason is the cause."
+                    .into(),
+            ),
+            parameters: Some(json!({
+                "Error": "ClusterDidNotStart",
+                "Cause.$": "States.Format('EMR cluster {} ended in state {} before it was ready: {}', $.cluster.ClusterId, $.cluster.Status.State, States.JsonToString($.cluster.Status.StateChangeReason))"
+            })),
+            result_path: ResultPath::at("$.error"),
+            transition: Transition::next(RUN_FAILED),
+        }),
+    );
+    add(
+        NOTIFY_WANTED,
+        State::Choice(Choice {
+            comment: None,
+            choices: vec![ChoiceRule {
+                condition: Condition::is_present("$.topic_arn"),
+                next: NOTIFY_READY.into(),
+            }],
+            default: ANY_STEPS.into(),
+        }),
+    );
+    add(
+        NOTIFY_READY,
+        State::Task(Task {
+            comment: Some("A failed notification does not fail the run.".into()),
+            retry: retry_safe(),
+            catch: catch_all("$.notify_error", ANY_STEPS),
+            ..task(
+                "arn:aws:states:::sns:publish",
+                json!({
+                    "TopicArn.$": "$.topic_arn",
+                    "Subject.$": "States.Format('sparkhub: cluster {} of profile {} is ready', $.cluster.ClusterId, $.profile)",
+                    "Message.$": "States.Format('EMR cluster {} (profile {}, run {}) is {}.', $.cluster.ClusterId, $.profile, $.run_id, $.cluster.Status.State)"
+                }),
+                None,
+                ResultPath::Discard,
+                Transition::next(ANY_STEPS),
+            )
+        }),
+    );
+    add(
+        ANY_STEPS,
+        State::Choice(Choice {
+            comment: None,
+            choices: vec![ChoiceRule {
+                condition: Condition::is_present("$.steps[0]"),
+                next: RUN_STEPS.into(),
+            }],
+            default: TERMINATE_WHEN_DONE.into(),
+        }),
+    );
+    add(
+        RUN_STEPS,
+        State::Map(Map {
+            comment: Some("Pipeline steps, strictly one after the other.".into()),
+            items_path: "$.steps".into(),
+            item_selector: Some(json!({
+                "ClusterId.$": "$.cluster.ClusterId",
+                "PollSeconds.$": "$.poll_seconds",
+                "Step.$": "$$.Map.Item.Value"
+            })),
+            max_concurrency: 1,
+            item_processor: step_processor(),
+            result_path: ResultPath::Discard,
+            catch: catch_all("$.error", TERMINATE_AFTER_FAILURE),
+            transition: Transition::next(TERMINATE_WHEN_DONE),
+        }),
+    );
+    add(
+        TERMINATE_WHEN_DONE,
+        State::Choice(Choice {
+            comment: None,
+            choices: vec![ChoiceRule {
+                condition: Condition::boolean_equals("$.terminate_when_done", true),
+                next: TERMINATE_CLUSTER.into(),
+            }],
+            default: DONE.into(),
+        }),
+    );
+    add(
+        TERMINATE_CLUSTER,
+        State::Task(Task {
+            retry: retry_safe(),
+            catch: catch_all("$.error", RUN_FAILED),
+            ..task(
+                &format!("{EMR}terminateJobFlows"),
+                json!({"JobFlowIds.$": "States.Array($.cluster.ClusterId)"}),
+                None,
+                ResultPath::Discard,
+                Transition::next(DONE),
+            )
+        }),
+    );
+    add(
+        TERMINATE_AFTER_FAILURE,
+        State::Task(Task {
+            comment: Some("No orphans: a run that fails after the cluster exists terminates it, then fails with the original cause.".into()),
+            retry: retry_safe(),
+            catch: catch_all("$.terminate_error", RUN_FAILED),
+            ..task(
+                &format!("{EMR}terminateJobFlows"),
+                json!({"JobFlowIds.$": "States.Array($.cluster.ClusterId)"}),
+                None,
+                ResultPath::Discard,
+                Transition::next(RUN_FAILED),
+            )
+        }),
+    );
+    add(DONE, State::Succeed(Succeed { comment: None }));
+    add(
+        RUN_FAILED,
+        State::Fail(Fail {
+            comment: None,
+            error: FailError::ErrorPath("$.error.Error".into()),
+            cause: FailCause::CausePath("$.error.Cause".into()),
+        }),
+    );
+
+    StateMachine {
+        comment: Some("sparkhub cluster run: create an EMR cluster, wait until it is ready, run pipeline steps, terminate when done or on failure.".into()),
+        start_at: CREATE_CLUSTER.into(),
+        states,
+    }
+}
+
+/// One pipeline step: add it, poll it until it ends, fail with its reason.
+fn step_processor() -> ItemProcessor {
+    let mut states = BTreeMap::new();
+    let mut add = |name: &str, state: State| {
+        states.insert(name.to_owned(), state);
+    };
+    add(
+        ADD_STEP,
+        State::Task(task(
+            &format!("{EMR}addJobFlowSteps"),
+            json!({"JobFlowId.$": "$.ClusterId", "Steps.$": "States.Array($.Step)"}),
+            Some(json!({"StepId.$": "$.StepIds[0]"})),
+            ResultPath::at("$.Added"),
+            Transition::next(WAIT_FOR_STEP),
+        )),
+    );
+    add(
+        WAIT_FOR_STEP,
+        State::Wait(Wait {
+            comment: None,
+            duration: WaitDuration::SecondsPath("$.PollSeconds".into()),
+            transition: Transition::next(DESCRIBE_STEP),
+        }),
+    );
+    add(
+        DESCRIBE_STEP,
+        State::Task(Task {
+            retry: retry_safe(),
+            ..task(
+                &format!("{EMR}describeStep"),
+                json!({"ClusterId.$": "$.ClusterId", "StepId.$": "$.Added.StepId"}),
+                Some(json!({"Status.$": "$.Step.Status"})),
+                ResultPath::at("$.Described"),
+                Transition::next(STEP_DONE),
+            )
+        }),
+    );
+    add(
+        STEP_DONE,
+        State::Choice(Choice {
+            comment: None,
+            choices: vec![
+                ChoiceRule {
+                    condition: Condition::string_equals("$.Described.Status.State", "COMPLETED"),
+                    next: STEP_SUCCEEDED.into(),
+                },
+                ChoiceRule {
+                    condition: Condition::string_in("$.Described.Status.State", FAILED_STEP_STATES),
+                    next: STEP_FAILED.into(),
+                },
+            ],
+            default: WAIT_FOR_STEP.into(),
+        }),
+    );
+    add(STEP_SUCCEEDED, State::Succeed(Succeed { comment: None }));
+    add(
+        STEP_FAILED,
+        State::Pass(Pass {
+            comment: Some(
+                "The step's status (state, reason, failure details, log file) is the cause.".into(),
+            ),
+            parameters: Some(json!({
+                "Error": "StepFailed",
+                "Cause.$": "States.Format('step {} ({}) on cluster {} ended {}: {}', $.Step.Name, $.Added.StepId, $.ClusterId, $.Described.Status.State, States.JsonToString($.Described.Status))"
+            })),
+            result_path: ResultPath::at("$.Failure"),
+            transition: Transition::next(STEP_FAILED_END),
+        }),
+    );
+    add(
+        STEP_FAILED_END,
+        State::Fail(Fail {
+            comment: None,
+            error: FailError::ErrorPath("$.Failure.Error".into()),
+            cause: FailCause::CausePath("$.Failure.Cause".into()),
+        }),
+    );
+    ItemProcessor {
+        processor_config: ProcessorConfig {
+            mode: ProcessorMode::Inline,
+        },
+        start_at: ADD_STEP.into(),
+        states,
+    }
+}
+
+/// The generated definitions, by file name, as written to `infra/statemachines/`.
+pub fn generated_definitions() -> Vec<(&'static str, String)> {
+    let json =
+        serde_json::to_string_pretty(&cluster_workflow()).expect("a state machine serializes");
+    vec![(CLUSTER_WORKFLOW_FILE, json + "\n")]
+}
+
+#[cfg(test)]
+#[path = "workflow_tests.rs"]
+mod tests;
