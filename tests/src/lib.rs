@@ -1,1 +1,276 @@
+//! Harness for sparkhub's integration tests against the local AWS emulator
+//! (`tests/emulator/sparkhub_emulator.py`).
+//!
+//! The emulator is started once per test run by `tests/emulator/with-emulator`
+//! (which `make test` uses); the tests find it through `AWS_ENDPOINT_URL`, the
+//! same switch the product code honours, and nothing else.
 
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+use sparkhub_shared::golden::workspace_root;
+
+/// Clients and control calls for one local AWS.
+pub struct LocalAws {
+    pub endpoint: String,
+    pub region: String,
+    pub emr: aws_sdk_emr::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+impl LocalAws {
+    /// Connects to the emulator named by `AWS_ENDPOINT_URL`.
+    pub async fn connect() -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+            panic!(
+                "AWS_ENDPOINT_URL is not set: the integration tests need the local AWS emulator. \
+                 Run them with `make test`, or `tests/emulator/with-emulator cargo test -p sparkhub-tests`."
+            )
+        });
+        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .expect("with-emulator sets AWS_REGION");
+        Self {
+            endpoint,
+            region,
+            emr: aws_sdk_emr::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+        }
+    }
+
+    /// Moves an EMR cluster to `state` (the emulator never does by itself).
+    pub fn set_cluster_state(&self, cluster_id: &str, state: &str, reason: Option<&str>) {
+        self.control(
+            "emr/cluster-state",
+            json!({"region": self.region, "cluster_id": cluster_id, "state": state, "reason": reason}),
+        );
+    }
+
+    /// Moves an EMR step to `state`.
+    pub fn set_step_state(
+        &self,
+        cluster_id: &str,
+        step_id: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) {
+        self.control(
+            "emr/step-state",
+            json!({"region": self.region, "cluster_id": cluster_id, "step_id": step_id, "state": state, "reason": reason}),
+        );
+    }
+
+    fn control(&self, route: &str, body: Value) {
+        let url = format!("{}/sparkhub-control/{route}", self.endpoint);
+        if let Err(e) = ureq::post(&url).send_json(&body) {
+            panic!("emulator control call {route} with {body} failed: {e}");
+        }
+    }
+
+    /// Every request the emulator has recorded: `(X-Amz-Target or URL, body)`.
+    pub fn recorded_requests(&self) -> Vec<(String, String)> {
+        let url = format!("{}/moto-api/recorder/download-recording", self.endpoint);
+        let text = ureq::get(&url)
+            .call()
+            .and_then(|mut r| r.body_mut().read_to_string())
+            .unwrap_or_else(|e| panic!("downloading the emulator's recording failed: {e}"));
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .map(|entry| {
+                let target = entry["headers"]
+                    .as_object()
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                            .and_then(|(_, v)| v.as_str())
+                    })
+                    .or(entry["url"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = entry["body"].as_str().unwrap_or_default();
+                let body = if entry["body_encoded"] == Value::Bool(true) {
+                    BASE64
+                        .decode(body)
+                        .ok()
+                        .and_then(|bytes| String::from_utf8(bytes).ok())
+                        .unwrap_or_default()
+                } else {
+                    body.to_owned()
+                };
+                (target, body)
+            })
+            .collect()
+    }
+
+    /// Creates a state machine from a checked-in definition under `infra/statemachines/`.
+    pub async fn create_state_machine(&self, file: &str, name: &str) -> String {
+        let path = workspace_root().join("infra/statemachines").join(file);
+        let definition =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self.sfn
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn("arn:aws:iam::123456789012:role/sparkhub-state-machine")
+            .send()
+            .await
+            .expect("the emulator accepts the generated state machine")
+            .state_machine_arn
+    }
+
+    /// Starts an execution (always named: the emulator names unnamed ones "None").
+    pub async fn start(&self, state_machine_arn: &str, name: &str, input: &Value) -> String {
+        self.sfn
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .expect("start_execution")
+            .execution_arn
+    }
+
+    /// Status, error, cause and output of an execution.
+    pub async fn execution(&self, arn: &str) -> Execution {
+        let d = self
+            .sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe_execution");
+        Execution {
+            status: d.status.as_str().to_owned(),
+            error: d.error,
+            cause: d.cause,
+            output: d.output.and_then(|o| serde_json::from_str(&o).ok()),
+        }
+    }
+
+    /// Waits until the execution has left RUNNING.
+    pub async fn finished(&self, arn: &str) -> Execution {
+        wait_for(&format!("execution {arn} to finish"), || async {
+            let e = self.execution(arn).await;
+            (e.status != "RUNNING").then_some(e)
+        })
+        .await
+    }
+
+    /// The cluster id the execution's "Create cluster" state produced.
+    pub async fn cluster_of(&self, execution_arn: &str) -> String {
+        wait_for("the execution to create its cluster", || async {
+            let history = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(execution_arn)
+                .send()
+                .await
+                .expect("get_execution_history");
+            history.events.iter().find_map(|e| {
+                let exited = e.state_exited_event_details.as_ref()?;
+                if exited.name != sparkhub_shared::workflow::CREATE_CLUSTER {
+                    return None;
+                }
+                let output: Value = serde_json::from_str(exited.output.as_deref()?).ok()?;
+                output["cluster"]["ClusterId"].as_str().map(str::to_owned)
+            })
+        })
+        .await
+    }
+
+    /// The cluster's current state.
+    pub async fn cluster_state(&self, cluster_id: &str) -> String {
+        let cluster = self.describe_cluster(cluster_id).await;
+        cluster
+            .status
+            .and_then(|s| s.state)
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default()
+    }
+
+    pub async fn describe_cluster(&self, cluster_id: &str) -> aws_sdk_emr::types::Cluster {
+        self.emr
+            .describe_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .expect("describe_cluster")
+            .cluster
+            .expect("a described cluster")
+    }
+
+    /// The cluster's steps, oldest first: (id, name, state, args).
+    pub async fn steps(&self, cluster_id: &str) -> Vec<Step> {
+        let out = self
+            .emr
+            .list_steps()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .expect("list_steps");
+        let mut steps: Vec<Step> = out
+            .steps()
+            .iter()
+            .map(|s| Step {
+                id: s.id().unwrap_or_default().to_owned(),
+                name: s.name().unwrap_or_default().to_owned(),
+                state: s
+                    .status()
+                    .and_then(|st| st.state())
+                    .map(|st| st.as_str().to_owned())
+                    .unwrap_or_default(),
+                args: s.config().map(|c| c.args().to_vec()).unwrap_or_default(),
+            })
+            .collect();
+        // ListSteps answers newest first.
+        steps.reverse();
+        steps
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub args: Vec<String>,
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, for at most 60 s.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A name no other test of this run uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_nanos();
+    format!("{prefix}-{nanos}")
+}

@@ -1,0 +1,61 @@
+# sparkhub — build and test entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+CARGO ?= cargo
+WITH_EMULATOR := tests/emulator/with-emulator
+SHELL_SCRIPTS := shared/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
+
+.PHONY: help test tools venv npm shellcheck fmt-check clippy test-rust check-asl check-shell generate emulator clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+test: tools fmt-check clippy test-rust check-asl check-shell ## Everything CI checks: format, lints, unit + emulator tests, ASL and shell checks
+	@echo "make test: all checks passed"
+
+tools: venv npm shellcheck ## Install the test tools this machine lacks
+
+venv: $(VENV)/.installed ## Python venv with the pinned emulator
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+npm: node_modules/.installed ## npm tools (asl-validator), pinned by package-lock.json
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+shellcheck: ## shellcheck from Debian when it is missing (needs root, as in CI)
+	@if ! command -v shellcheck >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "shellcheck is missing: sudo apt-get install shellcheck" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; \
+	fi
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust: venv ## Unit tests and integration tests against one local emulator
+	$(WITH_EMULATOR) $(CARGO) test --workspace --locked
+
+check-asl: npm ## Validate the generated state machines
+	npx --no-install asl-validator $(addprefix --json-path ,$(wildcard infra/statemachines/*.asl.json))
+
+check-shell: shellcheck ## shellcheck every script, templates and rendered examples
+	shellcheck $(SHELL_SCRIPTS)
+
+generate: ## Rewrite generated files (ASL, golden files) from the code; review the diff
+	UPDATE_GOLDEN=1 $(CARGO) test --workspace --lib
+
+emulator: venv ## Run the local emulator in the foreground (prints its port)
+	$(PYTHON) tests/emulator/sparkhub_emulator.py --port $${PORT:-4566}
+
+clean:
+	rm -rf target $(VENV) node_modules
