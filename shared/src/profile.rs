@@ -68,6 +68,32 @@ pub struct Profile {
     /// Pipeline steps, run in order once the cluster is ready.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
+    /// S3 locations whose new objects start a run of this profile.
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+    /// At most this many active managed clusters of the profile; a trigger
+    /// beyond it starts nothing. Default: 1 for interactive profiles, no limit
+    /// for pipelines.
+    #[serde(default)]
+    pub max_active_clusters: Option<u32>,
+}
+
+/// New objects in `bucket` whose key starts with `prefix` (and ends with
+/// `suffix`, when given) start a run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+}
+
+impl Trigger {
+    pub fn matches(&self, bucket: &str, key: &str) -> bool {
+        self.bucket == bucket && key.starts_with(&self.prefix) && key.ends_with(&self.suffix)
+    }
 }
 
 fn default_release_label() -> String {
@@ -480,6 +506,24 @@ impl Profile {
             }
         }
 
+        for (i, trigger) in self.triggers.iter().enumerate() {
+            if let Err(e) = crate::names::check_bucket(&trigger.bucket) {
+                err(&format!("triggers[{i}].bucket"), e);
+            }
+        }
+        if !self.triggers.is_empty() && self.steps.is_empty() {
+            err(
+                "triggers",
+                "a triggered run needs steps ([[steps]]) to do something with the object".into(),
+            );
+        }
+        if self.max_active_clusters == Some(0) {
+            err(
+                "max_active_clusters",
+                "0 would never start a cluster; use 1 or more, or leave it out".into(),
+            );
+        }
+
         if errors.is_empty() {
             Ok(())
         } else {
@@ -507,6 +551,15 @@ impl Profile {
                     format!("{t:?} is not an EC2 instance type (family.size, e.g. \"m5.xlarge\")"),
                 );
             }
+        }
+    }
+
+    /// How many active clusters of this profile may exist at once (`None`: no limit).
+    pub fn active_cluster_limit(&self) -> Option<u32> {
+        match (self.max_active_clusters, self.kind) {
+            (Some(n), _) => Some(n),
+            (None, ProfileKind::Interactive) => Some(1),
+            (None, ProfileKind::Pipeline) => None,
         }
     }
 

@@ -323,3 +323,37 @@ fn each_rule_flips_validation() {
         assert_eq!(fields(&p), expected, "{what}: {:?}", p.validate());
     }
 }
+
+fn step() -> StepSpec {
+    StepSpec {
+        name: "s".into(),
+        jar: "command-runner.jar".into(),
+        args: vec![],
+        action_on_failure: ActionOnFailure::Continue,
+    }
+}
+
+#[test]
+fn triggers_match_bucket_prefix_and_suffix() {
+    let t = Trigger {
+        bucket: "data-1".into(),
+        prefix: "incoming/".into(),
+        suffix: ".csv".into(),
+    };
+    assert!(t.matches("data-1", "incoming/2026/a.csv"));
+    assert!(!t.matches("data-2", "incoming/2026/a.csv"));
+    assert!(!t.matches("data-1", "archive/a.csv"));
+    assert!(!t.matches("data-1", "incoming/a.parquet"));
+}
+
+#[test]
+fn interactive_profiles_default_to_one_active_cluster() {
+    assert_eq!(tutorial().active_cluster_limit(), Some(1));
+    assert_eq!(
+        Profile::from_toml(RETRAIN).unwrap().active_cluster_limit(),
+        None
+    );
+    let mut p = tutorial();
+    p.max_active_clusters = Some(3);
+    assert_eq!(p.active_cluster_limit(), Some(3));
+}
