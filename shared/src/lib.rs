@@ -2,12 +2,16 @@
 //! rendering, the typed Amazon States Language and the cluster workflow, and
 //! the shell scripts that run on the cluster.
 //!
-//! Everything here is pure: no AWS SDK type and no I/O. The functions and the
-//! tests feed it plain data and act on what it returns.
+//! The core is pure: no AWS SDK type and no I/O. AWS is reached through the
+//! small traits in [`ports`], implemented in [`aws`] with the SDK and in the
+//! tests with fakes.
 
 pub mod asl;
+pub mod aws;
+pub mod emr;
 pub mod golden;
 pub mod names;
+pub mod ports;
 pub mod profile;
 pub mod render;
 pub mod scripts;

@@ -300,6 +300,34 @@ fn each_rule_flips_validation() {
             "steps",
         ),
         (
+            "trigger bucket",
+            |p| {
+                p.steps = vec![step()];
+                p.triggers.push(Trigger {
+                    bucket: "NO".into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers[0].bucket",
+        ),
+        (
+            "trigger without steps",
+            |p| {
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers",
+        ),
+        (
+            "zero clusters",
+            |p| p.max_active_clusters = Some(0),
+            "max_active_clusters",
+        ),
+        (
             "unnamed step",
             |p| {
                 p.steps.push(StepSpec {

@@ -35,7 +35,7 @@ fn tutorial_request_matches_golden_file() {
             ..Default::default()
         },
     );
-    let json = serde_json::to_string_pretty(&plan.input).unwrap() + "\n";
+    let json = golden::canonical_json(&plan.input);
     golden::check("shared/tests/golden/tutorial-input.json", &json).unwrap();
     for script in &plan.scripts {
         golden::check(

@@ -382,9 +382,10 @@ fn step_processor() -> ItemProcessor {
 
 /// The generated definitions, by file name, as written to `infra/statemachines/`.
 pub fn generated_definitions() -> Vec<(&'static str, String)> {
-    let json =
-        serde_json::to_string_pretty(&cluster_workflow()).expect("a state machine serializes");
-    vec![(CLUSTER_WORKFLOW_FILE, json + "\n")]
+    vec![(
+        CLUSTER_WORKFLOW_FILE,
+        crate::golden::canonical_json(&cluster_workflow()),
+    )]
 }
 
 #[cfg(test)]

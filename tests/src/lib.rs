@@ -19,6 +19,9 @@ pub struct LocalAws {
     pub region: String,
     pub emr: aws_sdk_emr::Client,
     pub sfn: aws_sdk_sfn::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// The SDK configuration the clients were built from, for adapters.
+    pub config: aws_config::SdkConfig,
 }
 
 impl LocalAws {
@@ -40,7 +43,73 @@ impl LocalAws {
             region,
             emr: aws_sdk_emr::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+            config,
         }
+    }
+
+    /// Creates a bucket and puts the given objects into it.
+    pub async fn bucket_with(&self, bucket: &str, objects: &[(&str, &str)]) {
+        self.s3
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("create_bucket");
+        for (key, body) in objects {
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(*key)
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .expect("put_object");
+        }
+    }
+
+    /// Keys in a bucket under a prefix.
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list_objects_v2");
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
+    /// Names of the executions of a state machine.
+    pub async fn executions(&self, state_machine_arn: &str) -> Vec<String> {
+        let out = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .send()
+            .await
+            .expect("list_executions");
+        out.executions()
+            .iter()
+            .map(|e| e.name().to_owned())
+            .collect()
+    }
+
+    /// Ids of every active cluster tagged with the profile.
+    pub async fn clusters_of_profile(&self, profile: &str) -> Vec<String> {
+        use sparkhub_shared::ports::ClusterDirectory;
+        sparkhub_shared::aws::Emr::new(self.emr.clone())
+            .active_clusters()
+            .await
+            .expect("active clusters")
+            .into_iter()
+            .filter(|c| c.profile() == Some(profile))
+            .map(|c| c.id)
+            .collect()
     }
 
     /// Moves an EMR cluster to `state` (the emulator never does by itself).

@@ -1,0 +1,311 @@
+//! The create-cluster handler: event → profile → plan → scripts → execution.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use sparkhub_shared::ports::{ClusterDirectory, ProfileStore, ScriptStore, Started, Workflow};
+use sparkhub_shared::render::{self, Deployment, RunOptions};
+use sparkhub_shared::{Profile, ProfileName};
+use tracing::{info, warn};
+
+use crate::error::CreateError;
+use crate::trigger::{self, Trigger, execution_name};
+
+/// The function's configuration, read once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `SPARKHUB_BUCKET`
+    pub bucket: String,
+    /// `SPARKHUB_STATE_MACHINE_ARN`
+    pub state_machine_arn: String,
+    /// `SPARKHUB_TOPIC_ARN` (optional): told when a cluster is ready.
+    pub topic_arn: Option<String>,
+    /// `SPARKHUB_POLL_SECONDS` (optional, 1 to 3600, default 30): how often
+    /// the workflow looks at a starting cluster or a running step.
+    pub poll_seconds: u32,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, CreateError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CreateError> {
+        let required = |key: &str| {
+            lookup(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| CreateError::Config(format!("{key} is not set")))
+        };
+        Ok(Self {
+            bucket: required("SPARKHUB_BUCKET")?,
+            state_machine_arn: required("SPARKHUB_STATE_MACHINE_ARN")?,
+            topic_arn: lookup("SPARKHUB_TOPIC_ARN").filter(|v| !v.is_empty()),
+            poll_seconds: match lookup("SPARKHUB_POLL_SECONDS").filter(|v| !v.is_empty()) {
+                None => 30,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .ok_or_else(|| {
+                        CreateError::Config(format!(
+                            "SPARKHUB_POLL_SECONDS={v:?} is not a number of seconds from 1 to 3600"
+                        ))
+                    })?,
+            },
+        })
+    }
+}
+
+/// What one invocation did; the function's JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Started {
+        profile: String,
+        execution_name: String,
+        execution_arn: String,
+    },
+    AlreadyStarted {
+        profile: String,
+        execution_name: String,
+        execution_arn: String,
+    },
+    Skipped {
+        profile: String,
+        reason: String,
+    },
+}
+
+pub struct CreateCluster<P, S, W, C> {
+    pub config: Config,
+    pub profiles: P,
+    pub scripts: S,
+    pub workflow: W,
+    pub clusters: C,
+    /// The clock, injected so tests are deterministic.
+    pub now: fn() -> Timestamp,
+}
+
+/// A profile chosen for a run, with what the trigger adds to it.
+struct Run {
+    profile: Profile,
+    run_id: String,
+    object: Option<String>,
+}
+
+impl<P, S, W, C> CreateCluster<P, S, W, C>
+where
+    P: ProfileStore + Sync,
+    S: ScriptStore + Sync,
+    W: Workflow + Sync,
+    C: ClusterDirectory + Sync,
+{
+    pub async fn handle(&self, event: Value) -> Result<Outcome, CreateError> {
+        let run = self.resolve(trigger::parse(&event)?).await?;
+        let profile = &run.profile;
+        let name_of_profile = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
+        let execution_name = execution_name(&name_of_profile, &run.run_id);
+
+        if let Some(execution_arn) = self.workflow.find_execution(&execution_name).await? {
+            info!(profile = %profile.name, %execution_name, %execution_arn, "this trigger already started a run");
+            return Ok(Outcome::AlreadyStarted {
+                profile: profile.name.clone(),
+                execution_name,
+                execution_arn,
+            });
+        }
+
+        if let Some(limit) = profile.active_cluster_limit() {
+            let active: Vec<String> = self
+                .clusters
+                .active_clusters()
+                .await?
+                .into_iter()
+                .filter(|c| c.is_managed() && c.profile() == Some(profile.name.as_str()))
+                .map(|c| format!("{} ({})", c.id, c.state))
+                .collect();
+            if active.len() >= limit as usize {
+                let reason = format!(
+                    "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
+                    active.len(),
+                    profile.name,
+                    active.join(", ")
+                );
+                info!(profile = %profile.name, %reason, "skipped");
+                return Ok(Outcome::Skipped {
+                    profile: profile.name.clone(),
+                    reason,
+                });
+            }
+        }
+
+        let plan = render::plan(
+            profile,
+            &Deployment {
+                bucket: self.config.bucket.clone(),
+            },
+            &RunOptions {
+                run_id: run.run_id.clone(),
+                steps: None,
+                object: run.object.clone(),
+                topic_arn: self.config.topic_arn.clone(),
+                poll_seconds: Some(self.config.poll_seconds),
+            },
+        );
+        for script in &plan.scripts {
+            let uploaded = self
+                .scripts
+                .put_if_absent(&script.key, &script.body)
+                .await?;
+            info!(key = %script.key, uploaded, "script {}", if uploaded { "uploaded" } else { "unchanged" });
+        }
+        let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
+        let outcome = match self
+            .workflow
+            .start_execution(&execution_name, &input)
+            .await?
+        {
+            Started::New(execution_arn) => {
+                info!(profile = %profile.name, %execution_name, %execution_arn, steps = plan.input.steps.len(), "started a cluster run");
+                Outcome::Started {
+                    profile: profile.name.clone(),
+                    execution_name,
+                    execution_arn,
+                }
+            }
+            Started::AlreadyExisted(execution_arn) => {
+                info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
+                Outcome::AlreadyStarted {
+                    profile: profile.name.clone(),
+                    execution_name,
+                    execution_arn,
+                }
+            }
+        };
+        Ok(outcome)
+    }
+
+    async fn resolve(&self, trigger: Trigger) -> Result<Run, CreateError> {
+        match trigger {
+            Trigger::Direct {
+                profile,
+                steps,
+                run_id,
+            } => {
+                let loaded = self
+                    .load(&profile, |p| {
+                        if let Some(steps) = steps {
+                            p.steps = steps;
+                        }
+                    })
+                    .await?;
+                let run_id = match run_id {
+                    Some(id) => id,
+                    None => format!("manual-{}", (self.now)().strftime("%Y%m%dT%H%M%SZ")),
+                };
+                Ok(Run {
+                    profile: loaded,
+                    run_id,
+                    object: None,
+                })
+            }
+            Trigger::Scheduled { event_id, profile } => Ok(Run {
+                profile: self.load(&profile, |_| {}).await?,
+                run_id: event_id,
+                object: None,
+            }),
+            Trigger::ObjectCreated {
+                event_id,
+                bucket,
+                key,
+            } => {
+                let profile = self.profile_for_object(&bucket, &key).await?;
+                Ok(Run {
+                    profile,
+                    run_id: event_id,
+                    object: Some(format!("s3://{bucket}/{key}")),
+                })
+            }
+        }
+    }
+
+    /// Reads, parses and validates one profile; `adjust` applies the run's
+    /// overrides before validation, so they are checked like the profile.
+    async fn load(
+        &self,
+        name: &ProfileName,
+        adjust: impl FnOnce(&mut Profile),
+    ) -> Result<Profile, CreateError> {
+        let location = self.profiles.location(name.as_str());
+        let text = self
+            .profiles
+            .read_profile(name.as_str())
+            .await?
+            .ok_or_else(|| CreateError::ProfileNotFound {
+                name: name.to_string(),
+                location: location.clone(),
+            })?;
+        let mut profile =
+            Profile::from_toml(&text).map_err(|e| CreateError::ProfileUnreadable {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        if profile.name != name.as_str() {
+            return Err(CreateError::ProfileUnreadable {
+                location,
+                message: format!(
+                    "it is named {:?}; a profile's name must match its file name",
+                    profile.name
+                ),
+            });
+        }
+        adjust(&mut profile);
+        profile
+            .validate()
+            .map_err(|errors| CreateError::ProfileInvalid { location, errors })?;
+        Ok(profile)
+    }
+
+    /// The one valid profile whose triggers match the object. Profiles that
+    /// cannot be read are logged and passed over: one broken profile must not
+    /// stop every other pipeline.
+    async fn profile_for_object(&self, bucket: &str, key: &str) -> Result<Profile, CreateError> {
+        let mut matching = Vec::new();
+        for name in self.profiles.list_profiles().await? {
+            let Ok(parsed) = ProfileName::parse(&name) else {
+                warn!(profile = %name, "ignoring a profile file whose name is not a valid profile name");
+                continue;
+            };
+            match self.load(&parsed, |_| {}).await {
+                Ok(profile) if profile.triggers.iter().any(|t| t.matches(bucket, key)) => {
+                    matching.push(profile)
+                }
+                Ok(_) => {}
+                Err(CreateError::Aws(e)) => return Err(CreateError::Aws(e)),
+                Err(e) => {
+                    warn!(profile = %name, error = %e, "ignoring a profile that cannot be used")
+                }
+            }
+        }
+        match matching.len() {
+            0 => Err(CreateError::NoMatchingTrigger {
+                bucket: bucket.into(),
+                key: key.into(),
+            }),
+            1 => Ok(matching.remove(0)),
+            _ => Err(CreateError::AmbiguousTrigger {
+                bucket: bucket.into(),
+                key: key.into(),
+                profiles: matching
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

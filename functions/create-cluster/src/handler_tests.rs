@@ -1,0 +1,495 @@
+//! Handler tests with in-memory fakes for every port.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use lambda_runtime::Diagnostic;
+use serde_json::{Value, json};
+use sparkhub_shared::emr::ClusterState;
+use sparkhub_shared::ports::{AwsError, ClusterSummary};
+
+use super::*;
+
+const TUTORIAL: &str = include_str!("../../../profiles/tutorial.toml");
+const RETRAIN: &str = include_str!("../../../profiles/retrain.toml");
+
+#[derive(Default)]
+struct Profiles {
+    files: BTreeMap<String, String>,
+    failure: Option<bool>,
+}
+
+impl ProfileStore for Profiles {
+    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+        if let Some(retryable) = self.failure {
+            return Err(AwsError::new(
+                "S3 GetObject",
+                retryable,
+                Some("SlowDown".into()),
+                "injected",
+            ));
+        }
+        Ok(self.files.get(name).cloned())
+    }
+    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
+        Ok(self.files.keys().cloned().collect())
+    }
+    fn location(&self, name: &str) -> String {
+        format!("s3://sparkhub-test/profiles/{name}.toml")
+    }
+}
+
+#[derive(Default)]
+struct Scripts(Mutex<BTreeMap<String, String>>);
+
+impl ScriptStore for Scripts {
+    async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
+        let mut stored = self.0.lock().unwrap();
+        if stored.contains_key(key) {
+            return Ok(false);
+        }
+        stored.insert(key.into(), body.into());
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Executions {
+    started: Mutex<BTreeMap<String, Value>>,
+    /// Another delivery starts the same execution between our check and our start.
+    race: bool,
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:execution:sparkhub-cluster:{name}")
+}
+
+impl Workflow for Executions {
+    async fn find_execution(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .started
+            .lock()
+            .unwrap()
+            .contains_key(name)
+            .then(|| arn(name)))
+    }
+    async fn start_execution(&self, name: &str, input: &str) -> Result<Started, AwsError> {
+        let mut started = self.started.lock().unwrap();
+        if self.race || started.contains_key(name) {
+            return Ok(Started::AlreadyExisted(arn(name)));
+        }
+        started.insert(name.into(), serde_json::from_str(input).unwrap());
+        Ok(Started::New(arn(name)))
+    }
+}
+
+#[derive(Default)]
+struct Clusters(Vec<ClusterSummary>);
+
+impl ClusterDirectory for Clusters {
+    async fn active_clusters(&self) -> Result<Vec<ClusterSummary>, AwsError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn cluster(id: &str, tags: &[(&str, &str)]) -> ClusterSummary {
+    ClusterSummary {
+        id: id.into(),
+        name: "n".into(),
+        state: ClusterState::Waiting,
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters>;
+
+fn handler_with(files: &[(&str, &str)]) -> Handler {
+    CreateCluster {
+        config: Config {
+            bucket: "sparkhub-test".into(),
+            state_machine_arn:
+                "arn:aws:states:us-east-1:123456789012:stateMachine:sparkhub-cluster".into(),
+            topic_arn: None,
+            poll_seconds: 30,
+        },
+        profiles: Profiles {
+            files: files
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            failure: None,
+        },
+        scripts: Scripts::default(),
+        workflow: Executions::default(),
+        clusters: Clusters::default(),
+        now: || "2026-11-25T07:00:00Z".parse().unwrap(),
+    }
+}
+
+fn handler() -> Handler {
+    handler_with(&[("tutorial", TUTORIAL), ("retrain", RETRAIN)])
+}
+
+fn event(name: &str) -> Value {
+    let path = sparkhub_shared::golden::workspace_root()
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn started_inputs(h: &Handler) -> BTreeMap<String, Value> {
+    h.workflow.started.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
+    let h = handler();
+    let outcome = h.handle(event("create-cluster-manual.json")).await.unwrap();
+    let name = "tutorial-manual-20261125T070000Z";
+    assert_eq!(
+        outcome,
+        Outcome::Started {
+            profile: "tutorial".into(),
+            execution_name: name.into(),
+            execution_arn: arn(name)
+        }
+    );
+    let inputs = started_inputs(&h);
+    let input = &inputs[name];
+    assert_eq!(input["request"]["Name"], "sparkhub-tutorial");
+    assert_eq!(input["request"]["LogUri"], "s3://sparkhub-test/logs/");
+    assert_eq!(input["terminate_when_done"], false);
+    assert!(input.get("topic_arn").is_none());
+
+    // The bootstrap action points at an uploaded script; the users script is uploaded too.
+    let uploaded = h.scripts.0.lock().unwrap().clone();
+    assert_eq!(uploaded.len(), 2);
+    let path = input["request"]["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"]
+        .as_str()
+        .unwrap();
+    let key = path.strip_prefix("s3://sparkhub-test/").unwrap();
+    assert!(uploaded[key].contains("pip install"), "{key}");
+}
+
+#[tokio::test]
+async fn the_same_scheduled_event_twice_starts_one_run() {
+    let h = handler();
+    let first = h
+        .handle(event("create-cluster-scheduled-event.json"))
+        .await
+        .unwrap();
+    let second = h
+        .handle(event("create-cluster-scheduled-event.json"))
+        .await
+        .unwrap();
+    let name = "tutorial-53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa";
+    assert!(
+        matches!(first, Outcome::Started { ref execution_name, .. } if execution_name == name),
+        "{first:?}"
+    );
+    assert_eq!(
+        second,
+        Outcome::AlreadyStarted {
+            profile: "tutorial".into(),
+            execution_name: name.into(),
+            execution_arn: arn(name)
+        }
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_concurrent_duplicate_is_already_started_too() {
+    let mut h = handler();
+    h.workflow.race = true;
+    let outcome = h
+        .handle(event("create-cluster-scheduler-target.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::AlreadyStarted { ref execution_name, .. } if execution_name == "tutorial-schedule-2026-11-25T07-00-00Z"),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_s3_event_runs_the_matching_pipeline_on_the_object() {
+    let h = handler();
+    let outcome = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap();
+    let Outcome::Started {
+        profile,
+        execution_name,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(profile, "retrain");
+    let input = &started_inputs(&h)[&execution_name];
+    assert_eq!(input["terminate_when_done"], true);
+    let args = input["steps"][0]["HadoopJarStep"]["Args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        args.last().unwrap(),
+        "s3://training-data-example/incoming/2026-11-25/batch-0001.csv"
+    );
+    assert_eq!(input["steps"][1]["Name"], "train");
+}
+
+#[tokio::test]
+async fn an_object_no_trigger_matches_is_an_error_and_starts_nothing() {
+    let h = handler();
+    let mut e = event("create-cluster-s3-object-created.json");
+    e["detail"]["object"]["key"] = json!("archive/old.csv");
+    let err = h.handle(e).await.unwrap_err();
+    assert!(
+        matches!(err, CreateError::NoMatchingTrigger { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("s3://training-data-example/archive/old.csv")
+    );
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn two_matching_profiles_are_an_error_naming_both() {
+    let copy = RETRAIN.replace("name = \"retrain\"", "name = \"retrain-2\"");
+    let h = handler_with(&[("retrain", RETRAIN), ("retrain-2", &copy)]);
+    let err = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("retrain, retrain-2"), "{err}");
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn a_broken_profile_does_not_block_other_pipelines() {
+    let h = handler_with(&[("broken", "name = "), ("retrain", RETRAIN)]);
+    let outcome = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Started { ref profile, .. } if profile == "retrain"));
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_invalid_profiles_are_clear_errors() {
+    let h = handler();
+    let err = h.handle(json!({"profile": "nope"})).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profile \"nope\" not found at s3://sparkhub-test/profiles/nope.toml; upload it there (see profiles/ for examples)"
+    );
+    assert_eq!(err.error_type(), "sparkhub.ProfileNotFound");
+
+    let h = handler_with(&[("tutorial", "name = \"tutorial\"\ncolour = \"blue\"\n")]);
+    let err = h.handle(json!({"profile": "tutorial"})).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("s3://sparkhub-test/profiles/tutorial.toml") && text.contains("colour"),
+        "{text}"
+    );
+
+    let invalid = TUTORIAL
+        .replace(
+            "users = [\"philipp\", \"admin\"]",
+            "users = [\"philipp\", \"bob;rm\"]",
+        )
+        .replace("timeout_minutes = 60", "timeout_minutes = 1");
+    let h = handler_with(&[("tutorial", &invalid)]);
+    let err = h.handle(json!({"profile": "tutorial"})).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("users[1]: \"bob;rm\"") && text.contains("idle.timeout_minutes"),
+        "every problem is named: {text}"
+    );
+    assert_eq!(err.error_type(), "sparkhub.InvalidProfile");
+
+    let renamed = TUTORIAL.replace("name = \"tutorial\"", "name = \"other\"");
+    let h = handler_with(&[("tutorial", &renamed)]);
+    assert!(
+        h.handle(json!({"profile": "tutorial"}))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("must match its file name")
+    );
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn run_steps_are_validated_like_the_profile() {
+    let h = handler();
+    let err = h
+        .handle(json!({"profile": "retrain", "steps": [{"name": " ", "args": ["x"]}]}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("steps[0].name"), "{err}");
+    let outcome = h
+        .handle(event("create-cluster-pipeline-run.json"))
+        .await
+        .unwrap();
+    let Outcome::Started { execution_name, .. } = outcome else {
+        panic!()
+    };
+    assert_eq!(execution_name, "retrain-backfill-2026-11");
+    assert_eq!(
+        started_inputs(&h)[&execution_name]["steps"][0]["Name"],
+        "score"
+    );
+}
+
+#[tokio::test]
+async fn the_active_cluster_limit_skips_and_says_why() {
+    let mut h = handler();
+    h.clusters = Clusters(vec![
+        cluster("j-UNMANAGED", &[("sparkhub:profile", "tutorial")]),
+        cluster(
+            "j-OTHER",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "retrain"),
+            ],
+        ),
+    ]);
+    assert!(matches!(
+        h.handle(json!({"profile": "tutorial", "run_id": "a"}))
+            .await
+            .unwrap(),
+        Outcome::Started { .. }
+    ));
+
+    h.clusters.0.push(cluster(
+        "j-MINE",
+        &[
+            ("sparkhub:managed", "true"),
+            ("sparkhub:profile", "tutorial"),
+        ],
+    ));
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    let Outcome::Skipped { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        reason.contains("j-MINE (WAITING)") && reason.contains("limit is 1"),
+        "{reason}"
+    );
+    assert!(!reason.contains("j-UNMANAGED") && !reason.contains("j-OTHER"));
+    assert_eq!(started_inputs(&h).len(), 1);
+
+    // Pipelines have no limit by default.
+    h.clusters.0.push(cluster(
+        "j-R",
+        &[
+            ("sparkhub:managed", "true"),
+            ("sparkhub:profile", "retrain"),
+        ],
+    ));
+    assert!(matches!(
+        h.handle(event("create-cluster-s3-object-created.json"))
+            .await
+            .unwrap(),
+        Outcome::Started { .. }
+    ));
+}
+
+#[tokio::test]
+async fn unchanged_scripts_are_not_uploaded_again() {
+    let h = handler();
+    h.handle(json!({"profile": "tutorial", "run_id": "one"}))
+        .await
+        .unwrap();
+    h.handle(json!({"profile": "tutorial", "run_id": "two"}))
+        .await
+        .unwrap();
+    assert_eq!(started_inputs(&h).len(), 2);
+    assert_eq!(
+        h.scripts.0.lock().unwrap().len(),
+        2,
+        "the second run reuses the first run's scripts"
+    );
+}
+
+#[tokio::test]
+async fn the_topic_reaches_the_workflow_input() {
+    let mut h = handler();
+    h.config.topic_arn = Some("arn:aws:sns:us-east-1:123456789012:sparkhub".into());
+    let Outcome::Started { execution_name, .. } =
+        h.handle(json!({"profile": "tutorial"})).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        started_inputs(&h)[&execution_name]["topic_arn"],
+        "arn:aws:sns:us-east-1:123456789012:sparkhub"
+    );
+}
+
+#[tokio::test]
+async fn aws_failures_map_to_retryable_or_permanent_diagnostics() {
+    let mut h = handler();
+    h.profiles.failure = Some(true);
+    let d = Diagnostic::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.Retryable");
+    assert!(
+        d.error_message.contains("S3 GetObject") && d.error_message.contains("injected"),
+        "{}",
+        d.error_message
+    );
+
+    h.profiles.failure = Some(false);
+    let d = Diagnostic::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.AwsError");
+
+    let d = Diagnostic::from(h.handle(json!({"hello": "world"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.BadEvent");
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[test]
+fn configuration_names_what_is_missing() {
+    let env = |pairs: &'static [(&str, &str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let err = Config::from_lookup(env(&[("SPARKHUB_BUCKET", "b")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "configuration: SPARKHUB_STATE_MACHINE_ARN is not set"
+    );
+    let config = Config::from_lookup(env(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("SPARKHUB_STATE_MACHINE_ARN", "arn"),
+        ("SPARKHUB_TOPIC_ARN", ""),
+    ]))
+    .unwrap();
+    assert_eq!(config.topic_arn, None, "an empty topic means none");
+    assert_eq!(config.poll_seconds, 30);
+    let err = Config::from_lookup(env(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("SPARKHUB_STATE_MACHINE_ARN", "arn"),
+        ("SPARKHUB_POLL_SECONDS", "0"),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("SPARKHUB_POLL_SECONDS=\"0\""),
+        "{err}"
+    );
+}

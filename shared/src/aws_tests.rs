@@ -1,0 +1,261 @@
+//! Adapter tests with `aws-smithy-mocks`: the answers the emulator cannot give
+//! (throttling, 5xx, access denied, pagination markers).
+
+use super::*;
+use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
+use aws_sdk_emr::operation::list_clusters::ListClustersOutput;
+use aws_sdk_emr::types::{Cluster, ClusterStatus, ClusterSummary as SdkSummary, Tag};
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::types::Object;
+use aws_sdk_s3::types::error::{NoSuchKey, NotFound};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+
+const MACHINE: &str = "arn:aws:states:eu-central-1:123456789012:stateMachine:sparkhub-cluster";
+
+fn http(status: u16, body: &'static str) -> HttpResponse {
+    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+#[tokio::test]
+async fn missing_profile_is_none_not_an_error() {
+    let rule = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("profiles/nope.toml"))
+        .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
+    assert_eq!(s3.read_profile("nope").await.unwrap(), None);
+    assert_eq!(s3.location("nope"), "s3://b-1/profiles/nope.toml");
+}
+
+#[tokio::test]
+async fn profile_text_is_read() {
+    let rule = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .body(ByteStream::from_static(b"name = \"x\""))
+            .build()
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
+    assert_eq!(
+        s3.read_profile("x").await.unwrap().as_deref(),
+        Some("name = \"x\"")
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retryable_access_denied_is_not() {
+    let unavailable = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| http(503, ""));
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&unavailable]), "b-1");
+    let err = s3.read_profile("x").await.unwrap_err();
+    assert!(err.retryable, "{err}");
+
+    let denied = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
+        GetObjectError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("Access Denied")
+                .build(),
+        )
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&denied]), "b-1");
+    let err = s3.read_profile("x").await.unwrap_err();
+    assert!(!err.retryable);
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+    assert_eq!(err.to_string(), "AWS S3 GetObject failed (AccessDenied)");
+}
+
+#[tokio::test]
+async fn profile_listing_follows_every_page() {
+    let object = |k: &str| Object::builder().key(k).build();
+    let page1 = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|r| r.continuation_token().is_none())
+        .then_output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("profiles/a.toml"))
+                .contents(object("profiles/notes.txt"))
+                .is_truncated(true)
+                .next_continuation_token("t2")
+                .build()
+        });
+    let page2 = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|r| r.continuation_token() == Some("t2"))
+        .then_output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("profiles/old/b.toml"))
+                .contents(object("profiles/c.toml"))
+                .is_truncated(false)
+                .build()
+        });
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&page1, &page2]),
+        "b-1",
+    );
+    assert_eq!(s3.list_profiles().await.unwrap(), ["a", "c"]);
+}
+
+#[tokio::test]
+async fn scripts_are_uploaded_only_when_absent() {
+    let absent = mock!(aws_sdk_s3::Client::head_object)
+        .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some("scripts/abc/x.sh") && r.content_type() == Some("text/x-shellscript")
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&absent, &put]),
+        "b-1",
+    );
+    assert!(s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap());
+    assert_eq!(put.num_calls(), 1);
+
+    let present =
+        mock!(aws_sdk_s3::Client::head_object).then_output(|| HeadObjectOutput::builder().build());
+    let put =
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&present, &put]),
+        "b-1",
+    );
+    assert!(!s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap());
+    assert_eq!(
+        put.num_calls(),
+        0,
+        "an existing object is not written again"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_execution_names_are_not_errors() {
+    let exists = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build())
+    });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&exists]), MACHINE);
+    assert_eq!(
+        sfn.start_execution("tutorial-1", "{}").await.unwrap(),
+        Started::AlreadyExisted(
+            "arn:aws:states:eu-central-1:123456789012:execution:sparkhub-cluster:tutorial-1".into()
+        )
+    );
+
+    let missing = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn()
+                == Some("arn:aws:states:eu-central-1:123456789012:execution:sparkhub-cluster:x")
+        })
+        .then_error(|| {
+            DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build())
+        });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&missing]), MACHINE);
+    assert_eq!(sfn.find_execution("x").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn start_execution_throttling_is_retryable() {
+    let throttled = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::generic(ErrorMetadata::builder().code("ThrottlingException").build())
+    });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&throttled]), MACHINE);
+    let err = sfn.start_execution("x", "{}").await.unwrap_err();
+    assert!(err.retryable, "{err}");
+}
+
+fn described(
+    id: &str,
+    state: aws_sdk_emr::types::ClusterState,
+    tags: &[(&str, &str)],
+) -> DescribeClusterOutput {
+    let mut cluster = Cluster::builder()
+        .id(id)
+        .name(format!("n-{id}"))
+        .status(ClusterStatus::builder().state(state).build());
+    for (k, v) in tags {
+        cluster = cluster.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    DescribeClusterOutput::builder()
+        .cluster(cluster.build())
+        .build()
+}
+
+#[tokio::test]
+async fn active_clusters_follow_the_marker_and_carry_tags() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let page1 = mock!(aws_sdk_emr::Client::list_clusters)
+        .match_requests(|r| r.marker().is_none() && r.cluster_states().len() == 4)
+        .then_output(|| {
+            ListClustersOutput::builder()
+                .clusters(SdkSummary::builder().id("j-1").build())
+                .marker("m2")
+                .build()
+        });
+    let page2 = mock!(aws_sdk_emr::Client::list_clusters)
+        .match_requests(|r| r.marker() == Some("m2"))
+        .then_output(|| {
+            ListClustersOutput::builder()
+                .clusters(SdkSummary::builder().id("j-2").build())
+                .build()
+        });
+    let d1 = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-1"))
+        .then_output(|| {
+            described(
+                "j-1",
+                S::Waiting,
+                &[
+                    ("sparkhub:managed", "true"),
+                    ("sparkhub:profile", "tutorial"),
+                ],
+            )
+        });
+    let d2 = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-2"))
+        .then_output(|| described("j-2", S::Running, &[]));
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&page1, &page2, &d1, &d2]
+    ));
+    let clusters = emr.active_clusters().await.unwrap();
+    assert_eq!(clusters.len(), 2, "both pages are read");
+    assert!(clusters[0].is_managed());
+    assert_eq!(clusters[0].profile(), Some("tutorial"));
+    assert_eq!(clusters[0].state, ClusterState::Waiting);
+    assert!(!clusters[1].is_managed());
+}
+
+#[tokio::test]
+async fn the_sdk_retries_throttling_before_the_adapter_sees_it() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
+        ListClustersOutput::builder()
+            .clusters(SdkSummary::builder().id("j-1").build())
+            .build()
+    });
+    let describe = mock!(aws_sdk_emr::Client::describe_cluster)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
+        .times(2)
+        .output(|| described("j-1", S::Waiting, &[]))
+        .build();
+    let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&list, &describe], |b| b
+        .retry_config(RetryConfig::standard().with_max_attempts(3)));
+    let clusters = Emr::new(client).active_clusters().await.unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(
+        describe.num_calls(),
+        3,
+        "two throttled attempts, then the answer"
+    );
+}

@@ -1,0 +1,137 @@
+//! The small capabilities the functions need from AWS, as traits. The core and
+//! the handlers see only these and plain data; `crate::aws` implements them
+//! with the AWS SDK, the tests with in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+
+use crate::emr::ClusterState;
+
+type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// A failed AWS call: which operation, whether trying again later may help,
+/// the service's error code, and the SDK error itself as the source.
+#[derive(Debug)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub retryable: bool,
+    pub code: Option<String>,
+    pub source: BoxError,
+}
+
+impl AwsError {
+    pub fn new(
+        operation: &'static str,
+        retryable: bool,
+        code: Option<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            operation,
+            retryable,
+            code,
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AWS {} failed", self.operation)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        if self.retryable {
+            write!(f, "; this is transient, the call can be retried")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for AwsError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// Cluster profiles in `s3://$SPARKHUB_BUCKET/profiles/<name>.toml`.
+pub trait ProfileStore {
+    /// The profile's TOML, or `None` when there is no such object.
+    fn read_profile(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Names of every stored profile.
+    fn list_profiles(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// Where the profile lives, for messages (`s3://bucket/profiles/<name>.toml`).
+    fn location(&self, name: &str) -> String;
+}
+
+/// Rendered scripts under content-addressed keys.
+pub trait ScriptStore {
+    /// Uploads `body` to `key` unless an object is already there (the key is
+    /// derived from the content, so an existing object has the same content).
+    /// Returns whether it uploaded.
+    fn put_if_absent(
+        &self,
+        key: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// What starting an execution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    New(String),
+    AlreadyExisted(String),
+}
+
+/// The cluster state machine.
+pub trait Workflow {
+    /// The ARN of the execution with this name, if there is one.
+    fn find_execution(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Starts a named execution; a name already used is not an error.
+    fn start_execution(
+        &self,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = Result<Started, AwsError>> + Send;
+}
+
+/// One EMR cluster as sparkhub sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSummary {
+    pub id: String,
+    pub name: String,
+    pub state: ClusterState,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ClusterSummary {
+    /// Carries `sparkhub:managed = true`.
+    pub fn is_managed(&self) -> bool {
+        self.tags
+            .get(crate::render::TAG_MANAGED)
+            .map(String::as_str)
+            == Some("true")
+    }
+
+    /// The `sparkhub:profile` tag.
+    pub fn profile(&self) -> Option<&str> {
+        self.tags
+            .get(crate::render::TAG_PROFILE)
+            .map(String::as_str)
+    }
+}
+
+/// EMR clusters.
+pub trait ClusterDirectory {
+    /// Every cluster that is starting, bootstrapping, running or waiting, with its tags.
+    fn active_clusters(&self)
+    -> impl Future<Output = Result<Vec<ClusterSummary>, AwsError>> + Send;
+}

@@ -1,0 +1,243 @@
+//! create-cluster against the emulator: the real S3, Step Functions and EMR
+//! adapters, the generated state machine run by the emulator's interpreter,
+//! and the sample events from `events/`.
+
+use create_cluster::{Config, CreateCluster, CreateError, Outcome};
+use serde_json::{Value, json};
+use sparkhub_shared::aws::{Emr, S3Bucket, StepFunctions};
+use sparkhub_shared::golden::workspace_root;
+use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_tests::{LocalAws, unique, wait_for};
+
+const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
+const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
+
+type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr>;
+
+struct Setup {
+    aws: LocalAws,
+    bucket: String,
+    machine: String,
+    handler: Handler,
+}
+
+/// A bucket with the given profiles, a state machine, and the handler wired
+/// to both through the real adapters.
+async fn setup(profiles: &[(&str, String)]) -> Setup {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-it");
+    let objects: Vec<(String, &str)> = profiles
+        .iter()
+        .map(|(name, text)| (format!("profiles/{name}.toml"), text.as_str()))
+        .collect();
+    let objects: Vec<(&str, &str)> = objects.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    aws.bucket_with(&bucket, &objects).await;
+    let machine = aws
+        .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
+        .await;
+    let s3 = S3Bucket::new(aws.s3.clone(), &bucket);
+    let handler = CreateCluster {
+        config: Config {
+            bucket: bucket.clone(),
+            state_machine_arn: machine.clone(),
+            topic_arn: None,
+            poll_seconds: 1,
+        },
+        profiles: s3.clone(),
+        scripts: s3,
+        workflow: StepFunctions::new(aws.sfn.clone(), &machine),
+        clusters: Emr::new(aws.emr.clone()),
+        now: jiff::Timestamp::now,
+    };
+    Setup {
+        aws,
+        bucket,
+        machine,
+        handler,
+    }
+}
+
+fn event(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("events").join(name)).unwrap(),
+    )
+    .unwrap()
+}
+
+fn renamed(profile: &str, name: &str) -> String {
+    profile
+        .replacen("name = \"tutorial\"", &format!("name = \"{name}\""), 1)
+        .replacen("name = \"retrain\"", &format!("name = \"{name}\""), 1)
+}
+
+#[tokio::test]
+async fn a_scheduled_event_creates_the_profiles_cluster_exactly_once() {
+    let profile = unique("tut");
+    let s = setup(&[(&profile, renamed(TUTORIAL, &profile))]).await;
+    let mut scheduled = event("create-cluster-scheduled-event.json");
+    scheduled["id"] = json!(unique("event"));
+    scheduled["resources"][0] = json!(format!(
+        "arn:aws:events:us-east-1:123456789012:rule/sparkhub-{profile}"
+    ));
+
+    let first = s.handler.handle(scheduled.clone()).await.unwrap();
+    let Outcome::Started { execution_arn, .. } = &first else {
+        panic!("{first:?}")
+    };
+    let cluster_id = s.aws.cluster_of(execution_arn).await;
+    let cluster = s.aws.describe_cluster(&cluster_id).await;
+    let apps: Vec<&str> = cluster
+        .applications()
+        .iter()
+        .filter_map(|a| a.name())
+        .collect();
+    assert_eq!(apps, ["Spark", "Hadoop", "Livy", "Hive", "JupyterHub"]);
+    assert_eq!(cluster.name(), Some(format!("sparkhub-{profile}").as_str()));
+    let scripts = s.aws.keys(&s.bucket, "scripts/").await;
+    assert_eq!(
+        scripts.len(),
+        2,
+        "bootstrap and users scripts uploaded: {scripts:?}"
+    );
+    let done = s.aws.finished(execution_arn).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+
+    // EventBridge delivers at least once: the second delivery starts nothing.
+    let second = s.handler.handle(scheduled).await.unwrap();
+    assert!(
+        matches!(&second, Outcome::AlreadyStarted { execution_arn: again, .. } if again == execution_arn),
+        "{second:?}"
+    );
+    assert_eq!(s.aws.executions(&s.machine).await.len(), 1);
+    assert_eq!(s.aws.clusters_of_profile(&profile).await, [cluster_id]);
+
+    // Another trigger while the cluster is up is skipped (one interactive cluster at a time).
+    let manual = s.handler.handle(json!({"profile": profile})).await.unwrap();
+    assert!(
+        matches!(&manual, Outcome::Skipped { reason, .. } if reason.contains("limit is 1")),
+        "{manual:?}"
+    );
+    assert_eq!(s.aws.executions(&s.machine).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_s3_event_starts_a_pipeline_whose_steps_carry_the_object() {
+    let profile = unique("retrain");
+    let data = unique("training-data");
+    let text = renamed(RETRAIN, &profile).replace("training-data-example", &data);
+    let s = setup(&[(&profile, text)]).await;
+    let mut created = event("create-cluster-s3-object-created.json");
+    created["id"] = json!(unique("event"));
+    created["detail"]["bucket"]["name"] = json!(data);
+
+    let outcome = s.handler.handle(created).await.unwrap();
+    let Outcome::Started {
+        execution_arn,
+        profile: started,
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(started, &profile);
+    let cluster = s.aws.cluster_of(execution_arn).await;
+    let step = wait_for("the first step", || async {
+        s.aws.steps(&cluster).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        step.args.last().map(String::as_str),
+        Some(format!("s3://{data}/incoming/2026-11-25/batch-0001.csv").as_str())
+    );
+
+    s.aws.set_step_state(&cluster, &step.id, "COMPLETED", None);
+    let second = wait_for("the second step", || async {
+        s.aws.steps(&cluster).await.into_iter().nth(1)
+    })
+    .await;
+    s.aws
+        .set_step_state(&cluster, &second.id, "COMPLETED", None);
+    assert_eq!(s.aws.finished(execution_arn).await.status, "SUCCEEDED");
+    assert_eq!(
+        s.aws.cluster_state(&cluster).await,
+        "TERMINATED",
+        "the pipeline's cluster is gone"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_and_starts_nothing() {
+    let broken = unique("broken");
+    let invalid = unique("invalid");
+    let s = setup(&[
+        (
+            &broken,
+            format!("name = \"{broken}\"\napplications = [\"Spark\"\n"),
+        ),
+        (
+            &invalid,
+            renamed(TUTORIAL, &invalid)
+                .replace("users = [\"philipp\", \"admin\"]", "users = [\"Philipp\"]"),
+        ),
+    ])
+    .await;
+
+    let err = s
+        .handler
+        .handle(json!({"profile": "nobody-has-this"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CreateError::ProfileNotFound { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("s3://{}/profiles/nobody-has-this.toml", s.bucket)),
+        "{err}"
+    );
+
+    let err = s
+        .handler
+        .handle(json!({"profile": broken}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::ProfileUnreadable { .. }),
+        "{err}"
+    );
+
+    let err = s
+        .handler
+        .handle(json!({"profile": invalid}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("users[0]: \"Philipp\" is not a valid Linux user name"),
+        "{err}"
+    );
+
+    let unrelated = json!({"version": "0", "id": "e-1", "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}});
+    assert!(matches!(
+        s.handler.handle(unrelated).await.unwrap_err(),
+        CreateError::BadEvent(_)
+    ));
+
+    let mut created = event("create-cluster-s3-object-created.json");
+    created["detail"]["bucket"]["name"] = json!(unique("nobody-watches"));
+    assert!(matches!(
+        s.handler.handle(created).await.unwrap_err(),
+        CreateError::NoMatchingTrigger { .. }
+    ));
+
+    assert!(
+        s.aws.executions(&s.machine).await.is_empty(),
+        "no execution was started"
+    );
+    assert!(
+        s.aws.clusters_of_profile(&invalid).await.is_empty(),
+        "no cluster was created"
+    );
+    assert!(
+        s.aws.keys(&s.bucket, "scripts/").await.is_empty(),
+        "no script was uploaded"
+    );
+}
