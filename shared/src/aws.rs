@@ -12,10 +12,12 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::emr::ClusterState;
+use crate::emr::{ClusterState, StepState};
 use crate::ports::{
-    AwsError, ClusterDirectory, ClusterSummary, ProfileStore, ScriptStore, Started, Workflow,
+    AwsError, ClusterDirectory, ClusterSteps, ClusterSummary, ProfileStore, ScriptStore,
+    SecretStore, Started, StepSummary, Workflow,
 };
+use crate::render::StepConfig;
 
 /// Classifies an SDK error: timeouts, dispatch failures, 5xx, 429 and the
 /// SDK's own throttling and transient codes are retryable; the rest is not.
@@ -248,39 +250,184 @@ impl ClusterDirectory for Emr {
         // ListClusters carries no tags; DescribeCluster does.
         let mut clusters = Vec::with_capacity(ids.len());
         for id in ids {
-            let described = self
-                .client
-                .describe_cluster()
-                .cluster_id(&id)
-                .send()
-                .await
-                .map_err(|e| aws_error("EMR DescribeCluster", e))?;
-            let Some(cluster) = described.cluster else {
-                continue;
-            };
-            clusters.push(ClusterSummary {
-                id,
-                name: cluster.name.clone().unwrap_or_default(),
-                state: ClusterState::parse(
-                    cluster
-                        .status()
-                        .and_then(|s| s.state())
-                        .map(|s| s.as_str())
-                        .unwrap_or_default(),
-                ),
-                tags: cluster
-                    .tags()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_owned(),
-                            t.value().unwrap_or_default().to_owned(),
-                        ))
-                    })
-                    .collect::<BTreeMap<_, _>>(),
-            });
+            if let Some(cluster) = self.cluster(&id).await? {
+                clusters.push(cluster);
+            }
         }
         Ok(clusters)
+    }
+}
+
+fn summary(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> ClusterSummary {
+    ClusterSummary {
+        id: id.to_owned(),
+        name: cluster.name().unwrap_or_default().to_owned(),
+        state: ClusterState::parse(
+            cluster
+                .status()
+                .and_then(|s| s.state())
+                .map(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+        tags: cluster
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+impl ClusterSteps for Emr {
+    async fn cluster(&self, cluster_id: &str) -> Result<Option<ClusterSummary>, AwsError> {
+        match self
+            .client
+            .describe_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.cluster().map(|c| summary(cluster_id, c))),
+            // EMR answers an unknown cluster id with InvalidRequestException.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_request_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error("EMR DescribeCluster", e)),
+        }
+    }
+
+    async fn steps(&self, cluster_id: &str) -> Result<Vec<StepSummary>, AwsError> {
+        let mut pages = self
+            .client
+            .list_steps()
+            .cluster_id(cluster_id)
+            .into_paginator()
+            .send();
+        let mut steps = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("EMR ListSteps", e))?;
+            steps.extend(page.steps().iter().map(|s| {
+                StepSummary {
+                    id: s.id().unwrap_or_default().to_owned(),
+                    name: s.name().unwrap_or_default().to_owned(),
+                    state: StepState::parse(
+                        s.status()
+                            .and_then(|st| st.state())
+                            .map(|st| st.as_str())
+                            .unwrap_or_default(),
+                    ),
+                }
+            }));
+        }
+        Ok(steps)
+    }
+
+    async fn add_step(&self, cluster_id: &str, step: &StepConfig) -> Result<String, AwsError> {
+        use aws_sdk_emr::types::{ActionOnFailure, HadoopJarStepConfig, StepConfig as Sdk};
+        let sdk = Sdk::builder()
+            .name(&step.name)
+            .action_on_failure(ActionOnFailure::from(step.action_on_failure.as_str()))
+            .hadoop_jar_step(
+                HadoopJarStepConfig::builder()
+                    .jar(&step.hadoop_jar_step.jar)
+                    .set_args(Some(step.hadoop_jar_step.args.clone()))
+                    .build(),
+            )
+            .build();
+        let out = self
+            .client
+            .add_job_flow_steps()
+            .job_flow_id(cluster_id)
+            .steps(sdk)
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR AddJobFlowSteps", e))?;
+        Ok(out.step_ids().first().cloned().unwrap_or_default())
+    }
+}
+
+/// Secrets Manager secrets holding a JSON object of strings.
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManager {
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn to_json(value: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(value).expect("a map of strings serializes")
+}
+
+impl SecretStore for SecretsManager {
+    async fn read(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let out = match self.client.get_secret_value().secret_id(name).send().await {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws_error("Secrets Manager GetSecretValue", e)),
+        };
+        let text = out.secret_string().unwrap_or("{}");
+        // The parse error names a position, never the content.
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            AwsError::new(
+                "Secrets Manager GetSecretValue",
+                false,
+                Some("SecretIsNotAJsonObjectOfStrings".into()),
+                e,
+            )
+        })
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        description: &str,
+        value: &BTreeMap<String, String>,
+    ) -> Result<bool, AwsError> {
+        match self
+            .client
+            .create_secret()
+            .name(name)
+            .description(description)
+            .secret_string(to_json(value))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_exists_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws_error("Secrets Manager CreateSecret", e)),
+        }
+    }
+
+    async fn update(&self, name: &str, value: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(to_json(value))
+            .send()
+            .await
+            .map_err(|e| aws_error("Secrets Manager PutSecretValue", e))?;
+        Ok(())
     }
 }
 

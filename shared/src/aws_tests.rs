@@ -259,3 +259,56 @@ async fn the_sdk_retries_throttling_before_the_adapter_sees_it() {
         "two throttled attempts, then the answer"
     );
 }
+
+mod secrets {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+    use aws_sdk_secretsmanager::operation::get_secret_value::{
+        GetSecretValueError, GetSecretValueOutput,
+    };
+    use aws_sdk_secretsmanager::types::error::{
+        ResourceExistsException, ResourceNotFoundException,
+    };
+
+    #[tokio::test]
+    async fn a_missing_secret_is_none_and_an_existing_one_is_not_created_again() {
+        let missing = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
+            GetSecretValueError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().build(),
+            )
+        });
+        let exists = mock!(aws_sdk_secretsmanager::Client::create_secret).then_error(|| {
+            CreateSecretError::ResourceExistsException(ResourceExistsException::builder().build())
+        });
+        let secrets = SecretsManager::new(mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            [&missing, &exists]
+        ));
+        assert_eq!(
+            secrets.read("sparkhub/t/jupyterhub-users").await.unwrap(),
+            None
+        );
+        assert!(
+            !secrets
+                .create("sparkhub/t/jupyterhub-users", "d", &BTreeMap::new())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_that_is_not_a_json_map_is_an_error_that_does_not_show_it() {
+        let odd = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
+            GetSecretValueOutput::builder()
+                .secret_string("hunter2-not-json")
+                .build()
+        });
+        let secrets = SecretsManager::new(mock_client!(aws_sdk_secretsmanager, [&odd]));
+        let err = secrets.read("s").await.unwrap_err();
+        assert!(!err.retryable);
+        let text = crate::errors::message_with_causes(&err);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("SecretIsNotAJsonObjectOfStrings"), "{text}");
+    }
+}

@@ -60,6 +60,64 @@ impl fmt::Display for ClusterState {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ClusterState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
+/// An EMR step's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StepState {
+    Pending,
+    CancelPending,
+    Running,
+    Completed,
+    Cancelled,
+    Failed,
+    Interrupted,
+    Unknown(String),
+}
+
+impl StepState {
+    pub fn parse(state: &str) -> Self {
+        match state {
+            "PENDING" => Self::Pending,
+            "CANCEL_PENDING" => Self::CancelPending,
+            "RUNNING" => Self::Running,
+            "COMPLETED" => Self::Completed,
+            "CANCELLED" => Self::Cancelled,
+            "FAILED" => Self::Failed,
+            "INTERRUPTED" => Self::Interrupted,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::CancelPending => "CANCEL_PENDING",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::Unknown(s) => s,
+        }
+    }
+
+    /// Waiting to run or running.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+impl fmt::Display for StepState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +142,29 @@ mod tests {
             "an unknown state is never counted as active"
         );
         assert!(ClusterState::Waiting.is_active() && !ClusterState::Terminated.is_active());
+    }
+
+    #[test]
+    fn step_states_round_trip() {
+        for s in [
+            "PENDING",
+            "CANCEL_PENDING",
+            "RUNNING",
+            "COMPLETED",
+            "CANCELLED",
+            "FAILED",
+            "INTERRUPTED",
+        ] {
+            assert_eq!(StepState::parse(s).as_str(), s);
+        }
+        assert_eq!(
+            StepState::parse("PAUSED"),
+            StepState::Unknown("PAUSED".into())
+        );
+        assert!(
+            StepState::Pending.is_busy()
+                && StepState::Running.is_busy()
+                && !StepState::Completed.is_busy()
+        );
     }
 }

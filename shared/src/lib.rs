@@ -9,12 +9,15 @@
 pub mod asl;
 pub mod aws;
 pub mod emr;
+pub mod errors;
 pub mod golden;
+pub mod loading;
 pub mod names;
 pub mod ports;
 pub mod profile;
 pub mod render;
 pub mod scripts;
+pub mod users;
 pub mod workflow;
 
 pub use names::{ProfileName, S3Uri, UserName};

@@ -7,7 +7,8 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 
-use crate::emr::ClusterState;
+use crate::emr::{ClusterState, StepState};
+use crate::render::StepConfig;
 
 type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
@@ -134,4 +135,55 @@ pub trait ClusterDirectory {
     /// Every cluster that is starting, bootstrapping, running or waiting, with its tags.
     fn active_clusters(&self)
     -> impl Future<Output = Result<Vec<ClusterSummary>, AwsError>> + Send;
+}
+
+/// One step of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSummary {
+    pub id: String,
+    pub name: String,
+    pub state: StepState,
+}
+
+/// One cluster's details and steps.
+pub trait ClusterSteps {
+    /// The cluster with its tags, or `None` when EMR does not know it.
+    fn cluster(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Option<ClusterSummary>, AwsError>> + Send;
+    /// Every step of the cluster (all pages).
+    fn steps(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Vec<StepSummary>, AwsError>> + Send;
+    /// Adds one step; returns its id.
+    fn add_step(
+        &self,
+        cluster_id: &str,
+        step: &StepConfig,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+/// A secret holding a JSON object of strings (user → password). Values never
+/// leave this trait except to the caller; implementations never log them.
+pub trait SecretStore {
+    /// The secret's current value, or `None` when there is no such secret.
+    fn read(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send;
+    /// Creates the secret; `Ok(false)` when it already exists.
+    fn create(
+        &self,
+        name: &str,
+        description: &str,
+        value: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Stores a new version of the secret's value.
+    fn update(
+        &self,
+        name: &str,
+        value: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -57,15 +57,20 @@ impl LocalAws {
             .await
             .expect("create_bucket");
         for (key, body) in objects {
-            self.s3
-                .put_object()
-                .bucket(bucket)
-                .key(*key)
-                .body(body.as_bytes().to_vec().into())
-                .send()
-                .await
-                .expect("put_object");
+            self.bucket_put(bucket, key, body).await;
         }
+    }
+
+    /// Writes one object.
+    pub async fn bucket_put(&self, bucket: &str, key: &str, body: &str) {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("put_object");
     }
 
     /// Keys in a bucket under a prefix.

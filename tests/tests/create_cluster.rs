@@ -6,6 +6,7 @@ use create_cluster::{Config, CreateCluster, CreateError, Outcome};
 use serde_json::{Value, json};
 use sparkhub_shared::aws::{Emr, S3Bucket, StepFunctions};
 use sparkhub_shared::golden::workspace_root;
+use sparkhub_shared::loading::ProfileError;
 use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
@@ -187,7 +188,10 @@ async fn bad_input_is_a_clear_error_and_starts_nothing() {
         .handle(json!({"profile": "nobody-has-this"}))
         .await
         .unwrap_err();
-    assert!(matches!(err, CreateError::ProfileNotFound { .. }), "{err}");
+    assert!(
+        matches!(err, CreateError::Profile(ProfileError::NotFound { .. })),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains(&format!("s3://{}/profiles/nobody-has-this.toml", s.bucket)),
@@ -200,7 +204,7 @@ async fn bad_input_is_a_clear_error_and_starts_nothing() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CreateError::ProfileUnreadable { .. }),
+        matches!(err, CreateError::Profile(ProfileError::Unreadable { .. })),
         "{err}"
     );
 

@@ -2,7 +2,8 @@
 //! Scheduler retry policies) as a `Diagnostic`.
 
 use lambda_runtime::Diagnostic;
-use sparkhub_shared::ValidationErrors;
+use sparkhub_shared::errors::message_with_causes;
+use sparkhub_shared::loading::ProfileError;
 use sparkhub_shared::ports::AwsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,17 +12,8 @@ pub enum CreateError {
     Config(String),
     #[error("bad event: {0}")]
     BadEvent(String),
-    #[error(
-        "profile {name:?} not found at {location}; upload it there (see profiles/ for examples)"
-    )]
-    ProfileNotFound { name: String, location: String },
-    #[error("profile at {location} cannot be read: {message}")]
-    ProfileUnreadable { location: String, message: String },
-    #[error("profile at {location} is invalid:\n{errors}")]
-    ProfileInvalid {
-        location: String,
-        errors: ValidationErrors,
-    },
+    #[error(transparent)]
+    Profile(ProfileError),
     #[error(
         "no profile has a trigger for s3://{bucket}/{key}; add a [[triggers]] entry to the profile that should run"
     )]
@@ -38,6 +30,15 @@ pub enum CreateError {
     Aws(#[from] AwsError),
 }
 
+impl From<ProfileError> for CreateError {
+    fn from(error: ProfileError) -> Self {
+        match error {
+            ProfileError::Aws(e) => Self::Aws(e),
+            other => Self::Profile(other),
+        }
+    }
+}
+
 impl CreateError {
     /// Whether the same event may succeed later. Only AWS failures that the
     /// SDK classified transient (throttling, 5xx, timeouts) are.
@@ -50,31 +51,14 @@ impl CreateError {
         match self {
             Self::Config(_) => "sparkhub.Config",
             Self::BadEvent(_) => "sparkhub.BadEvent",
-            Self::ProfileNotFound { .. } => "sparkhub.ProfileNotFound",
-            Self::ProfileUnreadable { .. } | Self::ProfileInvalid { .. } => {
-                "sparkhub.InvalidProfile"
-            }
+            Self::Profile(ProfileError::NotFound { .. }) => "sparkhub.ProfileNotFound",
+            Self::Profile(_) => "sparkhub.InvalidProfile",
             Self::NoMatchingTrigger { .. } => "sparkhub.NoMatchingTrigger",
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",
             Self::Aws(_) => "sparkhub.AwsError",
         }
     }
-}
-
-/// The message with every cause in the chain, e.g. the SDK's service error.
-pub fn message_with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 impl From<CreateError> for Diagnostic {

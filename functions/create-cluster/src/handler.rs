@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
+use sparkhub_shared::loading::load_profile;
 use sparkhub_shared::ports::{ClusterDirectory, ProfileStore, ScriptStore, Started, Workflow};
 use sparkhub_shared::render::{self, Deployment, RunOptions};
 use sparkhub_shared::{Profile, ProfileName};
@@ -229,41 +230,12 @@ where
         }
     }
 
-    /// Reads, parses and validates one profile; `adjust` applies the run's
-    /// overrides before validation, so they are checked like the profile.
     async fn load(
         &self,
         name: &ProfileName,
         adjust: impl FnOnce(&mut Profile),
     ) -> Result<Profile, CreateError> {
-        let location = self.profiles.location(name.as_str());
-        let text = self
-            .profiles
-            .read_profile(name.as_str())
-            .await?
-            .ok_or_else(|| CreateError::ProfileNotFound {
-                name: name.to_string(),
-                location: location.clone(),
-            })?;
-        let mut profile =
-            Profile::from_toml(&text).map_err(|e| CreateError::ProfileUnreadable {
-                location: location.clone(),
-                message: e.to_string(),
-            })?;
-        if profile.name != name.as_str() {
-            return Err(CreateError::ProfileUnreadable {
-                location,
-                message: format!(
-                    "it is named {:?}; a profile's name must match its file name",
-                    profile.name
-                ),
-            });
-        }
-        adjust(&mut profile);
-        profile
-            .validate()
-            .map_err(|errors| CreateError::ProfileInvalid { location, errors })?;
-        Ok(profile)
+        Ok(load_profile(&self.profiles, name, adjust).await?)
     }
 
     /// The one valid profile whose triggers match the object. Profiles that

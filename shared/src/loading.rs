@@ -1,0 +1,59 @@
+//! Reading a profile from the profile store: found, parsed, named like its
+//! file, valid — or an error that says which and where.
+
+use crate::ports::{AwsError, ProfileStore};
+use crate::{Profile, ProfileName, ValidationErrors};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error(
+        "profile {name:?} not found at {location}; upload it there (see profiles/ for examples)"
+    )]
+    NotFound { name: String, location: String },
+    #[error("profile at {location} cannot be read: {message}")]
+    Unreadable { location: String, message: String },
+    #[error("profile at {location} is invalid:\n{errors}")]
+    Invalid {
+        location: String,
+        errors: ValidationErrors,
+    },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// Reads, parses and validates one profile; `adjust` applies a run's
+/// overrides before validation, so they are checked like the profile itself.
+pub async fn load_profile(
+    store: &(impl ProfileStore + Sync),
+    name: &ProfileName,
+    adjust: impl FnOnce(&mut Profile),
+) -> Result<Profile, ProfileError> {
+    let location = store.location(name.as_str());
+    let text = store
+        .read_profile(name.as_str())
+        .await?
+        .ok_or_else(|| ProfileError::NotFound {
+            name: name.to_string(),
+            location: location.clone(),
+        })?;
+    let mut profile = Profile::from_toml(&text).map_err(|e| ProfileError::Unreadable {
+        location: location.clone(),
+        message: e.to_string(),
+    })?;
+    if profile.name != name.as_str() {
+        return Err(ProfileError::Unreadable {
+            location,
+            message: format!(
+                "it is named {:?}; a profile's name must match its file name",
+                profile.name
+            ),
+        });
+    }
+    adjust(&mut profile);
+    profile
+        .validate()
+        .map_err(|errors| ProfileError::Invalid { location, errors })?;
+    Ok(profile)
+}
+
+impl std::error::Error for ValidationErrors {}

@@ -1,0 +1,180 @@
+//! JupyterHub users: which passwords to generate, which users the profile
+//! dropped, and the EMR step that creates the users on the cluster. Pure.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::names::UserName;
+use crate::render::{HadoopJarStep, StepConfig};
+
+/// Length of generated passwords (62 symbols: about 143 bits).
+pub const PASSWORD_LENGTH: usize = 24;
+
+/// Secrets Manager name of a profile's JupyterHub passwords.
+pub fn secret_name(profile: &str) -> String {
+    format!("sparkhub/{profile}/jupyterhub-users")
+}
+
+/// What to do with a profile's password secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPlan {
+    /// The secret's value afterwards: every existing password kept, one new
+    /// password for each user that had none.
+    pub passwords: BTreeMap<String, String>,
+    /// Users that got a new password.
+    pub added: Vec<String>,
+    /// Users in the secret that the profile no longer lists (kept, reported).
+    pub removed: Vec<String>,
+}
+
+/// Existing passwords are never overwritten; users the profile dropped keep
+/// theirs (a person may still need to log in) and are reported.
+pub fn plan_passwords(
+    users: &[UserName],
+    existing: &BTreeMap<String, String>,
+    mut generate: impl FnMut() -> String,
+) -> PasswordPlan {
+    let mut passwords = existing.clone();
+    let mut added = Vec::new();
+    for user in users {
+        if !passwords.contains_key(user.as_str()) {
+            passwords.insert(user.to_string(), generate());
+            added.push(user.to_string());
+        }
+    }
+    let removed = existing
+        .keys()
+        .filter(|k| !users.iter().any(|u| u.as_str() == k.as_str()))
+        .cloned()
+        .collect();
+    PasswordPlan {
+        passwords,
+        added,
+        removed,
+    }
+}
+
+/// The users step's name; it encodes the set of users, so a step for the same
+/// users is recognised on the cluster and a changed set gets a new step.
+pub fn step_name(users: &[UserName]) -> String {
+    let mut sorted: Vec<&str> = users.iter().map(UserName::as_str).collect();
+    sorted.sort_unstable();
+    let digest = Sha256::digest(sorted.join("\n").as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sparkhub: JupyterHub users {hex}")
+}
+
+/// The EMR step that runs the users script through `script-runner.jar` of the
+/// cluster's region. Its arguments name the secret, never a password.
+pub fn users_step(users: &[UserName], script_uri: &str, secret: &str, region: &str) -> StepConfig {
+    StepConfig {
+        name: step_name(users),
+        action_on_failure: "CONTINUE".into(),
+        hadoop_jar_step: HadoopJarStep {
+            jar: format!("s3://{region}.elasticmapreduce/libs/script-runner/script-runner.jar"),
+            args: vec![script_uri.into(), secret.into(), region.into()],
+        },
+    }
+}
+
+/// A password from the operating system's CSPRNG: [`PASSWORD_LENGTH`]
+/// letters and digits (no `:` or quotes, which `chpasswd` and shells treat
+/// specially). Rejection sampling keeps every symbol equally likely.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(PASSWORD_LENGTH);
+    let mut buf = [0u8; 64];
+    while out.len() < PASSWORD_LENGTH {
+        getrandom::fill(&mut buf).expect("the operating system's random source works");
+        for &b in &buf {
+            // 248 = 4 * 62: bytes at or above it would favour the first symbols.
+            if b < 248 && out.len() < PASSWORD_LENGTH {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(names: &[&str]) -> Vec<UserName> {
+        names.iter().map(|n| UserName::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn existing_passwords_are_kept_new_users_get_one_dropped_users_are_reported() {
+        let existing = BTreeMap::from([
+            ("alice".to_string(), "a-secret".to_string()),
+            ("carol".to_string(), "c-secret".to_string()),
+        ]);
+        let mut n = 0;
+        let plan = plan_passwords(&users(&["alice", "bob"]), &existing, || {
+            n += 1;
+            format!("generated-{n}")
+        });
+        assert_eq!(plan.passwords["alice"], "a-secret", "never overwritten");
+        assert_eq!(plan.passwords["bob"], "generated-1");
+        assert_eq!(plan.passwords["carol"], "c-secret", "kept, not deleted");
+        assert_eq!(plan.added, ["bob"]);
+        assert_eq!(plan.removed, ["carol"]);
+    }
+
+    #[test]
+    fn nothing_to_add_when_everyone_has_a_password() {
+        let existing = BTreeMap::from([("alice".to_string(), "x".to_string())]);
+        let plan = plan_passwords(&users(&["alice"]), &existing, || {
+            unreachable!("no password needed")
+        });
+        assert!(plan.added.is_empty() && plan.removed.is_empty());
+        assert_eq!(plan.passwords, existing);
+    }
+
+    #[test]
+    fn step_name_depends_on_the_set_of_users_only() {
+        assert_eq!(
+            step_name(&users(&["a", "b"])),
+            step_name(&users(&["b", "a"]))
+        );
+        assert_ne!(
+            step_name(&users(&["a", "b"])),
+            step_name(&users(&["a", "b", "c"]))
+        );
+    }
+
+    #[test]
+    fn the_step_uses_the_regions_script_runner_and_names_only_the_secret() {
+        let step = users_step(
+            &users(&["philipp"]),
+            "s3://b/scripts/x/jupyterhub-users.sh",
+            "sparkhub/t/jupyterhub-users",
+            "eu-central-1",
+        );
+        assert_eq!(
+            step.hadoop_jar_step.jar,
+            "s3://eu-central-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+        );
+        assert_eq!(
+            step.hadoop_jar_step.args,
+            [
+                "s3://b/scripts/x/jupyterhub-users.sh",
+                "sparkhub/t/jupyterhub-users",
+                "eu-central-1"
+            ]
+        );
+        assert_eq!(step.action_on_failure, "CONTINUE");
+    }
+
+    #[test]
+    fn random_passwords_are_long_alphanumeric_and_different() {
+        let a = random_password();
+        let b = random_password();
+        assert_eq!(a.len(), PASSWORD_LENGTH);
+        assert!(a.len() >= 20);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_ne!(a, b);
+    }
+}

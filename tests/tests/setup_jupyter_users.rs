@@ -1,0 +1,250 @@
+//! setup-jupyter-users against the emulator: a cluster created by the real
+//! workflow, Secrets Manager, EMR steps, the sample WAITING event.
+
+use std::collections::BTreeMap;
+
+use create_cluster::{CreateCluster, Outcome as CreateOutcome};
+use serde_json::{Value, json};
+use setup_jupyter_users::{Config, Outcome, SetupError, SetupUsers};
+use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager, StepFunctions};
+use sparkhub_shared::golden::workspace_root;
+use sparkhub_shared::ports::SecretStore;
+use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_tests::{LocalAws, unique};
+
+const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
+
+type Handler = SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr>;
+
+struct Setup {
+    aws: LocalAws,
+    bucket: String,
+    profile: String,
+    handler: Handler,
+}
+
+async fn setup() -> Setup {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-users");
+    let profile = unique("hub");
+    let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
+    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
+        .await;
+    let s3 = S3Bucket::new(aws.s3.clone(), &bucket);
+    let handler = SetupUsers {
+        config: Config {
+            bucket: bucket.clone(),
+            region: aws.region.clone(),
+        },
+        profiles: s3.clone(),
+        scripts: s3,
+        secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws.config)),
+        clusters: Emr::new(aws.emr.clone()),
+        password: sparkhub_shared::users::random_password,
+    };
+    Setup {
+        aws,
+        bucket,
+        profile,
+        handler,
+    }
+}
+
+/// A managed cluster of the profile, created by create-cluster and the workflow.
+async fn managed_cluster(s: &Setup) -> String {
+    let machine = s
+        .aws
+        .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
+        .await;
+    let s3 = S3Bucket::new(s.aws.s3.clone(), &s.bucket);
+    let create = CreateCluster {
+        config: create_cluster::Config {
+            bucket: s.bucket.clone(),
+            state_machine_arn: machine.clone(),
+            topic_arn: None,
+            poll_seconds: 1,
+        },
+        profiles: s3.clone(),
+        scripts: s3,
+        workflow: StepFunctions::new(s.aws.sfn.clone(), &machine),
+        clusters: Emr::new(s.aws.emr.clone()),
+        now: jiff::Timestamp::now,
+    };
+    let outcome = create.handle(json!({"profile": s.profile})).await.unwrap();
+    let CreateOutcome::Started { execution_arn, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    s.aws.cluster_of(&execution_arn).await
+}
+
+fn waiting(cluster_id: &str) -> Value {
+    let mut e: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("events/emr-cluster-state-change-waiting.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    e["detail"]["clusterId"] = json!(cluster_id);
+    e
+}
+
+async fn passwords(s: &Setup) -> BTreeMap<String, String> {
+    s.handler
+        .secrets
+        .read(&format!("sparkhub/{}/jupyterhub-users", s.profile))
+        .await
+        .unwrap()
+        .expect("the secret exists")
+}
+
+#[tokio::test]
+async fn waiting_cluster_gets_passwords_and_one_step_and_a_new_user_gets_another() {
+    let s = setup().await;
+    let cluster = managed_cluster(&s).await;
+
+    let outcome = s.handler.handle(waiting(&cluster)).await.unwrap();
+    assert!(matches!(outcome, Outcome::StepAdded { .. }), "{outcome:?}");
+    let first = passwords(&s).await;
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["admin", "philipp"]);
+    assert!(
+        first
+            .values()
+            .all(|p| p.len() >= 20 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    );
+
+    let steps = s.aws.steps(&cluster).await;
+    assert_eq!(steps.len(), 1);
+    let described = s
+        .aws
+        .emr
+        .describe_step()
+        .cluster_id(&cluster)
+        .step_id(&steps[0].id)
+        .send()
+        .await
+        .unwrap();
+    let config = described.step().and_then(|st| st.config()).unwrap();
+    assert_eq!(
+        config.jar(),
+        Some("s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar")
+    );
+    let args = config.args();
+    assert_eq!(
+        args[1..],
+        [
+            format!("sparkhub/{}/jupyterhub-users", s.profile),
+            "us-east-1".into()
+        ]
+    );
+    let script_key = args[0]
+        .strip_prefix(&format!("s3://{}/", s.bucket))
+        .expect("the script is in the sparkhub bucket");
+    assert!(
+        s.aws
+            .keys(&s.bucket, script_key)
+            .await
+            .contains(&script_key.to_owned()),
+        "the script the step runs was uploaded"
+    );
+    for password in first.values() {
+        assert!(
+            !args.iter().any(|a| a.contains(password.as_str())),
+            "no password in the step's arguments"
+        );
+    }
+
+    // The same event again: nothing new.
+    assert!(matches!(
+        s.handler.handle(waiting(&cluster)).await.unwrap(),
+        Outcome::AlreadySetUp { .. }
+    ));
+    assert_eq!(s.aws.steps(&cluster).await.len(), 1);
+    assert_eq!(passwords(&s).await, first);
+
+    // The profile gains a user: one new step, the earlier passwords stay.
+    let text = TUTORIAL
+        .replacen(
+            "name = \"tutorial\"",
+            &format!("name = \"{}\"", s.profile),
+            1,
+        )
+        .replace(
+            "users = [\"philipp\", \"admin\"]",
+            "users = [\"philipp\", \"admin\", \"grace\"]",
+        );
+    s.aws
+        .bucket_put(&s.bucket, &format!("profiles/{}.toml", s.profile), &text)
+        .await;
+    let outcome = s.handler.handle(waiting(&cluster)).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::StepAdded { new_passwords_for, .. } if new_passwords_for == &["grace"]),
+        "{outcome:?}"
+    );
+    assert_eq!(s.aws.steps(&cluster).await.len(), 2);
+    let after = passwords(&s).await;
+    assert_eq!(
+        (&after["philipp"], &after["admin"]),
+        (&first["philipp"], &first["admin"])
+    );
+    assert!(after.contains_key("grace"));
+}
+
+#[tokio::test]
+async fn unmanaged_clusters_other_states_and_bad_events_change_nothing() {
+    use aws_sdk_emr::types::JobFlowInstancesConfig;
+    let s = setup().await;
+    let theirs = s
+        .aws
+        .emr
+        .run_job_flow()
+        .name("someone-elses-cluster")
+        .release_label("emr-7.10.0")
+        .service_role("EMR_DefaultRole")
+        .job_flow_role("EMR_EC2_DefaultRole")
+        .instances(
+            JobFlowInstancesConfig::builder()
+                .instance_count(1)
+                .master_instance_type("m5.xlarge")
+                .keep_job_flow_alive_when_no_steps(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .job_flow_id
+        .unwrap();
+    let outcome = s.handler.handle(waiting(&theirs)).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Ignored { reason, .. } if reason.contains("sparkhub:managed")),
+        "{outcome:?}"
+    );
+    assert!(s.aws.steps(&theirs).await.is_empty());
+
+    let ours = managed_cluster(&s).await;
+    let mut starting = waiting(&ours);
+    starting["detail"]["state"] = json!("STARTING");
+    assert!(matches!(
+        s.handler.handle(starting).await.unwrap(),
+        Outcome::Ignored { .. }
+    ));
+    assert!(s.aws.steps(&ours).await.is_empty());
+    assert!(
+        s.handler
+            .secrets
+            .read(&format!("sparkhub/{}/jupyterhub-users", s.profile))
+            .await
+            .unwrap()
+            .is_none(),
+        "no secret was created"
+    );
+
+    let err = s
+        .handler
+        .handle(
+            json!({"detail-type": "EMR Cluster State Change", "source": "aws.emr", "detail": {}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SetupError::BadEvent(_)), "{err}");
+}
