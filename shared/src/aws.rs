@@ -14,8 +14,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::emr::{ClusterState, StepState};
 use crate::ports::{
-    AwsError, ClusterDirectory, ClusterSteps, ClusterSummary, ProfileStore, ScriptStore,
-    SecretStore, Started, StepSummary, Workflow,
+    AwsError, ClusterDetails, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps,
+    ClusterSummary, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore, SecretStore,
+    Started, StepSummary, Workflow,
 };
 use crate::render::StepConfig;
 
@@ -427,6 +428,250 @@ impl SecretStore for SecretsManager {
             .send()
             .await
             .map_err(|e| aws_error("Secrets Manager PutSecretValue", e))?;
+        Ok(())
+    }
+}
+
+fn to_jiff(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
+}
+
+fn to_smithy(t: jiff::Timestamp) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(t.as_second())
+}
+
+impl ClusterFleet for Emr {
+    async fn list_active(&self) -> Result<Vec<ListedCluster>, AwsError> {
+        use aws_sdk_emr::types::ClusterState as Sdk;
+        let mut pages = self
+            .client
+            .list_clusters()
+            .set_cluster_states(Some(vec![
+                Sdk::Starting,
+                Sdk::Bootstrapping,
+                Sdk::Running,
+                Sdk::Waiting,
+            ]))
+            .into_paginator()
+            .send();
+        let mut clusters = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("EMR ListClusters", e))?;
+            clusters.extend(page.clusters().iter().filter_map(|c| {
+                let status = c.status();
+                let timeline = status.and_then(|s| s.timeline());
+                Some(ListedCluster {
+                    id: c.id()?.to_owned(),
+                    name: c.name().unwrap_or_default().to_owned(),
+                    state: ClusterState::parse(
+                        status
+                            .and_then(|s| s.state())
+                            .map(|s| s.as_str())
+                            .unwrap_or_default(),
+                    ),
+                    created_at: timeline
+                        .and_then(|t| t.creation_date_time())
+                        .and_then(to_jiff),
+                    ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+                })
+            }));
+        }
+        Ok(clusters)
+    }
+
+    async fn details(&self, cluster_id: &str) -> Result<Option<ClusterDetails>, AwsError> {
+        match self
+            .client
+            .describe_cluster()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.cluster().map(|c| ClusterDetails {
+                summary: summary(cluster_id, c),
+                termination_protected: c.termination_protected().unwrap_or(false),
+                applications: c
+                    .applications()
+                    .iter()
+                    .filter_map(|a| a.name().map(str::to_owned))
+                    .collect(),
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_request_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error("EMR DescribeCluster", e)),
+        }
+    }
+
+    async fn busy_steps(&self, cluster_id: &str) -> Result<usize, AwsError> {
+        use aws_sdk_emr::types::StepState as Sdk;
+        let mut pages = self
+            .client
+            .list_steps()
+            .cluster_id(cluster_id)
+            .set_step_states(Some(vec![Sdk::Pending, Sdk::Running]))
+            .into_paginator()
+            .send();
+        let mut busy = 0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("EMR ListSteps", e))?;
+            busy += page.steps().len();
+        }
+        Ok(busy)
+    }
+
+    async fn terminate(&self, cluster_ids: &[String]) -> Result<(), AwsError> {
+        self.client
+            .terminate_job_flows()
+            .set_job_flow_ids(Some(cluster_ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR TerminateJobFlows", e))?;
+        Ok(())
+    }
+}
+
+/// CloudWatch metrics.
+#[derive(Debug, Clone)]
+pub struct CloudWatch {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatch {
+    pub fn new(client: aws_sdk_cloudwatch::Client) -> Self {
+        Self { client }
+    }
+}
+
+/// GetMetricData takes at most 500 queries; two per cluster.
+pub const CLUSTERS_PER_METRICS_CALL: usize = 250;
+
+impl MetricsSource for CloudWatch {
+    async fn idle_metrics(
+        &self,
+        cluster_ids: &[String],
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+    ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+        let query = |id: String, namespace: &str, name: &str, stat: &str, cluster: &str| {
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(namespace)
+                                .metric_name(name)
+                                .dimensions(
+                                    Dimension::builder()
+                                        .name("JobFlowId")
+                                        .value(cluster)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .period(crate::idle::METRIC_PERIOD_SECONDS as i32)
+                        .stat(stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+        let mut out: BTreeMap<String, ClusterMetrics> = BTreeMap::new();
+        for chunk in cluster_ids.chunks(CLUSTERS_PER_METRICS_CALL) {
+            let mut queries = Vec::with_capacity(chunk.len() * 2);
+            for (i, cluster) in chunk.iter().enumerate() {
+                queries.push(query(
+                    format!("idle{i}"),
+                    crate::idle::EMR_NAMESPACE,
+                    crate::idle::IS_IDLE_METRIC,
+                    "Minimum",
+                    cluster,
+                ));
+                queries.push(query(
+                    format!("nb{i}"),
+                    crate::idle::NOTEBOOK_NAMESPACE,
+                    crate::idle::NOTEBOOK_METRIC,
+                    "Maximum",
+                    cluster,
+                ));
+                out.entry(cluster.clone()).or_default();
+            }
+            let mut pages = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries))
+                .start_time(to_smithy(start))
+                .end_time(to_smithy(end))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws_error("CloudWatch GetMetricData", e))?;
+                for result in page.metric_data_results() {
+                    let id = result.id().unwrap_or_default();
+                    let (index, notebook) = match (id.strip_prefix("idle"), id.strip_prefix("nb")) {
+                        (Some(i), _) => (i, false),
+                        (_, Some(i)) => (i, true),
+                        _ => continue,
+                    };
+                    let Some(cluster) = index.parse::<usize>().ok().and_then(|i| chunk.get(i))
+                    else {
+                        continue;
+                    };
+                    let points = result
+                        .timestamps()
+                        .iter()
+                        .zip(result.values())
+                        .filter_map(|(t, v)| Some((to_jiff(t)?, *v)));
+                    let entry = out.entry(cluster.clone()).or_default();
+                    if notebook {
+                        entry.notebook_users.extend(points);
+                    } else {
+                        entry.is_idle.extend(points);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An SNS topic.
+#[derive(Debug, Clone)]
+pub struct Sns {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Sns {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+impl Notifier for Sns {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        // SNS subjects: at most 100 printable ASCII characters.
+        let subject: String = subject
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .take(100)
+            .collect();
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| aws_error("SNS Publish", e))?;
         Ok(())
     }
 }

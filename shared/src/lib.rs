@@ -11,6 +11,7 @@ pub mod aws;
 pub mod emr;
 pub mod errors;
 pub mod golden;
+pub mod idle;
 pub mod loading;
 pub mod names;
 pub mod ports;

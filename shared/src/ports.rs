@@ -187,3 +187,70 @@ pub trait SecretStore {
         value: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// What `ListClusters` says about a cluster, without further calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCluster {
+    pub id: String,
+    pub name: String,
+    pub state: ClusterState,
+    pub created_at: Option<jiff::Timestamp>,
+    pub ready_at: Option<jiff::Timestamp>,
+}
+
+/// What `DescribeCluster` adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDetails {
+    pub summary: ClusterSummary,
+    pub termination_protected: bool,
+    pub applications: Vec<String>,
+}
+
+/// EMR, as the idle sweep uses it: one listing, then details only for the
+/// clusters still in question, then one termination call per ten clusters.
+pub trait ClusterFleet {
+    /// Every active cluster (all pages of `ListClusters`).
+    fn list_active(&self) -> impl Future<Output = Result<Vec<ListedCluster>, AwsError>> + Send;
+    /// Tags, termination protection, applications (`DescribeCluster`).
+    fn details(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Option<ClusterDetails>, AwsError>> + Send;
+    /// Steps PENDING or RUNNING (`ListSteps` with a state filter).
+    fn busy_steps(&self, cluster_id: &str) -> impl Future<Output = Result<usize, AwsError>> + Send;
+    /// Terminates at most ten clusters (`TerminateJobFlows`).
+    fn terminate(
+        &self,
+        cluster_ids: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// CloudWatch datapoints of one cluster.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterMetrics {
+    /// EMR `IsIdle`, Minimum per period.
+    pub is_idle: Vec<crate::idle::Datapoint>,
+    /// sparkhub's `ActiveNotebookUsers`, Maximum per period.
+    pub notebook_users: Vec<crate::idle::Datapoint>,
+}
+
+/// CloudWatch metrics for many clusters at once.
+pub trait MetricsSource {
+    /// Datapoints per cluster id over `[start, end)`, in as few calls as the
+    /// API allows.
+    fn idle_metrics(
+        &self,
+        cluster_ids: &[String],
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+    ) -> impl Future<Output = Result<BTreeMap<String, ClusterMetrics>, AwsError>> + Send;
+}
+
+/// A place to tell people what sparkhub did (SNS).
+pub trait Notifier {
+    fn notify(
+        &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

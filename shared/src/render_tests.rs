@@ -107,7 +107,11 @@ fn bootstrap_actions_point_at_the_uploaded_scripts() {
         .map(|s| format!("s3://sparkhub-example/{}", s.key))
         .collect();
     assert_eq!(boot, uploaded);
-    assert_eq!(boot.len(), 1);
+    assert_eq!(
+        boot.len(),
+        2,
+        "Python packages and the notebook activity reporter"
+    );
     // The users script is uploaded too, for the step that runs it.
     assert!(
         plan.scripts
@@ -156,9 +160,12 @@ fn rendering_follows_the_profile() {
             |r| r.configurations.is_empty(),
         ),
         (
-            "no packages, no bootstrap",
+            "no packages, only the notebook reporter bootstraps",
             |p| p.python_packages.clear(),
-            |r| r.bootstrap_actions.is_empty(),
+            |r| {
+                r.bootstrap_actions.len() == 1
+                    && r.bootstrap_actions[0].name == "NotebookActivityReporter"
+            },
         ),
         (
             "log uri override",

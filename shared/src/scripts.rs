@@ -13,9 +13,16 @@ use crate::profile::Profile;
 
 const BOOTSTRAP_PYTHON: &str = include_str!("scripts/bootstrap-python.sh");
 const JUPYTERHUB_USERS: &str = include_str!("scripts/jupyterhub-users.sh");
+const NOTEBOOK_REPORTER: &str = include_str!("scripts/notebook-activity-reporter.sh");
+const INSTALL_NOTEBOOK_REPORTER: &str = include_str!("scripts/install-notebook-reporter.sh");
+
+/// Minutes since a user's last JupyterHub activity during which they count as active.
+pub const NOTEBOOK_ACTIVE_MINUTES: u32 = 5;
 
 /// File name of the JupyterHub users script (run as an EMR step).
 pub const USERS_SCRIPT: &str = "jupyterhub-users.sh";
+/// File name of the bootstrap script that installs the notebook activity reporter.
+pub const NOTEBOOK_REPORTER_SCRIPT: &str = "install-notebook-reporter.sh";
 /// File name of the Python packages bootstrap script.
 pub const BOOTSTRAP_PYTHON_SCRIPT: &str = "bootstrap-python.sh";
 
@@ -51,6 +58,21 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
             body,
         ));
     }
+    if profile.has_application("JupyterHub") {
+        let body = fill(
+            INSTALL_NOTEBOOK_REPORTER,
+            &[
+                ("PROFILE", profile.name.clone()),
+                ("REPORTER", notebook_reporter(profile).trim_end().to_owned()),
+            ],
+        );
+        scripts.push(script(
+            NOTEBOOK_REPORTER_SCRIPT,
+            "NotebookActivityReporter",
+            true,
+            body,
+        ));
+    }
     if !profile.users.is_empty() {
         let body = fill(
             JUPYTERHUB_USERS,
@@ -62,6 +84,17 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
         scripts.push(script(USERS_SCRIPT, "JupyterHubUsers", false, body));
     }
     scripts
+}
+
+/// The reporter itself, as the install script writes it to the master node.
+pub fn notebook_reporter(profile: &Profile) -> String {
+    fill(
+        NOTEBOOK_REPORTER,
+        &[
+            ("PROFILE", profile.name.clone()),
+            ("ACTIVE_MINUTES", NOTEBOOK_ACTIVE_MINUTES.to_string()),
+        ],
+    )
 }
 
 fn script(
@@ -131,7 +164,7 @@ on_demand = 2
     #[test]
     fn bootstrap_script_installs_exactly_the_profile_packages() {
         let scripts = render_all(&profile(&["pandas==2.2.3", "boto3"], &[]));
-        assert_eq!(scripts.len(), 1);
+        assert_eq!(scripts.len(), 2, "packages and the notebook reporter");
         let s = &scripts[0];
         assert!(s.bootstrap);
         assert!(
@@ -146,8 +179,12 @@ on_demand = 2
     #[test]
     fn users_script_names_the_users_and_never_traces() {
         let scripts = render_all(&profile(&[], &["philipp", "admin"]));
-        assert_eq!(scripts.len(), 1);
-        let s = &scripts[0];
+        assert_eq!(
+            scripts.len(),
+            2,
+            "the notebook reporter and the users script"
+        );
+        let s = &scripts[1];
         assert!(!s.bootstrap);
         assert!(s.body.contains("USERS=('philipp' 'admin')"));
         assert!(s.body.contains("set -euo pipefail"));
@@ -178,6 +215,19 @@ on_demand = 2
 
     #[test]
     fn no_scripts_when_nothing_to_do() {
-        assert!(render_all(&profile(&[], &[])).is_empty());
+        let mut p = profile(&[], &[]);
+        p.applications = vec!["Spark".into()];
+        assert!(render_all(&p).is_empty());
+    }
+
+    #[test]
+    fn the_reporter_is_installed_on_hub_clusters_with_its_body_inside() {
+        let scripts = render_all(&profile(&[], &[]));
+        assert_eq!(scripts.len(), 1);
+        let install = &scripts[0];
+        assert!(install.bootstrap && install.file_name == NOTEBOOK_REPORTER_SCRIPT);
+        assert!(install.body.contains("ActiveNotebookUsers"));
+        assert!(install.body.contains("ACTIVE_MINUTES=5"));
+        assert!(!install.body.contains("@@"));
     }
 }

@@ -12,6 +12,12 @@ port). On top of moto it:
   from e.g. describeCluster and the next DescribeExecution answers HTTP 500;
 - records every request (`/moto-api/recorder/download-recording`), because
   moto accepts InstanceFleets and AutoTerminationPolicy but does not echo them;
+- bridges CloudWatch's RPCv2 CBOR protocol (what the Rust SDK speaks) to
+  moto's JSON protocol: decode the CBOR request, call moto as a JSON client
+  would, encode the answer as CBOR (timestamps as CBOR tag 1);
+- answers GetMetricData for metric queries from an index instead of moto's
+  scan of every datapoint for every period of every query, which takes
+  minutes for a thousand clusters;
 - adds a control API, because EMR clusters and steps never change state by
   themselves in moto:
 
@@ -19,17 +25,24 @@ port). On top of moto it:
          {"region": "...", "cluster_id": "j-...", "state": "TERMINATED", "reason": "..."}
     POST /sparkhub-control/emr/step-state
          {"region": "...", "cluster_id": "j-...", "step_id": "s-...", "state": "FAILED", "reason": "..."}
+    POST /sparkhub-control/emr/cluster-times
+         {"region": "...", "cluster_id": "j-...", "created_at": "<ISO 8601>", "ready_at": "<ISO 8601>"}
 
   A step that ends leaves its cluster WAITING when no other step is pending or
   running, as EMR does.
 """
 
 import argparse
+import io
 import json
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import botocore.session
+import cbor2
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -40,6 +53,7 @@ os.environ.setdefault(
     os.path.join(tempfile.mkdtemp(prefix="sparkhub-emulator-"), "recording.jsonl"),
 )
 
+from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.config import default_user_config  # noqa: E402
 from moto.emr.models import emr_backends  # noqa: E402
@@ -132,10 +146,164 @@ def _set_step_state(body):
     return {"cluster_id": cluster.id, "step_id": step.id, "state": step.state}
 
 
+def _parse_time(value):
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _set_cluster_times(body):
+    cluster = _cluster(body)
+    if body.get("created_at"):
+        cluster.creation_datetime = _parse_time(body["created_at"]).replace(tzinfo=None)
+    if body.get("ready_at"):
+        cluster.ready_datetime = _parse_time(body["ready_at"]).replace(tzinfo=None)
+    return {"cluster_id": cluster.id}
+
+
 CONTROL_ROUTES = {
     "emr/cluster-state": _set_cluster_state,
     "emr/step-state": _set_step_state,
+    "emr/cluster-times": _set_cluster_times,
 }
+
+
+# --- GetMetricData from an index -------------------------------------------
+
+_STATS = {
+    "Minimum": min,
+    "Maximum": max,
+    "Sum": sum,
+    "SampleCount": len,
+    "Average": lambda values: sum(values) / len(values),
+}
+
+
+def _patch_get_metric_data():
+    original = cloudwatch_models.CloudWatchBackend.get_metric_data
+
+    def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
+        simple = all(
+            "MetricStat" in q and q["MetricStat"].get("Stat") in _STATS and not q["MetricStat"].get("Unit")
+            for q in queries
+        )
+        data = self.get_all_metrics()
+        if not simple or any(not hasattr(md, "value") for md in data):
+            return original(self, queries, start_time, end_time, scan_by)
+        start_time = start_time.replace(microsecond=0)
+        end_time = end_time.replace(microsecond=0)
+        if start_time >= end_time:
+            return original(self, queries, start_time, end_time, scan_by)
+        index = defaultdict(list)
+        for md in data:
+            if start_time <= md.timestamp < end_time:
+                dims = frozenset((d.name, d.value) for d in md.dimensions)
+                index[(md.namespace, md.name, dims)].append(md)
+        results = []
+        for query in queries:
+            stat = query["MetricStat"]
+            metric = stat["Metric"]
+            delta = timedelta(seconds=int(stat["Period"]))
+            dims = frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+            buckets = defaultdict(list)
+            for md in index.get((metric["Namespace"], metric["MetricName"], dims), []):
+                buckets[(md.timestamp - start_time) // delta].append(float(md.value))
+            ordered = sorted(buckets)
+            if scan_by == "TimestampDescending":
+                ordered.reverse()
+            label = query.get("Label") or f"{metric['MetricName']} {stat['Stat']}"
+            if query.get("ReturnData", True):
+                results.append(
+                    {
+                        "id": query["Id"],
+                        "label": label,
+                        "values": [_STATS[stat["Stat"]](buckets[b]) for b in ordered],
+                        "timestamps": [start_time + b * delta for b in ordered],
+                        "status_code": "Complete",
+                    }
+                )
+        return results
+
+    cloudwatch_models.CloudWatchBackend.get_metric_data = get_metric_data
+
+
+# --- CloudWatch RPCv2 CBOR <-> JSON ----------------------------------------
+
+CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+_cloudwatch_model = botocore.session.get_session().get_service_model("cloudwatch")
+
+
+def _json_ready(value):
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        import base64
+
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _cbor_ready(value, shape):
+    if value is None or shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "timestamp":
+        if isinstance(value, str):
+            value = _parse_time(value).timestamp()
+        return cbor2.CBORTag(1, float(value))
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _cbor_ready(v, shape.members.get(k)) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_cbor_ready(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _cbor_ready(v, shape.value) for k, v in value.items()}
+    return value
+
+
+def _bridge_cbor(moto_app, environ, start_response):
+    operation = environ["PATH_INFO"][len(CBOR_PREFIX):]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    request = cbor2.loads(raw) if raw else {}
+    body = json.dumps(_json_ready(request)).encode()
+    inner = dict(environ)
+    inner.update(
+        {
+            "PATH_INFO": "/",
+            "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_X_AMZ_TARGET": f"GraniteServiceVersion20100801.{operation}",
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    inner.pop("HTTP_SMITHY_PROTOCOL", None)
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"] = status
+        captured["headers"] = headers
+
+    answer = b"".join(moto_app(inner, capture))
+    status = captured.get("status", "500 Internal Server Error")
+    data = json.loads(answer) if answer.strip() else {}
+    if status.startswith("2"):
+        output = _cloudwatch_model.operation_model(operation).output_shape
+        data = _cbor_ready(data, output)
+    else:
+        error = data.get("__type") or data.get("Error", {}).get("Code") or "InternalFailure"
+        data = {"__type": error.split("#")[-1], "message": data.get("message") or data.get("Message") or ""}
+    payload = cbor2.dumps(data)
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("Content-Length", str(len(payload))),
+        ],
+    )
+    return [payload]
 
 
 class SparkhubEmulator:
@@ -146,6 +314,8 @@ class SparkhubEmulator:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path.startswith(CBOR_PREFIX):
+            return _bridge_cbor(self.moto, environ, start_response)
         if not path.startswith(CONTROL_PREFIX):
             return self.moto(environ, start_response)
         request = Request(environ)
@@ -174,6 +344,7 @@ def main():
 
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     _patch_sdk_task_results()
+    _patch_get_metric_data()
 
     server = make_server(args.host, args.port, SparkhubEmulator(), threaded=True)
     port = server.server_port

@@ -97,8 +97,8 @@ async fn a_scheduled_event_creates_the_profiles_cluster_exactly_once() {
     let scripts = s.aws.keys(&s.bucket, "scripts/").await;
     assert_eq!(
         scripts.len(),
-        2,
-        "bootstrap and users scripts uploaded: {scripts:?}"
+        3,
+        "bootstrap, notebook reporter and users scripts uploaded: {scripts:?}"
     );
     let done = s.aws.finished(execution_arn).await;
     assert_eq!(done.status, "SUCCEEDED", "{done:?}");

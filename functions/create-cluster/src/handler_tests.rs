@@ -166,7 +166,7 @@ async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
 
     // The bootstrap action points at an uploaded script; the users script is uploaded too.
     let uploaded = h.scripts.0.lock().unwrap().clone();
-    assert_eq!(uploaded.len(), 2);
+    assert_eq!(uploaded.len(), 3, "packages, notebook reporter, users");
     let path = input["request"]["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"]
         .as_str()
         .unwrap();
@@ -418,7 +418,7 @@ async fn unchanged_scripts_are_not_uploaded_again() {
     assert_eq!(started_inputs(&h).len(), 2);
     assert_eq!(
         h.scripts.0.lock().unwrap().len(),
-        2,
+        3,
         "the second run reuses the first run's scripts"
     );
 }

@@ -1,0 +1,6 @@
+//! terminate-idle-clusters: the sweep that switches off the clusters nobody
+//! uses, deciding each with `sparkhub_shared::idle::judge`.
+
+pub mod sweep;
+
+pub use sweep::{Config, Decision, Summary, SweepError, Terminator};

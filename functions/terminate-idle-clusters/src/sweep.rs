@@ -1,0 +1,476 @@
+//! One sweep over every active cluster.
+//!
+//! API economy: one `ListClusters` listing; `GetMetricData` in batches of 250
+//! clusters for the waiting clusters past the shortest grace period; then
+//! `DescribeCluster` + `ListSteps` only for clusters that every sign so far
+//! calls idle (or that are past the shortest maximum lifetime); then one
+//! `TerminateJobFlows` per ten clusters (the API's limit). A failure on one
+//! cluster keeps that cluster and never stops the sweep.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use lambda_runtime::Diagnostic;
+use serde::Serialize;
+use sparkhub_shared::ProfileName;
+use sparkhub_shared::emr::ClusterState;
+use sparkhub_shared::errors::message_with_causes;
+use sparkhub_shared::idle::{
+    FALLBACK_POLICY, KeepAlive, KeepReason, METRIC_PERIOD_SECONDS, Snapshot, TerminateReason,
+    Verdict, judge,
+};
+use sparkhub_shared::loading::load_profile;
+use sparkhub_shared::ports::{
+    AwsError, ClusterFleet, ClusterMetrics, ListedCluster, MetricsSource, Notifier, ProfileStore,
+};
+use sparkhub_shared::profile::IdlePolicy;
+use sparkhub_shared::render::TAG_KEEP_ALIVE_UNTIL;
+use tracing::{info, warn};
+
+/// TerminateJobFlows takes at most ten clusters.
+pub const CLUSTERS_PER_TERMINATE_CALL: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("listing the clusters failed, nothing was terminated: {0}")]
+    Listing(#[source] AwsError),
+}
+
+impl From<SweepError> for Diagnostic {
+    fn from(error: SweepError) -> Self {
+        let error_type = match &error {
+            SweepError::Config(_) => "sparkhub.Config",
+            SweepError::Listing(e) if e.retryable => "sparkhub.Retryable",
+            SweepError::Listing(_) => "sparkhub.AwsError",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: message_with_causes(&error),
+        }
+    }
+}
+
+/// Read once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `SPARKHUB_BUCKET`: where the profiles (and so the idle policies) are.
+    pub bucket: String,
+    /// `SPARKHUB_DRY_RUN=true`: decide, log and report, terminate nothing.
+    pub dry_run: bool,
+    /// `SPARKHUB_TOPIC_ARN` (optional): one message per termination.
+    pub topic_arn: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, SweepError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SweepError> {
+        let bucket = lookup("SPARKHUB_BUCKET")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| SweepError::Config("SPARKHUB_BUCKET is not set".into()))?;
+        let dry_run = match lookup("SPARKHUB_DRY_RUN").as_deref().map(str::trim) {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(SweepError::Config(format!(
+                    "SPARKHUB_DRY_RUN={other:?}; use true or false"
+                )));
+            }
+        };
+        Ok(Self {
+            bucket,
+            dry_run,
+            topic_arn: lookup("SPARKHUB_TOPIC_ARN").filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+/// One cluster the sweep decided to terminate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub cluster_id: String,
+    pub profile: String,
+    pub reason: String,
+    /// Minutes without use (the profile's idle timeout), or the hours of a
+    /// maximum lifetime.
+    pub idle_minutes: Option<i64>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub checked: usize,
+    pub dry_run: bool,
+    /// Decided to terminate (in a dry run: would have).
+    pub to_terminate: Vec<Decision>,
+    /// Actually terminated (empty in a dry run).
+    pub terminated: Vec<String>,
+    /// Kept clusters, counted by reason.
+    pub kept: BTreeMap<String, usize>,
+    /// Failures; each kept its cluster.
+    pub errors: Vec<String>,
+}
+
+impl Summary {
+    fn keep(&mut self, cluster_id: &str, reason: &str, detail: &str) {
+        info!(%cluster_id, verdict = "keep", reason, detail, "kept");
+        *self.kept.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// A CloudWatch embedded-metric-format line with the sweep's figures.
+    pub fn embedded_metrics(&self, now: Timestamp) -> String {
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": now.as_millisecond(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "Sparkhub",
+                    "Dimensions": [["Function"]],
+                    "Metrics": [
+                        {"Name": "ClustersChecked", "Unit": "Count"},
+                        {"Name": "ClustersTerminated", "Unit": "Count"},
+                        {"Name": "SweepErrors", "Unit": "Count"}
+                    ]
+                }]
+            },
+            "Function": "terminate-idle-clusters",
+            "ClustersChecked": self.checked,
+            "ClustersTerminated": self.terminated.len(),
+            "SweepErrors": self.errors.len(),
+            "DryRun": self.dry_run,
+        })
+        .to_string()
+    }
+}
+
+pub struct Terminator<P, F, M, N> {
+    pub config: Config,
+    pub profiles: P,
+    pub fleet: F,
+    pub metrics: M,
+    pub notifier: Option<N>,
+    pub now: fn() -> Timestamp,
+}
+
+/// The most permissive values across every policy in play: a cluster that
+/// even these keep is kept by its own policy too.
+struct Bounds {
+    min_grace: u32,
+    min_timeout: u32,
+    max_timeout: u32,
+    min_lifetime: u32,
+}
+
+impl Bounds {
+    fn of<'a>(policies: impl Iterator<Item = &'a IdlePolicy>) -> Self {
+        let mut b = Bounds {
+            min_grace: u32::MAX,
+            min_timeout: u32::MAX,
+            max_timeout: 0,
+            min_lifetime: u32::MAX,
+        };
+        for p in policies {
+            b.min_grace = b.min_grace.min(p.grace_minutes);
+            b.min_timeout = b.min_timeout.min(p.timeout_minutes);
+            b.max_timeout = b.max_timeout.max(p.timeout_minutes);
+            b.min_lifetime = b.min_lifetime.min(p.max_lifetime_hours);
+        }
+        b
+    }
+
+    fn permissive(&self) -> IdlePolicy {
+        IdlePolicy {
+            timeout_minutes: self.min_timeout,
+            grace_minutes: self.min_grace,
+            max_lifetime_hours: u32::MAX,
+        }
+    }
+}
+
+impl<P, F, M, N> Terminator<P, F, M, N>
+where
+    P: ProfileStore + Sync,
+    F: ClusterFleet + Sync,
+    M: MetricsSource + Sync,
+    N: Notifier + Sync,
+{
+    pub async fn sweep(&self) -> Result<Summary, SweepError> {
+        let now = (self.now)();
+        let listed = self
+            .fleet
+            .list_active()
+            .await
+            .map_err(SweepError::Listing)?;
+        let mut summary = Summary {
+            checked: listed.len(),
+            dry_run: self.config.dry_run,
+            ..Summary::default()
+        };
+        let policies = self.policies(&mut summary).await;
+        let bounds = Bounds::of(policies.values().chain([&FALLBACK_POLICY]));
+
+        // 1. What the listing alone decides.
+        let mut lifetime = Vec::new();
+        let mut idle = Vec::new();
+        for cluster in listed {
+            let past_lifetime = cluster.created_at.is_some_and(|t| {
+                now.duration_since(t) > SignedDuration::from_hours(i64::from(bounds.min_lifetime))
+            });
+            let past_grace = cluster.ready_at.is_some_and(|t| {
+                now.duration_since(t) >= SignedDuration::from_mins(i64::from(bounds.min_grace))
+            });
+            if past_lifetime {
+                lifetime.push(cluster);
+            } else if cluster.state == ClusterState::Waiting && past_grace {
+                idle.push(cluster);
+            } else if cluster.state != ClusterState::Waiting {
+                summary.keep(
+                    &cluster.id,
+                    KeepReason::NotWaiting(cluster.state.clone()).key(),
+                    cluster.state.as_str(),
+                );
+            } else {
+                summary.keep(
+                    &cluster.id,
+                    KeepReason::NotReadyYet.key(),
+                    "in the shortest grace period of any profile",
+                );
+            }
+        }
+
+        // 2. Metrics, batched, for every cluster that may be idle.
+        let wanted: Vec<String> = idle.iter().chain(&lifetime).map(|c| c.id.clone()).collect();
+        let start = now
+            - SignedDuration::from_mins(i64::from(bounds.max_timeout))
+            - SignedDuration::from_secs(METRIC_PERIOD_SECONDS);
+        let metrics = if wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            match self.metrics.idle_metrics(&wanted, start, now).await {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %message_with_causes(&e), "metrics unavailable: no cluster is terminated for being idle in this sweep");
+                    summary.errors.push(message_with_causes(&e));
+                    BTreeMap::new()
+                }
+            }
+        };
+
+        // 3. Keep what the metrics already keep under the most permissive policy.
+        let permissive = bounds.permissive();
+        let mut in_question = lifetime;
+        for cluster in idle {
+            let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            let optimistic = snapshot(
+                &cluster,
+                &m,
+                true,
+                false,
+                KeepAlive::None,
+                0,
+                !m.notebook_users.is_empty(),
+                now,
+            );
+            match judge(&optimistic, &permissive, now) {
+                Verdict::Keep(reason) => {
+                    summary.keep(&cluster.id, reason.key(), &reason.to_string())
+                }
+                Verdict::Terminate(_) => in_question.push(cluster),
+            }
+        }
+
+        // 4. Details and steps for the rest, then the real verdict.
+        let mut decisions = Vec::new();
+        for cluster in in_question {
+            let (details, busy) = match self.inspect(&cluster.id).await {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    summary.keep(&cluster.id, "gone", "EMR no longer knows the cluster");
+                    continue;
+                }
+                Err(e) => {
+                    let message = format!("cluster {}: {}", cluster.id, message_with_causes(&e));
+                    warn!(cluster_id = %cluster.id, error = %message, "kept: could not inspect the cluster");
+                    summary.errors.push(message);
+                    summary.keep(&cluster.id, "error", "could not inspect the cluster");
+                    continue;
+                }
+            };
+            let profile = details.summary.profile().unwrap_or_default().to_owned();
+            let policy = policies.get(&profile).unwrap_or(&FALLBACK_POLICY);
+            let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            let keep_alive = KeepAlive::from_tag(
+                details
+                    .summary
+                    .tags
+                    .get(TAG_KEEP_ALIVE_UNTIL)
+                    .map(String::as_str),
+            );
+            let reporter = details.applications.iter().any(|a| a == "JupyterHub");
+            let real = snapshot(
+                &cluster,
+                &m,
+                details.summary.is_managed(),
+                details.termination_protected,
+                keep_alive,
+                busy,
+                reporter,
+                now,
+            );
+            match judge(&real, policy, now) {
+                Verdict::Keep(reason) => {
+                    summary.keep(&cluster.id, reason.key(), &reason.to_string())
+                }
+                Verdict::Terminate(reason) => {
+                    let idle_minutes = match reason {
+                        TerminateReason::Idle { minutes } => Some(minutes),
+                        TerminateReason::MaxLifetime { .. } => None,
+                    };
+                    info!(cluster_id = %cluster.id, %profile, verdict = "terminate", reason = %reason, dry_run = self.config.dry_run, "terminate");
+                    decisions.push(Decision {
+                        cluster_id: cluster.id.clone(),
+                        profile,
+                        reason: reason.to_string(),
+                        idle_minutes,
+                    });
+                }
+            }
+        }
+
+        // 5. Terminate (unless dry run) and tell people.
+        if !self.config.dry_run {
+            for batch in decisions.chunks(CLUSTERS_PER_TERMINATE_CALL) {
+                let ids: Vec<String> = batch.iter().map(|d| d.cluster_id.clone()).collect();
+                match self.fleet.terminate(&ids).await {
+                    Ok(()) => {
+                        for decision in batch {
+                            summary.terminated.push(decision.cluster_id.clone());
+                            self.notify(decision, &mut summary).await;
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!(
+                            "terminating {}: {}",
+                            ids.join(", "),
+                            message_with_causes(&e)
+                        );
+                        warn!(error = %message, "termination failed; the next sweep tries again");
+                        summary.errors.push(message);
+                    }
+                }
+            }
+        }
+        summary.to_terminate = decisions;
+        info!(
+            checked = summary.checked,
+            to_terminate = summary.to_terminate.len(),
+            terminated = summary.terminated.len(),
+            errors = summary.errors.len(),
+            dry_run = summary.dry_run,
+            kept = ?summary.kept,
+            "sweep done"
+        );
+        Ok(summary)
+    }
+
+    async fn inspect(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Option<(sparkhub_shared::ports::ClusterDetails, usize)>, AwsError> {
+        let Some(details) = self.fleet.details(cluster_id).await? else {
+            return Ok(None);
+        };
+        let busy = self.fleet.busy_steps(cluster_id).await?;
+        Ok(Some((details, busy)))
+    }
+
+    async fn notify(&self, decision: &Decision, summary: &mut Summary) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let subject = format!(
+            "sparkhub terminated {} ({})",
+            decision.cluster_id, decision.profile
+        );
+        let idle = decision
+            .idle_minutes
+            .map(|m| format!("{m} minutes"))
+            .unwrap_or_else(|| "not idle".into());
+        let message = format!(
+            "sparkhub terminated EMR cluster {}.\nProfile: {}\nIdle: {}\nReason: {}\n",
+            decision.cluster_id, decision.profile, idle, decision.reason
+        );
+        if let Err(e) = notifier.notify(&subject, &message).await {
+            let message = format!(
+                "notifying about {}: {}",
+                decision.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(error = %message, "notification failed");
+            summary.errors.push(message);
+        }
+    }
+
+    /// The idle policy of every readable profile. A profile that cannot be
+    /// read leaves its clusters on the fallback policy.
+    async fn policies(&self, summary: &mut Summary) -> BTreeMap<String, IdlePolicy> {
+        let mut policies = BTreeMap::new();
+        let names = match self.profiles.list_profiles().await {
+            Ok(names) => names,
+            Err(e) => {
+                summary
+                    .errors
+                    .push(format!("listing profiles: {}", message_with_causes(&e)));
+                return policies;
+            }
+        };
+        for name in names {
+            let Ok(parsed) = ProfileName::parse(&name) else {
+                continue;
+            };
+            match load_profile(&self.profiles, &parsed, |_| {}).await {
+                Ok(profile) => {
+                    policies.insert(name, profile.idle);
+                }
+                Err(e) => {
+                    warn!(profile = %name, error = %e, "profile unusable; its clusters get the fallback idle policy")
+                }
+            }
+        }
+        policies
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn snapshot(
+    cluster: &ListedCluster,
+    metrics: &ClusterMetrics,
+    managed: bool,
+    termination_protected: bool,
+    keep_alive: KeepAlive,
+    busy_steps: usize,
+    notebook_reporter: bool,
+    now: Timestamp,
+) -> Snapshot {
+    Snapshot {
+        cluster_id: cluster.id.clone(),
+        managed,
+        termination_protected,
+        state: cluster.state.clone(),
+        // Unknown creation time: treat as just created (never past a lifetime).
+        created_at: cluster.created_at.unwrap_or(now),
+        ready_at: cluster.ready_at,
+        keep_alive,
+        busy_steps,
+        is_idle: metrics.is_idle.clone(),
+        notebook_reporter,
+        notebook_users: metrics.notebook_users.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "sweep_tests.rs"]
+mod tests;

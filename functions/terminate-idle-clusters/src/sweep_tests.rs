@@ -1,0 +1,456 @@
+//! Sweep tests with in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use sparkhub_shared::ports::{ClusterDetails, ClusterSummary};
+
+use super::*;
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+const TUTORIAL: &str = include_str!("../../../profiles/tutorial.toml");
+
+fn now() -> Timestamp {
+    NOW.parse().unwrap()
+}
+
+fn ago(mins: i64) -> Timestamp {
+    now() - SignedDuration::from_mins(mins)
+}
+
+fn series(minutes: i64, value: f64) -> Vec<(Timestamp, f64)> {
+    (0..=minutes / 5).map(|i| (ago(i * 5), value)).collect()
+}
+
+#[derive(Clone)]
+struct Fake {
+    listed: ListedCluster,
+    details: ClusterDetails,
+    busy: usize,
+    metrics: ClusterMetrics,
+    fail_details: bool,
+}
+
+/// An idle, managed tutorial cluster, two hours old.
+fn idle(id: &str) -> Fake {
+    Fake {
+        listed: ListedCluster {
+            id: id.into(),
+            name: "sparkhub-tutorial".into(),
+            state: ClusterState::Waiting,
+            created_at: Some(ago(120)),
+            ready_at: Some(ago(110)),
+        },
+        details: ClusterDetails {
+            summary: ClusterSummary {
+                id: id.into(),
+                name: "sparkhub-tutorial".into(),
+                state: ClusterState::Waiting,
+                tags: BTreeMap::from([
+                    ("sparkhub:managed".into(), "true".into()),
+                    ("sparkhub:profile".into(), "tutorial".into()),
+                ]),
+            },
+            termination_protected: false,
+            applications: vec!["Spark".into(), "JupyterHub".into()],
+        },
+        busy: 0,
+        metrics: ClusterMetrics {
+            is_idle: series(70, 1.0),
+            notebook_users: series(70, 0.0),
+        },
+        fail_details: false,
+    }
+}
+
+#[derive(Default)]
+struct Fleet {
+    clusters: Vec<Fake>,
+    described: Mutex<Vec<String>>,
+    terminate_calls: Mutex<Vec<Vec<String>>>,
+    fail_terminate: bool,
+    fail_listing: bool,
+}
+
+impl ClusterFleet for Fleet {
+    async fn list_active(&self) -> Result<Vec<ListedCluster>, AwsError> {
+        if self.fail_listing {
+            return Err(AwsError::new(
+                "EMR ListClusters",
+                true,
+                Some("ThrottlingException".into()),
+                "injected",
+            ));
+        }
+        Ok(self.clusters.iter().map(|c| c.listed.clone()).collect())
+    }
+    async fn details(&self, id: &str) -> Result<Option<ClusterDetails>, AwsError> {
+        self.described.lock().unwrap().push(id.into());
+        let c = self.clusters.iter().find(|c| c.listed.id == id);
+        if c.is_some_and(|c| c.fail_details) {
+            return Err(AwsError::new(
+                "EMR DescribeCluster",
+                true,
+                Some("ThrottlingException".into()),
+                "injected",
+            ));
+        }
+        Ok(c.map(|c| c.details.clone()))
+    }
+    async fn busy_steps(&self, id: &str) -> Result<usize, AwsError> {
+        Ok(self
+            .clusters
+            .iter()
+            .find(|c| c.listed.id == id)
+            .map_or(0, |c| c.busy))
+    }
+    async fn terminate(&self, ids: &[String]) -> Result<(), AwsError> {
+        assert!(
+            ids.len() <= CLUSTERS_PER_TERMINATE_CALL,
+            "TerminateJobFlows takes at most ten clusters"
+        );
+        if self.fail_terminate {
+            return Err(AwsError::new(
+                "EMR TerminateJobFlows",
+                true,
+                None,
+                "injected",
+            ));
+        }
+        self.terminate_calls.lock().unwrap().push(ids.to_vec());
+        Ok(())
+    }
+}
+
+struct Metrics {
+    by_cluster: BTreeMap<String, ClusterMetrics>,
+    fail: bool,
+    calls: Mutex<usize>,
+}
+
+impl MetricsSource for Metrics {
+    async fn idle_metrics(
+        &self,
+        ids: &[String],
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
+        *self.calls.lock().unwrap() += 1;
+        if self.fail {
+            return Err(AwsError::new(
+                "CloudWatch GetMetricData",
+                true,
+                None,
+                "injected",
+            ));
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), self.by_cluster.get(id)?.clone())))
+            .collect())
+    }
+}
+
+struct Profiles(BTreeMap<String, String>);
+
+impl ProfileStore for Profiles {
+    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.0.get(name).cloned())
+    }
+    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
+        Ok(self.0.keys().cloned().collect())
+    }
+    fn location(&self, name: &str) -> String {
+        format!("s3://b/profiles/{name}.toml")
+    }
+}
+
+#[derive(Default)]
+struct Outbox(Mutex<Vec<(String, String)>>);
+
+impl Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((subject.into(), message.into()));
+        Ok(())
+    }
+}
+
+type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox>;
+
+fn terminator(clusters: Vec<Fake>) -> Sweep {
+    let by_cluster = clusters
+        .iter()
+        .map(|c| (c.listed.id.clone(), c.metrics.clone()))
+        .collect();
+    Terminator {
+        config: Config {
+            bucket: "b".into(),
+            dry_run: false,
+            topic_arn: Some("arn:aws:sns:us-east-1:1:t".into()),
+        },
+        profiles: Profiles(BTreeMap::from([("tutorial".into(), TUTORIAL.into())])),
+        fleet: Fleet {
+            clusters,
+            ..Fleet::default()
+        },
+        metrics: Metrics {
+            by_cluster,
+            fail: false,
+            calls: Mutex::new(0),
+        },
+        notifier: Some(Outbox::default()),
+        now,
+    }
+}
+
+/// A mixed fleet: each cluster differs from an idle one in one way.
+fn mixed() -> Vec<Fake> {
+    let mut fleet = vec![idle("j-IDLE")];
+    let mut add = |id: &str, change: fn(&mut Fake)| {
+        let mut c = idle(id);
+        change(&mut c);
+        fleet.push(c);
+    };
+    add("j-PROTECTED", |c| c.details.termination_protected = true);
+    add("j-UNMANAGED", |c| {
+        c.details.summary.tags.remove("sparkhub:managed");
+    });
+    add("j-KEPT", |c| {
+        c.details.summary.tags.insert(
+            "sparkhub:keep-alive-until".into(),
+            "2026-11-25T18:00:00Z".into(),
+        );
+    });
+    add("j-STEP", |c| c.busy = 1);
+    add("j-YOUNG", |c| c.listed.ready_at = Some(ago(10)));
+    add("j-GAP", |c| {
+        c.metrics.is_idle.truncate(3);
+    });
+    add("j-SPARK", |c| c.metrics.is_idle[2].1 = 0.0);
+    add("j-NOTEBOOK", |c| c.metrics.notebook_users[1].1 = 2.0);
+    add("j-RUNNING", |c| c.listed.state = ClusterState::Running);
+    add("j-OLD", |c| {
+        c.listed.created_at = Some(ago(13 * 60));
+        c.busy = 2;
+        c.listed.state = ClusterState::Running;
+    });
+    fleet
+}
+
+#[tokio::test]
+async fn exactly_the_idle_and_the_too_old_are_terminated() {
+    let t = terminator(mixed());
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.checked, 11);
+    let mut terminated = summary.terminated.clone();
+    terminated.sort();
+    assert_eq!(terminated, ["j-IDLE", "j-OLD"]);
+    let kept: BTreeMap<&str, usize> = summary.kept.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        kept,
+        BTreeMap::from([
+            ("grace_period", 1),
+            ("idle_metric_gap", 1),
+            ("kept_alive", 1),
+            ("not_managed", 1),
+            ("not_waiting", 1),
+            ("notebook_activity", 1),
+            ("spark_busy", 1),
+            ("steps_busy", 1),
+            ("termination_protected", 1),
+        ])
+    );
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let old = summary
+        .to_terminate
+        .iter()
+        .find(|d| d.cluster_id == "j-OLD")
+        .unwrap();
+    assert!(
+        old.reason.contains("maximum lifetime of 12 h"),
+        "{}",
+        old.reason
+    );
+}
+
+#[tokio::test]
+async fn only_clusters_still_in_question_are_described() {
+    let t = terminator(mixed());
+    t.sweep().await.unwrap();
+    let mut described = t.fleet.described.lock().unwrap().clone();
+    described.sort();
+    // The young, gap, spark-busy, notebook and running clusters are decided without DescribeCluster.
+    assert_eq!(
+        described,
+        [
+            "j-IDLE",
+            "j-KEPT",
+            "j-OLD",
+            "j-PROTECTED",
+            "j-STEP",
+            "j-UNMANAGED"
+        ]
+    );
+    assert_eq!(
+        *t.metrics.calls.lock().unwrap(),
+        1,
+        "one batched metrics call"
+    );
+    assert_eq!(t.fleet.terminate_calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_decides_the_same_and_terminates_nothing() {
+    let mut t = terminator(mixed());
+    t.config.dry_run = true;
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.dry_run);
+    assert_eq!(summary.to_terminate.len(), 2);
+    assert!(summary.terminated.is_empty());
+    assert!(t.fleet.terminate_calls.lock().unwrap().is_empty());
+    assert!(
+        t.notifier.as_ref().unwrap().0.lock().unwrap().is_empty(),
+        "nothing terminated, nothing announced"
+    );
+}
+
+#[tokio::test]
+async fn every_termination_is_announced_with_cluster_profile_idle_minutes_and_reason() {
+    let t = terminator(vec![idle("j-IDLE")]);
+    t.sweep().await.unwrap();
+    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let (subject, message) = &sent[0];
+    assert_eq!(subject, "sparkhub terminated j-IDLE (tutorial)");
+    assert!(
+        message.contains("Profile: tutorial")
+            && message.contains("Idle: 60 minutes")
+            && message.contains("Reason: idle for 60 min"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_on_one_cluster_keeps_it_and_the_sweep_goes_on() {
+    let mut broken = idle("j-BROKEN");
+    broken.fail_details = true;
+    let t = terminator(vec![broken, idle("j-IDLE")]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    assert_eq!(summary.kept.get("error"), Some(&1));
+    assert!(
+        summary.errors[0].contains("j-BROKEN"),
+        "{:?}",
+        summary.errors
+    );
+}
+
+#[tokio::test]
+async fn without_metrics_nothing_is_idle_but_lifetimes_still_end() {
+    let mut old = idle("j-OLD");
+    old.listed.created_at = Some(ago(13 * 60));
+    let mut t = terminator(vec![idle("j-IDLE"), old]);
+    t.metrics.fail = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-OLD"]);
+    assert_eq!(summary.kept.get("idle_metric_gap"), Some(&1));
+    assert_eq!(summary.errors.len(), 1);
+}
+
+#[tokio::test]
+async fn failed_terminations_are_reported_not_counted() {
+    let mut t = terminator(vec![idle("j-IDLE")]);
+    t.fleet.fail_terminate = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.to_terminate.len(), 1);
+    assert!(summary.terminated.is_empty());
+    assert!(
+        summary.errors[0].contains("terminating j-IDLE"),
+        "{:?}",
+        summary.errors
+    );
+}
+
+#[tokio::test]
+async fn a_failed_listing_is_a_retryable_error() {
+    let mut t = terminator(vec![idle("j-IDLE")]);
+    t.fleet.fail_listing = true;
+    let d = Diagnostic::from(t.sweep().await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.Retryable");
+}
+
+#[tokio::test]
+async fn terminations_go_out_ten_at_a_time() {
+    let clusters: Vec<Fake> = (0..23).map(|i| idle(&format!("j-{i:02}"))).collect();
+    let t = terminator(clusters);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated.len(), 23);
+    let sizes: Vec<usize> = t
+        .fleet
+        .terminate_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(sizes, [10, 10, 3]);
+}
+
+#[tokio::test]
+async fn a_cluster_whose_profile_is_gone_gets_the_slower_fallback_policy() {
+    let mut orphan = idle("j-ORPHAN");
+    orphan
+        .details
+        .summary
+        .tags
+        .insert("sparkhub:profile".into(), "deleted".into());
+    let t = terminator(vec![orphan.clone()]);
+    // 110 minutes since ready: past the tutorial's grace, inside the fallback's 60 + 120 idle window.
+    let summary = t.sweep().await.unwrap();
+    assert!(
+        summary.terminated.is_empty(),
+        "the fallback window (120 min) is not covered by 70 min of data"
+    );
+    orphan.metrics.is_idle = series(130, 1.0);
+    orphan.metrics.notebook_users = series(130, 0.0);
+    let t = terminator(vec![orphan]);
+    assert_eq!(t.sweep().await.unwrap().terminated, ["j-ORPHAN"]);
+}
+
+#[test]
+fn dry_run_setting_is_strict() {
+    let env = |v: &'static str| {
+        move |k: &str| match k {
+            "SPARKHUB_BUCKET" => Some("b".to_string()),
+            "SPARKHUB_DRY_RUN" => Some(v.to_string()),
+            _ => None,
+        }
+    };
+    assert!(Config::from_lookup(env("true")).unwrap().dry_run);
+    assert!(!Config::from_lookup(env("false")).unwrap().dry_run);
+    assert!(
+        Config::from_lookup(env("yes"))
+            .unwrap_err()
+            .to_string()
+            .contains("SPARKHUB_DRY_RUN=\"yes\"")
+    );
+}
+
+#[test]
+fn embedded_metrics_carry_the_counts() {
+    let summary = Summary {
+        checked: 7,
+        terminated: vec!["j-1".into()],
+        ..Summary::default()
+    };
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["ClustersChecked"], 7);
+    assert_eq!(line["ClustersTerminated"], 1);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Sparkhub"
+    );
+}
