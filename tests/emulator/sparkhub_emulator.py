@@ -33,6 +33,7 @@ port). On top of moto it:
 """
 
 import argparse
+import gzip
 import io
 import json
 import os
@@ -264,8 +265,11 @@ def _cbor_ready(value, shape):
 
 def _bridge_cbor(moto_app, environ, start_response):
     operation = environ["PATH_INFO"][len(CBOR_PREFIX):]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    raw = environ["wsgi.input"].read(length) if length else b""
+    # Request.get_data reads the whole body (a single read() may return less).
+    raw = Request(environ).get_data()
+    # PutMetricData bodies over 10 KiB arrive gzipped (request compression).
+    if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+        raw = gzip.decompress(raw)
     request = cbor2.loads(raw) if raw else {}
     body = json.dumps(_json_ready(request)).encode()
     inner = dict(environ)
@@ -279,6 +283,7 @@ def _bridge_cbor(moto_app, environ, start_response):
         }
     )
     inner.pop("HTTP_SMITHY_PROTOCOL", None)
+    inner.pop("HTTP_CONTENT_ENCODING", None)
     captured = {}
 
     def capture(status, headers, exc_info=None):

@@ -20,6 +20,7 @@ pub struct LocalAws {
     pub emr: aws_sdk_emr::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub s3: aws_sdk_s3::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The SDK configuration the clients were built from, for adapters.
     pub config: aws_config::SdkConfig,
 }
@@ -44,6 +45,7 @@ impl LocalAws {
             emr: aws_sdk_emr::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             s3: aws_sdk_s3::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             config,
         }
     }
@@ -137,6 +139,119 @@ impl LocalAws {
             "emr/step-state",
             json!({"region": self.region, "cluster_id": cluster_id, "step_id": step_id, "state": state, "reason": reason}),
         );
+    }
+
+    /// Sets when EMR says a cluster was created and became ready.
+    pub fn set_cluster_times(
+        &self,
+        cluster_id: &str,
+        created_at: jiff::Timestamp,
+        ready_at: Option<jiff::Timestamp>,
+    ) {
+        self.control(
+            "emr/cluster-times",
+            json!({"region": self.region, "cluster_id": cluster_id, "created_at": created_at.to_string(), "ready_at": ready_at.map(|t| t.to_string())}),
+        );
+    }
+
+    /// Creates a small cluster directly (not through sparkhub) with the given
+    /// tags and applications; it starts WAITING, as in the emulator.
+    pub async fn run_cluster(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        applications: &[&str],
+    ) -> String {
+        use aws_sdk_emr::types::{Application, JobFlowInstancesConfig, Tag};
+        let mut request = self
+            .emr
+            .run_job_flow()
+            .name(name)
+            .release_label("emr-7.10.0")
+            .service_role("EMR_DefaultRole")
+            .job_flow_role("EMR_EC2_DefaultRole")
+            .instances(
+                JobFlowInstancesConfig::builder()
+                    .instance_count(1)
+                    .master_instance_type("m5.xlarge")
+                    .keep_job_flow_alive_when_no_steps(true)
+                    .build(),
+            );
+        for (key, value) in tags {
+            request = request.tags(Tag::builder().key(*key).value(*value).build());
+        }
+        for app in applications {
+            request = request.applications(Application::builder().name(*app).build());
+        }
+        request
+            .send()
+            .await
+            .expect("run_job_flow")
+            .job_flow_id
+            .expect("a cluster id")
+    }
+
+    /// Publishes one datapoint per `(minutes ago, value)` for a cluster.
+    pub async fn put_cluster_metric(
+        &self,
+        cluster_id: &str,
+        namespace: &str,
+        metric: &str,
+        points: &[(i64, f64)],
+    ) {
+        self.put_metrics(
+            namespace,
+            metric,
+            &[(cluster_id.to_owned(), points.to_vec())],
+        )
+        .await;
+    }
+
+    /// Publishes datapoints for many clusters, a thousand per call.
+    pub async fn put_metrics(
+        &self,
+        namespace: &str,
+        metric: &str,
+        series: &[(String, Vec<(i64, f64)>)],
+    ) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+        let now = jiff::Timestamp::now();
+        let datums: Vec<MetricDatum> = series
+            .iter()
+            .flat_map(|(cluster, points)| {
+                points.iter().map(move |(mins_ago, value)| {
+                    let at = now - jiff::SignedDuration::from_mins(*mins_ago);
+                    MetricDatum::builder()
+                        .metric_name(metric)
+                        .dimensions(
+                            Dimension::builder()
+                                .name("JobFlowId")
+                                .value(cluster)
+                                .build(),
+                        )
+                        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                            at.as_second(),
+                        ))
+                        .value(*value)
+                        .build()
+                })
+            })
+            .collect();
+        for chunk in datums.chunks(1000) {
+            self.cloudwatch
+                .put_metric_data()
+                .namespace(namespace)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("put_metric_data through the emulator's CBOR bridge");
+        }
+    }
+
+    /// Forgets every request recorded so far.
+    pub fn reset_recording(&self) {
+        let url = format!("{}/moto-api/recorder/reset-recording", self.endpoint);
+        ureq::post(&url).send_empty().expect("reset-recording");
     }
 
     fn control(&self, route: &str, body: Value) {

@@ -1,0 +1,223 @@
+//! terminate-idle-clusters against the emulator: a mixed fleet of 33
+//! clusters, each kind three times; the real EMR, CloudWatch (through the
+//! emulator's CBOR bridge) and S3 adapters.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
+use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_tests::{LocalAws, unique};
+use terminate_idle_clusters::{Config, Terminator};
+
+const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
+
+/// Every five minutes over the last 70 minutes.
+fn every_5_min(value: f64) -> Vec<(i64, f64)> {
+    (0..=14).map(|i| (i * 5, value)).collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Kind {
+    Idle,
+    BusyStep,
+    Protected,
+    Unmanaged,
+    KeptAlive,
+    TooYoung,
+    MetricGap,
+    PastLifetime,
+    NotebookActivity,
+    SparkBusy,
+    Running,
+}
+
+const KINDS: [Kind; 11] = [
+    Kind::Idle,
+    Kind::BusyStep,
+    Kind::Protected,
+    Kind::Unmanaged,
+    Kind::KeptAlive,
+    Kind::TooYoung,
+    Kind::MetricGap,
+    Kind::PastLifetime,
+    Kind::NotebookActivity,
+    Kind::SparkBusy,
+    Kind::Running,
+];
+
+async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
+    let now = Timestamp::now();
+    let managed = [("sparkhub:managed", "true"), ("sparkhub:profile", profile)];
+    let keep_until = (now + SignedDuration::from_hours(1)).to_string();
+    let mut tags: Vec<(&str, &str)> = match kind {
+        Kind::Unmanaged => vec![("sparkhub:profile", profile)],
+        _ => managed.to_vec(),
+    };
+    if kind == Kind::KeptAlive {
+        tags.push(("sparkhub:keep-alive-until", &keep_until));
+    }
+    let id = aws
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &tags,
+            &["Spark", "JupyterHub"],
+        )
+        .await;
+    let (created, ready) = match kind {
+        Kind::TooYoung => (
+            now - SignedDuration::from_mins(15),
+            now - SignedDuration::from_mins(10),
+        ),
+        Kind::PastLifetime => (
+            now - SignedDuration::from_hours(13),
+            now - SignedDuration::from_hours(12),
+        ),
+        _ => (
+            now - SignedDuration::from_hours(3),
+            now - SignedDuration::from_hours(2),
+        ),
+    };
+    aws.set_cluster_times(&id, created, Some(ready));
+
+    let (idle, notebook) = match kind {
+        Kind::MetricGap => (vec![(0, 1.0), (5, 1.0), (10, 1.0)], vec![(0, 0.0)]),
+        Kind::SparkBusy => (
+            every_5_min(1.0)
+                .into_iter()
+                .map(|(m, v)| (m, if m == 20 { 0.0 } else { v }))
+                .collect(),
+            every_5_min(0.0),
+        ),
+        Kind::NotebookActivity => (
+            every_5_min(1.0),
+            every_5_min(0.0)
+                .into_iter()
+                .map(|(m, v)| (m, if m == 10 { 2.0 } else { v }))
+                .collect(),
+        ),
+        _ => (every_5_min(1.0), every_5_min(0.0)),
+    };
+    aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
+        .await;
+    aws.put_cluster_metric(&id, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &notebook)
+        .await;
+
+    match kind {
+        Kind::Protected => {
+            aws.emr
+                .set_termination_protection()
+                .job_flow_ids(&id)
+                .termination_protected(true)
+                .send()
+                .await
+                .unwrap();
+        }
+        Kind::BusyStep | Kind::PastLifetime | Kind::Running => {
+            use aws_sdk_emr::types::{ActionOnFailure, HadoopJarStepConfig, StepConfig};
+            let step = StepConfig::builder()
+                .name("long job")
+                .action_on_failure(ActionOnFailure::Continue)
+                .hadoop_jar_step(
+                    HadoopJarStepConfig::builder()
+                        .jar("command-runner.jar")
+                        .args("true")
+                        .build(),
+                )
+                .build();
+            aws.emr
+                .add_job_flow_steps()
+                .job_flow_id(&id)
+                .steps(step)
+                .send()
+                .await
+                .unwrap();
+            if kind == Kind::BusyStep {
+                // The step still runs, but EMR reports the cluster WAITING (between
+                // polls): only the step list shows it is busy.
+                aws.set_cluster_state(&id, "WAITING", None);
+            }
+        }
+        _ => {}
+    }
+    id
+}
+
+#[tokio::test]
+async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-sweep");
+    let profile = unique("sweep");
+    let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
+    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
+        .await;
+
+    let mut fleet: BTreeMap<String, Kind> = BTreeMap::new();
+    for kind in KINDS {
+        for _ in 0..3 {
+            fleet.insert(cluster_of_kind(&aws, &profile, kind).await, kind);
+        }
+    }
+    assert!(fleet.len() >= 30);
+
+    let terminator = |dry_run: bool| Terminator::<_, _, _, Sns> {
+        config: Config {
+            bucket: bucket.clone(),
+            dry_run,
+            topic_arn: None,
+        },
+        profiles: S3Bucket::new(aws.s3.clone(), &bucket),
+        fleet: Emr::new(aws.emr.clone()),
+        metrics: CloudWatch::new(aws.cloudwatch.clone()),
+        notifier: None,
+        now: Timestamp::now,
+    };
+    let expected: Vec<String> = fleet
+        .iter()
+        .filter(|(_, k)| matches!(k, Kind::Idle | Kind::PastLifetime))
+        .map(|(id, _)| id.clone())
+        .collect();
+
+    // A dry run makes the same decisions and terminates nothing.
+    let dry = terminator(true).sweep().await.unwrap();
+    let mut decided: Vec<String> = dry
+        .to_terminate
+        .iter()
+        .map(|d| d.cluster_id.clone())
+        .filter(|id| fleet.contains_key(id))
+        .collect();
+    decided.sort();
+    assert_eq!(decided, expected, "dry-run decisions");
+    assert!(dry.terminated.is_empty());
+    for id in fleet.keys() {
+        assert_ne!(
+            aws.cluster_state(id).await,
+            "TERMINATED",
+            "a dry run terminated {id}"
+        );
+    }
+
+    let summary = terminator(false).sweep().await.unwrap();
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let mut terminated = summary.terminated.clone();
+    terminated.sort();
+    assert_eq!(
+        terminated, expected,
+        "only this test's idle and too-old clusters, nobody else's"
+    );
+    for (id, kind) in &fleet {
+        let state = aws.cluster_state(id).await;
+        let gone = matches!(kind, Kind::Idle | Kind::PastLifetime);
+        assert_eq!(
+            state == "TERMINATED",
+            gone,
+            "{kind:?} cluster {id} is {state}"
+        );
+    }
+    let old = summary
+        .to_terminate
+        .iter()
+        .find(|d| fleet.get(&d.cluster_id) == Some(&Kind::PastLifetime))
+        .unwrap();
+    assert!(old.reason.contains("maximum lifetime"), "{}", old.reason);
+}
