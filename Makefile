@@ -9,12 +9,12 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test tools venv npm shellcheck fmt-check clippy test-rust check-asl check-shell generate emulator clean
+.PHONY: help test tools venv venv-checkov npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: tools fmt-check clippy test-rust check-asl check-shell ## Everything CI checks: format, lints, unit + emulator tests, ASL and shell checks
+test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, ASL, shell and infra checks
 	@echo "make test: all checks passed"
 
 tools: venv npm shellcheck ## Install the test tools this machine lacks
@@ -23,6 +23,12 @@ venv: $(VENV)/.installed ## Python venv with the pinned emulator
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv-checkov: .venv-checkov/.installed
+.venv-checkov/.installed: requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 npm: node_modules/.installed ## npm tools (asl-validator), pinned by package-lock.json
@@ -51,6 +57,11 @@ check-asl: npm ## Validate the generated state machines
 check-shell: shellcheck ## shellcheck every script, templates and rendered examples
 	shellcheck $(SHELL_SCRIPTS)
 
+check-infra: venv venv-checkov ## The SAM template: checks against the code, cfn-lint, checkov
+	$(PYTHON) -m unittest discover -s tests/infra -v
+	$(VENV)/bin/cfn-lint infra/template.yaml
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
+
 generate: ## Rewrite generated files (ASL, golden files) from the code; review the diff
 	UPDATE_GOLDEN=1 $(CARGO) test --workspace --lib
 
@@ -58,4 +69,4 @@ emulator: venv ## Run the local emulator in the foreground (prints its port)
 	$(PYTHON) tests/emulator/sparkhub_emulator.py --port $${PORT:-4566}
 
 clean:
-	rm -rf target $(VENV) node_modules
+	rm -rf target $(VENV) .venv-checkov node_modules

@@ -12,6 +12,7 @@ pub mod emr;
 pub mod errors;
 pub mod golden;
 pub mod idle;
+pub mod infra;
 pub mod loading;
 pub mod names;
 pub mod ports;

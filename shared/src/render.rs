@@ -28,6 +28,9 @@ pub const OBJECT_PLACEHOLDER: &str = "{object}";
 pub struct Deployment {
     /// `SPARKHUB_BUCKET`: scripts, logs and (by default) notebooks.
     pub bucket: String,
+    /// `SPARKHUB_MASTER_SECURITY_GROUP`: the stack's security group that opens
+    /// port 22 of the master to `SshIngressCidr`; added to every cluster.
+    pub master_security_group: Option<String>,
 }
 
 /// `RunJobFlow` request, serialized exactly as the EMR API (and the Step
@@ -99,6 +102,8 @@ pub struct Instances {
     pub ec2_key_name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub ec2_subnet_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub additional_master_security_groups: Vec<String>,
     pub keep_job_flow_alive_when_no_steps: bool,
     pub termination_protected: bool,
     pub instance_fleets: Vec<InstanceFleet>,
@@ -298,6 +303,11 @@ pub fn run_job_flow_request(
         instances: Instances {
             ec2_key_name: profile.key_name.clone(),
             ec2_subnet_ids: profile.subnet_ids.clone(),
+            additional_master_security_groups: deployment
+                .master_security_group
+                .iter()
+                .cloned()
+                .collect(),
             // Steps are added by the workflow once the cluster is ready, so the
             // cluster must outlive its (empty) initial step list for every
             // kind of profile; pipeline runs are terminated by the workflow.

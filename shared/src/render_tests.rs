@@ -11,6 +11,7 @@ fn tutorial() -> Profile {
 fn deployment() -> Deployment {
     Deployment {
         bucket: "sparkhub-example".into(),
+        master_security_group: None,
     }
 }
 
@@ -199,6 +200,11 @@ fn rendering_follows_the_profile() {
             },
         ),
         (
+            "the stack's SSH security group on the master",
+            |_| {},
+            |r| r.instances.additional_master_security_groups.is_empty(),
+        ),
+        (
             "emr-6 release",
             |p| p.release_label = "emr-6.15.0".into(),
             |r| r.release_label == "emr-6.15.0",
@@ -276,5 +282,25 @@ fn run_steps_replace_the_profile_steps() {
         input.steps[0].hadoop_jar_step.args,
         ["echo", "{object}"],
         "no object, no substitution"
+    );
+}
+
+#[test]
+fn the_stacks_ssh_group_is_added_to_the_master() {
+    let deployment = Deployment {
+        bucket: "b-1".into(),
+        master_security_group: Some("sg-0123456789abcdef0".into()),
+    };
+    let r = plan(&tutorial(), &deployment, &RunOptions::default())
+        .input
+        .request;
+    assert_eq!(
+        r.instances.additional_master_security_groups,
+        ["sg-0123456789abcdef0"]
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        json["Instances"]["AdditionalMasterSecurityGroups"][0],
+        "sg-0123456789abcdef0"
     );
 }

@@ -33,6 +33,7 @@ fn run_job_flow_gets_every_rendered_request_field() {
         &profile,
         &crate::Deployment {
             bucket: "b-1".into(),
+            master_security_group: None,
         },
         &Default::default(),
     );

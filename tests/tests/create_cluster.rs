@@ -43,6 +43,7 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
             state_machine_arn: machine.clone(),
             topic_arn: None,
             poll_seconds: 1,
+            master_security_group: None,
         },
         profiles: s3.clone(),
         scripts: s3,

@@ -63,6 +63,7 @@ async fn managed_cluster(s: &Setup) -> String {
             state_machine_arn: machine.clone(),
             topic_arn: None,
             poll_seconds: 1,
+            master_security_group: None,
         },
         profiles: s3.clone(),
         scripts: s3,

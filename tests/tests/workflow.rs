@@ -28,6 +28,7 @@ fn plan(profile_toml: &str, test_tag: &str, run: RunOptions) -> ClusterPlan {
         &profile,
         &Deployment {
             bucket: BUCKET.into(),
+            master_security_group: None,
         },
         &run,
     )

@@ -24,6 +24,8 @@ pub struct Config {
     /// `SPARKHUB_POLL_SECONDS` (optional, 1 to 3600, default 30): how often
     /// the workflow looks at a starting cluster or a running step.
     pub poll_seconds: u32,
+    /// `SPARKHUB_MASTER_SECURITY_GROUP` (optional): added to every master node.
+    pub master_security_group: Option<String>,
 }
 
 impl Config {
@@ -41,6 +43,8 @@ impl Config {
             bucket: required("SPARKHUB_BUCKET")?,
             state_machine_arn: required("SPARKHUB_STATE_MACHINE_ARN")?,
             topic_arn: lookup("SPARKHUB_TOPIC_ARN").filter(|v| !v.is_empty()),
+            master_security_group: lookup("SPARKHUB_MASTER_SECURITY_GROUP")
+                .filter(|v| !v.is_empty()),
             poll_seconds: match lookup("SPARKHUB_POLL_SECONDS").filter(|v| !v.is_empty()) {
                 None => 30,
                 Some(v) => v
@@ -144,6 +148,7 @@ where
             profile,
             &Deployment {
                 bucket: self.config.bucket.clone(),
+                master_security_group: self.config.master_security_group.clone(),
             },
             &RunOptions {
                 run_id: run.run_id.clone(),

@@ -114,6 +114,7 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
                 "arn:aws:states:us-east-1:123456789012:stateMachine:sparkhub-cluster".into(),
             topic_arn: None,
             poll_seconds: 30,
+            master_security_group: None,
         },
         profiles: Profiles {
             files: files
