@@ -48,8 +48,8 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv ## Unit tests and integration tests against one local emulator
-	$(WITH_EMULATOR) $(CARGO) test --workspace --locked
+test-rust: venv ## Unit tests, integration tests and the stack smoke test against one local emulator
+	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py'
 
 check-asl: npm ## Validate the generated state machines
 	npx --no-install asl-validator $(addprefix --json-path ,$(wildcard infra/statemachines/*.asl.json))
