@@ -227,32 +227,11 @@ impl Emr {
 
 impl ClusterDirectory for Emr {
     async fn active_clusters(&self) -> Result<Vec<ClusterSummary>, AwsError> {
-        use aws_sdk_emr::types::ClusterState as Sdk;
-        let mut pages = self
-            .client
-            .list_clusters()
-            .set_cluster_states(Some(vec![
-                Sdk::Starting,
-                Sdk::Bootstrapping,
-                Sdk::Running,
-                Sdk::Waiting,
-            ]))
-            .into_paginator()
-            .send();
-        let mut ids = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("EMR ListClusters", e))?;
-            ids.extend(
-                page.clusters()
-                    .iter()
-                    .filter_map(|c| c.id().map(str::to_owned)),
-            );
-        }
         // ListClusters carries no tags; DescribeCluster does.
-        let mut clusters = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(cluster) = self.cluster(&id).await? {
-                clusters.push(cluster);
+        let mut clusters = Vec::new();
+        for listed in self.list_active().await? {
+            if let Some(details) = self.details(&listed.id).await? {
+                clusters.push(details.summary);
             }
         }
         Ok(clusters)
@@ -285,23 +264,7 @@ fn summary(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> ClusterSummary {
 
 impl ClusterSteps for Emr {
     async fn cluster(&self, cluster_id: &str) -> Result<Option<ClusterSummary>, AwsError> {
-        match self
-            .client
-            .describe_cluster()
-            .cluster_id(cluster_id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.cluster().map(|c| summary(cluster_id, c))),
-            // EMR answers an unknown cluster id with InvalidRequestException.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_request_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error("EMR DescribeCluster", e)),
-        }
+        Ok(self.details(cluster_id).await?.map(|d| d.summary))
     }
 
     async fn steps(&self, cluster_id: &str) -> Result<Vec<StepSummary>, AwsError> {

@@ -193,28 +193,11 @@ async fn waiting_cluster_gets_passwords_and_one_step_and_a_new_user_gets_another
 
 #[tokio::test]
 async fn unmanaged_clusters_other_states_and_bad_events_change_nothing() {
-    use aws_sdk_emr::types::JobFlowInstancesConfig;
     let s = setup().await;
     let theirs = s
         .aws
-        .emr
-        .run_job_flow()
-        .name("someone-elses-cluster")
-        .release_label("emr-7.10.0")
-        .service_role("EMR_DefaultRole")
-        .job_flow_role("EMR_EC2_DefaultRole")
-        .instances(
-            JobFlowInstancesConfig::builder()
-                .instance_count(1)
-                .master_instance_type("m5.xlarge")
-                .keep_job_flow_alive_when_no_steps(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .job_flow_id
-        .unwrap();
+        .run_cluster("someone-elses-cluster", &[], &["Spark"])
+        .await;
     let outcome = s.handler.handle(waiting(&theirs)).await.unwrap();
     assert!(
         matches!(&outcome, Outcome::Ignored { reason, .. } if reason.contains("sparkhub:managed")),

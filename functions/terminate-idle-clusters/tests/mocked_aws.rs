@@ -15,7 +15,7 @@ use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
-use terminate_idle_clusters::{Config, Summary, Terminator};
+use terminate_idle_clusters::{Config, Summary, SweepError, Terminator};
 
 fn ago(minutes: i64) -> DateTime {
     DateTime::from_secs(jiff::Timestamp::now().as_second() - minutes * 60)
@@ -123,6 +123,12 @@ fn failing(
 }
 
 async fn sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Summary {
+    try_sweep(emr_rules, cloudwatch_rules)
+        .await
+        .expect("the sweep finishes")
+}
+
+async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Summary, SweepError> {
     let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
     let terminator = Terminator::<_, _, _, Sns> {
@@ -141,7 +147,7 @@ async fn sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Summary {
         notifier: None,
         now: jiff::Timestamp::now,
     };
-    terminator.sweep().await.expect("the sweep finishes")
+    terminator.sweep().await
 }
 
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
@@ -235,27 +241,8 @@ async fn a_failing_listing_ends_the_sweep_before_anything_is_terminated() {
         .http_status(500, None)
         .repeatedly()
         .build();
-    let term = terminate();
-    let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
-        .then_output(|| ListObjectsV2Output::builder().build());
-    let metrics = idle_metrics();
-    let terminator = Terminator::<_, _, _, Sns> {
-        config: Config {
-            bucket: "b".into(),
-            dry_run: false,
-            topic_arn: None,
-        },
-        profiles: S3Bucket::new(mock_client!(aws_sdk_s3, [&profiles]), "b"),
-        fleet: Emr::new(mock_client!(
-            aws_sdk_emr,
-            RuleMode::MatchAny,
-            [&list, &term]
-        )),
-        metrics: CloudWatch::new(mock_client!(aws_sdk_cloudwatch, [&metrics])),
-        notifier: None,
-        now: jiff::Timestamp::now,
-    };
-    let err = terminator.sweep().await.unwrap_err();
+    let (term, metrics) = (terminate(), idle_metrics());
+    let err = try_sweep(&[&list, &term], &[&metrics]).await.unwrap_err();
     assert!(err.to_string().contains("nothing was terminated"), "{err}");
     assert_eq!(term.num_calls(), 0);
 }
