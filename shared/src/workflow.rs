@@ -391,3 +391,102 @@ pub fn generated_definitions() -> Vec<(&'static str, String)> {
 #[cfg(test)]
 #[path = "workflow_tests.rs"]
 mod tests;
+
+/// A Mermaid flowchart of a state machine: solid arrows for transitions and
+/// choices (labelled), dotted ones for error catches; a Map's states in a
+/// subgraph.
+pub fn mermaid(machine: &StateMachine) -> String {
+    fn id(scope: &str, name: &str) -> String {
+        let clean: String = format!("{scope}{name}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("s_{clean}")
+    }
+    fn label(condition: &Condition) -> String {
+        match condition {
+            Condition::Compare(c) => match &c.operator {
+                Operator::StringEquals(v) => v.clone(),
+                Operator::BooleanEquals(b) => b.to_string(),
+                Operator::IsPresent(_) => "yes".into(),
+                Operator::NumericEquals(n) => n.to_string(),
+            },
+            Condition::Or { or } => or.iter().map(label).collect::<Vec<_>>().join(" / "),
+            Condition::And { and } => and.iter().map(label).collect::<Vec<_>>().join(" + "),
+            Condition::Not { not } => format!("not {}", label(not)),
+        }
+    }
+    fn walk(scope: &str, start: &str, states: &BTreeMap<String, State>, out: &mut Vec<String>) {
+        out.push(format!(
+            "  start_{}((start)) --> {}",
+            id(scope, ""),
+            id(scope, start)
+        ));
+        for (name, state) in states {
+            let from = id(scope, name);
+            let shape = match state {
+                State::Choice(_) => format!("{from}{{\"{name}\"}}"),
+                State::Succeed(_) | State::Fail(_) => format!("{from}([\"{name}\"])"),
+                _ => format!("{from}[\"{name}\"]"),
+            };
+            out.push(format!("  {shape}"));
+            let transition = match state {
+                State::Task(Task { transition, .. })
+                | State::Pass(Pass { transition, .. })
+                | State::Wait(Wait { transition, .. })
+                | State::Map(Map { transition, .. }) => Some(transition),
+                _ => None,
+            };
+            if let Some(Transition::Next(next)) = transition {
+                out.push(format!("  {from} --> {}", id(scope, next)));
+            }
+            match state {
+                State::Choice(c) => {
+                    for rule in &c.choices {
+                        out.push(format!(
+                            "  {from} -- \"{}\" --> {}",
+                            label(&rule.condition),
+                            id(scope, &rule.next)
+                        ));
+                    }
+                    out.push(format!(
+                        "  {from} -- otherwise --> {}",
+                        id(scope, &c.default)
+                    ));
+                }
+                State::Task(Task { catch, .. }) | State::Map(Map { catch, .. }) => {
+                    for c in catch {
+                        out.push(format!("  {from} -. error .-> {}", id(scope, &c.next)));
+                    }
+                }
+                _ => {}
+            }
+            if let State::Map(m) = state {
+                let inner = format!("{scope}{name}/");
+                out.push(format!(
+                    "  subgraph {}_steps [\"{name}: for each step\"]",
+                    from
+                ));
+                walk(
+                    &inner,
+                    &m.item_processor.start_at,
+                    &m.item_processor.states,
+                    out,
+                );
+                out.push("  end".into());
+                out.push(format!(
+                    "  {from} -. each .-> {}",
+                    id(&inner, &m.item_processor.start_at)
+                ));
+            }
+        }
+    }
+    let mut lines = vec!["flowchart TD".to_owned()];
+    walk("", &machine.start_at, &machine.states, &mut lines);
+    lines.push(String::new());
+    lines.join("\n")
+}
+
+/// README markers around the embedded diagram of the cluster workflow.
+pub const README_MERMAID_BEGIN: &str = "<!-- BEGIN generated: cluster workflow (make generate) -->";
+pub const README_MERMAID_END: &str = "<!-- END generated: cluster workflow -->";

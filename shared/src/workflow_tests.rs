@@ -100,3 +100,54 @@ fn every_failure_after_the_cluster_exists_terminates_it() {
         }
     }
 }
+
+#[test]
+fn the_mermaid_diagram_shows_every_state_and_the_error_paths() {
+    let diagram = mermaid(&cluster_workflow());
+    assert!(diagram.starts_with("flowchart TD"));
+    for name in [
+        CREATE_CLUSTER,
+        CLUSTER_READY,
+        RUN_STEPS,
+        ADD_STEP,
+        DESCRIBE_STEP,
+        TERMINATE_AFTER_FAILURE,
+        RUN_FAILED,
+        DONE,
+    ] {
+        assert!(diagram.contains(&format!("\"{name}\"")), "{name} missing");
+    }
+    assert!(
+        diagram.contains("-- \"WAITING / RUNNING\" -->"),
+        "{diagram}"
+    );
+    assert!(
+        diagram.contains("s_Run_steps -. error .-> s_Terminate_after_failure"),
+        "{diagram}"
+    );
+}
+
+#[test]
+fn the_readme_embeds_the_current_diagram() {
+    let path = golden::workspace_root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let begin = readme
+        .find(README_MERMAID_BEGIN)
+        .expect("README has the diagram markers");
+    let end = readme
+        .find(README_MERMAID_END)
+        .expect("README has the diagram markers");
+    let wanted = format!(
+        "{README_MERMAID_BEGIN}\n```mermaid\n{}```\n",
+        mermaid(&cluster_workflow())
+    );
+    let updated = format!("{}{}{}", &readme[..begin], wanted, &readme[end..]);
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        readme == updated,
+        "README.md: the workflow diagram differs from the generator; run `make generate`"
+    );
+}

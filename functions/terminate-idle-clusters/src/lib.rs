@@ -3,4 +3,4 @@
 
 pub mod sweep;
 
-pub use sweep::{Config, Decision, Summary, SweepError, Terminator};
+pub use sweep::{ClusterReport, Config, Decision, Summary, SweepError, Terminator};

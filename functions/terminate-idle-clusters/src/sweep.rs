@@ -113,12 +113,40 @@ pub struct Summary {
     pub kept: BTreeMap<String, usize>,
     /// Failures; each kept its cluster.
     pub errors: Vec<String>,
+    /// Every cluster checked, with the decision and its reason.
+    pub clusters: Vec<ClusterReport>,
+}
+
+/// One cluster's decision, for people (`sparkhub status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterReport {
+    pub cluster_id: String,
+    pub name: String,
+    pub state: String,
+    pub created_at: Option<Timestamp>,
+    pub terminate: bool,
+    pub reason: String,
+}
+
+impl ClusterReport {
+    fn of(cluster: &ListedCluster, terminate: bool, reason: &str) -> Self {
+        Self {
+            cluster_id: cluster.id.clone(),
+            name: cluster.name.clone(),
+            state: cluster.state.to_string(),
+            created_at: cluster.created_at,
+            terminate,
+            reason: reason.to_owned(),
+        }
+    }
 }
 
 impl Summary {
-    fn keep(&mut self, cluster_id: &str, reason: &str, detail: &str) {
-        info!(%cluster_id, verdict = "keep", reason, detail, "kept");
+    fn keep(&mut self, cluster: &ListedCluster, reason: &str, detail: &str) {
+        info!(cluster_id = %cluster.id, verdict = "keep", reason, detail, "kept");
         *self.kept.entry(reason.to_owned()).or_default() += 1;
+        self.clusters
+            .push(ClusterReport::of(cluster, false, detail));
     }
 
     /// A CloudWatch embedded-metric-format line with the sweep's figures.
@@ -228,13 +256,13 @@ where
                 idle.push(cluster);
             } else if cluster.state != ClusterState::Waiting {
                 summary.keep(
-                    &cluster.id,
+                    &cluster,
                     KeepReason::NotWaiting(cluster.state.clone()).key(),
                     cluster.state.as_str(),
                 );
             } else {
                 summary.keep(
-                    &cluster.id,
+                    &cluster,
                     KeepReason::NotReadyYet.key(),
                     "in the shortest grace period of any profile",
                 );
@@ -275,9 +303,7 @@ where
                 now,
             );
             match judge(&optimistic, &permissive, now) {
-                Verdict::Keep(reason) => {
-                    summary.keep(&cluster.id, reason.key(), &reason.to_string())
-                }
+                Verdict::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
                 Verdict::Terminate(_) => in_question.push(cluster),
             }
         }
@@ -288,14 +314,14 @@ where
             let (details, busy) = match self.inspect(&cluster.id).await {
                 Ok(Some(found)) => found,
                 Ok(None) => {
-                    summary.keep(&cluster.id, "gone", "EMR no longer knows the cluster");
+                    summary.keep(&cluster, "gone", "EMR no longer knows the cluster");
                     continue;
                 }
                 Err(e) => {
                     let message = format!("cluster {}: {}", cluster.id, message_with_causes(&e));
                     warn!(cluster_id = %cluster.id, error = %message, "kept: could not inspect the cluster");
                     summary.errors.push(message);
-                    summary.keep(&cluster.id, "error", "could not inspect the cluster");
+                    summary.keep(&cluster, "error", "could not inspect the cluster");
                     continue;
                 }
             };
@@ -321,15 +347,16 @@ where
                 now,
             );
             match judge(&real, policy, now) {
-                Verdict::Keep(reason) => {
-                    summary.keep(&cluster.id, reason.key(), &reason.to_string())
-                }
+                Verdict::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
                 Verdict::Terminate(reason) => {
                     let idle_minutes = match reason {
                         TerminateReason::Idle { minutes } => Some(minutes),
                         TerminateReason::MaxLifetime { .. } => None,
                     };
                     info!(cluster_id = %cluster.id, %profile, verdict = "terminate", reason = %reason, dry_run = self.config.dry_run, "terminate");
+                    summary
+                        .clusters
+                        .push(ClusterReport::of(&cluster, true, &reason.to_string()));
                     decisions.push(Decision {
                         cluster_id: cluster.id.clone(),
                         profile,

@@ -1,0 +1,213 @@
+//! The commands. Each prints for people and returns an error message that
+//! says what to do.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aws_config::BehaviorVersion;
+use jiff::Timestamp;
+use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns};
+use sparkhub_shared::errors::message_with_causes;
+use sparkhub_shared::ports::SecretStore;
+use sparkhub_shared::render::{self, Deployment, RunOptions};
+use sparkhub_shared::users::secret_name;
+use sparkhub_shared::workflow::{cluster_workflow, generated_definitions, mermaid};
+use sparkhub_shared::{Profile, ProfileName, UserName};
+use terminate_idle_clusters::{Config, Terminator};
+
+fn read_profile(path: &Path) -> Result<Profile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Profile::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// 0: every profile valid; 1: some are invalid; 2: some cannot be read or parsed.
+pub fn validate(paths: &[PathBuf]) -> ExitCode {
+    let mut worst = 0u8;
+    for path in paths {
+        match read_profile(path) {
+            Err(message) => {
+                println!("{message}");
+                worst = 2;
+            }
+            Ok(profile) => match profile.validate() {
+                Ok(()) => println!("{}: ok (profile {})", path.display(), profile.name),
+                Err(errors) => {
+                    println!("{}: {} problem(s)", path.display(), errors.0.len());
+                    for error in &errors.0 {
+                        println!("  {error}");
+                    }
+                    worst = worst.max(1);
+                }
+            },
+        }
+    }
+    ExitCode::from(worst)
+}
+
+pub fn plan(path: &Path, bucket: &str) -> Result<(), String> {
+    let profile = read_profile(path)?;
+    profile
+        .validate()
+        .map_err(|e| format!("{}:\n{e}", path.display()))?;
+    let deployment = Deployment {
+        bucket: bucket.into(),
+        master_security_group: None,
+    };
+    let plan = render::plan(
+        &profile,
+        &deployment,
+        &RunOptions {
+            run_id: "plan".into(),
+            ..Default::default()
+        },
+    );
+    println!("# RunJobFlow request (the state machine passes it to EMR)");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&plan.input.request).expect("a request serializes")
+    );
+    println!("\n# Pipeline steps: {}", plan.input.steps.len());
+    for step in &plan.input.steps {
+        println!(
+            "  {} ({}): {} {}",
+            step.name,
+            step.action_on_failure,
+            step.hadoop_jar_step.jar,
+            step.hadoop_jar_step.args.join(" ")
+        );
+    }
+    println!("\n# Scripts uploaded to s3://{bucket}/");
+    for script in &plan.scripts {
+        let how = if script.bootstrap {
+            "bootstrap action"
+        } else {
+            "step"
+        };
+        println!("  {} ({how}, {} bytes)", script.key, script.body.len());
+    }
+    Ok(())
+}
+
+pub fn render(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (file, json) in generated_definitions() {
+        let path = out.join(file);
+        std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    println!("{}", mermaid(&cluster_workflow()));
+    Ok(())
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+pub async fn status(bucket: &str) -> Result<(), String> {
+    let config = aws().await;
+    let sweep = Terminator::<_, _, _, Sns> {
+        config: Config {
+            bucket: bucket.into(),
+            dry_run: true,
+            topic_arn: None,
+        },
+        profiles: S3Bucket::new(aws_sdk_s3::Client::new(&config), bucket),
+        fleet: Emr::new(aws_sdk_emr::Client::new(&config)),
+        metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(&config)),
+        notifier: None,
+        now: Timestamp::now,
+    };
+    let summary = sweep.sweep().await.map_err(|e| message_with_causes(&e))?;
+    let now = Timestamp::now();
+    println!(
+        "{:<16} {:<28} {:<14} {:>8}  {:<10} why",
+        "cluster", "name", "state", "age", "sweep"
+    );
+    for c in &summary.clusters {
+        let age = c
+            .created_at
+            .map(|t| format!("{}m", now.duration_since(t).as_mins()))
+            .unwrap_or_else(|| "?".into());
+        let verdict = if c.terminate { "TERMINATE" } else { "keep" };
+        println!(
+            "{:<16} {:<28} {:<14} {:>8}  {:<10} {}",
+            c.cluster_id, c.name, c.state, age, verdict, c.reason
+        );
+    }
+    println!(
+        "\n{} cluster(s); the sweep would terminate {}.",
+        summary.checked,
+        summary.to_terminate.len()
+    );
+    for error in &summary.errors {
+        println!("error: {error}");
+    }
+    Ok(())
+}
+
+pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<(), String> {
+    let config = aws().await;
+    let emr = aws_sdk_emr::Client::new(&config);
+    let cluster = emr
+        .describe_cluster()
+        .cluster_id(cluster_id)
+        .send()
+        .await
+        .map_err(|e| format!("describing {cluster_id}: {}", message_with_causes(&e)))?
+        .cluster
+        .ok_or_else(|| format!("EMR does not know cluster {cluster_id}"))?;
+    let dns = cluster.master_public_dns_name().ok_or_else(|| {
+        format!(
+            "cluster {cluster_id} has no master DNS name yet (state {:?})",
+            cluster.status().and_then(|s| s.state())
+        )
+    })?;
+    let key = cluster
+        .ec2_instance_attributes()
+        .and_then(|a| a.ec2_key_name())
+        .unwrap_or("<your key pair>");
+    let tunnel = format!("{local_port}:localhost:9443");
+    let target = format!("hadoop@{dns}");
+    println!(
+        "JupyterHub of {cluster_id} at https://localhost:{local_port} once one of these runs:\n"
+    );
+    println!(
+        "SSH tunnel (port 22 open to you):\n  ssh -i ~/.ssh/{key}.pem -N -L {tunnel} {target}\n"
+    );
+    println!(
+        "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {cluster_id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
+    );
+    if open {
+        let home = std::env::var("HOME")
+            .map_err(|_| "HOME is not set; run the printed ssh command yourself".to_owned())?;
+        let key_file = format!("{home}/.ssh/{key}.pem");
+        let status = std::process::Command::new("ssh")
+            .args(["-i", &key_file, "-N", "-L", &tunnel, &target])
+            .status()
+            .map_err(|e| format!("running ssh: {e}"))?;
+        if !status.success() {
+            return Err(format!("ssh ended with {status}"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn password(profile: &str, user: &str) -> Result<(), String> {
+    let profile = ProfileName::parse(profile)?;
+    let user = UserName::parse(user)?;
+    let config = aws().await;
+    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&config));
+    let name = secret_name(profile.as_str());
+    let passwords = secrets
+        .read(&name)
+        .await
+        .map_err(|e| message_with_causes(&e))?
+        .ok_or_else(|| {
+            format!("no secret {name}: has a cluster of profile {profile} been set up yet?")
+        })?;
+    let password = passwords.get(user.as_str()).ok_or_else(|| {
+        format!("secret {name} has no password for {user}; is {user} in the profile's users?")
+    })?;
+    println!("{password}");
+    Ok(())
+}

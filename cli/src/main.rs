@@ -1,0 +1,81 @@
+//! `sparkhub`: the command line over the same `shared/` code the functions use.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser)]
+#[command(
+    name = "sparkhub",
+    version,
+    about = "Spark + JupyterHub clusters on Amazon EMR, started and stopped for you"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check profiles; every problem of every file at once.
+    Validate {
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
+    },
+    /// Show the RunJobFlow request and the scripts a profile would upload.
+    Plan {
+        profile: PathBuf,
+        /// The sparkhub bucket (default: $SPARKHUB_BUCKET).
+        #[arg(long, env = "SPARKHUB_BUCKET", default_value = "your-sparkhub-bucket")]
+        bucket: String,
+    },
+    /// Write the state machine definitions and print a Mermaid diagram of each.
+    Render {
+        #[arg(long, default_value = "infra/statemachines")]
+        out: PathBuf,
+    },
+    /// Managed clusters and what the idle sweep would decide for each, and why.
+    Status {
+        #[arg(long, env = "SPARKHUB_BUCKET")]
+        bucket: String,
+    },
+    /// The SSH tunnel and SSM commands that reach a cluster's JupyterHub.
+    Connect {
+        cluster_id: String,
+        /// Local port for the hub.
+        #[arg(long, default_value_t = 10501)]
+        local_port: u16,
+        /// Run the SSH tunnel instead of printing it.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Print one user's JupyterHub password.
+    Password { profile: String, user: String },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { profiles } => return commands::validate(&profiles),
+        Command::Plan { profile, bucket } => commands::plan(&profile, &bucket),
+        Command::Render { out } => commands::render(&out),
+        Command::Status { bucket } => commands::status(&bucket).await,
+        Command::Connect {
+            cluster_id,
+            local_port,
+            open,
+        } => commands::connect(&cluster_id, local_port, open).await,
+        Command::Password { profile, user } => commands::password(&profile, &user).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sparkhub: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
