@@ -264,6 +264,17 @@ async fn exactly_the_idle_and_the_too_old_are_terminated() {
         ])
     );
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert_eq!(summary.clusters.len(), 11, "every cluster is reported");
+    let report = |id: &str| {
+        summary
+            .clusters
+            .iter()
+            .find(|c| c.cluster_id == id)
+            .unwrap()
+    };
+    assert!(!report("j-SPARK").terminate && report("j-SPARK").reason.contains("IsIdle was 0"));
+    assert!(!report("j-YOUNG").terminate && report("j-YOUNG").reason.contains("grace period"));
+    assert!(report("j-IDLE").terminate && report("j-IDLE").reason.contains("idle for 60 min"));
     let old = summary
         .to_terminate
         .iter()
