@@ -19,6 +19,7 @@ pub mod ports;
 pub mod profile;
 pub mod render;
 pub mod scripts;
+pub mod settings;
 pub mod users;
 pub mod workflow;
 

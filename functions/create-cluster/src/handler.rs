@@ -6,6 +6,7 @@ use serde_json::Value;
 use sparkhub_shared::loading::load_profile;
 use sparkhub_shared::ports::{ClusterDirectory, ProfileStore, ScriptStore, Started, Workflow};
 use sparkhub_shared::render::{self, Deployment, RunOptions};
+use sparkhub_shared::settings::Settings;
 use sparkhub_shared::{Profile, ProfileName};
 use tracing::{info, warn};
 
@@ -34,18 +35,17 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CreateError> {
-        let required = |key: &str| {
-            lookup(key)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| CreateError::Config(format!("{key} is not set")))
-        };
+        let env = Settings(lookup);
         Ok(Self {
-            bucket: required("SPARKHUB_BUCKET")?,
-            state_machine_arn: required("SPARKHUB_STATE_MACHINE_ARN")?,
-            topic_arn: lookup("SPARKHUB_TOPIC_ARN").filter(|v| !v.is_empty()),
-            master_security_group: lookup("SPARKHUB_MASTER_SECURITY_GROUP")
-                .filter(|v| !v.is_empty()),
-            poll_seconds: match lookup("SPARKHUB_POLL_SECONDS").filter(|v| !v.is_empty()) {
+            bucket: env
+                .required("SPARKHUB_BUCKET")
+                .map_err(CreateError::Config)?,
+            state_machine_arn: env
+                .required("SPARKHUB_STATE_MACHINE_ARN")
+                .map_err(CreateError::Config)?,
+            topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
+            master_security_group: env.optional("SPARKHUB_MASTER_SECURITY_GROUP"),
+            poll_seconds: match env.optional("SPARKHUB_POLL_SECONDS") {
                 None => 30,
                 Some(v) => v
                     .parse()

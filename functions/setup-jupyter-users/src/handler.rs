@@ -6,6 +6,7 @@ use sparkhub_shared::emr::ClusterState;
 use sparkhub_shared::loading::{ProfileError, load_profile};
 use sparkhub_shared::ports::{AwsError, ClusterSteps, ProfileStore, ScriptStore, SecretStore};
 use sparkhub_shared::scripts::{self, USERS_SCRIPT};
+use sparkhub_shared::settings::Settings;
 use sparkhub_shared::users::{plan_passwords, secret_name, step_name, users_step};
 use sparkhub_shared::{ProfileName, UserName};
 use tracing::{info, warn};
@@ -28,14 +29,12 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SetupError> {
-        let required = |key: &str| {
-            lookup(key)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| SetupError::Config(format!("{key} is not set")))
-        };
+        let env = Settings(lookup);
         Ok(Self {
-            bucket: required("SPARKHUB_BUCKET")?,
-            region: required("AWS_REGION")?,
+            bucket: env
+                .required("SPARKHUB_BUCKET")
+                .map_err(SetupError::Config)?,
+            region: env.required("AWS_REGION").map_err(SetupError::Config)?,
         })
     }
 }

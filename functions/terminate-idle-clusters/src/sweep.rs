@@ -25,6 +25,7 @@ use sparkhub_shared::ports::{
 };
 use sparkhub_shared::profile::IdlePolicy;
 use sparkhub_shared::render::TAG_KEEP_ALIVE_UNTIL;
+use sparkhub_shared::settings::Settings;
 use tracing::{info, warn};
 
 /// TerminateJobFlows takes at most ten clusters.
@@ -69,11 +70,12 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SweepError> {
-        let bucket = lookup("SPARKHUB_BUCKET")
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| SweepError::Config("SPARKHUB_BUCKET is not set".into()))?;
-        let dry_run = match lookup("SPARKHUB_DRY_RUN").as_deref().map(str::trim) {
-            None | Some("") | Some("false") => false,
+        let env = Settings(lookup);
+        let bucket = env
+            .required("SPARKHUB_BUCKET")
+            .map_err(SweepError::Config)?;
+        let dry_run = match env.optional("SPARKHUB_DRY_RUN").as_deref().map(str::trim) {
+            None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
                 return Err(SweepError::Config(format!(
@@ -84,7 +86,7 @@ impl Config {
         Ok(Self {
             bucket,
             dry_run,
-            topic_arn: lookup("SPARKHUB_TOPIC_ARN").filter(|v| !v.is_empty()),
+            topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
         })
     }
 }
