@@ -9,21 +9,32 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test tools venv venv-checkov npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
+.PHONY: help test demo tools venv venv-checkov venv-lambda npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, ASL, shell and infra checks
+test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
 	@echo "make test: all checks passed"
 
-tools: venv npm shellcheck ## Install the test tools this machine lacks
+tools: venv venv-checkov venv-lambda npm shellcheck ## Install the test tools this machine lacks
 
 venv: $(VENV)/.installed ## Python venv with the pinned emulator
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+venv-lambda: .venv-lambda/.installed
+.venv-lambda/.installed: requirements-lambda.txt
+	python3 -m venv .venv-lambda
+	.venv-lambda/bin/pip install --quiet --disable-pip-version-check -r requirements-lambda.txt
+	touch $@
+
+DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q -p sparkhub-tests --bin demo
+
+demo: venv venv-lambda ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch
+	$(WITH_EMULATOR) sh -c '$(DEMO)'
 
 venv-checkov: .venv-checkov/.installed
 .venv-checkov/.installed: requirements-checkov.txt
@@ -48,8 +59,8 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv ## Unit tests, integration tests and the stack smoke test against one local emulator
-	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py'
+test-rust: venv venv-lambda ## Unit tests, integration tests, the stack smoke test and the demo against one local emulator
+	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py && $(DEMO)'
 
 check-asl: npm ## Validate the generated state machines
 	npx --no-install asl-validator $(addprefix --json-path ,$(wildcard infra/statemachines/*.asl.json))
@@ -69,4 +80,4 @@ emulator: venv ## Run the local emulator in the foreground (prints its port)
 	$(PYTHON) tests/emulator/sparkhub_emulator.py --port $${PORT:-4566}
 
 clean:
-	rm -rf target $(VENV) .venv-checkov node_modules
+	rm -rf target $(VENV) .venv-checkov .venv-lambda node_modules
