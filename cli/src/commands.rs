@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use jiff::Timestamp;
-use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns};
+use sparkhub_shared::aws::SecretsManager;
 use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::ports::SecretStore;
 use sparkhub_shared::render::{self, Deployment, RunOptions};
@@ -105,18 +105,14 @@ async fn aws() -> aws_config::SdkConfig {
 
 pub async fn status(bucket: &str) -> Result<(), String> {
     let config = aws().await;
-    let sweep = Terminator::<_, _, _, Sns> {
-        config: Config {
+    let sweep = Terminator::with_aws(
+        Config {
             bucket: bucket.into(),
             dry_run: true,
             topic_arn: None,
         },
-        profiles: S3Bucket::new(aws_sdk_s3::Client::new(&config), bucket),
-        fleet: Emr::new(aws_sdk_emr::Client::new(&config)),
-        metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(&config)),
-        notifier: None,
-        now: Timestamp::now,
-    };
+        &config,
+    );
     let summary = sweep.sweep().await.map_err(|e| message_with_causes(&e))?;
     let now = Timestamp::now();
     println!(

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
 use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
 use sparkhub_tests::{LocalAws, unique};
 use terminate_idle_clusters::{Config, Terminator};
@@ -79,18 +78,14 @@ async fn main() {
         aws.put_metrics(NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &notebook_series)
             .await;
 
-        let terminator = Terminator::<_, _, _, Sns> {
-            config: Config {
+        let terminator = Terminator::with_aws(
+            Config {
                 bucket: bucket.clone(),
                 dry_run: false,
                 topic_arn: None,
             },
-            profiles: S3Bucket::new(aws.s3.clone(), &bucket),
-            fleet: Emr::new(aws.emr.clone()),
-            metrics: CloudWatch::new(aws.cloudwatch.clone()),
-            notifier: None,
-            now: Timestamp::now,
-        };
+            &aws.config,
+        );
         aws.reset_recording();
         let started = Instant::now();
         let summary = terminator.sweep().await.expect("a sweep");

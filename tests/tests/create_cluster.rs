@@ -36,21 +36,16 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
     let machine = aws
         .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
         .await;
-    let s3 = S3Bucket::new(aws.s3.clone(), &bucket);
-    let handler = CreateCluster {
-        config: Config {
+    let handler = CreateCluster::with_aws(
+        Config {
             bucket: bucket.clone(),
             state_machine_arn: machine.clone(),
             topic_arn: None,
             poll_seconds: 1,
             master_security_group: None,
         },
-        profiles: s3.clone(),
-        scripts: s3,
-        workflow: StepFunctions::new(aws.sfn.clone(), &machine),
-        clusters: Emr::new(aws.emr.clone()),
-        now: jiff::Timestamp::now,
-    };
+        &aws.config,
+    );
     Setup {
         aws,
         bucket,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use create_cluster::{CreateCluster, Outcome as CreateOutcome};
 use serde_json::{Value, json};
 use setup_jupyter_users::{Config, Outcome, SetupError, SetupUsers};
-use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager, StepFunctions};
+use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager};
 use sparkhub_shared::golden::workspace_root;
 use sparkhub_shared::ports::SecretStore;
 use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
@@ -30,18 +30,13 @@ async fn setup() -> Setup {
     let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
     aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
         .await;
-    let s3 = S3Bucket::new(aws.s3.clone(), &bucket);
-    let handler = SetupUsers {
-        config: Config {
+    let handler = SetupUsers::with_aws(
+        Config {
             bucket: bucket.clone(),
             region: aws.region.clone(),
         },
-        profiles: s3.clone(),
-        scripts: s3,
-        secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws.config)),
-        clusters: Emr::new(aws.emr.clone()),
-        password: sparkhub_shared::users::random_password,
-    };
+        &aws.config,
+    );
     Setup {
         aws,
         bucket,
@@ -56,21 +51,16 @@ async fn managed_cluster(s: &Setup) -> String {
         .aws
         .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
         .await;
-    let s3 = S3Bucket::new(s.aws.s3.clone(), &s.bucket);
-    let create = CreateCluster {
-        config: create_cluster::Config {
+    let create = CreateCluster::with_aws(
+        create_cluster::Config {
             bucket: s.bucket.clone(),
             state_machine_arn: machine.clone(),
             topic_arn: None,
             poll_seconds: 1,
             master_security_group: None,
         },
-        profiles: s3.clone(),
-        scripts: s3,
-        workflow: StepFunctions::new(s.aws.sfn.clone(), &machine),
-        clusters: Emr::new(s.aws.emr.clone()),
-        now: jiff::Timestamp::now,
-    };
+        &s.aws.config,
+    );
     let outcome = create.handle(json!({"profile": s.profile})).await.unwrap();
     let CreateOutcome::Started { execution_arn, .. } = outcome else {
         panic!("{outcome:?}")

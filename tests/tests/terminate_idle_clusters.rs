@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
 use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
 use sparkhub_tests::{LocalAws, unique};
 use terminate_idle_clusters::{Config, Terminator};
@@ -160,17 +159,15 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     }
     assert!(fleet.len() >= 30);
 
-    let terminator = |dry_run: bool| Terminator::<_, _, _, Sns> {
-        config: Config {
-            bucket: bucket.clone(),
-            dry_run,
-            topic_arn: None,
-        },
-        profiles: S3Bucket::new(aws.s3.clone(), &bucket),
-        fleet: Emr::new(aws.emr.clone()),
-        metrics: CloudWatch::new(aws.cloudwatch.clone()),
-        notifier: None,
-        now: Timestamp::now,
+    let terminator = |dry_run: bool| {
+        Terminator::with_aws(
+            Config {
+                bucket: bucket.clone(),
+                dry_run,
+                topic_arn: None,
+            },
+            &aws.config,
+        )
     };
     let expected: Vec<String> = fleet
         .iter()

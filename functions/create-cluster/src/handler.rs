@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
+use sparkhub_shared::aws::{Emr, S3Bucket, StepFunctions};
 use sparkhub_shared::loading::load_profile;
 use sparkhub_shared::ports::{ClusterDirectory, ProfileStore, ScriptStore, Started, Workflow};
 use sparkhub_shared::render::{self, Deployment, RunOptions};
@@ -96,6 +97,22 @@ struct Run {
     profile: Profile,
     run_id: String,
     object: Option<String>,
+}
+
+impl CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr> {
+    /// The handler over the real AWS adapters: profiles and scripts in the
+    /// bucket, the state machine, EMR; the system clock.
+    pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
+        let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
+        Self {
+            profiles: bucket.clone(),
+            scripts: bucket,
+            workflow: StepFunctions::new(aws_sdk_sfn::Client::new(aws), &config.state_machine_arn),
+            clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
+            now: Timestamp::now,
+            config,
+        }
+    }
 }
 
 impl<P, S, W, C> CreateCluster<P, S, W, C>

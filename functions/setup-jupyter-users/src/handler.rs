@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager};
 use sparkhub_shared::emr::ClusterState;
 use sparkhub_shared::loading::{ProfileError, load_profile};
 use sparkhub_shared::ports::{AwsError, ClusterSteps, ProfileStore, ScriptStore, SecretStore};
@@ -74,6 +75,22 @@ pub struct SetupUsers<P, S, K, C> {
     pub clusters: C,
     /// Password generator, injected so tests are deterministic.
     pub password: fn() -> String,
+}
+
+impl SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr> {
+    /// The handler over the real AWS adapters, with passwords from the
+    /// operating system's random source.
+    pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
+        let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
+        Self {
+            profiles: bucket.clone(),
+            scripts: bucket,
+            secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)),
+            clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
+            password: sparkhub_shared::users::random_password,
+            config,
+        }
+    }
 }
 
 impl<P, S, K, C> SetupUsers<P, S, K, C>

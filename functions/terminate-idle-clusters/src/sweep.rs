@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use sparkhub_shared::ProfileName;
+use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
 use sparkhub_shared::emr::ClusterState;
 use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::idle::{
@@ -216,6 +217,24 @@ impl Bounds {
             timeout_minutes: self.min_timeout,
             grace_minutes: self.min_grace,
             max_lifetime_hours: u32::MAX,
+        }
+    }
+}
+
+impl Terminator<S3Bucket, Emr, CloudWatch, Sns> {
+    /// The sweep over the real AWS adapters: profiles from the bucket, EMR,
+    /// CloudWatch, and SNS when `config.topic_arn` is set.
+    pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
+        Self {
+            profiles: S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket),
+            fleet: Emr::new(aws_sdk_emr::Client::new(aws)),
+            metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(aws)),
+            notifier: config
+                .topic_arn
+                .as_ref()
+                .map(|arn| Sns::new(aws_sdk_sns::Client::new(aws), arn)),
+            now: Timestamp::now,
+            config,
         }
     }
 }
