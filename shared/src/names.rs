@@ -35,7 +35,78 @@ impl fmt::Display for ProfileName {
     }
 }
 
-/// A Linux user name safe to pass to a shell: `^[a-z_][a-z0-9_-]{0,31}$`.
+/// Accounts that already exist in EMR's `jupyterhub` container or on its
+/// nodes, with where each comes from. A profile user with one of these names
+/// would collide with an account sparkhub does not own: the users script would
+/// leave it as it is (and never give it its generated password), or take over
+/// an account EMR relies on.
+pub const RESERVED_USER_NAMES: &[(&str, &str)] = &[
+    // The `jupyterhub` container is built on jupyter/docker-stacks (Ubuntu):
+    // the Ubuntu base image's /etc/passwd ...
+    ("root", "the superuser"),
+    ("daemon", "Ubuntu's base image"),
+    ("bin", "Ubuntu's base image"),
+    ("sys", "Ubuntu's base image"),
+    ("sync", "Ubuntu's base image"),
+    ("games", "Ubuntu's base image"),
+    ("man", "Ubuntu's base image"),
+    ("lp", "Ubuntu's base image"),
+    ("mail", "Ubuntu's base image"),
+    ("news", "Ubuntu's base image"),
+    ("uucp", "Ubuntu's base image"),
+    ("proxy", "Ubuntu's base image"),
+    ("www-data", "Ubuntu's base image"),
+    ("backup", "Ubuntu's base image"),
+    ("list", "Ubuntu's base image"),
+    ("irc", "Ubuntu's base image"),
+    ("gnats", "Ubuntu's base image"),
+    ("nobody", "Ubuntu's and Amazon Linux's base images"),
+    ("_apt", "Ubuntu's base image"),
+    ("ubuntu", "Ubuntu's base image (24.04 and later)"),
+    // ... and the notebook user of jupyter/docker-stacks, EMR's default hub admin.
+    (
+        "jovyan",
+        "EMR's default JupyterHub admin (jupyter/docker-stacks' NB_USER)",
+    ),
+    // Amazon Linux 2 / 2023 on the nodes (the `setup` package and EC2).
+    ("adm", "Amazon Linux's base image"),
+    ("halt", "Amazon Linux's base image"),
+    ("shutdown", "Amazon Linux's base image"),
+    ("operator", "Amazon Linux's base image"),
+    ("ftp", "Amazon Linux's base image"),
+    ("ec2-user", "the default EC2 login of Amazon Linux"),
+    ("ssm-user", "AWS Systems Manager Session Manager"),
+    // EMR: steps run as hadoop (with passwordless sudo); EMR's puppet modules
+    // create an account per application and `jupyter` for the hub's files;
+    // EMR Notebooks / Studio run as emr-notebook.
+    ("hadoop", "EMR: steps and SSH logins run as hadoop"),
+    ("emr-notebook", "EMR Notebooks and EMR Studio"),
+    (
+        "jupyter",
+        "EMR's JupyterHub application (owner of /etc/jupyter)",
+    ),
+    ("hdfs", "an EMR application account (HDFS)"),
+    ("yarn", "an EMR application account (YARN)"),
+    ("mapred", "an EMR application account (MapReduce)"),
+    ("hive", "an EMR application account (Hive)"),
+    ("hcat", "an EMR application account (HCatalog)"),
+    ("hbase", "an EMR application account (HBase)"),
+    ("spark", "an EMR application account (Spark)"),
+    ("livy", "an EMR application account (Livy)"),
+    ("hue", "an EMR application account (Hue)"),
+    ("zeppelin", "an EMR application account (Zeppelin)"),
+    ("oozie", "an EMR application account (Oozie)"),
+    ("presto", "an EMR application account (Presto)"),
+    ("trino", "an EMR application account (Trino)"),
+    ("zookeeper", "an EMR application account (ZooKeeper)"),
+    ("tez", "an EMR application account (Tez)"),
+    ("flink", "an EMR application account (Flink)"),
+    ("kms", "an EMR application account (Hadoop KMS)"),
+    ("httpfs", "an EMR application account (HttpFS)"),
+];
+
+/// A Linux user name safe to pass to a shell, `^[a-z_][a-z0-9_-]{0,31}$`, and
+/// none of the [`RESERVED_USER_NAMES`] (nor `systemd-*`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserName(String);
 
@@ -47,13 +118,22 @@ impl UserName {
             && bytes
                 .iter()
                 .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if ok {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(format!(
+        if !ok {
+            return Err(format!(
                 "{name:?} is not a valid Linux user name (^[a-z_][a-z0-9_-]{{0,31}}$)"
-            ))
+            ));
         }
+        if let Some((_, owner)) = RESERVED_USER_NAMES.iter().find(|(n, _)| *n == name) {
+            return Err(format!(
+                "{name:?} is an existing system or EMR account ({owner}); choose another user name"
+            ));
+        }
+        if name.starts_with("systemd-") {
+            return Err(format!(
+                "{name:?} is a systemd account name (systemd-*); choose another user name"
+            ));
+        }
+        Ok(Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -159,6 +239,29 @@ mod tests {
             let e = UserName::parse(bad).unwrap_err();
             assert!(e.contains("^[a-z_][a-z0-9_-]{0,31}$"), "{e}");
         }
+    }
+
+    #[test]
+    fn system_and_emr_accounts_are_refused_with_their_owner() {
+        for (reserved, owner) in [
+            ("hadoop", "steps and SSH logins run as hadoop"),
+            ("jovyan", "default JupyterHub admin"),
+            ("root", "superuser"),
+            ("emr-notebook", "EMR Notebooks"),
+            ("hdfs", "HDFS"),
+        ] {
+            let e = UserName::parse(reserved).unwrap_err();
+            assert!(e.contains("existing system or EMR account"), "{e}");
+            assert!(e.contains(owner), "{e}");
+        }
+        assert!(UserName::parse("systemd-network").is_err());
+        for (name, _) in RESERVED_USER_NAMES {
+            assert!(UserName::parse(name).is_err(), "{name} should be refused");
+        }
+        assert!(
+            UserName::parse("hadoop2").is_ok(),
+            "only exact names collide"
+        );
     }
 
     #[test]

@@ -163,6 +163,16 @@ fn each_rule_flips_validation() {
             "users[2]",
         ),
         (
+            "a user named like EMR's step account",
+            |p| p.users.push("hadoop".into()),
+            "users[2]",
+        ),
+        (
+            "EMR's default hub admin",
+            |p| p.users.push("jovyan".into()),
+            "users[2]",
+        ),
+        (
             "users without hub",
             |p| p.applications.retain(|a| a != "JupyterHub"),
             "users",
