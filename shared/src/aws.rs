@@ -278,15 +278,31 @@ impl ClusterSteps for Emr {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("EMR ListSteps", e))?;
             steps.extend(page.steps().iter().map(|s| {
+                let status = s.status();
+                let details = status.and_then(|st| st.failure_details());
+                let failure_reason = details
+                    .and_then(|d| match (d.reason(), d.message()) {
+                        (Some(r), Some(m)) => Some(format!("{r}: {m}")),
+                        (r, m) => r.or(m).map(str::to_owned),
+                    })
+                    .or_else(|| {
+                        status
+                            .and_then(|st| st.state_change_reason())
+                            .and_then(|r| r.message())
+                            .map(str::to_owned)
+                    })
+                    .filter(|r| !r.is_empty());
                 StepSummary {
                     id: s.id().unwrap_or_default().to_owned(),
                     name: s.name().unwrap_or_default().to_owned(),
                     state: StepState::parse(
-                        s.status()
+                        status
                             .and_then(|st| st.state())
                             .map(|st| st.as_str())
                             .unwrap_or_default(),
                     ),
+                    failure_reason,
+                    log_file: details.and_then(|d| d.log_file()).map(str::to_owned),
                 }
             }));
         }

@@ -143,6 +143,11 @@ pub struct StepSummary {
     pub id: String,
     pub name: String,
     pub state: StepState,
+    /// Why it failed, as EMR says (its failure details, else its state
+    /// change reason); `None` when EMR gives no reason.
+    pub failure_reason: Option<String>,
+    /// The log file EMR names for a failed step, if it names one.
+    pub log_file: Option<String>,
 }
 
 /// One cluster's details and steps.
@@ -152,7 +157,8 @@ pub trait ClusterSteps {
         &self,
         cluster_id: &str,
     ) -> impl Future<Output = Result<Option<ClusterSummary>, AwsError>> + Send;
-    /// Every step of the cluster (all pages).
+    /// Every step of the cluster (all pages), newest first, as EMR's
+    /// ListSteps returns them.
     fn steps(
         &self,
         cluster_id: &str,

@@ -2,10 +2,13 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager};
-use sparkhub_shared::emr::ClusterState;
+use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager, Sns};
+use sparkhub_shared::emr::{ClusterState, StepState};
+use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::loading::{ProfileError, load_profile};
-use sparkhub_shared::ports::{AwsError, ClusterSteps, ProfileStore, ScriptStore, SecretStore};
+use sparkhub_shared::ports::{
+    AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore, StepSummary,
+};
 use sparkhub_shared::scripts::{self, USERS_SCRIPT};
 use sparkhub_shared::settings::Settings;
 use sparkhub_shared::users::{plan_passwords, secret_name, step_name, users_step};
@@ -14,6 +17,16 @@ use tracing::{info, warn};
 
 use crate::error::SetupError;
 use crate::event;
+
+/// After this many failed users steps for the same set of users, no new one
+/// is added: the cause (a hub that never comes up, a broken secret) needs a
+/// person, and EMR turns the cluster WAITING again after every failure.
+pub const MAX_FAILED_USERS_STEPS: usize = 3;
+
+/// `SPARKHUB_TOPIC_ARN` (optional): told once when the users step gives up.
+pub fn topic_arn_from_env() -> Option<String> {
+    Settings(|key: &str| std::env::var(key).ok()).optional("SPARKHUB_TOPIC_ARN")
+}
 
 /// Read once from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,14 +78,27 @@ pub enum Outcome {
         new_passwords_for: Vec<String>,
         removed_users: Vec<String>,
     },
+    /// The users step failed [`MAX_FAILED_USERS_STEPS`] times for these users:
+    /// no new step. People are told once (SNS), on the event that follows
+    /// the last failure.
+    GaveUp {
+        cluster_id: String,
+        profile: String,
+        failed_steps: Vec<String>,
+        reason: String,
+        log: String,
+        notified: bool,
+    },
 }
 
-pub struct SetupUsers<P, S, K, C> {
+pub struct SetupUsers<P, S, K, C, N = Sns> {
     pub config: Config,
     pub profiles: P,
     pub scripts: S,
     pub secrets: K,
     pub clusters: C,
+    /// Where to say that the users step gave up; nowhere when `None`.
+    pub notifier: Option<N>,
     /// Password generator, injected so tests are deterministic.
     pub password: fn() -> String,
 }
@@ -87,18 +113,27 @@ impl SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr> {
             scripts: bucket,
             secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)),
             clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
+            notifier: None,
             password: sparkhub_shared::users::random_password,
             config,
         }
     }
+
+    /// Tells the SNS topic `topic_arn` (when there is one) when the users
+    /// step gives up.
+    pub fn notifying(mut self, topic_arn: Option<&str>, aws: &aws_config::SdkConfig) -> Self {
+        self.notifier = topic_arn.map(|arn| Sns::new(aws_sdk_sns::Client::new(aws), arn));
+        self
+    }
 }
 
-impl<P, S, K, C> SetupUsers<P, S, K, C>
+impl<P, S, K, C, N> SetupUsers<P, S, K, C, N>
 where
     P: ProfileStore + Sync,
     S: ScriptStore + Sync,
     K: SecretStore + Sync,
     C: ClusterSteps + Sync,
+    N: Notifier + Sync,
 {
     pub async fn handle(&self, raw: Value) -> Result<Outcome, SetupError> {
         let event = event::parse(&raw)?;
@@ -155,10 +190,10 @@ where
 
         let name = step_name(&users);
         let steps = self.clusters.steps(&cluster_id).await?;
-        if let Some(step) = steps.iter().find(|s| {
-            s.name == name
-                && (s.state.is_busy() || s.state == sparkhub_shared::emr::StepState::Completed)
-        }) {
+        if let Some(step) = steps
+            .iter()
+            .find(|s| s.name == name && (s.state.is_busy() || s.state == StepState::Completed))
+        {
             info!(%cluster_id, step_id = %step.id, state = %step.state, "a users step for these users is already on the cluster");
             return Ok(Outcome::AlreadySetUp {
                 cluster_id,
@@ -167,6 +202,45 @@ where
                 secret,
                 users: user_names,
                 removed_users,
+            });
+        }
+
+        let failed: Vec<&StepSummary> = steps
+            .iter()
+            .filter(|s| s.name == name && s.state == StepState::Failed)
+            .collect();
+        if failed.len() >= MAX_FAILED_USERS_STEPS {
+            // Newest first: failed[0] is the last attempt. The event that
+            // follows it finds it on top of the cluster's steps; later
+            // WAITING events (after other steps) do not, so people hear once.
+            let last = failed[0];
+            let log = last.log_file.clone().unwrap_or_else(|| {
+                let base = profile
+                    .log_uri
+                    .clone()
+                    .unwrap_or_else(|| format!("s3://{}/logs/", self.config.bucket));
+                let sep = if base.ends_with('/') { "" } else { "/" };
+                format!("{base}{sep}{cluster_id}/steps/{}/", last.id)
+            });
+            let reason = last
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| "EMR gives no reason".into());
+            let failed_steps: Vec<String> = failed.iter().map(|s| s.id.clone()).collect();
+            warn!(%cluster_id, profile = %profile.name, ?failed_steps, %reason, %log, "the users step failed {} times; no new one", failed.len());
+            let notified = if steps.first().map(|s| &s.id) == Some(&last.id) {
+                self.tell_gave_up(&cluster_id, &profile.name, &failed_steps, &reason, &log)
+                    .await
+            } else {
+                false
+            };
+            return Ok(Outcome::GaveUp {
+                cluster_id,
+                profile: profile.name,
+                failed_steps,
+                reason,
+                log,
+                notified,
             });
         }
 
@@ -191,6 +265,39 @@ where
             new_passwords_for,
             removed_users,
         })
+    }
+
+    /// One message: which cluster, which users step, why it failed, where its
+    /// log is. A failed notification is logged, not an error: the outcome
+    /// says so.
+    async fn tell_gave_up(
+        &self,
+        cluster_id: &str,
+        profile: &str,
+        failed_steps: &[String],
+        reason: &str,
+        log: &str,
+    ) -> bool {
+        let Some(notifier) = &self.notifier else {
+            return false;
+        };
+        let subject = format!("sparkhub: JupyterHub users of {cluster_id} not set up");
+        let message = format!(
+            "sparkhub gave up setting up the JupyterHub users of EMR cluster {cluster_id} (profile {profile}).\n\
+             The users step failed {} times ({}); no new one is added.\n\
+             Last failure: {reason}\n\
+             Its log: {log}\n\
+             Fix the cause, then add the step again by hand or start a new cluster.\n",
+            failed_steps.len(),
+            failed_steps.join(", "),
+        );
+        match notifier.notify(&subject, &message).await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(%cluster_id, error = %message_with_causes(&e), "notification failed");
+                false
+            }
+        }
     }
 
     /// Makes sure every user has a password in the secret; returns the users

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 use sparkhub_shared::emr::StepState;
-use sparkhub_shared::ports::{AwsError, ClusterSummary, StepSummary};
+use sparkhub_shared::ports::{AwsError, ClusterSummary, Notifier, StepSummary};
 use sparkhub_shared::render::StepConfig;
 
 use super::*;
@@ -80,11 +80,13 @@ impl ClusterSteps for Clusters {
         Ok(self.clusters.get(id).cloned())
     }
     async fn steps(&self, _: &str) -> Result<Vec<StepSummary>, AwsError> {
+        // Newest first, as EMR lists them.
         Ok(self
             .steps
             .lock()
             .unwrap()
             .iter()
+            .rev()
             .map(|(s, _)| s.clone())
             .collect())
     }
@@ -96,6 +98,8 @@ impl ClusterSteps for Clusters {
                 id: id.clone(),
                 name: step.name.clone(),
                 state: StepState::Pending,
+                failure_reason: None,
+                log_file: None,
             },
             step.clone(),
         ));
@@ -103,7 +107,21 @@ impl ClusterSteps for Clusters {
     }
 }
 
-type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters>;
+/// Messages sent, as (subject, message).
+#[derive(Default)]
+struct Outbox(Mutex<Vec<(String, String)>>);
+
+impl Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((subject.into(), message.into()));
+        Ok(())
+    }
+}
+
+type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters, Outbox>;
 
 fn managed(profile: &str) -> ClusterSummary {
     ClusterSummary {
@@ -134,6 +152,7 @@ fn handler(profile_text: &str, cluster: ClusterSummary) -> Handler {
             clusters: BTreeMap::from([(cluster.id.clone(), cluster)]),
             steps: Mutex::default(),
         },
+        notifier: Some(Outbox::default()),
         password: || {
             format!(
                 "Generated{:015}",
@@ -235,6 +254,104 @@ async fn a_failed_users_step_is_tried_again() {
         matches!(h.handle(waiting()).await.unwrap(), Outcome::StepAdded { ref new_passwords_for, .. } if new_passwords_for.is_empty())
     );
     assert_eq!(steps(&h).len(), 2);
+}
+
+/// Marks the newest step FAILED with a reason.
+fn fail_last_step(h: &Handler, reason: &str) {
+    let mut steps = h.clusters.steps.lock().unwrap();
+    let last = steps.last_mut().unwrap();
+    last.0.state = StepState::Failed;
+    last.0.failure_reason = Some(reason.into());
+}
+
+fn sent(h: &Handler) -> Vec<(String, String)> {
+    h.notifier.as_ref().unwrap().0.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn after_three_failed_users_steps_no_fourth_and_one_message() {
+    let h = handler(TUTORIAL, managed("tutorial"));
+    h.handle(waiting()).await.unwrap();
+    for attempt in 1..MAX_FAILED_USERS_STEPS {
+        fail_last_step(&h, &format!("attempt {attempt}: exit 1"));
+        assert!(matches!(
+            h.handle(waiting()).await.unwrap(),
+            Outcome::StepAdded { .. }
+        ));
+    }
+    fail_last_step(&h, "Unknown Error: the users script exited with 1");
+    assert_eq!(steps(&h).len(), 3);
+    assert!(sent(&h).is_empty(), "nothing said before giving up");
+
+    let outcome = h.handle(waiting()).await.unwrap();
+    let Outcome::GaveUp {
+        failed_steps,
+        reason,
+        log,
+        notified,
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(steps(&h).len(), 3, "no fourth users step");
+    assert_eq!(failed_steps, &["s-3", "s-2", "s-1"]);
+    assert_eq!(reason, "Unknown Error: the users script exited with 1");
+    assert_eq!(
+        log, "s3://sparkhub-test/logs/j-1YONHTCP3YZKC/steps/s-3/",
+        "EMR's step log under the profile's log location"
+    );
+    assert!(notified);
+    let messages = sent(&h);
+    assert_eq!(messages.len(), 1);
+    let (subject, message) = &messages[0];
+    assert!(subject.contains(CLUSTER), "{subject}");
+    assert!(
+        message.contains("failed 3 times")
+            && message.contains("Unknown Error: the users script exited with 1")
+            && message.contains("s3://sparkhub-test/logs/j-1YONHTCP3YZKC/steps/s-3/"),
+        "{message}"
+    );
+
+    // WAITING again (another step ended, or the event came twice): still no
+    // new step, and no second message once another step is the newest.
+    let config = steps(&h)[0].1.clone();
+    h.clusters.steps.lock().unwrap().push((
+        StepSummary {
+            id: "s-4".into(),
+            name: "pipeline: clean".into(),
+            state: StepState::Completed,
+            failure_reason: None,
+            log_file: None,
+        },
+        config,
+    ));
+    assert!(matches!(
+        h.handle(waiting()).await.unwrap(),
+        Outcome::GaveUp {
+            notified: false,
+            ..
+        }
+    ));
+    assert_eq!(sent(&h).len(), 1, "people are told once");
+}
+
+#[tokio::test]
+async fn the_log_emr_names_is_the_one_reported() {
+    let h = handler(TUTORIAL, managed("tutorial"));
+    h.handle(waiting()).await.unwrap();
+    for _ in 1..MAX_FAILED_USERS_STEPS {
+        fail_last_step(&h, "exit 1");
+        h.handle(waiting()).await.unwrap();
+    }
+    fail_last_step(&h, "exit 1");
+    h.clusters.steps.lock().unwrap()[2].0.log_file =
+        Some("s3://logs/j-1YONHTCP3YZKC/steps/s-3/stderr.gz".into());
+    let outcome = h.handle(waiting()).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::GaveUp { log, .. } if log == "s3://logs/j-1YONHTCP3YZKC/steps/s-3/stderr.gz"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

@@ -7,4 +7,4 @@ pub mod event;
 pub mod handler;
 
 pub use error::SetupError;
-pub use handler::{Config, Outcome, SetupUsers};
+pub use handler::{Config, MAX_FAILED_USERS_STEPS, Outcome, SetupUsers, topic_arn_from_env};
