@@ -9,7 +9,7 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test demo tools venv venv-checkov venv-lambda npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
+.PHONY: help test demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ help: ## Show the targets
 test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
 	@echo "make test: all checks passed"
 
-tools: venv venv-checkov venv-lambda npm shellcheck ## Install the test tools this machine lacks
+tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck ## Install the test tools this machine lacks
 
 venv: $(VENV)/.installed ## Python venv with the pinned emulator
 $(VENV)/.installed: requirements-dev.txt
@@ -31,6 +31,18 @@ venv-lambda: .venv-lambda/.installed
 	.venv-lambda/bin/pip install --quiet --disable-pip-version-check -r requirements-lambda.txt
 	touch $@
 
+# Real JupyterHubs for the tests of the on-cluster scripts: the version EMR 7
+# ships and the current 5.x, each in its own venv (their pins conflict).
+venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Python venvs with the pinned JupyterHubs the tests start
+.venv-jupyterhub/.installed: requirements-jupyterhub.txt
+	python3 -m venv .venv-jupyterhub
+	.venv-jupyterhub/bin/pip install --quiet --disable-pip-version-check -r requirements-jupyterhub.txt
+	touch $@
+.venv-jupyterhub5/.installed: requirements-jupyterhub5.txt
+	python3 -m venv .venv-jupyterhub5
+	.venv-jupyterhub5/bin/pip install --quiet --disable-pip-version-check -r requirements-jupyterhub5.txt
+	touch $@
+
 DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q -p sparkhub-tests --bin demo
 
 demo: venv venv-lambda ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch
@@ -42,7 +54,7 @@ venv-checkov: .venv-checkov/.installed
 	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-npm: node_modules/.installed ## npm tools (asl-validator), pinned by package-lock.json
+npm: node_modules/.installed ## npm tools (asl-validator, configurable-http-proxy), pinned by package-lock.json
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -59,7 +71,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv venv-lambda ## Unit tests, integration tests, the stack smoke test and the demo against one local emulator
+test-rust: venv venv-lambda venv-jupyterhub npm ## Unit tests, integration tests (with real JupyterHubs), the stack smoke test and the demo against one local emulator
 	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py && $(DEMO)'
 
 check-asl: npm ## Validate the generated state machines
@@ -80,4 +92,4 @@ emulator: venv ## Run the local emulator in the foreground (prints its port)
 	$(PYTHON) tests/emulator/sparkhub_emulator.py --port $${PORT:-4566}
 
 clean:
-	rm -rf target $(VENV) .venv-checkov .venv-lambda node_modules
+	rm -rf target $(VENV) .venv-checkov .venv-lambda .venv-jupyterhub .venv-jupyterhub5 node_modules

@@ -7,6 +7,8 @@
 //! tokens. Every value put into a script is validated before (user names,
 //! Python requirements, profile names) and single-quoted on top.
 
+use std::time::Duration;
+
 use sha2::{Digest, Sha256};
 
 use crate::profile::Profile;
@@ -15,9 +17,25 @@ const BOOTSTRAP_PYTHON: &str = include_str!("scripts/bootstrap-python.sh");
 const JUPYTERHUB_USERS: &str = include_str!("scripts/jupyterhub-users.sh");
 const NOTEBOOK_REPORTER: &str = include_str!("scripts/notebook-activity-reporter.sh");
 const INSTALL_NOTEBOOK_REPORTER: &str = include_str!("scripts/install-notebook-reporter.sh");
+const HUB_SETUP: &str = include_str!("scripts/hub-setup.sh");
+const HUB_SETUP_SERVICE: &str = include_str!("scripts/units/sparkhub-hub-setup.service");
+const REPORTER_SERVICE: &str = include_str!("scripts/units/sparkhub-notebook-activity.service");
+const REPORTER_TIMER: &str = include_str!("scripts/units/sparkhub-notebook-activity.timer");
 
-/// Minutes since a user's last JupyterHub activity during which they count as active.
-pub const NOTEBOOK_ACTIVE_MINUTES: u32 = 5;
+/// How long after a user's last JupyterHub activity (or their server's) they
+/// still count as active. JupyterHub writes `last_activity` coarsely (a
+/// server's when it polls the proxy, every 5 minutes by default): windows
+/// under 15 minutes flicker between active and idle.
+pub const NOTEBOOK_ACTIVE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The systemd units the reporter's installer writes to `/etc/systemd/system`
+/// (file name, content): the one-time hub setup, the reporter's service and
+/// its timer.
+pub const NOTEBOOK_REPORTER_UNITS: [(&str, &str); 3] = [
+    ("sparkhub-hub-setup.service", HUB_SETUP_SERVICE),
+    ("sparkhub-notebook-activity.service", REPORTER_SERVICE),
+    ("sparkhub-notebook-activity.timer", REPORTER_TIMER),
+];
 
 /// File name of the JupyterHub users script (run as an EMR step).
 pub const USERS_SCRIPT: &str = "jupyterhub-users.sh";
@@ -63,7 +81,16 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
             INSTALL_NOTEBOOK_REPORTER,
             &[
                 ("PROFILE", profile.name.clone()),
-                ("REPORTER", notebook_reporter(profile).trim_end().to_owned()),
+                (
+                    "REPORTER",
+                    notebook_reporter(profile, NOTEBOOK_ACTIVE_WINDOW)
+                        .trim_end()
+                        .to_owned(),
+                ),
+                ("SETUP", hub_setup(profile).trim_end().to_owned()),
+                ("SETUP_SERVICE", HUB_SETUP_SERVICE.trim_end().to_owned()),
+                ("REPORTER_SERVICE", REPORTER_SERVICE.trim_end().to_owned()),
+                ("REPORTER_TIMER", REPORTER_TIMER.trim_end().to_owned()),
             ],
         );
         scripts.push(script(
@@ -86,15 +113,23 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
     scripts
 }
 
-/// The reporter itself, as the install script writes it to the master node.
-pub fn notebook_reporter(profile: &Profile) -> String {
+/// The reporter itself, as the install script writes it to the master node
+/// (with [`NOTEBOOK_ACTIVE_WINDOW`]); a user counts as active for `window`
+/// after their last activity. Tests render a short window.
+pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
     fill(
         NOTEBOOK_REPORTER,
         &[
             ("PROFILE", profile.name.clone()),
-            ("ACTIVE_MINUTES", NOTEBOOK_ACTIVE_MINUTES.to_string()),
+            ("ACTIVE_SECONDS", window.as_secs().max(1).to_string()),
         ],
     )
+}
+
+/// The one-time hub setup (sparkhub's JupyterHub services, then the
+/// reporter's timer), as the install script writes it to the master node.
+pub fn hub_setup(profile: &Profile) -> String {
+    fill(HUB_SETUP, &[("PROFILE", profile.name.clone())])
 }
 
 fn script(
@@ -227,7 +262,20 @@ on_demand = 2
         let install = &scripts[0];
         assert!(install.bootstrap && install.file_name == NOTEBOOK_REPORTER_SCRIPT);
         assert!(install.body.contains("ActiveNotebookUsers"));
-        assert!(install.body.contains("ACTIVE_MINUTES=5"));
+        assert!(
+            install.body.contains("ACTIVE_SECONDS=900"),
+            "the product window is 15 minutes"
+        );
+        assert!(install.body.contains("sparkhub-hub-setup.service"));
+        assert!(
+            !install.body.contains("/etc/cron.d"),
+            "no cron on Amazon Linux 2023"
+        );
         assert!(!install.body.contains("@@"));
+    }
+
+    #[test]
+    fn the_window_is_never_under_fifteen_minutes() {
+        assert!(NOTEBOOK_ACTIVE_WINDOW >= Duration::from_secs(15 * 60));
     }
 }

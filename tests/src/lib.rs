@@ -5,6 +5,8 @@
 //! (which `make test` uses); the tests find it through `AWS_ENDPOINT_URL`, the
 //! same switch the product code honours, and nothing else.
 
+pub mod hub;
+
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;

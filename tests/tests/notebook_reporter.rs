@@ -1,45 +1,20 @@
-//! The notebook activity reporter and its installer, run by bash with
-//! stand-ins for `sudo`, `docker`, `curl` and `aws` that record their argv.
+//! The notebook activity reporter's installer and the reporter's ways of
+//! publishing nothing, run by bash with stand-ins for `sudo`, `systemctl` and
+//! `aws` that record their argv. What it publishes for a real hub is in
+//! `jupyterhub.rs`.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use sparkhub_shared::Profile;
-use sparkhub_shared::scripts::{NOTEBOOK_REPORTER_SCRIPT, notebook_reporter, render_all};
+use sparkhub_shared::scripts::{
+    NOTEBOOK_ACTIVE_WINDOW, NOTEBOOK_REPORTER_SCRIPT, NOTEBOOK_REPORTER_UNITS, hub_setup,
+    notebook_reporter, render_all,
+};
+use sparkhub_tests::unique;
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
-
-const STANDINS: &[(&str, &str)] = &[
-    ("sudo", r#"exec "$@""#),
-    (
-        "docker",
-        r#"printf 'docker %s\n' "$*" >> "$LOG/argv"
-echo "$HUB_TOKEN""#,
-    ),
-    (
-        "curl",
-        r#"printf 'curl %s\n' "$*" >> "$LOG/argv"
-cat > "$LOG/curl.stdin"
-if [ -n "$HUB_DOWN" ]; then echo "curl: (7) Failed to connect" >&2; exit 7; fi
-printf '%s' "$HUB_USERS""#,
-    ),
-    ("aws", r#"printf 'aws %s\n' "$*" >> "$LOG/argv""#),
-];
-
-struct Run {
-    status: i32,
-    argv: String,
-    curl_config: String,
-    busy: bool,
-    output: String,
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
 
 fn write_executable(path: &Path, body: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -47,221 +22,258 @@ fn write_executable(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// `last_activity` values relative to now, as JupyterHub writes them.
-fn minutes_ago(m: i64) -> String {
-    let t = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(m);
-    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+fn dir_with(subdirs: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("sparkhub-reporter"));
+    for d in subdirs {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    dir
 }
 
-fn run(users: &str, hub_down: bool, busy_before: bool) -> Run {
-    let dir = std::env::temp_dir().join(format!("sparkhub-reporter-{}", unique()));
-    let (bin, log, info) = (dir.join("bin"), dir.join("log"), dir.join("info"));
-    for d in [&bin, &log, &info] {
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn output(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs the reporter with a recording `aws`; a hub at `hub_api`.
+fn run_reporter(dir: &Path, hub_api: &str) -> Output {
+    let (bin, log, info, conf) = (
+        dir.join("bin"),
+        dir.join("log"),
+        dir.join("info"),
+        dir.join("conf"),
+    );
+    for d in [&bin, &log, &info, &conf] {
         std::fs::create_dir_all(d).unwrap();
     }
-    for (name, body) in STANDINS {
-        write_executable(&bin.join(name), &format!("#!/bin/bash\n{body}\n"));
-    }
+    write_executable(
+        &bin.join("aws"),
+        "#!/bin/bash\nprintf 'aws %s\\n' \"$*\" >> \"$LOG/argv\"\n",
+    );
     std::fs::write(
         info.join("job-flow.json"),
-        r#"{"jobFlowId": "j-REPORTER1", "jobFlowCreationInstant": 1}"#,
+        r#"{"jobFlowId": "j-REPORTER1"}"#,
     )
     .unwrap();
     std::fs::write(
         info.join("extraInstanceData.json"),
-        r#"{"region": "eu-central-1", "instanceRole": "Master"}"#,
+        r#"{"region": "eu-central-1"}"#,
     )
     .unwrap();
-    let isbusy = dir.join("emr/metricscollector/isbusy");
-    if busy_before {
-        std::fs::create_dir_all(isbusy.parent().unwrap()).unwrap();
-        std::fs::write(&isbusy, "").unwrap();
-    }
     let reporter = dir.join("reporter.sh");
     write_executable(
         &reporter,
-        &notebook_reporter(&Profile::from_toml(TUTORIAL).unwrap()),
+        &notebook_reporter(
+            &Profile::from_toml(TUTORIAL).unwrap(),
+            NOTEBOOK_ACTIVE_WINDOW,
+        ),
     );
-
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new("bash");
-    cmd.arg(&reporter)
-        .env("PATH", path)
+    Command::new("bash")
+        .arg(&reporter)
+        .env("PATH", path_with(&bin))
         .env("LOG", &log)
-        .env("HUB_TOKEN", "hub-token-abcdef")
-        .env("HUB_USERS", users)
         .env("SPARKHUB_INFO_DIR", &info)
-        .env("SPARKHUB_ISBUSY_FILE", &isbusy);
-    if hub_down {
-        cmd.env("HUB_DOWN", "1");
-    }
-    let out = cmd.output().unwrap();
-    let read = |name: &str| std::fs::read_to_string(log.join(name)).unwrap_or_default();
-    let result = Run {
-        status: out.status.code().unwrap_or(-1),
-        argv: read("argv"),
-        curl_config: read("curl.stdin"),
-        busy: isbusy.exists(),
-        output: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    std::fs::remove_dir_all(&dir).ok();
-    result
+        .env("SPARKHUB_HUB_CONF_DIR", &conf)
+        .env("SPARKHUB_HUB_API", hub_api)
+        .env("SPARKHUB_ISBUSY_FILE", dir.join("isbusy"))
+        .env("SPARKHUB_LOCK_FILE", dir.join("reporter.lock"))
+        .output()
+        .unwrap()
 }
 
-fn users(activity: &[(&str, Option<i64>, Option<i64>)]) -> String {
-    let list: Vec<serde_json::Value> = activity
-        .iter()
-        .map(|(name, user_min, server_min)| {
-            serde_json::json!({
-                "name": name,
-                "last_activity": user_min.map(minutes_ago),
-                "servers": server_min.map(|m| serde_json::json!({"": {"last_activity": minutes_ago(m)}})).unwrap_or(serde_json::json!({})),
-            })
-        })
-        .collect();
-    serde_json::Value::Array(list).to_string()
+fn published(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("log/argv"))
+        .unwrap_or_default()
+        .contains("put-metric-data")
+}
+
+/// A loopback address nothing listens on.
+fn closed_port_api() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/hub/api")
 }
 
 #[test]
-fn active_users_are_published_and_mark_the_cluster_busy() {
-    let r = run(
-        &users(&[
-            ("philipp", Some(2), None),
-            ("admin", Some(300), Some(1)),
-            ("idle", Some(90), None),
-        ]),
-        false,
-        false,
-    );
-    assert_eq!(r.status, 0, "{}", r.output);
+fn an_unreachable_hub_publishes_nothing_and_leaves_busy_as_it_was() {
+    let dir = dir_with(&["conf"]);
+    std::fs::write(dir.join("conf/sparkhub-notebook-activity.token"), "t0k3n\n").unwrap();
+    std::fs::write(dir.join("isbusy"), "").unwrap();
+    let out = run_reporter(&dir, &closed_port_api());
+    assert!(!out.status.success());
     assert!(
-        r.argv.contains("aws cloudwatch put-metric-data --region eu-central-1 --namespace Sparkhub --metric-name ActiveNotebookUsers --dimensions JobFlowId=j-REPORTER1 --value 2 --unit Count"),
-        "{}",
-        r.argv
-    );
-    assert!(r.busy, "EMR's isbusy marker is set while people are active");
-    assert!(
-        r.curl_config
-            .contains("Authorization: token hub-token-abcdef")
-    );
-    assert!(
-        !r.argv.contains("hub-token-abcdef"),
-        "the token never appears in a command line"
-    );
-    assert!(
-        r.output.contains("2 active notebook user(s)"),
-        "{}",
-        r.output
-    );
-}
-
-#[test]
-fn nobody_active_publishes_zero_and_clears_busy() {
-    let r = run(
-        &users(&[("philipp", Some(30), None), ("admin", None, None)]),
-        false,
-        true,
-    );
-    assert_eq!(r.status, 0, "{}", r.output);
-    assert!(r.argv.contains("--value 0 --unit Count"), "{}", r.argv);
-    assert!(!r.busy, "the isbusy marker is removed");
-}
-
-#[test]
-fn an_unreachable_hub_publishes_nothing() {
-    let r = run("[]", true, true);
-    assert_ne!(r.status, 0);
-    assert!(
-        !r.argv.contains("put-metric-data"),
+        !published(&dir),
         "no datapoint, so the sweep sees a gap and keeps the cluster"
     );
-    assert!(r.busy, "the busy marker is left as it was");
+    assert!(
+        dir.join("isbusy").exists(),
+        "the busy marker is left as it was"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
-fn the_installer_puts_the_reporter_in_place_only_on_the_master() {
+fn without_its_service_token_it_publishes_nothing() {
+    let dir = dir_with(&[]);
+    let out = run_reporter(&dir, &closed_port_api());
+    assert!(!out.status.success());
+    assert!(
+        output(&out).contains("no service token"),
+        "{}",
+        output(&out)
+    );
+    assert!(!published(&dir));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn runs_never_overlap() {
+    let dir = dir_with(&["conf"]);
+    std::fs::write(dir.join("conf/sparkhub-notebook-activity.token"), "t0k3n\n").unwrap();
+    // Another run holds the lock.
+    let mut holder = Command::new("flock")
+        .arg(dir.join("reporter.lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_reporter(&dir, &closed_port_api());
+    holder.kill().ok();
+    holder.wait().ok();
+    assert!(out.status.success(), "{}", output(&out));
+    assert!(
+        output(&out).contains("previous run is still going"),
+        "{}",
+        output(&out)
+    );
+    assert!(!published(&dir));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_installer_sets_up_systemd_units_only_on_the_master() {
     let profile = Profile::from_toml(TUTORIAL).unwrap();
     let install = render_all(&profile)
         .into_iter()
         .find(|s| s.file_name == NOTEBOOK_REPORTER_SCRIPT)
         .unwrap();
-    let root = std::env::temp_dir().join(format!("sparkhub-installer-{}", unique()));
-    let (bin, info) = (root.join("bin"), root.join("info"));
-    for d in [
-        &bin,
-        &info,
-        &root.join("usr-local-bin"),
-        &root.join("cron.d"),
-    ] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    // sudo runs its command with /usr/local/bin and /etc/cron.d moved under the test directory.
+    let root = dir_with(&["bin", "info", "log", "usr-local-bin", "systemd"]);
+    // sudo runs its command with /usr/local/bin and /etc/systemd/system moved
+    // under the test directory; systemctl records what it was asked.
     write_executable(
-        &bin.join("sudo"),
-        "#!/bin/bash\nargs=()\nfor a in \"$@\"; do\n  a=${a//\\/usr\\/local\\/bin/$ROOT\\/usr-local-bin}\n  a=${a//\\/etc\\/cron.d/$ROOT\\/cron.d}\n  args+=(\"$a\")\ndone\nexec \"${args[@]}\"\n",
+        &root.join("bin/sudo"),
+        "#!/bin/bash\nargs=()\nfor a in \"$@\"; do\n  a=${a//\\/usr\\/local\\/bin/$ROOT\\/usr-local-bin}\n  a=${a//\\/etc\\/systemd\\/system/$ROOT\\/systemd}\n  args+=(\"$a\")\ndone\nexec \"${args[@]}\"\n",
+    );
+    write_executable(
+        &root.join("bin/systemctl"),
+        "#!/bin/bash\nprintf 'systemctl %s\\n' \"$*\" >> \"$ROOT/log/argv\"\n",
     );
     let script = root.join("install.sh");
     write_executable(&script, &install.body);
     let run = |is_master: bool| {
         std::fs::write(
-            info.join("instance.json"),
+            root.join("info/instance.json"),
             format!(r#"{{"isMaster": {is_master}, "isRunningNameNode": true}}"#),
         )
         .unwrap();
         Command::new("bash")
             .arg(&script)
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .env("SPARKHUB_INFO_DIR", &info)
+            .env("PATH", path_with(&root.join("bin")))
+            .env("SPARKHUB_INFO_DIR", root.join("info"))
             .env("ROOT", &root)
             .output()
             .unwrap()
     };
     let reporter = root.join("usr-local-bin/sparkhub-notebook-activity");
-    let cron = root.join("cron.d/sparkhub-notebook-activity");
+    let setup = root.join("usr-local-bin/sparkhub-hub-setup");
 
     let out = run(false);
+    assert!(out.status.success(), "{}", output(&out));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        !reporter.exists() && !setup.exists(),
+        "nothing on a core node"
     );
     assert!(
-        !reporter.exists() && !cron.exists(),
-        "nothing on a core node"
+        !root.join("log/argv").exists(),
+        "no systemctl on a core node"
     );
 
     let out = run(true);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let installed = std::fs::read_to_string(&reporter).unwrap();
-    assert_eq!(
-        installed.trim_end(),
-        notebook_reporter(&profile).trim_end(),
-        "the reporter is written verbatim"
-    );
+    assert!(out.status.success(), "{}", output(&out));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&reporter).unwrap().permissions().mode() & 0o777,
-        0o755
-    );
-    let entry = std::fs::read_to_string(&cron).unwrap();
+    for (file, expected) in [
+        (
+            &reporter,
+            notebook_reporter(&profile, NOTEBOOK_ACTIVE_WINDOW),
+        ),
+        (&setup, hub_setup(&profile)),
+    ] {
+        let installed = std::fs::read_to_string(file).unwrap();
+        assert_eq!(
+            installed.trim_end(),
+            expected.trim_end(),
+            "written verbatim"
+        );
+        assert_eq!(
+            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+    for (unit, content) in NOTEBOOK_REPORTER_UNITS {
+        let installed = std::fs::read_to_string(root.join("systemd").join(unit))
+            .unwrap_or_else(|e| panic!("{unit}: {e}"));
+        assert_eq!(installed.trim_end(), content.trim_end(), "{unit}");
+    }
+    let timer =
+        std::fs::read_to_string(root.join("systemd/sparkhub-notebook-activity.timer")).unwrap();
     assert!(
-        entry.starts_with("* * * * * root /usr/local/bin/sparkhub-notebook-activity"),
-        "{entry}"
+        timer.contains("OnCalendar=*-*-* *:*:00"),
+        "every minute: {timer}"
     );
+    let calls = std::fs::read_to_string(root.join("log/argv")).unwrap();
+    assert_eq!(
+        calls,
+        "systemctl daemon-reload\n\
+         systemctl enable sparkhub-hub-setup.service\n\
+         systemctl start --no-block sparkhub-hub-setup.service\n",
+        "the setup is started without waiting for it: the bootstrap goes on"
+    );
+
+    // systemd itself accepts the units (where this machine has systemd-analyze).
+    let verify_dir = root.join("verify");
+    std::fs::create_dir_all(&verify_dir).unwrap();
+    let mut files = Vec::new();
+    for (unit, _) in NOTEBOOK_REPORTER_UNITS {
+        let text = std::fs::read_to_string(root.join("systemd").join(unit))
+            .unwrap()
+            .replace(
+                "/usr/local/bin/",
+                &format!("{}/", root.join("usr-local-bin").display()),
+            );
+        std::fs::write(verify_dir.join(unit), text).unwrap();
+        files.push(verify_dir.join(unit));
+    }
+    match Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&files)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "systemd-analyze verify: {}",
+            output(&out)
+        ),
+        Err(e) => eprintln!("systemd-analyze not available ({e}); units checked by content only"),
+    }
     std::fs::remove_dir_all(&root).ok();
 }

@@ -1,7 +1,13 @@
 #!/bin/bash
-# sparkhub bootstrap action for profile @@PROFILE@@: installs the notebook
-# activity reporter on the master node and runs it every minute from cron.
-# Other nodes have no hub and need no reporter.
+# sparkhub bootstrap action for profile @@PROFILE@@: on the master node,
+# installs the notebook activity reporter and the one-time JupyterHub setup
+# as systemd units, and starts the setup without waiting for it (bootstrap
+# actions run before EMR installs JupyterHub; the setup waits for the hub in
+# the background). Other nodes have no hub and need no reporter.
+#
+# systemd, not cron: emr-7.x runs on Amazon Linux 2023, which ships no cron
+# daemon by default and recommends systemd timers; emr-6.x runs on Amazon
+# Linux 2. Both boot with systemd.
 set -euo pipefail
 
 info_dir=${SPARKHUB_INFO_DIR:-/mnt/var/lib/info}
@@ -13,7 +19,21 @@ fi
 sudo tee /usr/local/bin/sparkhub-notebook-activity >/dev/null <<'REPORTER'
 @@REPORTER@@
 REPORTER
-sudo chmod 0755 /usr/local/bin/sparkhub-notebook-activity
-echo '* * * * * root /usr/local/bin/sparkhub-notebook-activity >>/var/log/sparkhub-notebook-activity.log 2>&1' |
-  sudo tee /etc/cron.d/sparkhub-notebook-activity >/dev/null
-echo "sparkhub bootstrap: notebook activity reporter installed" >&2
+sudo tee /usr/local/bin/sparkhub-hub-setup >/dev/null <<'SETUP'
+@@SETUP@@
+SETUP
+sudo chmod 0755 /usr/local/bin/sparkhub-notebook-activity /usr/local/bin/sparkhub-hub-setup
+
+sudo tee /etc/systemd/system/sparkhub-hub-setup.service >/dev/null <<'UNIT'
+@@SETUP_SERVICE@@
+UNIT
+sudo tee /etc/systemd/system/sparkhub-notebook-activity.service >/dev/null <<'UNIT'
+@@REPORTER_SERVICE@@
+UNIT
+sudo tee /etc/systemd/system/sparkhub-notebook-activity.timer >/dev/null <<'UNIT'
+@@REPORTER_TIMER@@
+UNIT
+sudo systemctl daemon-reload
+sudo systemctl enable sparkhub-hub-setup.service
+sudo systemctl start --no-block sparkhub-hub-setup.service
+echo "sparkhub bootstrap: notebook activity reporter installed; it starts once JupyterHub is up" >&2

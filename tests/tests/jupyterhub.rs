@@ -1,0 +1,375 @@
+//! sparkhub's on-cluster scripts against a real JupyterHub (see
+//! `sparkhub_tests::hub`): the one-time hub setup, the users script and the
+//! notebook activity reporter, with real curl. Only what needs an EMR master
+//! node is a stand-in: `docker` (its `exec` plays the `jupyterhub`
+//! container's `id`/`useradd`/`chpasswd`/`passwd` over a small state
+//! directory; `restart` restarts the local hub), `sudo`, `systemctl`, `aws`
+//! and the node's info files.
+//!
+//! Both the hub EMR 7 ships (1.x) and the current 5.x run the same story.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use sparkhub_shared::Profile;
+use sparkhub_shared::scripts::{USERS_SCRIPT, hub_setup, notebook_reporter, render_all};
+use sparkhub_tests::hub::LocalHub;
+use sparkhub_tests::unique;
+
+const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
+const PHILIPP: &str = "PhilippsPasswordIsLong42x";
+const ADMIN: &str = "AdminsPasswordIsLonger77y";
+/// The reporter's window in these tests; the product's is 15 minutes.
+const WINDOW: Duration = Duration::from_secs(10);
+
+const STANDINS: &[(&str, &str)] = &[
+    ("sudo", r#"exec "$@""#),
+    (
+        "docker",
+        r#"printf 'docker %s\n' "$*" >> "$LOG/argv"
+if [ "$1" = restart ]; then kill "$(cat "$HUB_PID_FILE")"; echo "$2"; exit 0; fi
+[ "$1" = exec ] || { echo "unexpected docker call: $*" >&2; exit 2; }
+shift
+[ "$1" = -i ] && shift
+shift # the container
+users="$STATE/users"
+case "$1" in
+  id) [ -e "$users/$3" ] && echo 1001 ;;
+  useradd) [ ! -e "$users/${*: -1}" ] && echo L > "$users/${*: -1}" ;;
+  chpasswd)
+    while IFS=: read -r user password; do
+      printf '%s:%s\n' "$user" "$password" >> "$LOG/chpasswd.stdin"
+      [ -e "$users/$user" ] && echo P > "$users/$user"
+    done ;;
+  passwd)
+    case "$2" in
+      -S) printf '%s %s 11/28/2026 0 99999 7 -1\n' "$3" "$(cat "$users/$3")" ;;
+      -l) echo L > "$users/$3"; echo "passwd: password expiry information changed." ;;
+      *) exit 2 ;;
+    esac ;;
+  *) echo "unexpected docker exec: $*" >&2; exit 2 ;;
+esac"#,
+    ),
+    (
+        "aws",
+        r#"printf 'aws %s\n' "$*" >> "$LOG/argv"
+case "$1" in secretsmanager) printf '%s\n' "$SECRET_JSON" ;; esac"#,
+    ),
+    (
+        "systemctl",
+        r#"printf 'systemctl %s\n' "$*" >> "$LOG/argv""#,
+    ),
+];
+
+/// The master node around the hub: stand-ins, their logs, the container's users.
+struct Node {
+    dir: PathBuf,
+    hub_api: String,
+    conf_dir: PathBuf,
+    pid_file: PathBuf,
+}
+
+impl Node {
+    fn new(hub: &LocalHub) -> Self {
+        let dir = std::env::temp_dir().join(unique("sparkhub-node"));
+        for sub in ["bin", "log", "state/users", "info"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for (name, body) in STANDINS {
+            write_executable(
+                &dir.join("bin").join(name),
+                &format!("#!/bin/bash\n{body}\n"),
+            );
+        }
+        // EMR's image: jovyan with the well-known password.
+        std::fs::write(dir.join("state/users/jovyan"), "P\n").unwrap();
+        std::fs::write(
+            dir.join("info/job-flow.json"),
+            r#"{"jobFlowId": "j-HUBTEST1", "jobFlowCreationInstant": 1}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("info/extraInstanceData.json"),
+            r#"{"region": "eu-central-1", "instanceRole": "Master"}"#,
+        )
+        .unwrap();
+        Self {
+            dir,
+            hub_api: hub.api.clone(),
+            conf_dir: hub.conf_dir.clone(),
+            pid_file: hub.pid_file(),
+        }
+    }
+
+    fn run(&self, script_body: &str, name: &str, args: &[&str]) -> Output {
+        let script = self.dir.join(name);
+        write_executable(&script, script_body);
+        Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.dir.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("LOG", self.dir.join("log"))
+            .env("STATE", self.dir.join("state"))
+            .env("HUB_PID_FILE", &self.pid_file)
+            .env("SPARKHUB_HUB_API", &self.hub_api)
+            .env("SPARKHUB_HUB_CONF_DIR", &self.conf_dir)
+            .env("SPARKHUB_HUB_WAIT_SECONDS", "60")
+            .env("SPARKHUB_INFO_DIR", self.dir.join("info"))
+            .env("SPARKHUB_ISBUSY_FILE", self.dir.join("emr/isbusy"))
+            .env("SPARKHUB_LOCK_FILE", self.dir.join("reporter.lock"))
+            .env(
+                "SECRET_JSON",
+                format!(r#"{{"philipp": "{PHILIPP}", "admin": "{ADMIN}"}}"#),
+            )
+            .output()
+            .expect("bash runs the script")
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("log").join(name)).unwrap_or_default()
+    }
+
+    fn user_state(&self, user: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("state/users").join(user))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+
+    /// Runs the reporter once; the value it published.
+    fn report(&self, reporter: &str) -> u32 {
+        let before = self.log("argv").matches("put-metric-data").count();
+        let out = self.run(reporter, "reporter.sh", &[]);
+        assert!(out.status.success(), "reporter failed: {}", stderr(&out));
+        let argv = self.log("argv");
+        let published: Vec<&str> = argv
+            .lines()
+            .filter(|l| l.contains("put-metric-data"))
+            .collect();
+        assert_eq!(published.len(), before + 1, "one datapoint per run");
+        let line = published.last().unwrap();
+        assert!(
+            line.contains("--namespace Sparkhub --metric-name ActiveNotebookUsers --dimensions JobFlowId=j-HUBTEST1"),
+            "{line}"
+        );
+        line.split("--value ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn busy(&self) -> bool {
+        self.dir.join("emr/isbusy").exists()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn write_executable(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn token(hub: &LocalHub, service: &str) -> String {
+    std::fs::read_to_string(hub.conf_dir.join(format!("{service}.token")))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn sleep_until(instant: Instant) {
+    if let Some(left) = instant.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
+}
+
+/// The life of a hub cluster: setup, users, idle, someone working, idle again.
+fn the_hub_story(venv: &str, expected_major: &str) {
+    let hub = LocalHub::start(venv);
+    assert!(
+        hub.version().starts_with(expected_major),
+        "{venv} runs JupyterHub {}",
+        hub.version()
+    );
+    let node = Node::new(&hub);
+    let profile = Profile::from_toml(TUTORIAL).unwrap();
+
+    // 1. The one-time setup registers sparkhub's services and restarts the hub once.
+    let setup = hub_setup(&profile);
+    let out = node.run(&setup, "setup.sh", &[]);
+    assert!(
+        out.status.success(),
+        "setup failed: {}\n{}",
+        stderr(&out),
+        hub.log()
+    );
+    assert_eq!(
+        node.log("argv")
+            .matches("docker restart jupyterhub")
+            .count(),
+        1
+    );
+    assert!(
+        node.log("argv")
+            .contains("systemctl enable --now sparkhub-notebook-activity.timer"),
+        "{}",
+        node.log("argv")
+    );
+    for service in ["sparkhub-notebook-activity", "sparkhub-users"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = hub.conf_dir.join(format!("{service}.token"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "{service}'s token is readable by its owner only"
+        );
+        assert!(
+            !std::fs::read_to_string(hub.conf_dir.join("jupyterhub_config.py"))
+                .unwrap()
+                .contains(&token(&hub, service)),
+            "the hub's configuration holds no token"
+        );
+        assert!(!stderr(&out).contains(&token(&hub, service)));
+    }
+    let activity = token(&hub, "sparkhub-notebook-activity");
+    let me = hub.get("/user", &activity);
+    assert_eq!(me["kind"], "service", "{me}");
+    assert_eq!(me["name"], "sparkhub-notebook-activity");
+
+    // Again: nothing changes, no second restart.
+    let again = node.run(&setup, "setup.sh", &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        node.log("argv")
+            .matches("docker restart jupyterhub")
+            .count(),
+        1
+    );
+    assert_eq!(token(&hub, "sparkhub-notebook-activity"), activity);
+
+    // 2. The users step: users created in the container with their passwords,
+    // registered with the hub, the default admin locked.
+    let users_script = render_all(&profile)
+        .into_iter()
+        .find(|s| s.file_name == USERS_SCRIPT)
+        .unwrap();
+    let args = ["sparkhub/tutorial/jupyterhub-users", "eu-central-1"];
+    let out = node.run(&users_script.body, USERS_SCRIPT, &args);
+    assert!(
+        out.status.success(),
+        "users script failed: {}\n{}",
+        stderr(&out),
+        hub.log()
+    );
+    let output = stderr(&out);
+    assert!(output.contains("2 user(s) created"), "{output}");
+    assert_eq!(
+        hub.user_names(&activity),
+        ["admin", "jovyan", "philipp"],
+        "the hub's own user list has the profile's users"
+    );
+    assert_eq!(node.user_state("philipp").as_deref(), Some("P"));
+    assert_eq!(node.user_state("admin").as_deref(), Some("P"));
+    assert_eq!(
+        node.user_state("jovyan").as_deref(),
+        Some("L"),
+        "EMR's default admin can no longer log in with 'jupyter'"
+    );
+    assert_eq!(
+        node.log("chpasswd.stdin"),
+        format!("philipp:{PHILIPP}\nadmin:{ADMIN}\n"),
+        "passwords reach chpasswd on stdin"
+    );
+    for secret in [PHILIPP, ADMIN, &activity, &token(&hub, "sparkhub-users")] {
+        assert!(
+            !node.log("argv").contains(secret),
+            "a secret in a command line"
+        );
+        assert!(!output.contains(secret), "a secret in the output");
+    }
+
+    // A user left without a password (chpasswd failed last time) gets one on the next run.
+    std::fs::write(node.dir.join("state/users/admin"), "L\n").unwrap();
+    let out = node.run(&users_script.body, USERS_SCRIPT, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let output = stderr(&out);
+    assert!(
+        output.contains("0 user(s) created, 1 given their missing password, 1 already present"),
+        "{output}"
+    );
+    assert!(
+        output.contains("user admin already registered with the hub"),
+        "{output}"
+    );
+    assert_eq!(node.user_state("admin").as_deref(), Some("P"));
+    assert!(
+        node.log("chpasswd.stdin")
+            .ends_with(&format!("admin:{ADMIN}\n"))
+    );
+
+    // 3. Nobody works: the reporter publishes 0, run after run (it never
+    // counts itself, and the users step's requests were nobody's activity).
+    let reporter = notebook_reporter(&profile, WINDOW);
+    for _ in 0..3 {
+        assert_eq!(node.report(&reporter), 0, "an idle hub has no active user");
+    }
+    assert!(!node.busy());
+
+    // 4. philipp uses the hub with his own token: active for the whole window.
+    let philipp = hub.user_token("philipp");
+    let start = Instant::now();
+    let me = hub.get("/user", &philipp);
+    assert_eq!(me["name"], "philipp");
+    for at in [
+        Duration::from_secs(1),
+        WINDOW / 2,
+        WINDOW - Duration::from_secs(2),
+    ] {
+        sleep_until(start + at);
+        assert_eq!(
+            node.report(&reporter),
+            1,
+            "philipp counts {at:?} after his request"
+        );
+        assert!(
+            node.busy(),
+            "EMR's isbusy marker is held while someone works"
+        );
+    }
+    // ... and not after it.
+    sleep_until(start + WINDOW + Duration::from_secs(2));
+    assert_eq!(node.report(&reporter), 0, "idle again after the window");
+    assert!(!node.busy());
+}
+
+#[test]
+fn the_hub_emr_7_ships() {
+    the_hub_story(".venv-jupyterhub", "1.");
+}
+
+#[test]
+fn the_current_hub() {
+    the_hub_story(".venv-jupyterhub5", "5.");
+}
