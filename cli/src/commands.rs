@@ -49,10 +49,7 @@ pub fn plan(path: &Path, bucket: &str) -> Result<(), String> {
     profile
         .validate()
         .map_err(|e| format!("{}:\n{e}", path.display()))?;
-    let deployment = Deployment {
-        bucket: bucket.into(),
-        master_security_group: None,
-    };
+    let deployment = Deployment::with_default_roles(bucket);
     let plan = render::plan(
         &profile,
         &deployment,

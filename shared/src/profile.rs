@@ -44,19 +44,16 @@ pub struct Profile {
     /// Bucket for JupyterHub notebooks; defaults to the sparkhub bucket.
     #[serde(default)]
     pub notebook_bucket: Option<String>,
-    /// EMR service role.
-    #[serde(default = "default_service_role")]
-    pub service_role: String,
-    /// EC2 instance profile of the cluster nodes.
-    #[serde(default = "default_job_flow_role")]
-    pub job_flow_role: String,
-    /// Subnets the instance fleets may use (EMR picks one).
+    /// Subnets the instance fleets may use (EMR picks one). EMR's managed
+    /// policy v2 launches only into subnets tagged
+    /// `for-use-with-amazon-emr-managed-policies = true`.
     #[serde(default)]
     pub subnet_ids: Vec<String>,
-    /// CIDR allowed to reach the master on port 22 through the stack's master
-    /// security group. No SSH ingress at all when absent.
+    /// S3 locations the cluster's nodes may read and write beyond sparkhub's
+    /// own (scripts, logs, notebooks): what its steps and notebooks use. The
+    /// profile's instance role grants exactly these.
     #[serde(default)]
-    pub ssh_ingress_cidr: Option<String>,
+    pub access: Access,
     pub fleets: Fleets,
     #[serde(default)]
     pub idle: IdlePolicy,
@@ -99,11 +96,40 @@ impl Trigger {
 fn default_release_label() -> String {
     DEFAULT_RELEASE_LABEL.to_owned()
 }
-fn default_service_role() -> String {
-    "EMR_DefaultRole".to_owned()
+
+/// S3 locations (`s3://bucket/` or `s3://bucket/prefix/`) a profile's nodes
+/// may read, and may read and write. Every notebook user on the cluster can
+/// use the node's credentials, so these are granted to the profile's own
+/// instance role only, never to another profile's.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// Locations the nodes may read (list and get).
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Locations the nodes may read and write (list, get, put, delete).
+    #[serde(default)]
+    pub write: Vec<String>,
 }
-fn default_job_flow_role() -> String {
-    "EMR_EC2_DefaultRole".to_owned()
+
+impl Access {
+    /// Whether `uri` lies inside a readable (or writable) location.
+    pub fn can_read(&self, uri: &S3Uri) -> bool {
+        self.read
+            .iter()
+            .chain(&self.write)
+            .filter_map(|l| S3Uri::parse(l).ok())
+            .any(|l| contains(&l, uri))
+    }
+}
+
+/// Whether the location `outer` (a bucket, or a prefix ending in `/`, or an
+/// exact key) covers `inner`.
+fn contains(outer: &S3Uri, inner: &S3Uri) -> bool {
+    outer.bucket() == inner.bucket()
+        && (outer.key().is_empty()
+            || inner.key() == outer.key()
+            || (outer.key().ends_with('/') && inner.key().starts_with(outer.key())))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -362,17 +388,6 @@ impl Profile {
         {
             err("notebook_bucket", e);
         }
-        for (field, role) in [
-            ("service_role", &self.service_role),
-            ("job_flow_role", &self.job_flow_role),
-        ] {
-            if !is_iam_name(role) {
-                err(
-                    field,
-                    format!("{role:?} is not an IAM role name (1 to 64 of A-Z a-z 0-9 +=,.@_-)"),
-                );
-            }
-        }
         for (i, subnet) in self.subnet_ids.iter().enumerate() {
             if !is_aws_id(subnet, "subnet-") {
                 err(
@@ -381,19 +396,14 @@ impl Profile {
                 );
             }
         }
-        if let Some(cidr) = &self.ssh_ingress_cidr {
-            if !is_ipv4_cidr(cidr) {
-                err(
-                    "ssh_ingress_cidr",
-                    format!("{cidr:?} is not an IPv4 CIDR (e.g. \"203.0.113.7/32\")"),
-                );
-            } else if cidr.ends_with("/0") {
-                err(
-                    "ssh_ingress_cidr",
-                    format!(
-                        "{cidr:?} opens SSH to the whole internet; name your own address range"
-                    ),
-                );
+        for (list, locations) in [
+            ("access.read", &self.access.read),
+            ("access.write", &self.access.write),
+        ] {
+            for (i, location) in locations.iter().enumerate() {
+                if let Err(e) = check_location(location) {
+                    err(&format!("{list}[{i}]"), e);
+                }
             }
         }
 
@@ -460,11 +470,11 @@ impl Profile {
             }
         }
 
-        if self.tags.len() > 48 {
+        if self.tags.len() > 47 {
             err(
                 "tags",
                 format!(
-                    "{} tags; at most 48 (EMR allows 50, sparkhub sets 2)",
+                    "{} tags; at most 47 (EMR allows 50, sparkhub sets 3)",
                     self.tags.len()
                 ),
             );
@@ -476,6 +486,11 @@ impl Profile {
                 err(
                     &field,
                     "keys starting with \"sparkhub:\" or \"aws:\" are reserved".into(),
+                );
+            } else if lower == crate::render::TAG_EMR_MANAGED_POLICY {
+                err(
+                    &field,
+                    "sparkhub sets this tag itself (EMR's managed policy v2 needs it to be \"true\")".into(),
                 );
             } else if key.is_empty() || key.chars().count() > 128 {
                 err(&field, "a tag key has 1 to 128 characters".into());
@@ -504,11 +519,41 @@ impl Profile {
                     "a step needs a jar (e.g. \"command-runner.jar\")".into(),
                 );
             }
+            for (j, arg) in std::iter::once(&step.jar).chain(&step.args).enumerate() {
+                let field = if j == 0 {
+                    format!("steps[{i}].jar")
+                } else {
+                    format!("steps[{i}].args[{}]", j - 1)
+                };
+                for uri in s3_uris_in(arg) {
+                    match S3Uri::parse(uri) {
+                        Err(e) => err(&field, e),
+                        Ok(uri) if !self.access.can_read(&uri) => err(
+                            &field,
+                            format!(
+                                "{uri} is outside the profile's [access] locations; the cluster's nodes could not read it (add a location that covers it to access.read or access.write)"
+                            ),
+                        ),
+                        Ok(_) => {}
+                    }
+                }
+            }
         }
 
         for (i, trigger) in self.triggers.iter().enumerate() {
             if let Err(e) = crate::names::check_bucket(&trigger.bucket) {
                 err(&format!("triggers[{i}].bucket"), e);
+            } else if !self
+                .access
+                .can_read(&S3Uri::new(&trigger.bucket, &trigger.prefix))
+            {
+                err(
+                    &format!("triggers[{i}]"),
+                    format!(
+                        "s3://{}/{} is outside the profile's [access] locations; the steps could not read the object that triggers the run (add it to access.read)",
+                        trigger.bucket, trigger.prefix
+                    ),
+                );
             }
         }
         if !self.triggers.is_empty() && self.steps.is_empty() {
@@ -608,11 +653,41 @@ fn is_python_requirement(requirement: &str) -> bool {
     name_ok && version_ok
 }
 
-fn is_iam_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+/// An `[access]` location: `s3://bucket/` or `s3://bucket/prefix/`. The
+/// prefix ends in `/` so that `s3://b/data/` cannot also grant `s3://b/data-secret/`,
+/// and has no wildcard, which IAM would read as one.
+fn check_location(location: &str) -> Result<(), String> {
+    let uri = S3Uri::parse(location)?;
+    if !(uri.key().is_empty() || uri.key().ends_with('/')) {
+        return Err(format!(
+            "{location:?} is not a location: a bucket or a prefix ending in \"/\" (e.g. \"s3://{}/{}/\")",
+            uri.bucket(),
+            uri.key()
+        ));
+    }
+    if uri.key().contains(['*', '?', '$']) || uri.key().starts_with('/') || uri.key().contains("//")
+    {
+        return Err(format!(
+            "{location:?}: a prefix has no wildcard (*, ?, $) and no empty path segment"
+        ));
+    }
+    Ok(())
+}
+
+/// The `s3://` URIs inside one argument (a whole argument, or a part of a
+/// `--conf key=s3://...` style argument), up to the next separator.
+fn s3_uris_in(arg: &str) -> Vec<&str> {
+    let mut uris = Vec::new();
+    let mut rest = arg;
+    while let Some(start) = rest.find("s3://") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '=' | ')'))
+            .unwrap_or(tail.len());
+        uris.push(&tail[..end]);
+        rest = &tail[end..];
+    }
+    uris
 }
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
@@ -627,16 +702,6 @@ fn is_instance_type(t: &str) -> bool {
     };
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     ok(family) && ok(size) && family.as_bytes()[0].is_ascii_lowercase()
-}
-
-fn is_ipv4_cidr(cidr: &str) -> bool {
-    let Some((addr, prefix)) = cidr.split_once('/') else {
-        return false;
-    };
-    addr.parse::<std::net::Ipv4Addr>().is_ok()
-        && !prefix.is_empty()
-        && prefix.len() <= 2
-        && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
 }
 
 /// Checks the shape of an EventBridge Scheduler cron expression:

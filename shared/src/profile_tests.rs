@@ -193,34 +193,80 @@ fn each_rule_flips_validation() {
             "notebook_bucket",
         ),
         (
-            "service role",
-            |p| p.service_role = "EMR Default".into(),
-            "service_role",
-        ),
-        (
-            "instance profile",
-            |p| p.job_flow_role = String::new(),
-            "job_flow_role",
-        ),
-        (
             "subnet",
             |p| p.subnet_ids.push("sub-123".into()),
             "subnet_ids[0]",
         ),
         (
-            "cidr",
-            |p| p.ssh_ingress_cidr = Some("10.0.0.0/33".into()),
-            "ssh_ingress_cidr",
+            "access location is a file",
+            |p| p.access.read.push("s3://my-code/clean.py".into()),
+            "access.read[0]",
         ),
         (
-            "open ssh",
-            |p| p.ssh_ingress_cidr = Some("0.0.0.0/0".into()),
-            "ssh_ingress_cidr",
+            "access location with a wildcard",
+            |p| p.access.write.push("s3://my-models/*/".into()),
+            "access.write[0]",
         ),
         (
-            "good cidr",
-            |p| p.ssh_ingress_cidr = Some("203.0.113.7/32".into()),
+            "access location not s3",
+            |p| p.access.read.push("https://example.com/".into()),
+            "access.read[0]",
+        ),
+        (
+            "good access",
+            |p| {
+                p.access.read.push("s3://my-code/".into());
+                p.access.write.push("s3://my-models/team-a/".into())
+            },
             "",
+        ),
+        (
+            "step reads outside access",
+            |p| {
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["spark-submit".into(), "s3://other-code/train.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].args[1]",
+        ),
+        (
+            "step reads inside access",
+            |p| {
+                p.access.read.push("s3://my-code/jobs/".into());
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["spark-submit".into(), "s3://my-code/jobs/train.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "",
+        ),
+        (
+            "a prefix is not a folder",
+            |p| {
+                p.access.read.push("s3://my-code/jobs/".into());
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["--py-files=s3://my-code/jobs-private/x.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].args[0]",
+        ),
+        (
+            "the v2 policy tag is sparkhub's",
+            |p| {
+                p.tags.insert(
+                    "for-use-with-amazon-emr-managed-policies".into(),
+                    "false".into(),
+                );
+            },
+            "tags.\"for-use-with-amazon-emr-managed-policies\"",
         ),
         (
             "no master types",
@@ -322,8 +368,35 @@ fn each_rule_flips_validation() {
             "triggers[0].bucket",
         ),
         (
+            "trigger outside access",
+            |p| {
+                p.steps = vec![step()];
+                p.access.read.push("s3://data-1/other/".into());
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers[0]",
+        ),
+        (
+            "trigger inside access",
+            |p| {
+                p.steps = vec![step()];
+                p.access.read.push("s3://data-1/".into());
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "",
+        ),
+        (
             "trigger without steps",
             |p| {
+                p.access.read.push("s3://data-1/in/".into());
                 p.triggers.push(Trigger {
                     bucket: "data-1".into(),
                     prefix: "in/".into(),

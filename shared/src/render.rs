@@ -20,6 +20,25 @@ pub const TAG_PROFILE: &str = "sparkhub:profile";
 /// Tag a person sets (RFC 3339 instant) to keep a cluster alive.
 pub const TAG_KEEP_ALIVE_UNTIL: &str = "sparkhub:keep-alive-until";
 
+/// Tag that EMR's managed policy v2 (`AmazonEMRServicePolicy_v2`) requires on
+/// the cluster request (EMR passes it on to the instances, volumes and launch
+/// templates it creates) and on the subnets and security groups the cluster
+/// uses: <https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-policies.html>
+pub const TAG_EMR_MANAGED_POLICY: &str = "for-use-with-amazon-emr-managed-policies";
+
+/// The EMR service role the stack creates (parameter `EmrServiceRoleName`).
+pub const DEFAULT_SERVICE_ROLE: &str = "sparkhub-emr-service";
+/// The prefix of the per-profile instance roles and instance profiles the
+/// stack creates (parameter `EmrInstanceRolePrefix`): `<prefix>-<profile>`.
+pub const DEFAULT_INSTANCE_ROLE_PREFIX: &str = "sparkhub-node";
+
+/// The instance role and instance profile of a profile's nodes: one per
+/// profile, so that what one profile's nodes may read (its secret, its
+/// notebooks, its `[access]` locations) no other profile's nodes can.
+pub fn instance_role_name(prefix: &str, profile: &str) -> String {
+    format!("{prefix}-{profile}")
+}
+
 /// Placeholder in step arguments replaced by the triggering object's `s3://` URI.
 pub const OBJECT_PLACEHOLDER: &str = "{object}";
 
@@ -31,6 +50,23 @@ pub struct Deployment {
     /// `SPARKHUB_MASTER_SECURITY_GROUP`: the stack's security group that opens
     /// port 22 of the master to `SshIngressCidr`; added to every cluster.
     pub master_security_group: Option<String>,
+    /// `SPARKHUB_EMR_SERVICE_ROLE`: the EMR service role of every cluster.
+    pub service_role: String,
+    /// `SPARKHUB_EMR_INSTANCE_ROLE_PREFIX`: a profile's nodes run with the
+    /// instance profile `<prefix>-<profile>` ([`instance_role_name`]).
+    pub instance_role_prefix: String,
+}
+
+impl Deployment {
+    /// The stack's default role names, for a bucket.
+    pub fn with_default_roles(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            master_security_group: None,
+            service_role: DEFAULT_SERVICE_ROLE.into(),
+            instance_role_prefix: DEFAULT_INSTANCE_ROLE_PREFIX.into(),
+        }
+    }
 }
 
 /// `RunJobFlow` request, serialized exactly as the EMR API (and the Step
@@ -276,6 +312,10 @@ pub fn run_job_flow_request(
             key: TAG_PROFILE.into(),
             value: profile.name.clone(),
         },
+        Tag {
+            key: TAG_EMR_MANAGED_POLICY.into(),
+            value: "true".into(),
+        },
     ];
     tags.extend(profile.tags.iter().map(|(k, v)| Tag {
         key: k.clone(),
@@ -293,8 +333,8 @@ pub fn run_job_flow_request(
             .collect(),
         bootstrap_actions,
         configurations,
-        service_role: profile.service_role.clone(),
-        job_flow_role: profile.job_flow_role.clone(),
+        service_role: deployment.service_role.clone(),
+        job_flow_role: instance_role_name(&deployment.instance_role_prefix, &profile.name),
         log_uri: profile
             .log_uri
             .clone()

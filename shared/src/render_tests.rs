@@ -9,10 +9,7 @@ fn tutorial() -> Profile {
 }
 
 fn deployment() -> Deployment {
-    Deployment {
-        bucket: "sparkhub-example".into(),
-        master_security_group: None,
-    }
+    Deployment::with_default_roles("sparkhub-example")
 }
 
 fn request(p: &Profile) -> RunJobFlowRequest {
@@ -79,7 +76,8 @@ fn tutorial_request_has_what_the_tutorial_configured() {
     );
     assert_eq!(
         (r.service_role.as_str(), r.job_flow_role.as_str()),
-        ("EMR_DefaultRole", "EMR_EC2_DefaultRole")
+        ("sparkhub-emr-service", "sparkhub-node-tutorial"),
+        "the stack's service role, and the tutorial profile's own instance profile"
     );
 }
 
@@ -89,6 +87,11 @@ fn managed_and_profile_tags_are_always_set() {
     assert_eq!(tag(&r, TAG_MANAGED), Some("true"));
     assert_eq!(tag(&r, TAG_PROFILE), Some("tutorial"));
     assert_eq!(tag(&r, "team"), Some("data-science"));
+    assert_eq!(
+        tag(&r, TAG_EMR_MANAGED_POLICY),
+        Some("true"),
+        "EMR's managed policy v2 launches nothing without it"
+    );
 }
 
 #[test]
@@ -288,8 +291,8 @@ fn run_steps_replace_the_profile_steps() {
 #[test]
 fn the_stacks_ssh_group_is_added_to_the_master() {
     let deployment = Deployment {
-        bucket: "b-1".into(),
         master_security_group: Some("sg-0123456789abcdef0".into()),
+        ..Deployment::with_default_roles("b-1")
     };
     let r = plan(&tutorial(), &deployment, &RunOptions::default())
         .input

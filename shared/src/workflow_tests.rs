@@ -31,10 +31,7 @@ fn run_job_flow_gets_every_rendered_request_field() {
     let profile = crate::Profile::from_toml(include_str!("../../profiles/tutorial.toml")).unwrap();
     let plan = crate::render::plan(
         &profile,
-        &crate::Deployment {
-            bucket: "b-1".into(),
-            master_security_group: None,
-        },
+        &crate::Deployment::with_default_roles("b-1"),
         &Default::default(),
     );
     let request = serde_json::to_value(&plan.input.request).unwrap();

@@ -85,7 +85,7 @@ class TemplateDeploysIntoTheEmulator(unittest.TestCase):
     def test_every_resource_is_created(self):
         failed = {k: r["ResourceStatus"] for k, r in self.resources.items() if r["ResourceStatus"] != "CREATE_COMPLETE"}
         self.assertFalse(failed)
-        for logical in ("SparkhubBucket", "ClusterWorkflow", "SparkhubTopic", "FailedInvocations", "SchedulerRole", "EmrInstanceProfile", "ObjectCreatedRule"):
+        for logical in ("SparkhubBucket", "ClusterWorkflow", "SparkhubTopic", "FailedInvocations", "SchedulerRole", "NodeInstanceProfileTutorial", "NodePolicyTutorial", "EmrServicePassNodeRoles", "ObjectCreatedRule"):
             self.assertIn(logical, self.resources)
         self.assertNotIn("MasterSshSecurityGroup", self.resources, "no SSH rule without SshIngressCidr")
 

@@ -118,7 +118,7 @@ class TemplateMatchesCode(unittest.TestCase):
             if "iam:PassRole" in as_list(s["Action"]):
                 for resource in as_list(s["Resource"]):
                     text = json.dumps(resource)
-                    self.assertTrue("${EmrServiceRoleName}" in text or "${EmrInstanceRoleName}" in text, text)
+                    self.assertTrue("${EmrServiceRoleName}" in text or "${EmrInstanceRolePrefix}-" in text, text)
 
     def test_no_wildcard_actions_and_star_resources_only_where_unavoidable(self):
         for name, resource in self.template["Resources"].items():
@@ -174,6 +174,28 @@ class TemplateMatchesCode(unittest.TestCase):
         schedule = self.template["Resources"]["ScheduleTutorial"]["Properties"]
         self.assertEqual(schedule["ScheduleExpressionTimezone"], "Europe/Berlin")
         self.assertEqual(json.loads(schedule["Target"]["Input"])["profile"], "tutorial")
+
+    def test_samconfig_grants_the_capabilities_the_template_needs(self):
+        # Fixed IAM names need CAPABILITY_NAMED_IAM; `sam deploy --guided`
+        # offers only CAPABILITY_IAM, so the shipped samconfig.toml says it.
+        with open(os.path.join(ROOT, "samconfig.toml"), "rb") as f:
+            config = tomllib.load(f)
+        deploy = config["default"]["deploy"]["parameters"]
+        capabilities = deploy["capabilities"].split()
+        named = [
+            name for name, res in self.template["Resources"].items()
+            if {"RoleName", "InstanceProfileName", "ManagedPolicyName"} & set(res.get("Properties", {}))
+        ]
+        self.assertTrue(named, "the stack names its EMR roles")
+        self.assertIn("CAPABILITY_NAMED_IAM", capabilities, f"named IAM resources: {named}")
+        self.assertIn("CAPABILITY_IAM", capabilities)
+        self.assertEqual(config["default"]["build"]["parameters"]["template_file"], "infra/template.yaml")
+
+    def test_every_security_group_is_tagged_for_the_emr_v2_policy(self):
+        for name, res in self.template["Resources"].items():
+            if res["Type"] == "AWS::EC2::SecurityGroup":
+                tags = {t["Key"]: t["Value"] for t in res["Properties"].get("Tags", [])}
+                self.assertEqual(tags.get("for-use-with-amazon-emr-managed-policies"), "true", name)
 
 
 if __name__ == "__main__":

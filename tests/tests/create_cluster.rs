@@ -43,6 +43,8 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
             topic_arn: None,
             poll_seconds: 1,
             master_security_group: None,
+            service_role: "sparkhub-emr-service".into(),
+            instance_role_prefix: "sparkhub-node".into(),
         },
         &aws.config,
     );

@@ -58,6 +58,8 @@ async fn managed_cluster(s: &Setup) -> String {
             topic_arn: None,
             poll_seconds: 1,
             master_security_group: None,
+            service_role: "sparkhub-emr-service".into(),
+            instance_role_prefix: "sparkhub-node".into(),
         },
         &s.aws.config,
     );

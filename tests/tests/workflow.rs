@@ -24,14 +24,7 @@ fn plan(profile_toml: &str, test_tag: &str, run: RunOptions) -> ClusterPlan {
         poll_seconds: Some(1),
         ..run
     };
-    render::plan(
-        &profile,
-        &Deployment {
-            bucket: BUCKET.into(),
-            master_security_group: None,
-        },
-        &run,
-    )
+    render::plan(&profile, &Deployment::with_default_roles(BUCKET), &run)
 }
 
 async fn start(aws: &LocalAws, plan: &ClusterPlan, name: &str) -> String {

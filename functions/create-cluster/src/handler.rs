@@ -28,6 +28,11 @@ pub struct Config {
     pub poll_seconds: u32,
     /// `SPARKHUB_MASTER_SECURITY_GROUP` (optional): added to every master node.
     pub master_security_group: Option<String>,
+    /// `SPARKHUB_EMR_SERVICE_ROLE` (default `sparkhub-emr-service`).
+    pub service_role: String,
+    /// `SPARKHUB_EMR_INSTANCE_ROLE_PREFIX` (default `sparkhub-node`): a
+    /// profile's nodes run with the instance profile `<prefix>-<profile>`.
+    pub instance_role_prefix: String,
 }
 
 impl Config {
@@ -46,6 +51,12 @@ impl Config {
                 .map_err(CreateError::Config)?,
             topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
             master_security_group: env.optional("SPARKHUB_MASTER_SECURITY_GROUP"),
+            service_role: env
+                .optional("SPARKHUB_EMR_SERVICE_ROLE")
+                .unwrap_or_else(|| render::DEFAULT_SERVICE_ROLE.into()),
+            instance_role_prefix: env
+                .optional("SPARKHUB_EMR_INSTANCE_ROLE_PREFIX")
+                .unwrap_or_else(|| render::DEFAULT_INSTANCE_ROLE_PREFIX.into()),
             poll_seconds: match env.optional("SPARKHUB_POLL_SECONDS") {
                 None => 30,
                 Some(v) => v
@@ -166,6 +177,8 @@ where
             &Deployment {
                 bucket: self.config.bucket.clone(),
                 master_security_group: self.config.master_security_group.clone(),
+                service_role: self.config.service_role.clone(),
+                instance_role_prefix: self.config.instance_role_prefix.clone(),
             },
             &RunOptions {
                 run_id: run.run_id.clone(),

@@ -115,6 +115,8 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
             topic_arn: None,
             poll_seconds: 30,
             master_security_group: None,
+            service_role: "sparkhub-emr-service".into(),
+            instance_role_prefix: "sparkhub-node".into(),
         },
         profiles: Profiles {
             files: files
@@ -336,6 +338,15 @@ async fn run_steps_are_validated_like_the_profile() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("steps[0].name"), "{err}");
+    let err = h
+        .handle(json!({"profile": "retrain", "steps": [{"name": "leak", "args": ["aws", "s3", "cp", "s3://other-team/secrets.csv", "."]}]}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("steps[0].args[3]") && err.to_string().contains("[access]"),
+        "a run's steps may read only the profile's [access] locations: {err}"
+    );
+    assert!(started_inputs(&h).is_empty());
     let outcome = h
         .handle(event("create-cluster-pipeline-run.json"))
         .await
