@@ -80,7 +80,7 @@ check-asl: npm ## Validate the generated state machines
 check-shell: shellcheck ## shellcheck every script, templates and rendered examples
 	shellcheck $(SHELL_SCRIPTS)
 
-check-infra: venv venv-checkov ## The SAM template: checks against the code, cfn-lint, checkov
+check-infra: venv venv-checkov npm ## The SAM template: checks against the code, the IAM simulation, cfn-lint, checkov
 	$(PYTHON) -m unittest discover -s tests/infra -v
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml

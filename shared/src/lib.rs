@@ -11,6 +11,7 @@ pub mod aws;
 pub mod emr;
 pub mod errors;
 pub mod golden;
+pub mod iam;
 pub mod idle;
 pub mod infra;
 pub mod loading;
