@@ -15,8 +15,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::emr::{ClusterState, StepState};
 use crate::ports::{
     AwsError, ClusterDetails, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps,
-    ClusterSummary, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore, SecretStore,
-    Started, StepSummary, Workflow,
+    ClusterSummary, LeaseStore, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore,
+    SecretStore, Started, StepSummary, Workflow,
 };
 use crate::render::StepConfig;
 
@@ -145,6 +145,82 @@ impl ScriptStore for S3Bucket {
     }
 }
 
+/// A conditional write that lost: 412 Precondition Failed (the key exists, or
+/// no longer has the version named), 409 ConditionalRequestConflict (a
+/// concurrent conditional write), 404 (the object named by version is gone).
+fn lost_race<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if matches!(ctx.raw().status().as_u16(), 404 | 409 | 412))
+}
+
+impl LeaseStore for S3Bucket {
+    async fn read(&self, key: &str) -> Result<Option<(String, String)>, AwsError> {
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(aws_error("S3 GetObject", e)),
+        };
+        let version = object.e_tag().unwrap_or_default().to_owned();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::new("S3 GetObject (reading the body)", true, None, e))?
+            .into_bytes();
+        Ok(Some((
+            version,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )))
+    }
+
+    async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+            Err(e) if lost_race(&e) => Ok(None),
+            Err(e) => Err(aws_error("S3 PutObject", e)),
+        }
+    }
+
+    async fn replace(
+        &self,
+        key: &str,
+        version: &str,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(version)
+            .content_type("application/json")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+            Err(e) if lost_race(&e) => Ok(None),
+            Err(e) => Err(aws_error("S3 PutObject", e)),
+        }
+    }
+}
+
 /// The cluster state machine.
 #[derive(Debug, Clone)]
 pub struct StepFunctions {
@@ -211,6 +287,22 @@ impl Workflow for StepFunctions {
             Err(e) => Err(aws_error("Step Functions StartExecution", e)),
         }
     }
+
+    async fn running_executions(&self) -> Result<Vec<String>, AwsError> {
+        let mut pages = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("Step Functions ListExecutions", e))?;
+            names.extend(page.executions().iter().map(|e| e.name().to_owned()));
+        }
+        Ok(names)
+    }
 }
 
 /// EMR clusters.
@@ -226,10 +318,17 @@ impl Emr {
 }
 
 impl ClusterDirectory for Emr {
-    async fn active_clusters(&self) -> Result<Vec<ClusterSummary>, AwsError> {
-        // ListClusters carries no tags; DescribeCluster does.
+    async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
+        // ListClusters carries names but no tags; DescribeCluster has the
+        // tags, so only the clusters with the name are described (the tags
+        // still decide: a name is not ownership).
         let mut clusters = Vec::new();
-        for listed in self.list_active().await? {
+        for listed in self
+            .list_active()
+            .await?
+            .into_iter()
+            .filter(|c| c.name == name)
+        {
             if let Some(details) = self.details(&listed.id).await? {
                 clusters.push(details.summary);
             }

@@ -193,7 +193,12 @@ async fn active_clusters_follow_the_marker_and_carry_tags() {
         .match_requests(|r| r.marker().is_none() && r.cluster_states().len() == 4)
         .then_output(|| {
             ListClustersOutput::builder()
-                .clusters(SdkSummary::builder().id("j-1").build())
+                .clusters(
+                    SdkSummary::builder()
+                        .id("j-1")
+                        .name("sparkhub-tutorial")
+                        .build(),
+                )
                 .marker("m2")
                 .build()
         });
@@ -201,7 +206,12 @@ async fn active_clusters_follow_the_marker_and_carry_tags() {
         .match_requests(|r| r.marker() == Some("m2"))
         .then_output(|| {
             ListClustersOutput::builder()
-                .clusters(SdkSummary::builder().id("j-2").build())
+                .clusters(
+                    SdkSummary::builder()
+                        .id("j-2")
+                        .name("sparkhub-tutorial")
+                        .build(),
+                )
                 .build()
         });
     let d1 = mock!(aws_sdk_emr::Client::describe_cluster)
@@ -224,7 +234,7 @@ async fn active_clusters_follow_the_marker_and_carry_tags() {
         RuleMode::MatchAny,
         [&page1, &page2, &d1, &d2]
     ));
-    let clusters = emr.active_clusters().await.unwrap();
+    let clusters = emr.active_clusters("sparkhub-tutorial").await.unwrap();
     assert_eq!(clusters.len(), 2, "both pages are read");
     assert!(clusters[0].is_managed());
     assert_eq!(clusters[0].profile(), Some("tutorial"));
@@ -237,7 +247,7 @@ async fn the_sdk_retries_throttling_before_the_adapter_sees_it() {
     use aws_sdk_emr::types::ClusterState as S;
     let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
         ListClustersOutput::builder()
-            .clusters(SdkSummary::builder().id("j-1").build())
+            .clusters(SdkSummary::builder().id("j-1").name("sparkhub-x").build())
             .build()
     });
     let describe = mock!(aws_sdk_emr::Client::describe_cluster)
@@ -251,13 +261,154 @@ async fn the_sdk_retries_throttling_before_the_adapter_sees_it() {
         .build();
     let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&list, &describe], |b| b
         .retry_config(RetryConfig::standard().with_max_attempts(3)));
-    let clusters = Emr::new(client).active_clusters().await.unwrap();
+    let clusters = Emr::new(client)
+        .active_clusters("sparkhub-x")
+        .await
+        .unwrap();
     assert_eq!(clusters.len(), 1);
     assert_eq!(
         describe.num_calls(),
         3,
         "two throttled attempts, then the answer"
     );
+}
+
+#[tokio::test]
+async fn only_clusters_with_the_name_are_described() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
+        let mut out = ListClustersOutput::builder();
+        for i in 0..50 {
+            out = out.clusters(
+                SdkSummary::builder()
+                    .id(format!("j-OTHER{i}"))
+                    .name(format!("team-{i}"))
+                    .build(),
+            );
+        }
+        out.clusters(
+            SdkSummary::builder()
+                .id("j-MINE")
+                .name("sparkhub-tutorial")
+                .build(),
+        )
+        .build()
+    });
+    let describe = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-MINE"))
+        .then_output(|| {
+            described(
+                "j-MINE",
+                S::Starting,
+                &[
+                    ("sparkhub:managed", "true"),
+                    ("sparkhub:profile", "tutorial"),
+                ],
+            )
+        });
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&list, &describe]
+    ));
+    let clusters = emr.active_clusters("sparkhub-tutorial").await.unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(clusters[0].id, "j-MINE");
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "fifty clusters of other names are not described"
+    );
+}
+
+#[tokio::test]
+async fn running_executions_follow_the_token() {
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+    let item = |name: &str| {
+        ExecutionListItem::builder()
+            .execution_arn(format!("arn:x:{name}"))
+            .state_machine_arn(MACHINE)
+            .name(name)
+            .status(ExecutionStatus::Running)
+            .start_date(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    };
+    let page1 = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| {
+            r.next_token().is_none() && r.status_filter() == Some(&ExecutionStatus::Running)
+        })
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("a_1"))
+                .next_token("t2")
+                .build()
+                .unwrap()
+        });
+    let page2 = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.next_token() == Some("t2"))
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("b_2"))
+                .build()
+                .unwrap()
+        });
+    let sfn = StepFunctions::new(
+        mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&page1, &page2]),
+        MACHINE,
+    );
+    assert_eq!(sfn.running_executions().await.unwrap(), ["a_1", "b_2"]);
+}
+
+#[tokio::test]
+async fn lease_writes_are_conditional_and_a_lost_race_is_none() {
+    let created = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_none_match() == Some("*") && r.key() == Some("locks/a.json"))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v1\"").build());
+    let exists = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_none_match() == Some("*") && r.key() == Some("locks/b.json"))
+        .then_http_response(|| http(412, "<Error><Code>PreconditionFailed</Code></Error>"));
+    let replaced = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_match() == Some("\"v1\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v2\"").build());
+    let conflict = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_match() == Some("\"old\""))
+        .then_http_response(|| {
+            http(
+                409,
+                "<Error><Code>ConditionalRequestConflict</Code></Error>",
+            )
+        });
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("locks/denied.json"))
+        .then_http_response(|| http(403, "<Error><Code>AccessDenied</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            [&created, &exists, &replaced, &conflict, &denied]
+        ),
+        "b-1",
+    );
+    assert_eq!(
+        s3.create("locks/a.json", "{}").await.unwrap().as_deref(),
+        Some("\"v1\"")
+    );
+    assert_eq!(s3.create("locks/b.json", "{}").await.unwrap(), None);
+    assert_eq!(
+        s3.replace("locks/a.json", "\"v1\"", "{}")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("\"v2\"")
+    );
+    assert_eq!(
+        s3.replace("locks/a.json", "\"old\"", "{}").await.unwrap(),
+        None
+    );
+    let err = s3.create("locks/denied.json", "{}").await.unwrap_err();
+    assert!(!err.retryable, "{err}");
 }
 
 mod secrets {

@@ -131,6 +131,39 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
                 context: &[],
                 why: "start the cluster workflow",
             },
+            Call {
+                operation: "list_executions",
+                action: "states:ListExecutions",
+                resource: "${StateMachineArn}",
+                context: &[],
+                why: "count a profile's runs that are starting (max_active_clusters)",
+            },
+        ],
+    ),
+    (
+        "LeaseStore",
+        &[
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/locks/${Profile}.json",
+                context: &[],
+                why: "read a profile's lease (who starts its runs now)",
+            },
+            Call {
+                operation: "get_object",
+                action: "s3:ListBucket",
+                resource: "arn:aws:s3:::${Bucket}",
+                context: &[("s3:prefix", "locks/${Profile}.json")],
+                why: "a lease not created yet answers 404, not 403",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/locks/${Profile}.json",
+                context: &[],
+                why: "take or release a profile's lease (conditional writes)",
+            },
         ],
     ),
     (
@@ -280,6 +313,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "ScriptStore",
             "Workflow",
             "ClusterDirectory",
+            "LeaseStore",
         ],
     ),
     (

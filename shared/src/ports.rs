@@ -102,6 +102,36 @@ pub trait Workflow {
         name: &str,
         input: &str,
     ) -> impl Future<Output = Result<Started, AwsError>> + Send;
+    /// Names of the executions that are RUNNING (all pages of
+    /// `ListExecutions`). Eventually consistent in AWS: a very recent start
+    /// may be missing.
+    fn running_executions(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// Small objects that change only when the caller still holds the version it
+/// read: compare-and-swap on one key (S3 conditional writes). Serialises
+/// check-then-act sections across concurrent invocations.
+pub trait LeaseStore {
+    /// The object's version (ETag) and body, or `None` when there is none.
+    fn read(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>, AwsError>> + Send;
+    /// Creates the object unless one exists (`If-None-Match: *`): its new
+    /// version, or `None` when another writer was first.
+    fn create(
+        &self,
+        key: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Replaces the object if it still has `version` (`If-Match`): its new
+    /// version, or `None` when it changed or is gone.
+    fn replace(
+        &self,
+        key: &str,
+        version: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// One EMR cluster as sparkhub sees it.
@@ -132,9 +162,13 @@ impl ClusterSummary {
 
 /// EMR clusters.
 pub trait ClusterDirectory {
-    /// Every cluster that is starting, bootstrapping, running or waiting, with its tags.
-    fn active_clusters(&self)
-    -> impl Future<Output = Result<Vec<ClusterSummary>, AwsError>> + Send;
+    /// The clusters named `name` that are starting, bootstrapping, running or
+    /// waiting, with their tags. Only those are described: the listing names
+    /// every cluster of the account, the tags need one call per cluster.
+    fn active_clusters(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<ClusterSummary>, AwsError>> + Send;
 }
 
 /// One step of a cluster.

@@ -29,6 +29,9 @@ pub const CLUSTER_WORKFLOW_FILE: &str = "cluster.asl.json";
 
 const EMR: &str = "arn:aws:states:::aws-sdk:emr:";
 
+/// Where the workflow keeps the cluster's state from its last describe.
+pub const CLUSTER_STATE: &str = "$.cluster.Described.Status.State";
+
 /// EMR cluster states in which the cluster is up and accepts work.
 pub const READY_STATES: &[&str] = &["WAITING", "RUNNING"];
 /// EMR cluster states from which it will never become ready.
@@ -139,10 +142,13 @@ pub fn cluster_workflow() -> StateMachine {
             ..task(
                 &format!("{EMR}describeCluster"),
                 json!({"ClusterId.$": "$.cluster.ClusterId"}),
-                Some(
-                    json!({"State.$": "$.Cluster.Status.State", "StateChangeReason.$": "$.Cluster.Status.StateChangeReason"}),
-                ),
-                ResultPath::at("$.cluster.Status"),
+                // Only paths EMR always answers: a ResultSelector path that
+                // matches nothing fails the task with States.Runtime, which no
+                // Catch (not even States.ALL) catches, and EMR omits
+                // StateChangeReason when it has none. The whole Status object
+                // is always there and carries the reason when there is one.
+                Some(json!({"Status.$": "$.Cluster.Status"})),
+                ResultPath::at("$.cluster.Described"),
                 Transition::next(CLUSTER_READY),
             )
         }),
@@ -153,11 +159,11 @@ pub fn cluster_workflow() -> StateMachine {
             comment: None,
             choices: vec![
                 ChoiceRule {
-                    condition: Condition::string_in("$.cluster.Status.State", READY_STATES),
+                    condition: Condition::string_in(CLUSTER_STATE, READY_STATES),
                     next: NOTIFY_WANTED.into(),
                 },
                 ChoiceRule {
-                    condition: Condition::string_in("$.cluster.Status.State", ENDED_STATES),
+                    condition: Condition::string_in(CLUSTER_STATE, ENDED_STATES),
                     next: CLUSTER_DID_NOT_START.into(),
                 },
             ],
@@ -168,12 +174,12 @@ pub fn cluster_workflow() -> StateMachine {
         CLUSTER_DID_NOT_START,
         State::Pass(Pass {
             comment: Some(
-                "EMR ended the cluster before it was ready; its StateChangeReason is the cause."
+                "EMR ended the cluster before it was ready; its status (with the StateChangeReason when EMR gives one) is the cause."
                     .into(),
             ),
             parameters: Some(json!({
                 "Error": "ClusterDidNotStart",
-                "Cause.$": "States.Format('EMR cluster {} ended in state {} before it was ready: {}', $.cluster.ClusterId, $.cluster.Status.State, States.JsonToString($.cluster.Status.StateChangeReason))"
+                "Cause.$": "States.Format('EMR cluster {} ended in state {} before it was ready: {}', $.cluster.ClusterId, $.cluster.Described.Status.State, States.JsonToString($.cluster.Described.Status))"
             })),
             result_path: ResultPath::at("$.error"),
             transition: Transition::next(RUN_FAILED),
@@ -201,7 +207,7 @@ pub fn cluster_workflow() -> StateMachine {
                 json!({
                     "TopicArn.$": "$.topic_arn",
                     "Subject.$": "States.Format('sparkhub: cluster {} of profile {} is ready', $.cluster.ClusterId, $.profile)",
-                    "Message.$": "States.Format('EMR cluster {} (profile {}, run {}) is {}.', $.cluster.ClusterId, $.profile, $.run_id, $.cluster.Status.State)"
+                    "Message.$": "States.Format('EMR cluster {} (profile {}, run {}) is {}.', $.cluster.ClusterId, $.profile, $.run_id, $.cluster.Described.Status.State)"
                 }),
                 None,
                 ResultPath::Discard,

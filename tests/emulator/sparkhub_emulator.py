@@ -18,11 +18,16 @@ port). On top of moto it:
 - answers GetMetricData for metric queries from an index instead of moto's
   scan of every datapoint for every period of every query, which takes
   minutes for a thousand clusters;
+- makes S3 conditional writes (`If-None-Match: *`, `If-Match`) atomic:
+  moto checks the condition and stores the object in separate steps, so two
+  concurrent requests could both pass the check (AWS never lets them);
 - adds a control API, because EMR clusters and steps never change state by
   themselves in moto:
 
     POST /sparkhub-control/emr/cluster-state
          {"region": "...", "cluster_id": "j-...", "state": "TERMINATED", "reason": "..."}
+         ("omit_reason": true makes DescribeCluster answer without a
+         StateChangeReason, as EMR may)
     POST /sparkhub-control/emr/step-state
          {"region": "...", "cluster_id": "j-...", "step_id": "s-...", "state": "FAILED", "reason": "..."}
     POST /sparkhub-control/emr/cluster-times
@@ -39,6 +44,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -57,7 +63,8 @@ os.environ.setdefault(
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.config import default_user_config  # noqa: E402
-from moto.emr.models import emr_backends  # noqa: E402
+from moto.emr.models import Cluster as EmrCluster, emr_backends  # noqa: E402
+from moto.s3.responses import S3Response  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     create_backend_app,
@@ -118,6 +125,7 @@ def _set_cluster_state(body):
     cluster.state = state
     if body.get("reason") is not None:
         cluster.last_state_change_reason = body["reason"]
+    cluster.sparkhub_omit_reason = bool(body.get("omit_reason"))
     if state in ("TERMINATED", "TERMINATED_WITH_ERRORS"):
         cluster.end_datetime = _now()
     if state == "WAITING" and cluster.ready_datetime is None:
@@ -158,6 +166,32 @@ def _set_cluster_times(body):
     if body.get("ready_at"):
         cluster.ready_datetime = _parse_time(body["ready_at"]).replace(tzinfo=None)
     return {"cluster_id": cluster.id}
+
+
+def _patch_cluster_status():
+    original = EmrCluster.status
+
+    def status(self):
+        answer = original.fget(self)
+        if getattr(self, "sparkhub_omit_reason", False):
+            answer.pop("StateChangeReason", None)
+        return answer
+
+    EmrCluster.status = property(status)
+
+
+_S3_WRITES = threading.Lock()
+
+
+def _patch_conditional_writes():
+    for name in ("put_object", "delete_object"):
+        original = getattr(S3Response, name)
+
+        def locked(self, *args, _original=original, **kwargs):
+            with _S3_WRITES:
+                return _original(self, *args, **kwargs)
+
+        setattr(S3Response, name, locked)
 
 
 CONTROL_ROUTES = {
@@ -350,6 +384,8 @@ def main():
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     _patch_sdk_task_results()
     _patch_get_metric_data()
+    _patch_cluster_status()
+    _patch_conditional_writes()
 
     server = make_server(args.host, args.port, SparkhubEmulator(), threaded=True)
     port = server.server_port

@@ -112,7 +112,7 @@ impl LocalAws {
     pub async fn clusters_of_profile(&self, profile: &str) -> Vec<String> {
         use sparkhub_shared::ports::ClusterDirectory;
         sparkhub_shared::aws::Emr::new(self.emr.clone())
-            .active_clusters()
+            .active_clusters(&format!("sparkhub-{profile}"))
             .await
             .expect("active clusters")
             .into_iter()
@@ -126,6 +126,15 @@ impl LocalAws {
         self.control(
             "emr/cluster-state",
             json!({"region": self.region, "cluster_id": cluster_id, "state": state, "reason": reason}),
+        );
+    }
+
+    /// Moves an EMR cluster to `state` and makes DescribeCluster answer
+    /// without a `StateChangeReason`, as EMR may.
+    pub fn set_cluster_state_without_reason(&self, cluster_id: &str, state: &str) {
+        self.control(
+            "emr/cluster-state",
+            json!({"region": self.region, "cluster_id": cluster_id, "state": state, "omit_reason": true}),
         );
     }
 

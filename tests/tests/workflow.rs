@@ -248,3 +248,50 @@ async fn cluster_that_ends_while_starting_fails_the_run_with_emrs_reason() {
         "{cause}"
     );
 }
+
+/// EMR may answer DescribeCluster without a StateChangeReason. A path the
+/// workflow selects that is missing would be States.Runtime, which no Catch
+/// catches: the run would fail, or leave its cluster running.
+#[tokio::test]
+async fn a_cluster_without_a_state_change_reason_becomes_ready() {
+    let aws = LocalAws::connect().await;
+    let name = unique("noreason");
+    let mut plan = plan(TUTORIAL, &name, RunOptions::default());
+    plan.input.poll_seconds = 4;
+    let execution = start(&aws, &plan, &name).await;
+    let cluster = aws.cluster_of(&execution).await;
+    aws.set_cluster_state_without_reason(&cluster, "WAITING");
+    let described = aws.describe_cluster(&cluster).await;
+    assert!(
+        described.status().unwrap().state_change_reason().is_none(),
+        "the emulator answers without a reason"
+    );
+
+    let done = aws.finished(&execution).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(aws.cluster_state(&cluster).await, "WAITING");
+}
+
+#[tokio::test]
+async fn a_cluster_that_ends_without_a_reason_fails_the_run_cleanly() {
+    let aws = LocalAws::connect().await;
+    let name = unique("noreason-end");
+    let mut plan = plan(TUTORIAL, &name, RunOptions::default());
+    plan.input.poll_seconds = 4;
+    let execution = start(&aws, &plan, &name).await;
+    let cluster = aws.cluster_of(&execution).await;
+    aws.set_cluster_state_without_reason(&cluster, "TERMINATED_WITH_ERRORS");
+
+    let done = aws.finished(&execution).await;
+    assert_eq!(done.status, "FAILED");
+    assert_eq!(
+        done.error.as_deref(),
+        Some("ClusterDidNotStart"),
+        "{done:?}"
+    );
+    let cause = done.cause.unwrap_or_default();
+    assert!(
+        cause.contains(&cluster) && cause.contains("TERMINATED_WITH_ERRORS"),
+        "{cause}"
+    );
+}

@@ -6,6 +6,8 @@ use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::loading::ProfileError;
 use sparkhub_shared::ports::AwsError;
 
+use crate::object_key::KeyError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     #[error("configuration: {0}")]
@@ -26,6 +28,21 @@ pub enum CreateError {
         key: String,
         profiles: String,
     },
+    #[error("refusing s3://{bucket}/{key}: {reason}; rename the object (the run was not started)")]
+    UnsafeObjectKey {
+        bucket: String,
+        key: String,
+        #[source]
+        reason: KeyError,
+    },
+    #[error(
+        "another invocation ({holder}) is starting a run of profile {profile} and held its lease ({key}) for longer than this one waited; this is transient, the event can be retried"
+    )]
+    Busy {
+        profile: String,
+        holder: String,
+        key: String,
+    },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -40,10 +57,11 @@ impl From<ProfileError> for CreateError {
 }
 
 impl CreateError {
-    /// Whether the same event may succeed later. Only AWS failures that the
-    /// SDK classified transient (throttling, 5xx, timeouts) are.
+    /// Whether the same event may succeed later: AWS failures that the SDK
+    /// classified transient (throttling, 5xx, timeouts), and a profile whose
+    /// lease another invocation held for longer than this one waited.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Aws(e) if e.retryable)
+        matches!(self, Self::Aws(e) if e.retryable) || matches!(self, Self::Busy { .. })
     }
 
     /// The `errorType` Lambda reports.
@@ -55,6 +73,8 @@ impl CreateError {
             Self::Profile(_) => "sparkhub.InvalidProfile",
             Self::NoMatchingTrigger { .. } => "sparkhub.NoMatchingTrigger",
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
+            Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",
+            Self::Busy { .. } => "sparkhub.Retryable",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",
             Self::Aws(_) => "sparkhub.AwsError",
         }

@@ -1,18 +1,59 @@
 //! The create-cluster handler: event → profile → plan → scripts → execution.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use sparkhub_shared::aws::{Emr, S3Bucket, StepFunctions};
 use sparkhub_shared::loading::load_profile;
-use sparkhub_shared::ports::{ClusterDirectory, ProfileStore, ScriptStore, Started, Workflow};
-use sparkhub_shared::render::{self, Deployment, RunOptions};
+use sparkhub_shared::ports::{
+    ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, Workflow,
+};
+use sparkhub_shared::render::{self, Deployment, RunOptions, Tag};
 use sparkhub_shared::settings::Settings;
 use sparkhub_shared::{Profile, ProfileName};
 use tracing::{info, warn};
 
 use crate::error::CreateError;
+use crate::limit::{self, Attempt, Lease, TAG_EXECUTION, active_runs, lease_key};
 use crate::trigger::{self, Trigger, execution_name};
+
+/// `max_active_clusters` of a pipeline profile that sets none: enough for a
+/// few batches at once, few enough that a burst of uploads cannot start a
+/// fleet. (Interactive profiles default to 1, see `Profile::active_cluster_limit`.)
+pub const DEFAULT_PIPELINE_LIMIT: u32 = 5;
+
+/// How long an invocation waits for its profile's lease (held by another
+/// invocation for the few calls of a count and a start) before it gives up
+/// with a retryable error: `attempts` pauses of about `pause` (randomised
+/// between half and one and a half times, so waiters do not move in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseWait {
+    pub attempts: u32,
+    pub pause: Duration,
+}
+
+impl Default for LeaseWait {
+    /// About 30 s in all: well within the function's timeout, and far more
+    /// than a count and a start take.
+    fn default() -> Self {
+        Self {
+            attempts: 100,
+            pause: Duration::from_millis(300),
+        }
+    }
+}
+
+impl LeaseWait {
+    fn pause(&self, holder: &str, attempt: u32) -> Duration {
+        let mut h = DefaultHasher::new();
+        (holder, attempt).hash(&mut h);
+        let base = self.pause.as_millis() as u64;
+        Duration::from_millis(base / 2 + h.finish() % (base + 1))
+    }
+}
 
 /// The function's configuration, read once from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,12 +134,15 @@ pub enum Outcome {
     },
 }
 
-pub struct CreateCluster<P, S, W, C> {
+pub struct CreateCluster<P, S, W, C, L> {
     pub config: Config,
     pub profiles: P,
     pub scripts: S,
     pub workflow: W,
     pub clusters: C,
+    /// The per-profile leases that serialise starts (see `crate::limit`).
+    pub leases: L,
+    pub lease_wait: LeaseWait,
     /// The clock, injected so tests are deterministic.
     pub now: fn() -> Timestamp,
 }
@@ -110,14 +154,16 @@ struct Run {
     object: Option<String>,
 }
 
-impl CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr> {
-    /// The handler over the real AWS adapters: profiles and scripts in the
-    /// bucket, the state machine, EMR; the system clock.
+impl CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket> {
+    /// The handler over the real AWS adapters: profiles, scripts and leases
+    /// in the bucket, the state machine, EMR; the system clock.
     pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
         let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
         Self {
             profiles: bucket.clone(),
-            scripts: bucket,
+            scripts: bucket.clone(),
+            leases: bucket,
+            lease_wait: LeaseWait::default(),
             workflow: StepFunctions::new(aws_sdk_sfn::Client::new(aws), &config.state_machine_arn),
             clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
             now: Timestamp::now,
@@ -126,12 +172,13 @@ impl CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr> {
     }
 }
 
-impl<P, S, W, C> CreateCluster<P, S, W, C>
+impl<P, S, W, C, L> CreateCluster<P, S, W, C, L>
 where
     P: ProfileStore + Sync,
     S: ScriptStore + Sync,
     W: Workflow + Sync,
     C: ClusterDirectory + Sync,
+    L: LeaseStore + Sync,
 {
     pub async fn handle(&self, event: Value) -> Result<Outcome, CreateError> {
         let run = self.resolve(trigger::parse(&event)?).await?;
@@ -148,31 +195,7 @@ where
             });
         }
 
-        if let Some(limit) = profile.active_cluster_limit() {
-            let active: Vec<String> = self
-                .clusters
-                .active_clusters()
-                .await?
-                .into_iter()
-                .filter(|c| c.is_managed() && c.profile() == Some(profile.name.as_str()))
-                .map(|c| format!("{} ({})", c.id, c.state))
-                .collect();
-            if active.len() >= limit as usize {
-                let reason = format!(
-                    "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
-                    active.len(),
-                    profile.name,
-                    active.join(", ")
-                );
-                info!(profile = %profile.name, %reason, "skipped");
-                return Ok(Outcome::Skipped {
-                    profile: profile.name.clone(),
-                    reason,
-                });
-            }
-        }
-
-        let plan = render::plan(
+        let mut plan = render::plan(
             profile,
             &Deployment {
                 bucket: self.config.bucket.clone(),
@@ -188,6 +211,11 @@ where
                 poll_seconds: Some(self.config.poll_seconds),
             },
         );
+        // The cluster names its run, so the count sees a run once.
+        plan.input.request.tags.push(Tag {
+            key: TAG_EXECUTION.into(),
+            value: execution_name.clone(),
+        });
         for script in &plan.scripts {
             let uploaded = self
                 .scripts
@@ -196,16 +224,105 @@ where
             info!(key = %script.key, uploaded, "script {}", if uploaded { "uploaded" } else { "unchanged" });
         }
         let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
-        let outcome = match self
-            .workflow
-            .start_execution(&execution_name, &input)
-            .await?
+
+        // Count and start under the profile's lease (see crate::limit).
+        let lease = self.acquire(&name_of_profile, &execution_name).await?;
+        let outcome = self
+            .count_and_start(
+                &lease,
+                profile,
+                &plan.input.request.name,
+                &execution_name,
+                &input,
+            )
+            .await;
+        let started =
+            matches!(outcome, Ok(Outcome::Started { .. })).then_some(execution_name.as_str());
+        if let Err(e) = limit::release(&self.leases, lease, started, (self.now)()).await {
+            // The run's fate does not depend on it: the lease expires.
+            warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
+        }
+        outcome
+    }
+
+    /// Takes the profile's lease, waiting while another invocation holds it.
+    async fn acquire(&self, profile: &ProfileName, holder: &str) -> Result<Lease, CreateError> {
+        let key = lease_key(profile);
+        let mut other = None;
+        for attempt in 0..self.lease_wait.attempts.max(1) {
+            match limit::try_acquire(&self.leases, &key, holder, (self.now)()).await? {
+                Attempt::Acquired(lease) => return Ok(lease),
+                Attempt::Busy { holder: h, .. } => {
+                    other = h.or(other);
+                    tokio::time::sleep(self.lease_wait.pause(holder, attempt)).await;
+                }
+            }
+        }
+        Err(CreateError::Busy {
+            profile: profile.to_string(),
+            holder: other.unwrap_or_else(|| "unknown".into()),
+            key,
+        })
+    }
+
+    /// Under the lease: the profile's active runs against its limit, then
+    /// the start.
+    async fn count_and_start(
+        &self,
+        lease: &Lease,
+        profile: &Profile,
+        cluster_name: &str,
+        execution_name: &str,
+        input: &str,
+    ) -> Result<Outcome, CreateError> {
+        let name = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
+        let clusters = self.clusters.active_clusters(cluster_name).await?;
+        let running = self.workflow.running_executions().await?;
+        let already = running.iter().any(|n| n == execution_name)
+            || lease
+                .body
+                .started
+                .iter()
+                .any(|s| s.execution == execution_name);
+        if already && let Some(execution_arn) = self.workflow.find_execution(execution_name).await?
         {
+            info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
+            return Ok(Outcome::AlreadyStarted {
+                profile: profile.name.clone(),
+                execution_name: execution_name.to_owned(),
+                execution_arn,
+            });
+        }
+        let limit = profile
+            .active_cluster_limit()
+            .unwrap_or(DEFAULT_PIPELINE_LIMIT);
+        let active = active_runs(&name, &clusters, &running, &lease.body.started);
+        if active.len() >= limit as usize {
+            let reason = format!(
+                "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
+                active.len(),
+                profile.name,
+                active.join(", ")
+            );
+            info!(profile = %profile.name, %reason, "skipped");
+            return Ok(Outcome::Skipped {
+                profile: profile.name.clone(),
+                reason,
+            });
+        }
+        if !lease.still_held((self.now)()) {
+            return Err(CreateError::Busy {
+                profile: profile.name.clone(),
+                holder: format!("{execution_name}, whose own lease ran out while it counted"),
+                key: lease.key.clone(),
+            });
+        }
+        let outcome = match self.workflow.start_execution(execution_name, input).await? {
             Started::New(execution_arn) => {
-                info!(profile = %profile.name, %execution_name, %execution_arn, steps = plan.input.steps.len(), "started a cluster run");
+                info!(profile = %profile.name, %execution_name, %execution_arn, "started a cluster run");
                 Outcome::Started {
                     profile: profile.name.clone(),
-                    execution_name,
+                    execution_name: execution_name.to_owned(),
                     execution_arn,
                 }
             }
@@ -213,7 +330,7 @@ where
                 info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
                 Outcome::AlreadyStarted {
                     profile: profile.name.clone(),
-                    execution_name,
+                    execution_name: execution_name.to_owned(),
                     execution_arn,
                 }
             }
@@ -255,7 +372,7 @@ where
                 bucket,
                 key,
             } => {
-                let profile = self.profile_for_object(&bucket, &key).await?;
+                let profile = self.profile_for_object(&bucket, key.as_str()).await?;
                 Ok(Run {
                     profile,
                     run_id: event_id,

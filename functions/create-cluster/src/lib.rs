@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod handler;
+pub mod limit;
+pub mod object_key;
 pub mod trigger;
 
 pub use error::CreateError;
