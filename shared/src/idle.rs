@@ -13,6 +13,77 @@ use crate::profile::IdlePolicy;
 /// `IsIdle` every five minutes).
 pub const METRIC_PERIOD_SECONDS: i64 = 300;
 
+/// A `sparkhub:keep-alive-until` counts only this far ahead of `now`; a later
+/// instant (say the year 9999) does not keep a cluster past its maximum
+/// lifetime.
+pub const KEEP_ALIVE_LIMIT: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// When datapoints arrive, and so what the verdict may expect of them.
+///
+/// Both metrics are read with `GetMetricData` in 5-minute buckets
+/// ([`METRIC_PERIOD_SECONDS`]). CloudWatch stamps each returned value with the
+/// start of its bucket and aggregates into it every raw datapoint whose
+/// timestamp falls inside; the buckets start at the query's `StartTime`
+/// (rounded down to the minute), not at the instants EMR or the reporter
+/// publish, so a raw datapoint can come back stamped up to one period
+/// earlier than its own timestamp
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html>,
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#CloudWatchPeriods>).
+///
+/// - **EMR `IsIdle`**: EMR pushes its metrics every five minutes, an interval
+///   that cannot be changed
+///   (<https://docs.aws.amazon.com/emr/latest/ManagementGuide/UsingEMR_ViewingMetrics.html>).
+///   A datapoint is stamped with the start of its five minutes and published
+///   after they end, up to five minutes later: when a sweep looks, the newest
+///   is 5 to 15 minutes old, and the sweep (every five minutes) keeps a fixed
+///   phase to EMR's publication. One returned bucket holds one EMR datapoint,
+///   which speaks for up to 10 minutes after the bucket's start; the newest
+///   bucket may start up to 20 minutes ago (15 + the bucket shift).
+/// - **`Sparkhub/ActiveNotebookUsers`**: the on-cluster reporter publishes
+///   every minute without a timestamp, so CloudWatch stamps it when it
+///   receives it
+///   (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#about_timestamp>);
+///   each value counts the users active in the 15 minutes before it. The
+///   newest bucket holds the last minute or two: it may start up to 8
+///   minutes ago (3 minutes of publication lag + the bucket shift). Older
+///   means the reporter stopped — a 10-minute silence never passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricTiming {
+    /// How far past its bucket's start a returned datapoint may speak: a
+    /// bucket that far before the window's start says nothing about the
+    /// window (neither activity nor coverage).
+    pub reach: SignedDuration,
+    /// How long before the window's start the first bucket must begin, so
+    /// that the window's start is covered whatever the phase.
+    pub lead: SignedDuration,
+    /// The oldest the newest bucket may be while its source still publishes.
+    pub max_age: SignedDuration,
+    /// A shorter idle window cannot be seen in this metric (its newest
+    /// datapoint may be this old); it is read as this long.
+    pub min_window: SignedDuration,
+}
+
+/// EMR `IsIdle` (see [`MetricTiming`]).
+pub const IS_IDLE_TIMING: MetricTiming = MetricTiming {
+    reach: SignedDuration::from_mins(10),
+    lead: SignedDuration::from_mins(5),
+    max_age: SignedDuration::from_mins(20),
+    min_window: SignedDuration::from_mins(15),
+};
+
+/// The notebook activity reporter (see [`MetricTiming`]).
+pub const NOTEBOOK_TIMING: MetricTiming = MetricTiming {
+    reach: SignedDuration::from_mins(5),
+    lead: SignedDuration::ZERO,
+    max_age: SignedDuration::from_mins(8),
+    min_window: SignedDuration::from_mins(8),
+};
+
+/// How long before the longest idle window (and never less than
+/// [`IS_IDLE_TIMING`]'s `min_window`) the metrics query must begin so that
+/// every bucket the verdict may need is returned.
+pub const QUERY_LOOKBACK: SignedDuration = IS_IDLE_TIMING.reach;
+
 /// EMR's namespace and its idleness metric (dimension `JobFlowId`).
 pub const EMR_NAMESPACE: &str = "AWS/ElasticMapReduce";
 pub const IS_IDLE_METRIC: &str = "IsIdle";
@@ -33,8 +104,35 @@ pub const FALLBACK_POLICY: IdlePolicy = IdlePolicy {
 pub enum KeepAlive {
     None,
     Until(Timestamp),
-    /// Not an RFC 3339 instant: a person meant to keep the cluster, so it is kept.
+    /// Not an RFC 3339 instant: a person meant to keep the cluster, so it is
+    /// not called idle, but its maximum lifetime applies.
     Unreadable(String),
+}
+
+/// A keep-alive tag that does not count: the cluster is not called idle, but
+/// its maximum lifetime applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoredKeepAlive {
+    /// More than [`KEEP_ALIVE_LIMIT`] ahead of `now`.
+    TooFar(Timestamp),
+    /// Not an RFC 3339 instant.
+    Unreadable(String),
+}
+
+impl fmt::Display for IgnoredKeepAlive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooFar(t) => write!(
+                f,
+                "sparkhub:keep-alive-until {t} is more than {} days ahead, so it does not count",
+                KEEP_ALIVE_LIMIT.as_hours() / 24
+            ),
+            Self::Unreadable(v) => write!(
+                f,
+                "sparkhub:keep-alive-until is {v:?}, not an RFC 3339 instant, so it does not count"
+            ),
+        }
+    }
 }
 
 impl KeepAlive {
@@ -77,15 +175,46 @@ pub enum KeepReason {
     NotManaged,
     TerminationProtected,
     KeptAliveUntil(Timestamp),
-    KeepAliveTagUnreadable(String),
+    /// A keep-alive tag that does not count still keeps the cluster from
+    /// being called idle, never past its maximum lifetime.
+    KeepAliveIgnored(IgnoredKeepAlive),
     NotWaiting(ClusterState),
     StepsBusy(usize),
-    InGracePeriod { minutes_left: i64 },
+    InGracePeriod {
+        minutes_left: i64,
+    },
     NotReadyYet,
     SparkBusy,
     IdleMetricGap,
     NotebookActivity,
     NotebookMetricGap,
+    /// The cluster's profile exists but cannot be used, so its policy is
+    /// unknown: kept until the profile is fixed (the sweep reports why).
+    ProfileUnusable {
+        profile: String,
+        trouble: ProfileTrouble,
+    },
+}
+
+/// Why a profile that exists cannot give its idle policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileTrouble {
+    /// Not TOML, or not named like its file.
+    Unreadable,
+    /// Parsed, but not valid.
+    Invalid,
+    /// The profile store failed (listing or reading).
+    StoreFailed,
+}
+
+impl fmt::Display for ProfileTrouble {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unreadable => "cannot be parsed",
+            Self::Invalid => "is invalid",
+            Self::StoreFailed => "could not be read from the profile store",
+        })
+    }
 }
 
 impl KeepReason {
@@ -94,7 +223,8 @@ impl KeepReason {
         match self {
             Self::NotManaged => "not_managed",
             Self::TerminationProtected => "termination_protected",
-            Self::KeptAliveUntil(_) | Self::KeepAliveTagUnreadable(_) => "kept_alive",
+            Self::KeptAliveUntil(_) => "kept_alive",
+            Self::KeepAliveIgnored(_) => "keep_alive_ignored",
             Self::NotWaiting(_) => "not_waiting",
             Self::StepsBusy(_) => "steps_busy",
             Self::InGracePeriod { .. } | Self::NotReadyYet => "grace_period",
@@ -102,6 +232,7 @@ impl KeepReason {
             Self::IdleMetricGap => "idle_metric_gap",
             Self::NotebookActivity => "notebook_activity",
             Self::NotebookMetricGap => "notebook_metric_gap",
+            Self::ProfileUnusable { .. } => "profile_unusable",
         }
     }
 }
@@ -112,9 +243,9 @@ impl fmt::Display for KeepReason {
             Self::NotManaged => write!(f, "not managed by sparkhub (no sparkhub:managed=true tag)"),
             Self::TerminationProtected => write!(f, "termination protected"),
             Self::KeptAliveUntil(t) => write!(f, "kept alive until {t}"),
-            Self::KeepAliveTagUnreadable(v) => write!(
+            Self::KeepAliveIgnored(ignored) => write!(
                 f,
-                "sparkhub:keep-alive-until is {v:?}, not an RFC 3339 instant; kept to be safe"
+                "{ignored}; not called idle, but its maximum lifetime applies"
             ),
             Self::NotWaiting(s) => write!(f, "state {s}"),
             Self::StepsBusy(n) => write!(f, "{n} step(s) pending or running"),
@@ -130,14 +261,24 @@ impl fmt::Display for KeepReason {
                 f,
                 "notebook activity datapoints do not cover the idle window"
             ),
+            Self::ProfileUnusable { profile, trouble } => write!(
+                f,
+                "its profile {profile:?} {trouble}; kept until the profile is fixed"
+            ),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TerminateReason {
-    Idle { minutes: i64 },
-    MaxLifetime { hours: i64 },
+    Idle {
+        minutes: i64,
+    },
+    MaxLifetime {
+        hours: i64,
+        /// A keep-alive tag the cluster carries that did not count.
+        ignored_keep_alive: Option<IgnoredKeepAlive>,
+    },
 }
 
 impl fmt::Display for TerminateReason {
@@ -147,8 +288,15 @@ impl fmt::Display for TerminateReason {
                 f,
                 "idle for {minutes} min (no steps, EMR IsIdle, no notebook activity)"
             ),
-            Self::MaxLifetime { hours } => {
-                write!(f, "older than its maximum lifetime of {hours} h")
+            Self::MaxLifetime {
+                hours,
+                ignored_keep_alive,
+            } => {
+                write!(f, "older than its maximum lifetime of {hours} h")?;
+                if let Some(ignored) = ignored_keep_alive {
+                    write!(f, "; {ignored}")?;
+                }
+                Ok(())
             }
         }
     }
@@ -169,11 +317,14 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     if s.termination_protected {
         return Verdict::Keep(TerminationProtected);
     }
-    match &s.keep_alive {
+    let ignored_keep_alive = match &s.keep_alive {
+        KeepAlive::Until(t) if t.duration_since(now) > KEEP_ALIVE_LIMIT => {
+            Some(IgnoredKeepAlive::TooFar(*t))
+        }
         KeepAlive::Until(t) if *t > now => return Verdict::Keep(KeptAliveUntil(*t)),
-        KeepAlive::Unreadable(v) => return Verdict::Keep(KeepAliveTagUnreadable(v.clone())),
-        _ => {}
-    }
+        KeepAlive::Until(_) | KeepAlive::None => None,
+        KeepAlive::Unreadable(v) => Some(IgnoredKeepAlive::Unreadable(v.clone())),
+    };
     if !s.state.is_active() {
         return Verdict::Keep(NotWaiting(s.state.clone()));
     }
@@ -181,7 +332,11 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     if now.duration_since(s.created_at) > max_lifetime {
         return Verdict::Terminate(TerminateReason::MaxLifetime {
             hours: i64::from(policy.max_lifetime_hours),
+            ignored_keep_alive,
         });
+    }
+    if let Some(ignored) = ignored_keep_alive {
+        return Verdict::Keep(KeepAliveIgnored(ignored));
     }
     if s.state != ClusterState::Waiting {
         return Verdict::Keep(NotWaiting(s.state.clone()));
@@ -199,13 +354,13 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
         return Verdict::Keep(InGracePeriod { minutes_left: left });
     }
     let window_start = now - SignedDuration::from_mins(i64::from(policy.timeout_minutes));
-    match window(&s.is_idle, window_start, now, policy) {
+    match window(&s.is_idle, window_start, now, IS_IDLE_TIMING) {
         None => return Verdict::Keep(IdleMetricGap),
         Some(points) if points.iter().any(|(_, v)| *v < 1.0) => return Verdict::Keep(SparkBusy),
         Some(_) => {}
     }
     if s.notebook_reporter {
-        match window(&s.notebook_users, window_start, now, policy) {
+        match window(&s.notebook_users, window_start, now, NOTEBOOK_TIMING) {
             None => return Verdict::Keep(NotebookMetricGap),
             Some(points) if points.iter().any(|(_, v)| *v > 0.0) => {
                 return Verdict::Keep(NotebookActivity);
@@ -218,27 +373,38 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     })
 }
 
-/// The datapoints inside `[start, now]`, if they cover it: one per period
-/// except the most recent (CloudWatch publishes a period after it ends), and
-/// the first no later than one period after `start`. `None` when they do not.
+/// The datapoints that speak for the window `[start, now]`, if they cover it
+/// as the metric's `timing` allows (see [`MetricTiming`]); `None` when they
+/// do not. A window shorter than the metric's `min_window` is read as that
+/// long. Then:
+///
+/// - a bucket counts when its evidence can reach past `start`
+///   (`t + reach > start`); earlier ones are ignored, whatever their value;
+/// - the first counting bucket begins at least `lead` before `start`;
+/// - no bucket is missing between it and the newest (one every period);
+/// - the newest is at most `max_age` old: older means the source stopped.
+///
+/// What happened after the newest datapoint (EMR's last 5–15 minutes, the
+/// reporter's last minute or two) is not yet published; the sweep's live
+/// checks (cluster state, pending or running steps) stand for it.
 fn window(
     points: &[Datapoint],
     start: Timestamp,
     now: Timestamp,
-    policy: &IdlePolicy,
+    timing: MetricTiming,
 ) -> Option<Vec<Datapoint>> {
     let period = SignedDuration::from_secs(METRIC_PERIOD_SECONDS);
+    let start = start.min(now - timing.min_window);
     let mut inside: Vec<Datapoint> = points
         .iter()
         .copied()
-        .filter(|(t, _)| *t >= start - period && *t <= now)
+        .filter(|(t, _)| *t <= now && start.duration_since(*t) < timing.reach)
         .collect();
     inside.sort_by_key(|(t, _)| *t);
-    let periods = i64::from(policy.timeout_minutes) * 60 / METRIC_PERIOD_SECONDS;
-    let needed = usize::try_from((periods - 1).max(1)).unwrap_or(1);
     let first = inside.first()?.0;
-    let covered = inside.len() >= needed
-        && first <= start + period
+    let newest = inside.last()?.0;
+    let covered = start.duration_since(first) >= timing.lead
+        && now.duration_since(newest) <= timing.max_age
         && inside
             .windows(2)
             .all(|w| w[1].0.duration_since(w[0].0) <= period);

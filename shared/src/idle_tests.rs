@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 use proptest::prelude::*;
 
@@ -66,7 +68,12 @@ fn each_criterion_alone_keeps_the_cluster() {
         (
             "unreadable keep-alive",
             |s| s.keep_alive = KeepAlive::from_tag(Some("tomorrow")),
-            "kept_alive",
+            "keep_alive_ignored",
+        ),
+        (
+            "keep-alive in the year 9999",
+            |s| s.keep_alive = KeepAlive::from_tag(Some("9999-12-31T23:59:59Z")),
+            "keep_alive_ignored",
         ),
         (
             "running",
@@ -154,7 +161,10 @@ fn maximum_lifetime_terminates_whatever_the_activity() {
     s.notebook_users = series(70, 3.0);
     assert_eq!(
         judge(&s, &policy(), now()),
-        Verdict::Terminate(TerminateReason::MaxLifetime { hours: 12 })
+        Verdict::Terminate(TerminateReason::MaxLifetime {
+            hours: 12,
+            ignored_keep_alive: None
+        })
     );
     // ...but never a protected, kept-alive or unmanaged one.
     for change in [
@@ -192,7 +202,8 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
         prop_oneof![
             Just(None),
             (-600i64..600).prop_map(Some),
-            Just(Some(i64::MAX))
+            Just(Some(i64::MAX)),
+            Just(Some(20_000)),
         ],
         0usize..3,
         points(),
@@ -230,22 +241,404 @@ proptest! {
         if let Verdict::Terminate(reason) = &verdict {
             prop_assert!(s.managed, "unmanaged");
             prop_assert!(!s.termination_protected, "protected");
-            let kept_alive = match &s.keep_alive {
-                KeepAlive::Until(t) => *t > now(),
-                KeepAlive::Unreadable(_) => true,
-                KeepAlive::None => false,
+            let kept_alive_within_limit = match &s.keep_alive {
+                KeepAlive::Until(t) => *t > now() && *t <= now() + KEEP_ALIVE_LIMIT,
+                KeepAlive::Unreadable(_) | KeepAlive::None => false,
             };
-            prop_assert!(!kept_alive, "kept alive");
+            prop_assert!(!kept_alive_within_limit, "kept alive");
             prop_assert!(s.state.is_active(), "not active");
             if matches!(reason, TerminateReason::Idle { .. }) {
+                let any_keep_alive = match &s.keep_alive {
+                    KeepAlive::Until(t) => *t > now(),
+                    KeepAlive::Unreadable(_) => true,
+                    KeepAlive::None => false,
+                };
+                prop_assert!(!any_keep_alive, "a keep-alive tag, even one that does not count, is never idle");
                 prop_assert_eq!(s.busy_steps, 0, "busy steps");
                 prop_assert_eq!(&s.state, &ClusterState::Waiting);
-                let window_start = now() - SignedDuration::from_mins(65);
-                prop_assert!(!s.is_idle.iter().any(|(t, v)| *t >= window_start && *v < 1.0), "spark busy");
+                // The 60-minute window, and what may speak for it.
+                let idle_from = now() - SignedDuration::from_mins(70);
+                let notebook_from = now() - SignedDuration::from_mins(65);
+                prop_assert!(!s.is_idle.iter().any(|(t, v)| *t > idle_from && *v < 1.0), "spark busy");
                 if s.notebook_reporter {
-                    prop_assert!(!s.notebook_users.iter().any(|(t, v)| *t >= window_start && *v > 0.0), "notebook activity");
+                    prop_assert!(!s.notebook_users.iter().any(|(t, v)| *t > notebook_from && *v > 0.0), "notebook activity");
                 }
             }
         }
+    }
+}
+
+/// An idle cluster whose datapoints, one every five minutes, are stamped
+/// `newest` ago and earlier, back to well before the window.
+fn with_newest(idle_newest: SignedDuration, notebook_newest: SignedDuration) -> Snapshot {
+    let points = |newest: SignedDuration, value: f64| -> Vec<Datapoint> {
+        (0..20)
+            .map(|i| (now() - newest - SignedDuration::from_mins(5 * i), value))
+            .collect()
+    };
+    Snapshot {
+        is_idle: points(idle_newest, 1.0),
+        notebook_users: points(notebook_newest, 0.0),
+        ..idle()
+    }
+}
+
+fn key(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Keep(reason) => reason.key(),
+        Verdict::Terminate(_) => "terminate",
+    }
+}
+
+/// EMR's newest IsIdle datapoint is 5 to 15 minutes old when a sweep looks
+/// (up to 20 once CloudWatch's buckets, not aligned to EMR's, stamp it
+/// earlier); the notebook reporter's is a minute or two (up to 8 with the
+/// bucket shift). Older means the source stopped: the cluster is kept.
+#[test]
+fn how_old_the_newest_datapoint_may_be_for_each_metric() {
+    let fresh = SignedDuration::from_mins(1);
+    // (newest point's age in seconds, IsIdle alone, notebook alone)
+    let table: &[(i64, &str, &str)] = &[
+        // Aligned to the window (the query's buckets start on the same minute as EMR's).
+        (0, "terminate", "terminate"),
+        (5 * 60, "terminate", "terminate"),
+        (10 * 60, "terminate", "notebook_metric_gap"),
+        (15 * 60, "terminate", "notebook_metric_gap"),
+        (25 * 60, "idle_metric_gap", "notebook_metric_gap"),
+        // Not aligned: stamps 30 s to 4 min off the window's minute.
+        (30, "terminate", "terminate"),
+        (7 * 60 + 30, "terminate", "terminate"),
+        (8 * 60 + 30, "terminate", "notebook_metric_gap"),
+        (12 * 60 + 30, "terminate", "notebook_metric_gap"),
+        (17 * 60 + 30, "terminate", "notebook_metric_gap"),
+        (19 * 60 + 59, "terminate", "notebook_metric_gap"),
+        (20 * 60 + 1, "idle_metric_gap", "notebook_metric_gap"),
+        (24 * 60, "idle_metric_gap", "notebook_metric_gap"),
+    ];
+    for &(secs, idle_expected, notebook_expected) in table {
+        let age = SignedDuration::from_secs(secs);
+        let idle_only = with_newest(age, fresh);
+        assert_eq!(
+            key(&judge(&idle_only, &policy(), now())),
+            idle_expected,
+            "IsIdle newest {secs} s old"
+        );
+        let notebook_only = with_newest(fresh, age);
+        assert_eq!(
+            key(&judge(&notebook_only, &policy(), now())),
+            notebook_expected,
+            "notebook newest {secs} s old"
+        );
+    }
+}
+
+/// The same rule for every timeout a profile may have (5 minutes to 7 days).
+#[test]
+fn a_cluster_idle_for_hours_with_late_datapoints_is_terminated_whatever_its_timeout() {
+    for timeout in [5, 10, 15, 20, 45, 60, 120, 10_080] {
+        let p = IdlePolicy {
+            timeout_minutes: timeout,
+            grace_minutes: 30,
+            max_lifetime_hours: 720,
+        };
+        let mut s = idle();
+        s.created_at = now() - SignedDuration::from_hours(24 * 8);
+        s.ready_at = Some(s.created_at);
+        let span = i64::from(timeout.max(15)) / 5 + 4;
+        for (newest_idle, newest_notebook) in [(15 * 60, 60), (17 * 60 + 30, 7 * 60 + 59)] {
+            s.is_idle = (0..span)
+                .map(|i| {
+                    (
+                        now() - SignedDuration::from_secs(newest_idle + 300 * i),
+                        1.0,
+                    )
+                })
+                .collect();
+            s.notebook_users = (0..span)
+                .map(|i| {
+                    (
+                        now() - SignedDuration::from_secs(newest_notebook + 300 * i),
+                        0.0,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                key(&judge(&s, &p, now())),
+                "terminate",
+                "timeout {timeout} min, IsIdle {newest_idle} s old"
+            );
+            // A 10-minute silence of the reporter is never idleness.
+            let mut silent = s.clone();
+            silent
+                .notebook_users
+                .retain(|(t, _)| now().duration_since(*t).as_secs() >= 600);
+            assert_eq!(
+                key(&judge(&silent, &p, now())),
+                "notebook_metric_gap",
+                "timeout {timeout} min"
+            );
+        }
+    }
+}
+
+/// A bucket counts for the window only if its evidence can reach into it:
+/// EMR's datapoint may sit up to five minutes after its bucket's start and
+/// speaks for the five minutes after that; the reporter's speak for their
+/// instant. And the window's start must be covered whatever the phase.
+#[test]
+fn points_before_the_window_neither_cover_it_nor_keep_it() {
+    let start = now() - SignedDuration::from_mins(60);
+    let at =
+        |mins_before_start: f64| start - SignedDuration::from_secs_f64(mins_before_start * 60.0);
+    // A Spark job in a bucket that ended ten minutes before the window: terminated.
+    let mut s = idle();
+    s.is_idle.push((at(10.0), 0.0));
+    s.is_idle.retain(|(t, v)| *t > at(10.0) || *v == 0.0);
+    assert_eq!(key(&judge(&s, &policy(), now())), "terminate");
+    // ...one whose EMR datapoint may reach into the window: kept.
+    let mut s = idle();
+    s.is_idle.retain(|(t, _)| *t > at(10.0));
+    s.is_idle.push((at(7.5), 0.0));
+    assert_eq!(key(&judge(&s, &policy(), now())), "spark_busy");
+    // A notebook user in the bucket just before the window: terminated.
+    let mut s = idle();
+    s.notebook_users.push((at(5.0), 1.0));
+    assert_eq!(key(&judge(&s, &policy(), now())), "terminate");
+    // IsIdle buckets that start 2.5 minutes before the window: EMR's datapoint
+    // may be as late as 2.5 minutes into it, so the window's start is not covered.
+    let mut s = idle();
+    s.is_idle = (0..=12)
+        .map(|i| (at(2.5) + SignedDuration::from_mins(5 * i), 1.0))
+        .collect();
+    assert_eq!(key(&judge(&s, &policy(), now())), "idle_metric_gap");
+    s.is_idle.insert(0, (at(7.5), 1.0));
+    assert_eq!(key(&judge(&s, &policy(), now())), "terminate");
+    // Notebook buckets from 2.5 minutes into the window: not covered either.
+    let mut s = idle();
+    s.notebook_users = (0..=11)
+        .map(|i| (start + SignedDuration::from_secs(150 + 300 * i), 0.0))
+        .collect();
+    assert_eq!(key(&judge(&s, &policy(), now())), "notebook_metric_gap");
+}
+
+/// The sweep, EMR and the reporter keep a fixed phase to one another; for
+/// every phase, every publication lag and every moment the cluster falls
+/// idle, the cluster is terminated after its idle timeout, never before,
+/// and at most 15 minutes after (one sweep interval plus what EMR's
+/// five-minute buckets hide). `tests/benches/idle_overshoot.rs` measures the
+/// distribution.
+#[test]
+fn overshoot_past_the_idle_timeout_is_never_negative_and_bounded_at_every_phase() {
+    const MIN: i64 = 60;
+    let timeout = 60 * MIN;
+    let p = policy();
+    let base = now() - SignedDuration::from_hours(30);
+    let mut worst = (i64::MAX, i64::MIN);
+    for emr_phase in (0..5 * MIN).step_by(50) {
+        for emr_lag in [0, 150, 5 * MIN] {
+            for sweep_phase in (0..5 * MIN).step_by(70) {
+                for idle_from in (0..10 * MIN).step_by(110) {
+                    let t0 = 10 * 60 * MIN + idle_from;
+                    let sweeps = (0..).map(|k| sweep_phase + 5 * MIN * k);
+                    let first = sweeps
+                        .filter(|&s| s >= t0)
+                        .take_while(|&s| s < t0 + timeout + 60 * MIN)
+                        .find(|&s| {
+                            let snap = simulated(base, s, t0, emr_phase, emr_lag, timeout);
+                            matches!(
+                                judge(&snap, &p, base + SignedDuration::from_secs(s)),
+                                Verdict::Terminate(TerminateReason::Idle { .. })
+                            )
+                        })
+                        .expect("terminated within an hour of its timeout");
+                    let overshoot = first - (t0 + timeout);
+                    worst = (worst.0.min(overshoot), worst.1.max(overshoot));
+                }
+            }
+        }
+    }
+    assert!(worst.0 >= 0, "terminated {} s early", -worst.0);
+    assert!(worst.1 <= 15 * MIN, "{} s past the timeout", worst.1);
+}
+
+/// A cluster busy until `t0` (seconds after `base`), seen by a sweep at `s`:
+/// EMR's IsIdle every five minutes from `emr_phase`, published `emr_lag`
+/// after its period ends; the reporter every minute, received within two;
+/// GetMetricData's five-minute buckets from the sweep's query start.
+fn simulated(
+    base: Timestamp,
+    s: i64,
+    t0: i64,
+    emr_phase: i64,
+    emr_lag: i64,
+    timeout: i64,
+) -> Snapshot {
+    let at = |secs: i64| base + SignedDuration::from_secs(secs);
+    let query_start = (s - timeout - QUERY_LOOKBACK.as_secs()).div_euclid(60) * 60;
+    let bucket = |raw: Vec<(i64, f64)>, combine: fn(f64, f64) -> f64| {
+        let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
+        for (t, v) in raw.into_iter().filter(|(t, _)| *t >= query_start && *t < s) {
+            let b = query_start + (t - query_start).div_euclid(300) * 300;
+            buckets
+                .entry(b)
+                .and_modify(|old| *old = combine(*old, v))
+                .or_insert(v);
+        }
+        buckets.into_iter().map(|(b, v)| (at(b), v)).collect()
+    };
+    let emr = (0..)
+        .map(|k| emr_phase + 300 * k)
+        .take_while(|p| p + 300 + emr_lag <= s)
+        .map(|p| (p, if p >= t0 { 1.0 } else { 0.0 }))
+        .collect();
+    let reporter = (0..)
+        .map(|k| 60 * k + 7)
+        .take_while(|r| r + 100 <= s)
+        .map(|r| (r, if r >= t0 { 0.0 } else { 1.0 }))
+        .collect();
+    Snapshot {
+        created_at: base,
+        ready_at: Some(base),
+        is_idle: bucket(emr, f64::min),
+        notebook_users: bucket(reporter, f64::max),
+        ..idle()
+    }
+}
+
+#[test]
+fn a_keep_alive_tag_counts_for_seven_days_at_most() {
+    let mut old = idle();
+    old.created_at = now() - SignedDuration::from_hours(13);
+    let tag =
+        |days: i64, hours: i64| (now() + SignedDuration::from_hours(24 * days + hours)).to_string();
+    // Within seven days: kept past its maximum lifetime.
+    old.keep_alive = KeepAlive::from_tag(Some(&tag(6, 23)));
+    assert_eq!(key(&judge(&old, &policy(), now())), "kept_alive");
+    // Beyond, far beyond, or unreadable: its maximum lifetime applies, and the reason says why.
+    for value in [
+        tag(7, 1),
+        "9999-01-01T00:00:00Z".to_string(),
+        "9999-12-31T23:59:59Z".to_string(),
+        "tomorrow".into(),
+        String::new(),
+    ] {
+        old.keep_alive = KeepAlive::from_tag(Some(&value));
+        let verdict = judge(&old, &policy(), now());
+        let Verdict::Terminate(
+            reason @ TerminateReason::MaxLifetime {
+                ignored_keep_alive: Some(_),
+                ..
+            },
+        ) = &verdict
+        else {
+            panic!("{value:?}: {verdict:?}");
+        };
+        let text = reason.to_string();
+        assert!(
+            text.contains("maximum lifetime of 12 h")
+                && text.contains("sparkhub:keep-alive-until")
+                && text.contains("does not count"),
+            "{text}"
+        );
+        // A younger cluster with the same tag is not called idle, and says why.
+        let mut young = old.clone();
+        young.created_at = now() - SignedDuration::from_hours(3);
+        let Verdict::Keep(reason) = judge(&young, &policy(), now()) else {
+            panic!("{value:?}: a tag, even one that does not count, keeps it from idleness");
+        };
+        assert_eq!(reason.key(), "keep_alive_ignored");
+        assert!(
+            reason.to_string().contains("maximum lifetime applies"),
+            "{reason}"
+        );
+    }
+}
+
+/// RFC 3339-like strings, valid or nearly so, and any string at all.
+fn arb_keep_alive_tag() -> impl Strategy<Value = String> {
+    let near = (
+        -1i64..12_000,
+        0u32..15,
+        0u32..35,
+        0u32..26,
+        0u32..62,
+        0u32..62,
+        prop_oneof![
+            Just(String::new()),
+            (0u32..1_000_000_000).prop_map(|n| format!(".{n}"))
+        ],
+        prop_oneof![
+            Just("Z".to_string()),
+            Just("z".to_string()),
+            Just(String::new()),
+            (-25i32..25, 0u32..61).prop_map(|(h, m)| format!("{h:+03}:{m:02}"))
+        ],
+    )
+        .prop_map(|(y, mo, d, h, mi, s, frac, zone)| {
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{zone}")
+        });
+    let valid = (-2_000_000_000i64..253_402_300_000).prop_map(|secs| {
+        Timestamp::from_second(secs)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    });
+    let minutes_from_now =
+        (-20_000i64..20_000).prop_map(|m| (now() + SignedDuration::from_mins(m)).to_string());
+    prop_oneof![near, valid, minutes_from_now, any::<String>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 4000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(14),
+        ..ProptestConfig::default()
+    })]
+
+    /// Any tag value gives a typed keep-alive and a typed verdict, never a
+    /// panic; none keeps a cluster past its maximum lifetime unless it is an
+    /// instant at most seven days ahead.
+    #[test]
+    fn any_keep_alive_tag_gives_a_typed_verdict(value in arb_keep_alive_tag(), hours_old in 0i64..48) {
+        let keep_alive = KeepAlive::from_tag(Some(&value));
+        let mut s = idle();
+        s.created_at = now() - SignedDuration::from_hours(hours_old);
+        s.keep_alive = keep_alive.clone();
+        let verdict = judge(&s, &policy(), now());
+        let counts = matches!(keep_alive, KeepAlive::Until(t) if t > now() && t.duration_since(now()) <= KEEP_ALIVE_LIMIT);
+        match &verdict {
+            Verdict::Keep(KeepReason::KeptAliveUntil(t)) => {
+                prop_assert!(counts, "kept alive by {:?}", value);
+                prop_assert_eq!(&KeepAlive::Until(*t), &keep_alive);
+            }
+            Verdict::Terminate(TerminateReason::MaxLifetime { ignored_keep_alive, .. }) => {
+                prop_assert!(!counts);
+                prop_assert!(hours_old > 12);
+                let ignored_expected = matches!(keep_alive, KeepAlive::Unreadable(_))
+                    || matches!(keep_alive, KeepAlive::Until(t) if t.duration_since(now()) > KEEP_ALIVE_LIMIT);
+                prop_assert_eq!(ignored_keep_alive.is_some(), ignored_expected);
+            }
+            Verdict::Keep(KeepReason::KeepAliveIgnored(_)) => prop_assert!(!counts && hours_old <= 12),
+            Verdict::Terminate(TerminateReason::Idle { .. }) => prop_assert!(!counts && !matches!(keep_alive, KeepAlive::Unreadable(_))),
+            other => prop_assert!(false, "{:?} for {:?}", other, value),
+        }
+        // Every reason has words.
+        let words = match &verdict {
+            Verdict::Keep(r) => r.to_string(),
+            Verdict::Terminate(r) => r.to_string(),
+        };
+        prop_assert!(!words.is_empty());
+    }
+}
+
+/// The newest datapoint a metric tolerates always counts, however short the
+/// window: a 5-minute timeout is not "never covered".
+#[test]
+fn the_oldest_tolerated_newest_point_always_reaches_the_window() {
+    for timing in [IS_IDLE_TIMING, NOTEBOOK_TIMING] {
+        let start = now() - timing.min_window;
+        let newest = now() - timing.max_age;
+        assert!(start.duration_since(newest) < timing.reach, "{timing:?}");
+        assert!(timing.reach - timing.lead >= SignedDuration::from_secs(METRIC_PERIOD_SECONDS));
+        assert!(QUERY_LOOKBACK >= timing.lead, "{timing:?}");
     }
 }
