@@ -17,10 +17,10 @@ use sparkhub_shared::aws::{CloudWatch, Emr, S3Bucket, Sns};
 use sparkhub_shared::emr::ClusterState;
 use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::idle::{
-    FALLBACK_POLICY, KeepAlive, KeepReason, METRIC_PERIOD_SECONDS, Snapshot, TerminateReason,
-    Verdict, judge,
+    FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, KeepReason, ProfileTrouble, QUERY_LOOKBACK,
+    Snapshot, TerminateReason, Verdict, judge,
 };
-use sparkhub_shared::loading::load_profile;
+use sparkhub_shared::loading::{ProfileError, load_profile};
 use sparkhub_shared::ports::{
     AwsError, ClusterFleet, ClusterMetrics, ListedCluster, MetricsSource, Notifier, ProfileStore,
 };
@@ -258,8 +258,8 @@ where
             dry_run: self.config.dry_run,
             ..Summary::default()
         };
-        let policies = self.policies(&mut summary).await;
-        let bounds = Bounds::of(policies.values().chain([&FALLBACK_POLICY]));
+        let mut book = self.policies(&mut summary).await;
+        let bounds = Bounds::of(book.known().chain([&FALLBACK_POLICY]));
 
         // 1. What the listing alone decides.
         let mut lifetime = Vec::new();
@@ -292,9 +292,9 @@ where
 
         // 2. Metrics, batched, for every cluster that may be idle.
         let wanted: Vec<String> = idle.iter().chain(&lifetime).map(|c| c.id.clone()).collect();
-        let start = now
-            - SignedDuration::from_mins(i64::from(bounds.max_timeout))
-            - SignedDuration::from_secs(METRIC_PERIOD_SECONDS);
+        let longest_window =
+            SignedDuration::from_mins(i64::from(bounds.max_timeout)).max(IS_IDLE_TIMING.min_window);
+        let start = now - longest_window - QUERY_LOOKBACK;
         let metrics = if wanted.is_empty() {
             BTreeMap::new()
         } else {
@@ -347,7 +347,21 @@ where
                 }
             };
             let profile = details.summary.profile().unwrap_or_default().to_owned();
-            let policy = policies.get(&profile).unwrap_or(&FALLBACK_POLICY);
+            let policy = match self.policy_for(&mut book, &profile, &mut summary).await {
+                Ok(policy) => policy,
+                Err(trouble) if details.summary.is_managed() => {
+                    let reason = KeepReason::ProfileUnusable {
+                        profile: profile.clone(),
+                        trouble,
+                    };
+                    warn!(cluster_id = %cluster.id, %profile, "kept: its profile cannot be used");
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
+                    continue;
+                }
+                // Unmanaged clusters are kept whatever their policy.
+                Err(_) => FALLBACK_POLICY,
+            };
+            let policy = &policy;
             let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
             let keep_alive = KeepAlive::from_tag(
                 details
@@ -462,33 +476,114 @@ where
         }
     }
 
-    /// The idle policy of every readable profile. A profile that cannot be
-    /// read leaves its clusters on the fallback policy.
-    async fn policies(&self, summary: &mut Summary) -> BTreeMap<String, IdlePolicy> {
-        let mut policies = BTreeMap::new();
+    /// The idle policy of every listed profile, or why it cannot be used.
+    async fn policies(&self, summary: &mut Summary) -> PolicyBook {
+        let mut book = PolicyBook::default();
         let names = match self.profiles.list_profiles().await {
             Ok(names) => names,
             Err(e) => {
+                warn!(error = %message_with_causes(&e), "profiles cannot be listed: each cluster's profile is read on its own");
                 summary
                     .errors
                     .push(format!("listing profiles: {}", message_with_causes(&e)));
-                return policies;
+                book.listing_failed = true;
+                return book;
             }
         };
         for name in names {
             let Ok(parsed) = ProfileName::parse(&name) else {
                 continue;
             };
-            match load_profile(&self.profiles, &parsed, |_| {}).await {
-                Ok(profile) => {
-                    policies.insert(name, profile.idle);
-                }
-                Err(e) => {
-                    warn!(profile = %name, error = %e, "profile unusable; its clusters get the fallback idle policy")
-                }
+            let loaded = self.load(&parsed).await;
+            book.insert(name, loaded);
+        }
+        book
+    }
+
+    async fn load(&self, name: &ProfileName) -> Loaded {
+        match load_profile(&self.profiles, name, |_| {}).await {
+            Ok(profile) => Loaded::Policy(profile.idle),
+            Err(ProfileError::NotFound { .. }) => Loaded::Gone,
+            Err(e) => {
+                let trouble = match &e {
+                    ProfileError::Unreadable { .. } => ProfileTrouble::Unreadable,
+                    ProfileError::Invalid { .. } => ProfileTrouble::Invalid,
+                    ProfileError::NotFound { .. } | ProfileError::Aws(_) => {
+                        ProfileTrouble::StoreFailed
+                    }
+                };
+                Loaded::Unusable(trouble, message_with_causes(&e))
             }
         }
-        policies
+    }
+
+    /// The policy for a cluster of `profile`: its own; the fallback when the
+    /// profile is really gone; an error (reported once per sweep) when it
+    /// exists but cannot be used, or cannot be known.
+    async fn policy_for(
+        &self,
+        book: &mut PolicyBook,
+        profile: &str,
+        summary: &mut Summary,
+    ) -> Result<IdlePolicy, ProfileTrouble> {
+        if !book.profiles.contains_key(profile) {
+            let loaded = match ProfileName::parse(profile) {
+                // No profile file can have this name.
+                Err(_) => Loaded::Gone,
+                // Listed without it: it is gone.
+                Ok(_) if !book.listing_failed => Loaded::Gone,
+                Ok(name) => self.load(&name).await,
+            };
+            book.insert(profile.to_owned(), loaded);
+        }
+        match book.profiles.get_mut(profile) {
+            Some(Loaded::Policy(policy)) => Ok(policy.clone()),
+            Some(Loaded::Unusable(trouble, message)) => {
+                let trouble = *trouble;
+                if !message.is_empty() {
+                    let message = std::mem::take(message);
+                    warn!(%profile, error = %message, "profile unusable: its clusters are kept");
+                    summary.errors.push(format!(
+                        "profile {profile}: {message}; its clusters are kept until it is fixed"
+                    ));
+                }
+                Err(trouble)
+            }
+            Some(Loaded::Gone) | None => {
+                info!(%profile, "profile gone: its clusters get the fallback idle policy");
+                Ok(FALLBACK_POLICY)
+            }
+        }
+    }
+}
+
+/// What reading one profile gave.
+enum Loaded {
+    Policy(IdlePolicy),
+    /// Not found: its clusters get [`FALLBACK_POLICY`].
+    Gone,
+    /// Exists but cannot be used; the message until it has been reported.
+    Unusable(ProfileTrouble, String),
+}
+
+/// The profiles one sweep has read.
+#[derive(Default)]
+struct PolicyBook {
+    profiles: BTreeMap<String, Loaded>,
+    /// The listing failed: a profile not read yet may exist.
+    listing_failed: bool,
+}
+
+impl PolicyBook {
+    fn insert(&mut self, name: String, loaded: Loaded) {
+        self.profiles.insert(name, loaded);
+    }
+
+    fn known(&self) -> impl Iterator<Item = &IdlePolicy> {
+        self.profiles.values().filter_map(|l| match l {
+            Loaded::Policy(p) => Some(p),
+            _ => None,
+        })
     }
 }
 

@@ -151,14 +151,43 @@ impl MetricsSource for Metrics {
     }
 }
 
-struct Profiles(BTreeMap<String, String>);
+#[derive(Default)]
+struct Profiles {
+    texts: BTreeMap<String, String>,
+    /// ListObjectsV2 fails.
+    fail_listing: bool,
+    /// GetObject fails for these (they exist).
+    fail_reading: Vec<String>,
+}
+
+impl Profiles {
+    fn with(texts: &[(&str, &str)]) -> Self {
+        Self {
+            texts: texts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
+fn s3_error(operation: &'static str) -> AwsError {
+    AwsError::new(operation, true, Some("SlowDown".into()), "injected")
+}
 
 impl ProfileStore for Profiles {
     async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
-        Ok(self.0.get(name).cloned())
+        if self.fail_reading.iter().any(|n| n == name) {
+            return Err(s3_error("S3 GetObject"));
+        }
+        Ok(self.texts.get(name).cloned())
     }
     async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
-        Ok(self.0.keys().cloned().collect())
+        if self.fail_listing {
+            return Err(s3_error("S3 ListObjectsV2"));
+        }
+        Ok(self.texts.keys().cloned().collect())
     }
     fn location(&self, name: &str) -> String {
         format!("s3://b/profiles/{name}.toml")
@@ -191,7 +220,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             dry_run: false,
             topic_arn: Some("arn:aws:sns:us-east-1:1:t".into()),
         },
-        profiles: Profiles(BTreeMap::from([("tutorial".into(), TUTORIAL.into())])),
+        profiles: Profiles::with(&[("tutorial", TUTORIAL)]),
         fleet: Fleet {
             clusters,
             ..Fleet::default()
@@ -464,4 +493,150 @@ fn embedded_metrics_carry_the_counts() {
         line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "Sparkhub"
     );
+}
+
+/// The tutorial profile, renamed `long`, that lets a cluster live 72 hours.
+fn long_profile() -> String {
+    TUTORIAL
+        .replacen("name = \"tutorial\"", "name = \"long\"", 1)
+        .replacen("max_lifetime_hours = 12", "max_lifetime_hours = 72", 1)
+}
+
+/// A 30-hour-old cluster of `profile` that someone uses in a notebook.
+fn thirty_hours_old(id: &str, profile: &str) -> Fake {
+    let mut c = idle(id);
+    c.listed.created_at = Some(ago(30 * 60));
+    c.details
+        .summary
+        .tags
+        .insert("sparkhub:profile".into(), profile.into());
+    c.metrics.notebook_users = series(70, 1.0);
+    c
+}
+
+/// A profile that exists but cannot be read, parsed or validated keeps its
+/// clusters (reported, with the reason); only a profile that is gone gets
+/// the fallback policy's 24 hours.
+#[tokio::test]
+async fn a_profile_that_exists_but_cannot_be_used_keeps_its_clusters() {
+    let broken_toml = long_profile().replacen("[idle]", "[idle", 1);
+    let invalid = long_profile().replacen("timeout_minutes = 60", "timeout_minutes = 1", 1);
+    let cases: &[(&str, Profiles, &str)] = &[
+        (
+            "an edit broke its TOML",
+            Profiles::with(&[("long", &broken_toml)]),
+            "cannot be parsed",
+        ),
+        (
+            "an edit made it invalid",
+            Profiles::with(&[("long", &invalid)]),
+            "is invalid",
+        ),
+        (
+            "S3 fails to read it",
+            Profiles {
+                fail_reading: vec!["long".into()],
+                ..Profiles::with(&[("long", &long_profile())])
+            },
+            "could not be read",
+        ),
+    ];
+    for (what, profiles, says) in cases {
+        let mut t = terminator(vec![thirty_hours_old("j-LONG", "long")]);
+        t.profiles = Profiles {
+            texts: profiles.texts.clone(),
+            fail_listing: profiles.fail_listing,
+            fail_reading: profiles.fail_reading.clone(),
+        };
+        let summary = t.sweep().await.unwrap();
+        assert!(summary.terminated.is_empty(), "{what}: {summary:?}");
+        assert_eq!(summary.kept.get("profile_unusable"), Some(&1), "{what}");
+        let report = &summary.clusters[0];
+        assert!(
+            !report.terminate && report.reason.contains("\"long\"") && report.reason.contains(says),
+            "{what}: {}",
+            report.reason
+        );
+        assert_eq!(summary.errors.len(), 1, "{what}: {:?}", summary.errors);
+        assert!(
+            summary.errors[0].contains("profile long") && summary.errors[0].contains("kept"),
+            "{what}: {:?}",
+            summary.errors
+        );
+    }
+}
+
+/// When the profiles cannot be listed, each cluster's profile is read on its
+/// own: a readable one gives its own policy, a missing one the fallback.
+#[tokio::test]
+async fn a_failed_profile_listing_does_not_put_every_cluster_on_the_fallback_policy() {
+    let mut t = terminator(vec![
+        thirty_hours_old("j-LONG", "long"),
+        thirty_hours_old("j-ORPHAN", "deleted"),
+    ]);
+    t.profiles = Profiles {
+        fail_listing: true,
+        ..Profiles::with(&[("long", &long_profile())])
+    };
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(
+        summary.terminated,
+        ["j-ORPHAN"],
+        "the orphan is past the fallback's 24 h; the other lives by its profile's 72 h"
+    );
+    let orphan = summary
+        .to_terminate
+        .iter()
+        .find(|d| d.cluster_id == "j-ORPHAN")
+        .unwrap();
+    assert!(
+        orphan.reason.contains("maximum lifetime of 24 h"),
+        "{}",
+        orphan.reason
+    );
+    let long = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster_id == "j-LONG")
+        .unwrap();
+    assert!(!long.terminate, "{}", long.reason);
+    assert!(
+        summary
+            .errors
+            .iter()
+            .any(|e| e.contains("listing profiles")),
+        "{:?}",
+        summary.errors
+    );
+}
+
+/// A keep-alive tag in the year 9999 does not keep a cluster past its
+/// maximum lifetime; the announcement says the tag did not count.
+#[tokio::test]
+async fn a_keep_alive_tag_far_in_the_future_does_not_outlive_the_maximum_lifetime() {
+    let mut forever = idle("j-FOREVER");
+    forever.listed.created_at = Some(ago(13 * 60));
+    forever.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        "9999-12-31T23:59:59Z".into(),
+    );
+    let mut tomorrow = forever.clone();
+    tomorrow.listed.id = "j-TOMORROW".into();
+    tomorrow.details.summary.id = "j-TOMORROW".into();
+    tomorrow.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        (now() + SignedDuration::from_hours(20)).to_string(),
+    );
+    let t = terminator(vec![forever, tomorrow]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-FOREVER"]);
+    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    assert!(
+        sent[0].1.contains("maximum lifetime of 12 h")
+            && sent[0].1.contains("9999-12-31T23:59:59Z")
+            && sent[0].1.contains("does not count"),
+        "{}",
+        sent[0].1
+    );
+    assert_eq!(summary.kept.get("kept_alive"), Some(&1));
 }
