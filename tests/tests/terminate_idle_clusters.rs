@@ -1,4 +1,4 @@
-//! terminate-idle-clusters against the emulator: a mixed fleet of 33
+//! terminate-idle-clusters against the emulator: a mixed fleet of 42
 //! clusters, each kind three times; the real EMR, CloudWatch (through the
 //! emulator's CBOR bridge) and S3 adapters.
 
@@ -11,9 +11,9 @@ use terminate_idle_clusters::{Config, Terminator};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
-/// Every five minutes over the last 70 minutes.
+/// Every five minutes over the last 80 minutes.
 fn every_5_min(value: f64) -> Vec<(i64, f64)> {
-    (0..=14).map(|i| (i * 5, value)).collect()
+    (0..=16).map(|i| (i * 5, value)).collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -29,9 +29,16 @@ enum Kind {
     NotebookActivity,
     SparkBusy,
     Running,
+    /// Idle for hours; EMR's newest IsIdle datapoint is 15 minutes old, as it
+    /// can be when a sweep looks.
+    IdleLateMetric,
+    /// 30 hours old, of a profile (allowing 72 h) that an edit broke.
+    BrokenProfile,
+    /// 13 hours old (12 allowed), kept alive until the year 9999.
+    KeptAliveForever,
 }
 
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 14] = [
     Kind::Idle,
     Kind::BusyStep,
     Kind::Protected,
@@ -43,10 +50,29 @@ const KINDS: [Kind; 11] = [
     Kind::NotebookActivity,
     Kind::SparkBusy,
     Kind::Running,
+    Kind::IdleLateMetric,
+    Kind::BrokenProfile,
+    Kind::KeptAliveForever,
 ];
+
+/// The kinds a sweep terminates.
+fn swept(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Idle | Kind::PastLifetime | Kind::IdleLateMetric | Kind::KeptAliveForever
+    )
+}
+
+const BROKEN: &str = "broken";
 
 async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
     let now = Timestamp::now();
+    let broken = format!("{profile}-{BROKEN}");
+    let profile = if kind == Kind::BrokenProfile {
+        broken.as_str()
+    } else {
+        profile
+    };
     let managed = [("sparkhub:managed", "true"), ("sparkhub:profile", profile)];
     let keep_until = (now + SignedDuration::from_hours(1)).to_string();
     let mut tags: Vec<(&str, &str)> = match kind {
@@ -55,6 +81,9 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
     };
     if kind == Kind::KeptAlive {
         tags.push(("sparkhub:keep-alive-until", &keep_until));
+    }
+    if kind == Kind::KeptAliveForever {
+        tags.push(("sparkhub:keep-alive-until", "9999-01-01T00:00:00Z"));
     }
     let id = aws
         .run_cluster(
@@ -68,9 +97,13 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
             now - SignedDuration::from_mins(15),
             now - SignedDuration::from_mins(10),
         ),
-        Kind::PastLifetime => (
+        Kind::PastLifetime | Kind::KeptAliveForever => (
             now - SignedDuration::from_hours(13),
             now - SignedDuration::from_hours(12),
+        ),
+        Kind::BrokenProfile => (
+            now - SignedDuration::from_hours(30),
+            now - SignedDuration::from_hours(29),
         ),
         _ => (
             now - SignedDuration::from_hours(3),
@@ -94,6 +127,13 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
                 .into_iter()
                 .map(|(m, v)| (m, if m == 10 { 2.0 } else { v }))
                 .collect(),
+        ),
+        Kind::IdleLateMetric => (
+            every_5_min(1.0)
+                .into_iter()
+                .map(|(m, v)| (m + 15, v))
+                .collect(),
+            every_5_min(0.0),
         ),
         _ => (every_5_min(1.0), every_5_min(0.0)),
     };
@@ -148,8 +188,24 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     let bucket = unique("sparkhub-sweep");
     let profile = unique("sweep");
     let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
-    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
-        .await;
+    // A second profile, allowing 72 hours, that an edit broke (an unclosed table).
+    let broken_name = format!("{profile}-{BROKEN}");
+    let broken = TUTORIAL
+        .replacen(
+            "name = \"tutorial\"",
+            &format!("name = \"{broken_name}\""),
+            1,
+        )
+        .replacen("max_lifetime_hours = 12", "max_lifetime_hours = 72", 1)
+        .replacen("[idle]", "[idle", 1);
+    aws.bucket_with(
+        &bucket,
+        &[
+            (&format!("profiles/{profile}.toml"), &text),
+            (&format!("profiles/{broken_name}.toml"), &broken),
+        ],
+    )
+    .await;
 
     let mut fleet: BTreeMap<String, Kind> = BTreeMap::new();
     for kind in KINDS {
@@ -157,7 +213,7 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
             fleet.insert(cluster_of_kind(&aws, &profile, kind).await, kind);
         }
     }
-    assert!(fleet.len() >= 30);
+    assert!(fleet.len() >= 42);
 
     let terminator = |dry_run: bool| {
         Terminator::with_aws(
@@ -171,7 +227,7 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     };
     let expected: Vec<String> = fleet
         .iter()
-        .filter(|(_, k)| matches!(k, Kind::Idle | Kind::PastLifetime))
+        .filter(|(_, k)| swept(**k))
         .map(|(id, _)| id.clone())
         .collect();
 
@@ -195,7 +251,29 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     }
 
     let summary = terminator(false).sweep().await.unwrap();
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert!(
+        !summary.errors.is_empty()
+            && summary
+                .errors
+                .iter()
+                .all(|e| e.contains(&format!("profile {broken_name}"))),
+        "only the broken profile is an error: {:?}",
+        summary.errors
+    );
+    for (id, kind) in &fleet {
+        if *kind == Kind::BrokenProfile {
+            let report = summary
+                .clusters
+                .iter()
+                .find(|c| &c.cluster_id == id)
+                .unwrap();
+            assert!(
+                report.reason.contains("cannot be parsed"),
+                "{}",
+                report.reason
+            );
+        }
+    }
     let mut terminated = summary.terminated.clone();
     terminated.sort();
     assert_eq!(
@@ -204,7 +282,7 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     );
     for (id, kind) in &fleet {
         let state = aws.cluster_state(id).await;
-        let gone = matches!(kind, Kind::Idle | Kind::PastLifetime);
+        let gone = swept(*kind);
         assert_eq!(
             state == "TERMINATED",
             gone,
@@ -217,4 +295,15 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
         .find(|d| fleet.get(&d.cluster_id) == Some(&Kind::PastLifetime))
         .unwrap();
     assert!(old.reason.contains("maximum lifetime"), "{}", old.reason);
+    let forever = summary
+        .to_terminate
+        .iter()
+        .find(|d| fleet.get(&d.cluster_id) == Some(&Kind::KeptAliveForever))
+        .unwrap();
+    assert!(
+        forever.reason.contains("maximum lifetime of 12 h")
+            && forever.reason.contains("does not count"),
+        "{}",
+        forever.reason
+    );
 }
