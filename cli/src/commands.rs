@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use sparkhub_shared::aws::SecretsManager;
 use sparkhub_shared::errors::message_with_causes;
 use sparkhub_shared::ports::SecretStore;
+use sparkhub_shared::profile::ProfileParseError;
 use sparkhub_shared::render::{self, Deployment, RunOptions};
 use sparkhub_shared::users::secret_name;
 use sparkhub_shared::workflow::{cluster_workflow, generated_definitions, mermaid};
@@ -17,28 +18,35 @@ use terminate_idle_clusters::{Config, Terminator};
 
 fn read_profile(path: &Path) -> Result<Profile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Profile::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    Profile::parse(&text).map_err(|e| format!("{}:\n{e}", path.display()))
 }
 
-/// 0: every profile valid; 1: some are invalid; 2: some cannot be read or parsed.
+/// 0: every profile valid; 1: some are invalid; 2: some cannot be read or
+/// are not TOML at all (or too large to be a profile).
 pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut worst = 0u8;
     for path in paths {
-        match read_profile(path) {
-            Err(message) => {
-                println!("{message}");
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                println!("{}: cannot be read: {e}", path.display());
+                worst = 2;
+                continue;
+            }
+        };
+        match Profile::parse(&text) {
+            Ok(profile) => println!("{}: ok (profile {})", path.display(), profile.name),
+            Err(ProfileParseError::Invalid(errors)) => {
+                println!("{}: {} problem(s)", path.display(), errors.0.len());
+                for error in &errors.0 {
+                    println!("  {error}");
+                }
+                worst = worst.max(1);
+            }
+            Err(unreadable) => {
+                println!("{}: {unreadable}", path.display());
                 worst = 2;
             }
-            Ok(profile) => match profile.validate() {
-                Ok(()) => println!("{}: ok (profile {})", path.display(), profile.name),
-                Err(errors) => {
-                    println!("{}: {} problem(s)", path.display(), errors.0.len());
-                    for error in &errors.0 {
-                        println!("  {error}");
-                    }
-                    worst = worst.max(1);
-                }
-            },
         }
     }
     ExitCode::from(worst)
@@ -46,9 +54,6 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
 
 pub fn plan(path: &Path, bucket: &str) -> Result<(), String> {
     let profile = read_profile(path)?;
-    profile
-        .validate()
-        .map_err(|e| format!("{}:\n{e}", path.display()))?;
     let deployment = Deployment::with_default_roles(bucket);
     let plan = render::plan(
         &profile,

@@ -43,6 +43,26 @@ fn validate_exit_codes_say_valid_invalid_or_unreadable() {
         "{text}"
     );
 
+    // An unknown key is one problem among the others, not an unreadable file.
+    let typo = dir.join("typo.toml");
+    let text = std::fs::read_to_string(&tutorial)
+        .unwrap()
+        .replace(
+            "kind = \"interactive\"",
+            "kind = \"interactive\"\ncolour = \"blue\"\nrelease_label = \"emr-7\"",
+        )
+        .replace("users = [\"philipp\", \"admin\"]", "users = [\"hadoop\"]");
+    std::fs::write(&typo, text).unwrap();
+    let out = sparkhub(&["validate", typo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("colour: is not a key sparkhub knows")
+            && text.contains("release_label")
+            && text.contains("users[0]"),
+        "every problem at once: {text}"
+    );
+
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, "name = ").unwrap();
     assert_eq!(

@@ -461,8 +461,8 @@ impl SecretStore for SecretsManager {
             Err(e) => return Err(aws_error("Secrets Manager GetSecretValue", e)),
         };
         let text = out.secret_string().unwrap_or("{}");
-        // The parse error names a position, never the content.
-        serde_json::from_str(text).map(Some).map_err(|e| {
+        // The parse error names a position and a kind, never the content.
+        crate::users::parse_passwords(text).map(Some).map_err(|e| {
             AwsError::new(
                 "Secrets Manager GetSecretValue",
                 false,

@@ -2,6 +2,7 @@
 //! file, valid — or an error that says which and where.
 
 use crate::ports::{AwsError, ProfileStore};
+use crate::profile::ProfileParseError;
 use crate::{Profile, ProfileName, ValidationErrors};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,23 +37,31 @@ pub async fn load_profile(
             name: name.to_string(),
             location: location.clone(),
         })?;
-    let mut profile = Profile::from_toml(&text).map_err(|e| ProfileError::Unreadable {
-        location: location.clone(),
-        message: e.to_string(),
+    // Parsed, adjusted and validated in one go: unknown, missing and bad
+    // keys are reported together.
+    let mut misnamed = None;
+    let profile = Profile::parse_with(&text, |profile| {
+        if profile.name != name.as_str() {
+            misnamed = Some(profile.name.clone());
+        }
+        adjust(profile)
+    })
+    .map_err(|e| match e {
+        ProfileParseError::Invalid(errors) => ProfileError::Invalid {
+            location: location.clone(),
+            errors,
+        },
+        other => ProfileError::Unreadable {
+            location: location.clone(),
+            message: other.to_string(),
+        },
     })?;
-    if profile.name != name.as_str() {
+    if let Some(other) = misnamed {
         return Err(ProfileError::Unreadable {
             location,
-            message: format!(
-                "it is named {:?}; a profile's name must match its file name",
-                profile.name
-            ),
+            message: format!("it is named {other:?}; a profile's name must match its file name"),
         });
     }
-    adjust(&mut profile);
-    profile
-        .validate()
-        .map_err(|errors| ProfileError::Invalid { location, errors })?;
     Ok(profile)
 }
 

@@ -16,9 +16,11 @@ pub const DEFAULT_RELEASE_LABEL: &str = "emr-7.10.0";
 
 /// A cluster profile as written in `profiles/<name>.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Profile name; also the `sparkhub:profile` tag and the key in S3.
+    /// Required (the defaults of required keys only let parsing go on to
+    /// report every problem at once; see [`REQUIRED_KEYS`]).
+    #[serde(default)]
     pub name: String,
     /// `interactive` (JupyterHub for people; kept alive until idle) or
     /// `pipeline` (run the steps, then terminate).
@@ -27,7 +29,8 @@ pub struct Profile {
     /// EMR release label, `emr-6.x.y` or `emr-7.x.y`.
     #[serde(default = "default_release_label")]
     pub release_label: String,
-    /// EMR applications, by their EMR names (`Spark`, `JupyterHub`, ...).
+    /// EMR applications, by their EMR names (`Spark`, `JupyterHub`, ...). Required.
+    #[serde(default)]
     pub applications: Vec<String>,
     /// Python packages installed by a bootstrap action on every node.
     #[serde(default)]
@@ -54,6 +57,8 @@ pub struct Profile {
     /// profile's instance role grants exactly these.
     #[serde(default)]
     pub access: Access,
+    /// Required: `[fleets.master]` and `[fleets.core]`.
+    #[serde(default)]
     pub fleets: Fleets,
     #[serde(default)]
     pub idle: IdlePolicy,
@@ -69,8 +74,8 @@ pub struct Profile {
     #[serde(default)]
     pub triggers: Vec<Trigger>,
     /// At most this many active managed clusters of the profile; a trigger
-    /// beyond it starts nothing. Default: 1 for interactive profiles, no limit
-    /// for pipelines.
+    /// beyond it starts nothing. Default: 1 for interactive profiles,
+    /// [`DEFAULT_PIPELINE_LIMIT`] for pipelines.
     #[serde(default)]
     pub max_active_clusters: Option<u32>,
 }
@@ -78,8 +83,8 @@ pub struct Profile {
 /// New objects in `bucket` whose key starts with `prefix` (and ends with
 /// `suffix`, when given) start a run.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Trigger {
+    #[serde(default)]
     pub bucket: String,
     #[serde(default)]
     pub prefix: String,
@@ -102,7 +107,6 @@ fn default_release_label() -> String {
 /// use the node's credentials, so these are granted to the profile's own
 /// instance role only, never to another profile's.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Access {
     /// Locations the nodes may read (list and get).
     #[serde(default)]
@@ -140,10 +144,11 @@ pub enum ProfileKind {
     Pipeline,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Fleets {
+    #[serde(default)]
     pub master: Fleet,
+    #[serde(default)]
     pub core: Fleet,
     #[serde(default)]
     pub task: Option<Fleet>,
@@ -151,9 +156,9 @@ pub struct Fleets {
 
 /// One EMR instance fleet: the instance types EMR may choose from and the
 /// on-demand and spot capacity (in instances; every type has weight 1).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Fleet {
+    #[serde(default)]
     pub instance_types: Vec<String>,
     #[serde(default)]
     pub on_demand: u32,
@@ -163,7 +168,6 @@ pub struct Fleet {
 
 /// When a cluster counts as unused, and how long it may live at most.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct IdlePolicy {
     /// Minutes without steps, Spark work or notebook activity before termination.
     #[serde(default = "default_idle_timeout")]
@@ -198,17 +202,18 @@ impl Default for IdlePolicy {
 
 /// An EventBridge Scheduler schedule: `cron(...)` in an IANA time zone.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Schedule {
+    #[serde(default)]
     pub cron: String,
+    #[serde(default)]
     pub timezone: String,
 }
 
 /// One pipeline step. `{object}` in `args` is replaced by the `s3://` URI of
 /// the object that triggered the run.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct StepSpec {
+    #[serde(default)]
     pub name: String,
     #[serde(default = "default_jar")]
     pub jar: String,
@@ -270,6 +275,16 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
+/// `max_active_clusters` of a pipeline profile that sets none: enough for a
+/// few batches at once, few enough that a burst of uploads cannot start a
+/// fleet. Interactive profiles default to 1.
+pub const DEFAULT_PIPELINE_LIMIT: u32 = 5;
+
+/// Instance types per fleet: EMR's limit without an allocation strategy.
+pub const MAX_INSTANCE_TYPES_PER_FLEET: usize = 5;
+/// Instances per fleet and purchase option that validation accepts.
+pub const MAX_FLEET_CAPACITY: u32 = 1_000;
+
 /// EMR application names sparkhub accepts (as EMR spells them).
 pub const KNOWN_APPLICATIONS: &[&str] = &[
     "Delta",
@@ -297,10 +312,208 @@ pub const KNOWN_APPLICATIONS: &[&str] = &[
     "ZooKeeper",
 ];
 
+/// The largest profile sparkhub reads. A profile is a few hundred bytes; the
+/// limit keeps one huge object under `profiles/` from exhausting a
+/// function's memory, and is checked before parsing.
+pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
+
+/// Keys a profile must have (paths in the profile's TOML; `[]` for each
+/// element of an array of tables). Serde fills them with defaults so that
+/// parsing goes on and every problem is reported at once; these are then
+/// reported as missing.
+pub const REQUIRED_KEYS: &[&str] = &[
+    "name",
+    "applications",
+    "fleets",
+    "fleets.master",
+    "fleets.core",
+    "fleets.master.instance_types",
+    "fleets.core.instance_types",
+    "fleets.task.instance_types",
+    "schedule.cron",
+    "schedule.timezone",
+    "steps[].name",
+    "triggers[].bucket",
+];
+
+/// Why a text is not a valid profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileParseError {
+    /// Larger than [`MAX_PROFILE_BYTES`]; not parsed at all.
+    #[error("{size} bytes; a profile has at most {MAX_PROFILE_BYTES} bytes")]
+    TooLarge { size: usize },
+    /// Not TOML at all.
+    #[error("not TOML: {0}")]
+    NotToml(String),
+    /// TOML, but not a valid profile: every unknown, missing, mistyped and
+    /// invalid key, each naming its field.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+}
+
+/// Formats a serde_ignored path as the profile's field names are written in
+/// messages: `fleets.master.colour`, `steps[1].nmae`.
+fn ignored_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = ignored_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
+}
+
+/// Formats a serde_path_to_error path the same way.
+fn error_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    if out.is_empty() {
+        "(profile)".into()
+    } else {
+        out
+    }
+}
+
+/// The required keys missing from a parsed TOML table.
+fn missing_keys(table: &toml::Table) -> Vec<String> {
+    fn walk(value: Option<&toml::Value>, parts: &[&str], at: String, out: &mut Vec<String>) {
+        let Some((first, rest)) = parts.split_first() else {
+            return;
+        };
+        let Some(toml::Value::Table(table)) = value else {
+            return;
+        };
+        let (key, each) = match first.strip_suffix("[]") {
+            Some(key) => (key, true),
+            None => (*first, false),
+        };
+        let field = if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        };
+        match table.get(key) {
+            None if !each && rest.is_empty() => out.push(field),
+            None => {}
+            Some(toml::Value::Array(items)) if each => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(Some(item), rest, format!("{field}[{i}]"), out);
+                }
+            }
+            Some(inner) => walk(Some(inner), rest, field, out),
+        }
+    }
+    let root = toml::Value::Table(table.clone());
+    let mut out = Vec::new();
+    for key in REQUIRED_KEYS {
+        let parts: Vec<&str> = key.split('.').collect();
+        // Optional sections: a key below them is required only when the
+        // section is there (walk stops at an absent parent).
+        walk(Some(&root), &parts, String::new(), &mut out);
+    }
+    out
+}
+
 impl Profile {
-    /// Parses a profile from TOML. Unknown keys and wrong types are errors.
-    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+    /// Parses a profile: at most [`MAX_PROFILE_BYTES`], TOML, and the shape of
+    /// a profile, reporting every unknown, missing and mistyped key at once.
+    /// Values are not checked; [`Profile::parse`] does both.
+    pub fn from_toml(text: &str) -> Result<Self, ProfileParseError> {
+        let (profile, problems) = Self::read(text)?;
+        if problems.is_empty() {
+            Ok(profile)
+        } else {
+            Err(ProfileParseError::Invalid(ValidationErrors(problems)))
+        }
+    }
+
+    /// Parses and validates a profile: every problem at once.
+    pub fn parse(text: &str) -> Result<Self, ProfileParseError> {
+        Self::parse_with(text, |_| {})
+    }
+
+    /// Parses, applies `adjust` (a run's overrides), and validates: the
+    /// overrides are checked like the profile itself, and every problem of
+    /// shape and value is reported at once.
+    pub fn parse_with(
+        text: &str,
+        adjust: impl FnOnce(&mut Profile),
+    ) -> Result<Self, ProfileParseError> {
+        let (mut profile, mut problems) = Self::read(text)?;
+        adjust(&mut profile);
+        if let Err(ValidationErrors(errors)) = profile.validate() {
+            // A missing key's default would also be reported as a bad value.
+            let missing: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+            problems.extend(errors.into_iter().filter(|e| {
+                !missing.iter().any(|m| {
+                    e.field == *m
+                        || e.field.starts_with(&format!("{m}."))
+                        || e.field.starts_with(&format!("{m}["))
+                })
+            }));
+        }
+        if problems.is_empty() {
+            Ok(profile)
+        } else {
+            Err(ProfileParseError::Invalid(ValidationErrors(problems)))
+        }
+    }
+
+    /// The profile and its shape problems (unknown, missing, mistyped keys).
+    fn read(text: &str) -> Result<(Self, Vec<FieldError>), ProfileParseError> {
+        if text.len() > MAX_PROFILE_BYTES {
+            return Err(ProfileParseError::TooLarge { size: text.len() });
+        }
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e: toml::de::Error| ProfileParseError::NotToml(e.to_string()))?;
+        let mut problems: Vec<FieldError> = missing_keys(&table)
+            .into_iter()
+            .map(|field| FieldError {
+                field,
+                message: "is required".into(),
+            })
+            .collect();
+        let mut unknown = Vec::new();
+        let mut on_unknown = |path: serde_ignored::Path| unknown.push(ignored_path(&path));
+        let parsed: Result<Profile, _> = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(toml::Value::Table(table), &mut on_unknown),
+        );
+        problems.extend(unknown.into_iter().map(|field| FieldError {
+            field,
+            message:
+                "is not a key sparkhub knows (a typo?); see the profile keys in the README".into(),
+        }));
+        match parsed {
+            Ok(profile) => Ok((profile, problems)),
+            Err(e) => {
+                problems.push(FieldError {
+                    field: error_path(e.path()),
+                    message: e.into_inner().to_string(),
+                });
+                Err(ProfileParseError::Invalid(ValidationErrors(problems)))
+            }
+        }
     }
 
     /// Checks every field and returns all problems at once.
@@ -316,14 +529,23 @@ impl Profile {
         if let Err(e) = ProfileName::parse(&self.name) {
             err("name", e);
         }
-        if !is_release_label(&self.release_label) {
-            err(
+        match release_version(&self.release_label) {
+            Some((6, minor, _)) if minor >= 4 => {}
+            Some((7, _, _)) => {}
+            Some((6, _, _)) => err(
                 "release_label",
                 format!(
-                    "{:?} is not an EMR 6 or 7 release label (emr-6.x.y or emr-7.x.y, e.g. {DEFAULT_RELEASE_LABEL:?})",
+                    "{:?} is older than emr-6.4.0; the idle check needs EMR's isbusy file and auto-termination policy, which come with emr-6.4.0 (e.g. {DEFAULT_RELEASE_LABEL:?})",
                     self.release_label
                 ),
-            );
+            ),
+            _ => err(
+                "release_label",
+                format!(
+                    "{:?} is not an EMR 6 or 7 release label (emr-6.x.y from emr-6.4.0, or emr-7.x.y, e.g. {DEFAULT_RELEASE_LABEL:?})",
+                    self.release_label
+                ),
+            ),
         }
         if self.applications.is_empty() {
             err(
@@ -409,17 +631,17 @@ impl Profile {
 
         self.validate_fleet("fleets.master", &self.fleets.master, &mut err);
         let master = &self.fleets.master;
-        if master.on_demand + master.spot != 1 {
+        let master_size = u64::from(master.on_demand) + u64::from(master.spot);
+        if master_size != 1 {
             err(
                 "fleets.master",
                 format!(
-                    "the master fleet needs exactly 1 instance (on_demand + spot = 1), got {}",
-                    master.on_demand + master.spot
+                    "the master fleet needs exactly 1 instance (on_demand + spot = 1), got {master_size}"
                 ),
             );
         }
         self.validate_fleet("fleets.core", &self.fleets.core, &mut err);
-        if self.fleets.core.on_demand + self.fleets.core.spot == 0 {
+        if u64::from(self.fleets.core.on_demand) + u64::from(self.fleets.core.spot) == 0 {
             err(
                 "fleets.core",
                 "the core fleet needs at least 1 instance (on_demand + spot >= 1)".into(),
@@ -519,6 +741,24 @@ impl Profile {
                     "a step needs a jar (e.g. \"command-runner.jar\")".into(),
                 );
             }
+            for (j, arg) in step.args.iter().enumerate() {
+                if arg.contains(crate::render::OBJECT_PLACEHOLDER)
+                    && arg != crate::render::OBJECT_PLACEHOLDER
+                {
+                    err(
+                        &format!("steps[{i}].args[{j}]"),
+                        format!(
+                            "{arg:?}: {{object}} may only be a whole argument, never part of a shell string or another argument (pass it as its own argument, e.g. [\"bash\", \"-c\", \"aws s3 cp \\\"$0\\\" .\", \"{{object}}\"])"
+                        ),
+                    );
+                }
+            }
+            if step.jar.contains(crate::render::OBJECT_PLACEHOLDER) {
+                err(
+                    &format!("steps[{i}].jar"),
+                    "{object} may only be a whole step argument, not the jar".into(),
+                );
+            }
             for (j, arg) in std::iter::once(&step.jar).chain(&step.args).enumerate() {
                 let field = if j == 0 {
                     format!("steps[{i}].jar")
@@ -583,11 +823,27 @@ impl Profile {
                 "at least one instance type is needed (e.g. \"m5.xlarge\")".into(),
             );
         }
-        if fleet.instance_types.len() > 30 {
+        // EMR accepts at most 5 instance types per fleet without an
+        // allocation strategy (30 with one), and sparkhub sends none:
+        // https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-instance-fleet.html
+        if fleet.instance_types.len() > MAX_INSTANCE_TYPES_PER_FLEET {
             err(
                 &format!("{field}.instance_types"),
-                "at most 30 instance types per fleet".into(),
+                format!(
+                    "{} instance types; EMR takes at most {MAX_INSTANCE_TYPES_PER_FLEET} per fleet without an allocation strategy",
+                    fleet.instance_types.len()
+                ),
             );
+        }
+        // EMR's instance fleets hold at most a few thousand units; a number
+        // beyond that is a typo, not a cluster.
+        for (key, n) in [("on_demand", fleet.on_demand), ("spot", fleet.spot)] {
+            if n > MAX_FLEET_CAPACITY {
+                err(
+                    &format!("{field}.{key}"),
+                    format!("{n} instances; at most {MAX_FLEET_CAPACITY} per fleet"),
+                );
+            }
         }
         for (i, t) in fleet.instance_types.iter().enumerate() {
             if !is_instance_type(t) {
@@ -599,12 +855,12 @@ impl Profile {
         }
     }
 
-    /// How many active clusters of this profile may exist at once (`None`: no limit).
-    pub fn active_cluster_limit(&self) -> Option<u32> {
+    /// How many active clusters (and starting runs) of this profile may exist at once.
+    pub fn active_cluster_limit(&self) -> u32 {
         match (self.max_active_clusters, self.kind) {
-            (Some(n), _) => Some(n),
-            (None, ProfileKind::Interactive) => Some(1),
-            (None, ProfileKind::Pipeline) => None,
+            (Some(n), _) => n,
+            (None, ProfileKind::Interactive) => 1,
+            (None, ProfileKind::Pipeline) => DEFAULT_PIPELINE_LIMIT,
         }
     }
 
@@ -613,18 +869,18 @@ impl Profile {
     }
 }
 
-fn is_release_label(label: &str) -> bool {
-    let Some(rest) = label
-        .strip_prefix("emr-6.")
-        .or_else(|| label.strip_prefix("emr-7."))
-    else {
-        return false;
+/// `emr-<major>.<minor>.<patch>` as numbers, when the label has that shape.
+fn release_version(label: &str) -> Option<(u32, u32, u32)> {
+    let parts: Vec<&str> = label.strip_prefix("emr-")?.split('.').collect();
+    let [major, minor, patch] = parts.as_slice() else {
+        return None;
     };
-    let parts: Vec<&str> = rest.split('.').collect();
-    parts.len() == 2
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    let number = |p: &str| {
+        (!p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    Some((number(major)?, number(minor)?, number(patch)?))
 }
 
 /// A PEP 508 name with an optional simple version specifier. Deliberately

@@ -1,4 +1,5 @@
 use super::*;
+use crate::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
@@ -458,13 +459,280 @@ fn triggers_match_bucket_prefix_and_suffix() {
 }
 
 #[test]
-fn interactive_profiles_default_to_one_active_cluster() {
-    assert_eq!(tutorial().active_cluster_limit(), Some(1));
+fn interactive_profiles_default_to_one_active_cluster_pipelines_to_five() {
+    assert_eq!(tutorial().active_cluster_limit(), 1);
     assert_eq!(
         Profile::from_toml(RETRAIN).unwrap().active_cluster_limit(),
-        None
+        DEFAULT_PIPELINE_LIMIT
     );
     let mut p = tutorial();
     p.max_active_clusters = Some(3);
-    assert_eq!(p.active_cluster_limit(), Some(3));
+    assert_eq!(p.active_cluster_limit(), 3);
+}
+
+/// The profile a new user writes with five mistakes: every one is reported,
+/// each naming its field, in one answer.
+#[test]
+fn unknown_missing_and_bad_keys_are_reported_together() {
+    let text = r#"
+name = "team-a"
+colour = "blue"
+release_label = "emr-7.x"
+applications = ["Spark", "JupyterHub"]
+users = ["alice", "bob;rm"]
+
+[fleets.master]
+instance_types = ["m5.xlarge"]
+on_demand = 1
+
+[fleets.core]
+instance_types = ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m6i.xlarge", "m6a.xlarge", "r5.xlarge"]
+on_demand = 4294967295
+spot = 1
+
+[[steps]]
+args = ["spark-submit", "s3://code/x.py"]
+"#;
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) = Profile::parse(text) else {
+        panic!("an invalid profile is Invalid")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    for field in [
+        "colour",
+        "steps[0].name",
+        "release_label",
+        "users[1]",
+        "fleets.core.instance_types",
+        "fleets.core.on_demand",
+        "steps[0].args[1]",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    let text = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("colour: is not a key sparkhub knows"),
+        "{text}"
+    );
+    assert!(text.contains("steps[0].name: is required"), "{text}");
+    assert!(
+        !fields.contains(&"name"),
+        "a key reported missing is not reported again as a bad value: {fields:?}"
+    );
+}
+
+#[test]
+fn a_profile_without_its_required_keys_names_each_of_them() {
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) =
+        Profile::parse("kind = \"interactive\"\n[fleets.master]\non_demand = 1\n")
+    else {
+        panic!("an empty profile is Invalid")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    for f in [
+        "name",
+        "applications",
+        "fleets.core",
+        "fleets.master.instance_types",
+    ] {
+        assert!(fields.contains(&f), "{f}: {fields:?}");
+    }
+}
+
+#[test]
+fn a_wrong_type_is_named_by_its_path() {
+    let text = TUTORIAL.replace("timeout_minutes = 60", "timeout_minutes = \"an hour\"");
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) = Profile::parse(&text) else {
+        panic!("a wrong type is Invalid, not unreadable")
+    };
+    assert_eq!(errors[0].field, "idle.timeout_minutes", "{errors:?}");
+}
+
+#[test]
+fn not_toml_and_too_large_are_not_profiles() {
+    assert!(matches!(
+        Profile::parse("name = "),
+        Err(ProfileParseError::NotToml(_))
+    ));
+    let huge = format!("{TUTORIAL}\n# {}\n", "x".repeat(MAX_PROFILE_BYTES));
+    assert!(matches!(
+        Profile::parse(&huge),
+        Err(ProfileParseError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn emr_limits_are_validation_errors() {
+    let mut p = tutorial();
+    p.fleets.core.instance_types = [
+        "m5.xlarge",
+        "m5a.xlarge",
+        "m5d.xlarge",
+        "m6i.xlarge",
+        "m6a.xlarge",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        fields(&p),
+        Vec::<String>::new(),
+        "five types are EMR's limit"
+    );
+    p.fleets.core.instance_types.push("r5.xlarge".into());
+    assert_eq!(fields(&p), ["fleets.core.instance_types"]);
+
+    let mut p = tutorial();
+    p.fleets.master.on_demand = u32::MAX;
+    p.fleets.master.spot = 1;
+    assert_eq!(
+        fields(&p),
+        ["fleets.master.on_demand", "fleets.master"],
+        "no overflow, no panic"
+    );
+
+    for (label, ok) in [
+        ("emr-6.4.0", true),
+        ("emr-6.15.0", true),
+        ("emr-7.10.0", true),
+        ("emr-6.3.1", false),
+        ("emr-5.36.0", false),
+        ("emr-7.1", false),
+    ] {
+        let mut p = tutorial();
+        p.release_label = label.into();
+        assert_eq!(fields(&p).is_empty(), ok, "{label}: {:?}", p.validate());
+    }
+}
+
+#[test]
+fn the_object_may_only_be_a_whole_step_argument() {
+    let mut p = Profile::from_toml(RETRAIN).unwrap();
+    p.steps[0].args = vec!["bash".into(), "-c".into(), "aws s3 cp {object} .".into()];
+    let err = p.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("steps[0].args[2]") && err.contains("whole argument"),
+        "{err}"
+    );
+    p.steps[0].args = vec![
+        "bash".into(),
+        "-c".into(),
+        "aws s3 cp \"$0\" .".into(),
+        "{object}".into(),
+    ];
+    assert_eq!(p.validate(), Ok(()));
+    p.steps[0].args = vec!["--input={object}".into()];
+    assert!(p.validate().is_err());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 3000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(14),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A TOML value of any kind, nested a little.
+    fn value() -> impl Strategy<Value = toml::Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(toml::Value::Integer),
+            any::<bool>().prop_map(toml::Value::Boolean),
+            ".{0,12}".prop_map(toml::Value::String),
+            (-1e9f64..1e9).prop_map(toml::Value::Float),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+                proptest::collection::btree_map(key(), inner, 0..4)
+                    .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Mostly keys a profile has, sometimes others.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "name",
+                "kind",
+                "release_label",
+                "applications",
+                "users",
+                "fleets",
+                "master",
+                "core",
+                "task",
+                "instance_types",
+                "on_demand",
+                "spot",
+                "idle",
+                "timeout_minutes",
+                "steps",
+                "args",
+                "triggers",
+                "bucket",
+                "prefix",
+                "access",
+                "read",
+                "write",
+                "schedule",
+                "cron",
+                "timezone",
+                "tags",
+                "max_active_clusters",
+            ])
+            .prop_map(String::from),
+            "[a-z_]{1,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Arbitrary TOML documents: a profile or a typed error, never a panic.
+        #[test]
+        fn any_toml_document_is_a_profile_or_a_typed_error(
+            table in proptest::collection::btree_map(key(), value(), 0..10)
+        ) {
+            let text = toml::to_string(&table.into_iter().collect::<toml::Table>()).unwrap_or_default();
+            match Profile::parse(&text) {
+                Ok(p) => prop_assert!(p.validate().is_ok()),
+                Err(ProfileParseError::Invalid(errors)) => prop_assert!(!errors.0.is_empty()),
+                Err(other) => prop_assert!(false, "valid TOML reported as {other}"),
+            }
+        }
+
+        /// The tutorial with one value replaced by anything: never a panic.
+        #[test]
+        fn the_tutorial_with_one_value_changed_never_panics(
+            line in 0usize..60,
+            replacement in value(),
+        ) {
+            let mut lines: Vec<String> = TUTORIAL.lines().map(String::from).collect();
+            let index = line % lines.len();
+            if let Some((key, _)) = lines[index].split_once(" = ") {
+                let rendered = toml::to_string(&toml::Table::from_iter([("v".to_string(), replacement)]))
+                    .unwrap_or_default();
+                if let Some(v) = rendered.strip_prefix("v = ") {
+                    lines[index] = format!("{key} = {}", v.trim_end());
+                }
+            }
+            let _ = Profile::parse(&lines.join("\n"));
+        }
+
+        /// Arbitrary bytes: never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Profile::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
 }

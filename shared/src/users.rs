@@ -16,6 +16,35 @@ pub fn secret_name(profile: &str) -> String {
     format!("sparkhub/{profile}/jupyterhub-users")
 }
 
+/// Why a secret's value is not a JSON object of user → password. It names
+/// the position and the kind of mistake only: serde_json's own message quotes
+/// the offending value (`invalid type: integer `123456`...`), which in a
+/// secret may be a password, and the message would travel into the Lambda
+/// error, CloudWatch and the failed-invocations queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the secret's value is not a JSON object of user names to password strings ({kind} at line {line}, column {column}); fix it in Secrets Manager"
+)]
+pub struct SecretFormatError {
+    pub kind: &'static str,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Parses a password secret: a JSON object whose values are strings.
+pub fn parse_passwords(text: &str) -> Result<BTreeMap<String, String>, SecretFormatError> {
+    serde_json::from_str(text).map_err(|e: serde_json::Error| SecretFormatError {
+        kind: match e.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "a value that is not a password string",
+            serde_json::error::Category::Eof => "cut short",
+        },
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
 /// What to do with a profile's password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordPlan {
@@ -100,6 +129,69 @@ pub fn random_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_malformed_secret_is_an_error_that_never_shows_its_content() {
+        let password = "8675309123456";
+        // serde_json's own message would quote the value.
+        let raw =
+            serde_json::from_str::<BTreeMap<String, String>>(&format!("{{\"alice\": {password}}}"))
+                .unwrap_err()
+                .to_string();
+        assert!(raw.contains(password), "{raw}");
+        for text in [
+            format!("{{\"alice\": {password}}}"),
+            format!("{{\"alice\": [\"{password}\"]}}"),
+            format!("{{\"alice\": {{\"p\": \"{password}\"}}}}"),
+            format!("[\"{password}\"]"),
+            format!("\"{password}\""),
+            format!("{{\"alice\": \"{password}"),
+            format!("{{\"{password}\": 1}}"),
+            password.to_string(),
+        ] {
+            let err = parse_passwords(&text).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                !message.contains(password) && !message.contains("8675309"),
+                "{text}: {message}"
+            );
+            assert!(message.contains("line 1"), "{message}");
+        }
+        assert_eq!(
+            parse_passwords(r#"{"alice": "pw"}"#).unwrap(),
+            BTreeMap::from([("alice".to_string(), "pw".to_string())])
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, rng_seed: proptest::test_runner::RngSeed::Fixed(14), ..ProptestConfig::default() })]
+
+        #[test]
+        fn secret_parsing_never_panics_and_never_echoes(
+            token in "[A-Za-z0-9]{12}",
+            shape in 0usize..6,
+            noise in ".{0,40}",
+        ) {
+            let text = match shape {
+                0 => format!("{{\"u\": {token}}}"),
+                1 => format!("{{\"u\": [\"{token}\"]}}"),
+                2 => format!("{{\"u\": \"{token}\", \"v\": {{}}}}"),
+                3 => format!("{{\"u\": \"{token}{noise}"),
+                4 => format!("{noise}{token}"),
+                _ => format!("{{\"u\": \"{token}\"}}{noise}"),
+            };
+            if let Err(e) = parse_passwords(&text) {
+                prop_assert!(!e.to_string().contains(&token), "{}", e);
+            }
+        }
+
+        #[test]
+        fn secret_parsing_of_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse_passwords(&text);
+        }
+    }
 
     fn users(names: &[&str]) -> Vec<UserName> {
         names.iter().map(|n| UserName::parse(n).unwrap()).collect()

@@ -20,10 +20,7 @@ use crate::error::CreateError;
 use crate::limit::{self, Attempt, Lease, TAG_EXECUTION, active_runs, lease_key};
 use crate::trigger::{self, Trigger, execution_name};
 
-/// `max_active_clusters` of a pipeline profile that sets none: enough for a
-/// few batches at once, few enough that a burst of uploads cannot start a
-/// fleet. (Interactive profiles default to 1, see `Profile::active_cluster_limit`.)
-pub const DEFAULT_PIPELINE_LIMIT: u32 = 5;
+pub use sparkhub_shared::profile::DEFAULT_PIPELINE_LIMIT;
 
 /// How long an invocation waits for its profile's lease (held by another
 /// invocation for the few calls of a count and a start) before it gives up
@@ -293,9 +290,7 @@ where
                 execution_arn,
             });
         }
-        let limit = profile
-            .active_cluster_limit()
-            .unwrap_or(DEFAULT_PIPELINE_LIMIT);
+        let limit = profile.active_cluster_limit();
         let active = active_runs(&name, &clusters, &running, &lease.body.started);
         if active.len() >= limit as usize {
             let reason = format!(
