@@ -91,4 +91,94 @@ mod tests {
             assert!(matches!(parse(&bad), Err(SetupError::BadEvent(_))), "{bad}");
         }
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 3000,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(14),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                ".{0,16}".prop_map(Value::from),
+                prop::sample::select(vec![
+                    "WAITING",
+                    "aws.emr",
+                    "EMR Cluster State Change",
+                    "j-1"
+                ])
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 32, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    proptest::collection::btree_map(
+                        prop::sample::select(vec![
+                            "detail",
+                            "detail-type",
+                            "source",
+                            "state",
+                            "clusterId",
+                            "region",
+                            "name",
+                            "x"
+                        ])
+                        .prop_map(String::from),
+                        inner,
+                        0..5,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Arbitrary JSON: a parsed event or a BadEvent, never a panic.
+            #[test]
+            fn any_json_is_an_event_or_a_bad_event(value in json()) {
+                match parse(&value) {
+                    Ok(_) | Err(SetupError::BadEvent(_)) => {}
+                    Err(other) => prop_assert!(false, "unexpected error kind: {other}"),
+                }
+            }
+
+            /// The sample event with one field replaced by anything.
+            #[test]
+            fn the_sample_event_with_one_field_changed_never_panics(
+                field in prop::sample::select(vec!["detail", "detail-type", "source", "region", "time", "id"]),
+                inner in prop::sample::select(vec!["state", "clusterId", "name", "message"]),
+                replacement in json(),
+            ) {
+                let mut event = fixture();
+                if field == "detail" {
+                    event["detail"][inner] = replacement;
+                } else {
+                    event[field] = replacement;
+                }
+                let _ = parse(&event);
+            }
+
+            /// Arbitrary bytes, as the runtime would hand them over when they are JSON.
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+                if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+                    let _ = parse(&value);
+                }
+            }
+        }
+    }
 }
