@@ -6,15 +6,17 @@ use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use jiff::Timestamp;
-use sparkhub_shared::aws::SecretsManager;
+use sparkhub_shared::aws::{Emr, SecretsManager};
 use sparkhub_shared::errors::message_with_causes;
-use sparkhub_shared::ports::SecretStore;
+use sparkhub_shared::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
 use sparkhub_shared::profile::ProfileParseError;
-use sparkhub_shared::render::{self, Deployment, RunOptions};
+use sparkhub_shared::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_shared::users::secret_name;
 use sparkhub_shared::workflow::{cluster_workflow, generated_definitions, mermaid};
 use sparkhub_shared::{Profile, ProfileName, UserName};
 use terminate_idle_clusters::{Config, Terminator};
+
+use crate::keep_alive::{self, Ask};
 
 fn read_profile(path: &Path) -> Result<Profile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -207,5 +209,58 @@ pub async fn password(profile: &str, user: &str) -> Result<(), String> {
         format!("secret {name} has no password for {user}; is {user} in the profile's users?")
     })?;
     println!("{password}");
+    Ok(())
+}
+
+pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
+    let until = keep_alive::until(ask, Timestamp::now())?;
+    let config = aws().await;
+    let emr = Emr::new(aws_sdk_emr::Client::new(&config));
+    let cluster = emr
+        .cluster(cluster_id)
+        .await
+        .map_err(|e| format!("describing {cluster_id}: {}", message_with_causes(&e)))?
+        .ok_or_else(|| format!("EMR does not know cluster {cluster_id}"))?;
+    if !cluster.is_managed() {
+        return Err(format!(
+            "cluster {cluster_id} ({}) is not sparkhub's (no sparkhub:managed = true tag); \
+             sparkhub never tags or terminates it, so there is nothing to keep",
+            cluster.name
+        ));
+    }
+    if !cluster.state.is_active() {
+        return Err(format!(
+            "cluster {cluster_id} is {}; only a running cluster can be kept",
+            cluster.state
+        ));
+    }
+    let tagging = |e| format!("tagging {cluster_id}: {}", message_with_causes(&e));
+    match until {
+        Some(until) => {
+            emr.add_tags(cluster_id, &[(TAG_KEEP_ALIVE_UNTIL, &until.to_string())])
+                .await
+                .map_err(tagging)?;
+            // A new keep-alive is an answer to any warning: the next idle
+            // period gets its own.
+            if cluster.tags.contains_key(TAG_WARNED_AT) {
+                emr.remove_tags(cluster_id, &[TAG_WARNED_AT])
+                    .await
+                    .map_err(tagging)?;
+            }
+            println!(
+                "{cluster_id} ({}) is kept alive until {until}: the idle sweep does not terminate it for being idle before then; its maximum lifetime still applies.",
+                cluster.name
+            );
+        }
+        None => {
+            emr.remove_tags(cluster_id, &[TAG_KEEP_ALIVE_UNTIL])
+                .await
+                .map_err(tagging)?;
+            println!(
+                "{cluster_id} ({}) is no longer kept alive: the idle sweep judges it as usual.",
+                cluster.name
+            );
+        }
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod keep_alive;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +55,27 @@ enum Command {
     },
     /// Print one user's JupyterHub password.
     Password { profile: String, user: String },
+    /// Keep a sparkhub cluster from being terminated for being idle (its
+    /// maximum lifetime still applies), or stop keeping it.
+    KeepAlive {
+        cluster_id: String,
+        #[command(flatten)]
+        how: KeepAliveArgs,
+    },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct KeepAliveArgs {
+    /// For this long from now (2h, 90m, 1d 6h; at most 7 days).
+    #[arg(long = "for", value_name = "DURATION")]
+    for_: Option<String>,
+    /// Until this RFC 3339 instant (at most 7 days ahead).
+    #[arg(long, value_name = "RFC 3339")]
+    until: Option<String>,
+    /// Remove the keep-alive: the idle sweep judges the cluster as usual.
+    #[arg(long)]
+    clear: bool,
 }
 
 #[tokio::main]
@@ -70,6 +92,14 @@ async fn main() -> ExitCode {
             open,
         } => commands::connect(&cluster_id, local_port, open).await,
         Command::Password { profile, user } => commands::password(&profile, &user).await,
+        Command::KeepAlive { cluster_id, how } => {
+            let ask = match (how.for_, how.until) {
+                (Some(text), _) => keep_alive::Ask::For(text),
+                (None, Some(text)) => keep_alive::Ask::Until(text),
+                (None, None) => keep_alive::Ask::Clear,
+            };
+            commands::keep_alive(&cluster_id, &ask).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -226,3 +226,130 @@ async fn status_shows_what_the_sweep_would_decide() {
         "status only looks, it terminates nothing"
     );
 }
+
+async fn tags_of(aws: &LocalAws, id: &str) -> std::collections::BTreeMap<String, String> {
+    aws.describe_cluster(id)
+        .await
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn keep_alive_tags_a_managed_cluster_until_a_time_the_sweep_honours() {
+    use sparkhub_shared::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
+    let aws = LocalAws::connect().await;
+    let id = aws
+        .run_cluster(
+            "sparkhub-keep-alive",
+            &[
+                ("sparkhub:managed", "true"),
+                (TAG_WARNED_AT, "2026-01-01T00:00:00Z"),
+            ],
+            &["Spark"],
+        )
+        .await;
+
+    let before = Timestamp::now();
+    let out = sparkhub(&["keep-alive", &id, "--for", "2h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tags = tags_of(&aws, &id).await;
+    let until: Timestamp = tags[TAG_KEEP_ALIVE_UNTIL].parse().unwrap();
+    let ahead = until.duration_since(before);
+    assert!(
+        ahead >= SignedDuration::from_hours(2)
+            && ahead < SignedDuration::from_hours(2) + SignedDuration::from_mins(1),
+        "{until}"
+    );
+    assert!(
+        stdout(&out).contains(&format!("kept alive until {until}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !tags.contains_key(TAG_WARNED_AT),
+        "a keep-alive answers the warning, the next idle period gets its own: {tags:?}"
+    );
+
+    let out = sparkhub(&["keep-alive", &id, "--until", "2030-01-01T10:00:00+02:00"]);
+    assert!(!out.status.success(), "years ahead is refused");
+    assert!(
+        stderr(&out).contains("more than 7 days ahead"),
+        "{}",
+        stderr(&out)
+    );
+    let soon = (Timestamp::now() + SignedDuration::from_hours(30)).to_string();
+    let out = sparkhub(&["keep-alive", &id, "--until", &soon]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(tags_of(&aws, &id).await[TAG_KEEP_ALIVE_UNTIL], soon);
+
+    for (args, why) in [
+        (vec!["--until", "2020-01-01T00:00:00Z"], "not in the future"),
+        (vec!["--until", "friday"], "not an RFC 3339 instant"),
+        (vec!["--for", "8d"], "more than 7 days ahead"),
+        (vec!["--for=-1h"], "not ahead"),
+        (vec!["--for", "0m"], "not ahead"),
+    ] {
+        let mut all = vec!["keep-alive", id.as_str()];
+        all.extend(args.iter().copied());
+        let out = sparkhub(&all);
+        assert!(!out.status.success(), "{args:?} is refused");
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            tags_of(&aws, &id).await[TAG_KEEP_ALIVE_UNTIL],
+            soon,
+            "a refused keep-alive changes nothing"
+        );
+    }
+
+    let out = sparkhub(&["keep-alive", &id, "--clear"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no longer kept alive"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!tags_of(&aws, &id).await.contains_key(TAG_KEEP_ALIVE_UNTIL));
+}
+
+#[tokio::test]
+async fn keep_alive_never_touches_a_cluster_sparkhub_does_not_own() {
+    let aws = LocalAws::connect().await;
+    let theirs = aws
+        .run_cluster("someone-elses", &[("team", "data")], &["Spark"])
+        .await;
+    let disowned = aws
+        .run_cluster("disowned", &[("sparkhub:managed", "false")], &["Spark"])
+        .await;
+    for id in [&theirs, &disowned] {
+        for how in [&["--for", "2h"][..], &["--clear"][..]] {
+            let mut args = vec!["keep-alive", id.as_str()];
+            args.extend(how);
+            let out = sparkhub(&args);
+            assert!(!out.status.success(), "{args:?}");
+            assert!(
+                stderr(&out).contains("is not sparkhub's"),
+                "{}",
+                stderr(&out)
+            );
+        }
+        assert!(
+            !tags_of(&aws, id)
+                .await
+                .contains_key("sparkhub:keep-alive-until")
+        );
+    }
+    let out = sparkhub(&["keep-alive", "j-NOSUCHCLUSTER", "--for", "1h"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not know cluster j-NOSUCHCLUSTER"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -15,8 +15,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::emr::{ClusterState, StepState};
 use crate::ports::{
     AwsError, ClusterDetails, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps,
-    ClusterSummary, LeaseStore, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore,
-    SecretStore, Started, StepSummary, Workflow,
+    ClusterSummary, ClusterTagger, ClusterUntagger, LeaseStore, ListedCluster, MetricsSource,
+    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
 };
 use crate::render::StepConfig;
 
@@ -750,6 +750,36 @@ impl Notifier for Sns {
             .send()
             .await
             .map_err(|e| aws_error("SNS Publish", e))?;
+        Ok(())
+    }
+}
+
+impl ClusterTagger for Emr {
+    async fn add_tags(&self, cluster_id: &str, tags: &[(&str, &str)]) -> Result<(), AwsError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_emr::types::Tag::builder().key(*k).value(*v).build())
+            .collect();
+        self.client
+            .add_tags()
+            .resource_id(cluster_id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR AddTags", e))?;
+        Ok(())
+    }
+}
+
+impl ClusterUntagger for Emr {
+    async fn remove_tags(&self, cluster_id: &str, keys: &[&str]) -> Result<(), AwsError> {
+        self.client
+            .remove_tags()
+            .resource_id(cluster_id)
+            .set_tag_keys(Some(keys.iter().map(|k| (*k).to_owned()).collect()))
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR RemoveTags", e))?;
         Ok(())
     }
 }

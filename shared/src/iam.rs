@@ -271,6 +271,30 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         ],
     ),
     (
+        "ClusterTagger",
+        &[Call {
+            operation: "add_tags",
+            action: "elasticmapreduce:AddTags",
+            resource: CLUSTER,
+            context: &[
+                ("aws:ResourceTag/sparkhub:managed", "true"),
+                ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+                ("aws:TagKeys", crate::render::TAG_WARNED_AT),
+            ],
+            why: "remember that the cluster's users were warned (sparkhub:warned-at)",
+        }],
+    ),
+    (
+        "ClusterUntagger",
+        &[Call {
+            operation: "remove_tags",
+            action: "elasticmapreduce:RemoveTags",
+            resource: CLUSTER,
+            context: MANAGED,
+            why: "sparkhub keep-alive --clear (the operator's credentials, no function)",
+        }],
+    ),
+    (
         "MetricsSource",
         &[Call {
             operation: "get_metric_data",
@@ -403,7 +427,14 @@ fn with_profile(call: &Call, principal: &str, profile: &str) -> Request {
         context: call
             .context
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), ContextValue::One(fill(v))))
+            .map(|(k, v)| {
+                let value = if *k == "aws:TagKeys" {
+                    ContextValue::Many(vec![fill(v)])
+                } else {
+                    ContextValue::One(fill(v))
+                };
+                ((*k).to_owned(), value)
+            })
             .collect(),
         why: format!("{} ({})", call.why, call.operation),
     }
@@ -890,6 +921,29 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
                 "no function deletes a secret or changes a profile",
             ));
         }
+    }
+    // The sweep tags a managed cluster with sparkhub:warned-at only: it may
+    // not keep a cluster alive, adopt one, or hand one to another profile.
+    for key in [
+        crate::render::TAG_KEEP_ALIVE_UNTIL,
+        crate::render::TAG_MANAGED,
+        crate::render::TAG_PROFILE,
+    ] {
+        let mut r = request(
+            "TerminateIdleClustersFunction",
+            "elasticmapreduce:AddTags",
+            CLUSTER,
+            &[
+                ("aws:ResourceTag/sparkhub:managed", "true"),
+                ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+            ],
+            "the sweep sets no tag but sparkhub:warned-at",
+        );
+        r.context.insert(
+            "aws:TagKeys".into(),
+            ContextValue::Many(vec![crate::render::TAG_WARNED_AT.into(), key.into()]),
+        );
+        out.push(r);
     }
     // RunJobFlow without sparkhub's tags would make a cluster the sweep never sees.
     out.push(request(

@@ -99,6 +99,29 @@ pub const FALLBACK_POLICY: IdlePolicy = IdlePolicy {
     max_lifetime_hours: 24,
 };
 
+/// What a keep-alive until an instant means to the sweep at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAliveCount {
+    /// Not after `now`: it keeps nothing any more.
+    Past,
+    /// Keeps the cluster (never past its maximum lifetime).
+    Counts,
+    /// More than [`KEEP_ALIVE_LIMIT`] ahead: it does not count.
+    TooFar,
+}
+
+/// Whether a keep-alive until `until` counts at `now`: the one rule the sweep
+/// and `sparkhub keep-alive` share.
+pub fn keep_alive_counts(until: Timestamp, now: Timestamp) -> KeepAliveCount {
+    if until.duration_since(now) > KEEP_ALIVE_LIMIT {
+        KeepAliveCount::TooFar
+    } else if until > now {
+        KeepAliveCount::Counts
+    } else {
+        KeepAliveCount::Past
+    }
+}
+
 /// The `sparkhub:keep-alive-until` tag as found on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeepAlive {
@@ -318,11 +341,12 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
         return Verdict::Keep(TerminationProtected);
     }
     let ignored_keep_alive = match &s.keep_alive {
-        KeepAlive::Until(t) if t.duration_since(now) > KEEP_ALIVE_LIMIT => {
-            Some(IgnoredKeepAlive::TooFar(*t))
-        }
-        KeepAlive::Until(t) if *t > now => return Verdict::Keep(KeptAliveUntil(*t)),
-        KeepAlive::Until(_) | KeepAlive::None => None,
+        KeepAlive::Until(t) => match keep_alive_counts(*t, now) {
+            KeepAliveCount::TooFar => Some(IgnoredKeepAlive::TooFar(*t)),
+            KeepAliveCount::Counts => return Verdict::Keep(KeptAliveUntil(*t)),
+            KeepAliveCount::Past => None,
+        },
+        KeepAlive::None => None,
         KeepAlive::Unreadable(v) => Some(IgnoredKeepAlive::Unreadable(v.clone())),
     };
     if !s.state.is_active() {

@@ -294,3 +294,25 @@ pub trait Notifier {
         message: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// Tags on one EMR cluster (`AddTags`). Callers only tag clusters with
+/// `sparkhub:managed = true`; the IAM policies enforce it too.
+pub trait ClusterTagger {
+    /// Adds or overwrites these tags.
+    fn add_tags(
+        &self,
+        cluster_id: &str,
+        tags: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Removes tags from one EMR cluster (`RemoveTags`); only `sparkhub
+/// keep-alive --clear` does, with the operator's own credentials.
+pub trait ClusterUntagger {
+    /// Removes these tag keys (keys the cluster lacks are no error).
+    fn remove_tags(
+        &self,
+        cluster_id: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

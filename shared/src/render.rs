@@ -19,6 +19,9 @@ pub const TAG_MANAGED: &str = "sparkhub:managed";
 pub const TAG_PROFILE: &str = "sparkhub:profile";
 /// Tag a person sets (RFC 3339 instant) to keep a cluster alive.
 pub const TAG_KEEP_ALIVE_UNTIL: &str = "sparkhub:keep-alive-until";
+/// Tag the idle sweep sets (RFC 3339 instant) when it warns that it will
+/// terminate the cluster soon; `sparkhub keep-alive` removes it.
+pub const TAG_WARNED_AT: &str = "sparkhub:warned-at";
 
 /// Tag that EMR's managed policy v2 (`AmazonEMRServicePolicy_v2`) requires on
 /// the cluster request (EMR passes it on to the instances, volumes and launch
