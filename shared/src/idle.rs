@@ -97,6 +97,7 @@ pub const FALLBACK_POLICY: IdlePolicy = IdlePolicy {
     timeout_minutes: 120,
     grace_minutes: 60,
     max_lifetime_hours: 24,
+    warn_minutes: 15,
 };
 
 /// What a keep-alive until an instant means to the sweep at `now`.
@@ -395,6 +396,82 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     Verdict::Terminate(TerminateReason::Idle {
         minutes: i64::from(policy.timeout_minutes),
     })
+}
+
+/// A termination the sweep will make soon if nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forecast {
+    /// The latest instant the sweep terminates the cluster, if nothing changes.
+    pub by: Timestamp,
+    pub reason: TerminateReason,
+}
+
+/// Whether the sweep will terminate the cluster within the policy's
+/// `warn_minutes` if nothing changes, while [`judge`] keeps it now: idle for
+/// `timeout - warn` minutes already (by the same evidence `judge` reads), or
+/// its maximum lifetime ends within the warning. A keep-alive that still
+/// counts at the end of the warning keeps the cluster; busy, protected and
+/// unmanaged clusters get none.
+pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<Forecast> {
+    if policy.warn_minutes == 0 || matches!(judge(s, policy, now), Verdict::Terminate(_)) {
+        return None;
+    }
+    let horizon = now + SignedDuration::from_mins(i64::from(policy.warn_minutes));
+    if let Verdict::Terminate(reason @ TerminateReason::MaxLifetime { .. }) =
+        judge(s, policy, horizon)
+    {
+        let end = s.created_at + SignedDuration::from_hours(i64::from(policy.max_lifetime_hours));
+        let by = match &s.keep_alive {
+            KeepAlive::Until(t) if *t > end && *t <= horizon => *t,
+            _ => end,
+        };
+        return Some(Forecast { by, reason });
+    }
+    // A keep-alive ending within the warning no longer stands in the way.
+    let mut sooner = s.clone();
+    if matches!(s.keep_alive, KeepAlive::Until(t) if t <= horizon) {
+        sooner.keep_alive = KeepAlive::None;
+    }
+    let shorter = IdlePolicy {
+        timeout_minutes: policy.timeout_minutes.saturating_sub(policy.warn_minutes),
+        ..policy.clone()
+    };
+    match judge(&sooner, &shorter, now) {
+        Verdict::Terminate(TerminateReason::Idle { .. }) => Some(Forecast {
+            by: horizon,
+            reason: TerminateReason::Idle {
+                minutes: i64::from(policy.timeout_minutes),
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a warning given at `warned_at` still speaks for the cluster's
+/// present idle period: nothing kept it busy since (by the evidence
+/// [`judge`] reads). A cluster busy again since, or whose evidence no longer
+/// reaches back that far, is in a new idle period and gets a new warning.
+pub fn idle_since(s: &Snapshot, warned_at: Timestamp, now: Timestamp) -> bool {
+    let since = now.duration_since(warned_at);
+    if since < SignedDuration::ZERO {
+        return false;
+    }
+    let minutes = u32::try_from((since.as_secs() + 59) / 60)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let since_warning = IdlePolicy {
+        timeout_minutes: minutes,
+        grace_minutes: 0,
+        max_lifetime_hours: u32::MAX,
+        warn_minutes: 0,
+    };
+    let mut plain = s.clone();
+    plain.keep_alive = KeepAlive::None;
+    plain.created_at = now;
+    matches!(
+        judge(&plain, &since_warning, now),
+        Verdict::Terminate(TerminateReason::Idle { .. })
+    )
 }
 
 /// The datapoints that speak for the window `[start, now]`, if they cover it

@@ -14,6 +14,7 @@ fn policy() -> IdlePolicy {
         timeout_minutes: 60,
         grace_minutes: 30,
         max_lifetime_hours: 12,
+        warn_minutes: 15,
     }
 }
 
@@ -340,6 +341,7 @@ fn a_cluster_idle_for_hours_with_late_datapoints_is_terminated_whatever_its_time
             timeout_minutes: timeout,
             grace_minutes: 30,
             max_lifetime_hours: 720,
+            warn_minutes: 0,
         };
         let mut s = idle();
         s.created_at = now() - SignedDuration::from_hours(24 * 8);
@@ -641,4 +643,89 @@ fn the_oldest_tolerated_newest_point_always_reaches_the_window() {
         assert!(timing.reach - timing.lead >= SignedDuration::from_secs(METRIC_PERIOD_SECONDS));
         assert!(QUERY_LOOKBACK >= timing.lead, "{timing:?}");
     }
+}
+
+/// Idle for `minutes` by every sign: busy before that.
+fn idle_for(minutes: i64) -> Snapshot {
+    let mut s = idle();
+    s.is_idle = series(70, 0.0);
+    s.notebook_users = series(70, 0.0);
+    for (t, v) in s.is_idle.iter_mut() {
+        if now().duration_since(*t) < SignedDuration::from_mins(minutes) {
+            *v = 1.0;
+        }
+    }
+    s
+}
+
+#[test]
+fn a_warning_comes_within_warn_minutes_of_the_termination_and_not_before() {
+    let p = policy(); // 60 min timeout, 15 min warning
+    let warned = |s: &Snapshot| forecast(s, &p, now());
+    // Idle 55 minutes (a bucket speaks 10 minutes ahead): within 15 of 60.
+    let f = warned(&idle_for(55)).expect("warned");
+    assert_eq!(f.reason, TerminateReason::Idle { minutes: 60 });
+    assert_eq!(f.by, now() + SignedDuration::from_mins(15));
+    // Idle 35 minutes: too early; idle 70: terminated now, no warning.
+    assert_eq!(warned(&idle_for(35)), None);
+    assert_eq!(warned(&idle()), None);
+    // Busy, protected, unmanaged or kept alive past the warning: none.
+    let mut busy = idle_for(55);
+    busy.busy_steps = 1;
+    let mut protected = idle_for(55);
+    protected.termination_protected = true;
+    let mut theirs = idle_for(55);
+    theirs.managed = false;
+    let mut kept = idle_for(55);
+    kept.keep_alive = KeepAlive::Until(now() + SignedDuration::from_hours(2));
+    let mut notebook = idle_for(55);
+    notebook.notebook_users = series(70, 1.0);
+    for s in [busy, protected, theirs, kept, notebook] {
+        assert_eq!(warned(&s), None, "{s:?}");
+    }
+    // A keep-alive ending within the warning does not stand in the way.
+    let mut ending = idle_for(55);
+    ending.keep_alive = KeepAlive::Until(now() + SignedDuration::from_mins(10));
+    assert!(warned(&ending).is_some());
+    // warn_minutes = 0 turns it off.
+    let off = IdlePolicy {
+        warn_minutes: 0,
+        ..policy()
+    };
+    assert_eq!(forecast(&idle_for(55), &off, now()), None);
+}
+
+#[test]
+fn the_maximum_lifetime_is_announced_whatever_the_activity() {
+    let p = policy(); // 12 h
+    let mut s = idle_for(0);
+    s.busy_steps = 2;
+    s.created_at = now() - SignedDuration::from_hours(12) + SignedDuration::from_mins(10);
+    let f = forecast(&s, &p, now()).expect("warned");
+    assert!(matches!(f.reason, TerminateReason::MaxLifetime { .. }));
+    assert_eq!(f.by, s.created_at + SignedDuration::from_hours(12));
+    s.created_at = now() - SignedDuration::from_hours(11);
+    assert_eq!(forecast(&s, &p, now()), None, "an hour left");
+}
+
+#[test]
+fn a_warning_speaks_for_its_idle_period_only() {
+    let s = idle_for(60);
+    // Warned 10 minutes ago, idle since before: the same idle period.
+    assert!(idle_since(&s, now() - SignedDuration::from_mins(10), now()));
+    // Busy 25 minutes ago, warned 40 minutes ago: a new idle period.
+    let again = idle_for(20);
+    assert!(!idle_since(
+        &again,
+        now() - SignedDuration::from_mins(40),
+        now()
+    ));
+    // Notebook activity since the warning: a new idle period too.
+    let mut typing = idle_for(60);
+    typing.notebook_users = series(70, 1.0);
+    assert!(!idle_since(
+        &typing,
+        now() - SignedDuration::from_mins(10),
+        now()
+    ));
 }

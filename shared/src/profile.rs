@@ -178,6 +178,10 @@ pub struct IdlePolicy {
     /// Hours after which the cluster is terminated whatever its activity.
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime_hours: u32,
+    /// Minutes before the sweep terminates the cluster (idle or at its
+    /// maximum lifetime) that it warns, once per idle period; 0: never.
+    #[serde(default = "default_warn")]
+    pub warn_minutes: u32,
 }
 
 fn default_idle_timeout() -> u32 {
@@ -189,6 +193,9 @@ fn default_grace() -> u32 {
 fn default_max_lifetime() -> u32 {
     12
 }
+fn default_warn() -> u32 {
+    15
+}
 
 impl Default for IdlePolicy {
     fn default() -> Self {
@@ -196,6 +203,7 @@ impl Default for IdlePolicy {
             timeout_minutes: default_idle_timeout(),
             grace_minutes: default_grace(),
             max_lifetime_hours: default_max_lifetime(),
+            warn_minutes: default_warn(),
         }
     }
 }
@@ -665,6 +673,15 @@ impl Profile {
             err(
                 "idle.grace_minutes",
                 format!("{} is out of range (0 to 1440 minutes)", idle.grace_minutes),
+            );
+        }
+        if idle.warn_minutes > 1_440 {
+            err(
+                "idle.warn_minutes",
+                format!(
+                    "{} is out of range (0 to 1440 minutes; 0 turns the warning off)",
+                    idle.warn_minutes
+                ),
             );
         }
         if !(1..=720).contains(&idle.max_lifetime_hours) {

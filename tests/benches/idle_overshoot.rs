@@ -90,6 +90,7 @@ fn overshoot(base: Timestamp, sweep_phase: i64, c: &Case) -> i64 {
         timeout_minutes: u32::try_from(c.timeout / MIN).expect("minutes"),
         grace_minutes: 0,
         max_lifetime_hours: 720,
+        warn_minutes: 0,
     };
     let first = (0..)
         .map(|k| sweep_phase + PERIOD * k)

@@ -190,9 +190,12 @@ pub struct Terminator<P, F, M, N> {
 /// even these keep is kept by its own policy too.
 struct Bounds {
     min_grace: u32,
+    /// The shortest timeout less its warning: from then on a cluster may be
+    /// warned about.
     min_timeout: u32,
     max_timeout: u32,
     min_lifetime: u32,
+    max_warn: u32,
 }
 
 impl Bounds {
@@ -202,10 +205,14 @@ impl Bounds {
             min_timeout: u32::MAX,
             max_timeout: 0,
             min_lifetime: u32::MAX,
+            max_warn: 0,
         };
         for p in policies {
             b.min_grace = b.min_grace.min(p.grace_minutes);
-            b.min_timeout = b.min_timeout.min(p.timeout_minutes);
+            b.min_timeout = b
+                .min_timeout
+                .min(p.timeout_minutes.saturating_sub(p.warn_minutes));
+            b.max_warn = b.max_warn.max(p.warn_minutes);
             b.max_timeout = b.max_timeout.max(p.timeout_minutes);
             b.min_lifetime = b.min_lifetime.min(p.max_lifetime_hours);
         }
@@ -217,6 +224,7 @@ impl Bounds {
             timeout_minutes: self.min_timeout,
             grace_minutes: self.min_grace,
             max_lifetime_hours: u32::MAX,
+            warn_minutes: 0,
         }
     }
 }
@@ -266,7 +274,9 @@ where
         let mut idle = Vec::new();
         for cluster in listed {
             let past_lifetime = cluster.created_at.is_some_and(|t| {
-                now.duration_since(t) > SignedDuration::from_hours(i64::from(bounds.min_lifetime))
+                now.duration_since(t)
+                    > SignedDuration::from_hours(i64::from(bounds.min_lifetime))
+                        - SignedDuration::from_mins(i64::from(bounds.max_warn))
             });
             let past_grace = cluster.ready_at.is_some_and(|t| {
                 now.duration_since(t) >= SignedDuration::from_mins(i64::from(bounds.min_grace))
