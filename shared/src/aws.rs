@@ -119,29 +119,27 @@ impl ProfileStore for S3Bucket {
 }
 
 impl ScriptStore for S3Bucket {
+    /// One conditional PUT (`If-None-Match: *`): 412 means the script is
+    /// there already (keys are content-addressed, so it is the same script).
+    /// No HEAD first: a HEAD of a missing key answers 404 only to a caller
+    /// whose `s3:ListBucket` covers it, otherwise 403, and the first run of
+    /// every new script would fail on that.
     async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
-        let head = self
+        match self
             .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
-        match head {
-            Ok(_) => return Ok(false),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => return Err(aws_error("S3 HeadObject", e)),
-        }
-        self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .if_none_match("*")
             .content_type("text/x-shellscript")
             .body(body.as_bytes().to_vec().into())
             .send()
             .await
-            .map_err(|e| aws_error("S3 PutObject", e))?;
-        Ok(true)
+        {
+            Ok(_) => Ok(true),
+            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) => Err(aws_error("S3 PutObject", e)),
+        }
     }
 }
 

@@ -6,11 +6,10 @@ use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_emr::operation::list_clusters::ListClustersOutput;
 use aws_sdk_emr::types::{Cluster, ClusterStatus, ClusterSummary as SdkSummary, Tag};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
-use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::types::Object;
-use aws_sdk_s3::types::error::{NoSuchKey, NotFound};
+use aws_sdk_s3::types::error::NoSuchKey;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
@@ -104,34 +103,35 @@ async fn profile_listing_follows_every_page() {
 
 #[tokio::test]
 async fn scripts_are_uploaded_only_when_absent() {
-    let absent = mock!(aws_sdk_s3::Client::head_object)
-        .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
     let put = mock!(aws_sdk_s3::Client::put_object)
         .match_requests(|r| {
-            r.key() == Some("scripts/abc/x.sh") && r.content_type() == Some("text/x-shellscript")
+            r.key() == Some("scripts/abc/x.sh")
+                && r.content_type() == Some("text/x-shellscript")
+                && r.if_none_match() == Some("*")
         })
         .then_output(|| PutObjectOutput::builder().build());
-    let s3 = S3Bucket::new(
-        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&absent, &put]),
-        "b-1",
-    );
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]), "b-1");
     assert!(s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap());
     assert_eq!(put.num_calls(), 1);
 
-    let present =
-        mock!(aws_sdk_s3::Client::head_object).then_output(|| HeadObjectOutput::builder().build());
-    let put =
-        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let present = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(412, "<Error><Code>PreconditionFailed</Code></Error>"));
     let s3 = S3Bucket::new(
-        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&present, &put]),
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&present]),
         "b-1",
     );
-    assert!(!s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap());
-    assert_eq!(
-        put.num_calls(),
-        0,
-        "an existing object is not written again"
+    assert!(
+        !s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap(),
+        "an existing script is reported as unchanged, not as an error"
     );
+
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(403, "<Error><Code>AccessDenied</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&denied]),
+        "b-1",
+    );
+    assert!(s3.put_if_absent("scripts/abc/x.sh", "echo").await.is_err());
 }
 
 #[tokio::test]

@@ -71,12 +71,15 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
                 why: "read a profile",
             },
             // A missing key answers 404 (the profile is gone) only to a caller
-            // that may list the bucket; otherwise 403.
+            // that may list the bucket; otherwise 403. AWS does not document
+            // which condition keys that check sees, so the inventory asks
+            // for ListBucket with none (an s3:prefix condition would not do).
+            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
             Call {
                 operation: "get_object",
                 action: "s3:ListBucket",
                 resource: "arn:aws:s3:::${Bucket}",
-                context: &[("s3:prefix", "profiles/${Profile}.toml")],
+                context: &[],
                 why: "tell a missing profile (404) from a forbidden one (403)",
             },
             Call {
@@ -90,29 +93,13 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
     ),
     (
         "ScriptStore",
-        &[
-            Call {
-                operation: "head_object",
-                action: "s3:GetObject",
-                resource: "arn:aws:s3:::${Bucket}/scripts/0123456789abcdef/jupyterhub-users.sh",
-                context: &[],
-                why: "is the script uploaded already",
-            },
-            Call {
-                operation: "head_object",
-                action: "s3:ListBucket",
-                resource: "arn:aws:s3:::${Bucket}",
-                context: &[("s3:prefix", "scripts/0123456789abcdef/jupyterhub-users.sh")],
-                why: "a script not uploaded yet answers 404, not 403",
-            },
-            Call {
-                operation: "put_object",
-                action: "s3:PutObject",
-                resource: "arn:aws:s3:::${Bucket}/scripts/0123456789abcdef/jupyterhub-users.sh",
-                context: &[],
-                why: "upload a rendered script",
-            },
-        ],
+        &[Call {
+            operation: "put_object",
+            action: "s3:PutObject",
+            resource: "arn:aws:s3:::${Bucket}/scripts/0123456789abcdef/jupyterhub-users.sh",
+            context: &[],
+            why: "upload a rendered script unless it is there (If-None-Match: *)",
+        }],
     ),
     (
         "Workflow",
@@ -148,14 +135,7 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
                 action: "s3:GetObject",
                 resource: "arn:aws:s3:::${Bucket}/locks/${Profile}.json",
                 context: &[],
-                why: "read a profile's lease (who starts its runs now)",
-            },
-            Call {
-                operation: "get_object",
-                action: "s3:ListBucket",
-                resource: "arn:aws:s3:::${Bucket}",
-                context: &[("s3:prefix", "locks/${Profile}.json")],
-                why: "a lease not created yet answers 404, not 403",
+                why: "read a profile's lease when the conditional create found one",
             },
             Call {
                 operation: "put_object",

@@ -130,16 +130,21 @@ pub async fn try_acquire<L: LeaseStore>(
         holder: None,
         until: None,
     };
+    // Create first, read only when the lease exists: a GET of a missing key
+    // answers 404 only to a caller whose s3:ListBucket covers it (otherwise
+    // 403), so "absent" is learnt from the conditional create, never from a
+    // failed read.
+    let body = held(Vec::new());
+    if let Some(version) = store.create(key, &to_json(&body)).await? {
+        return Ok(Attempt::Acquired(Lease {
+            key: key.to_owned(),
+            version,
+            body,
+        }));
+    }
     let Some((version, text)) = store.read(key).await? else {
-        let body = held(Vec::new());
-        return Ok(match store.create(key, &to_json(&body)).await? {
-            Some(version) => Attempt::Acquired(Lease {
-                key: key.to_owned(),
-                version,
-                body,
-            }),
-            None => lost,
-        });
+        // Deleted between the two calls: someone else's turn.
+        return Ok(lost);
     };
     let previous: LeaseBody = serde_json::from_str(&text).unwrap_or_else(|e| {
         warn!(key, error = %e, "the lease object is unreadable; taking it over as free");
