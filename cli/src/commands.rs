@@ -114,6 +114,7 @@ pub async fn status(bucket: &str) -> Result<(), String> {
             bucket: bucket.into(),
             dry_run: true,
             topic_arn: None,
+            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &config,
     );

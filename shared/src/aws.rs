@@ -11,6 +11,7 @@ use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures::{StreamExt, stream};
 
 use crate::emr::{ClusterState, StepState};
 use crate::ports::{
@@ -19,6 +20,7 @@ use crate::ports::{
     Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
 };
 use crate::render::StepConfig;
+use crate::settings::DEFAULT_MAX_CONCURRENCY;
 
 /// Classifies an SDK error: timeouts, dispatch failures, 5xx, 429 and the
 /// SDK's own throttling and transient codes are retryable; the rest is not.
@@ -307,11 +309,23 @@ impl Workflow for StepFunctions {
 #[derive(Debug, Clone)]
 pub struct Emr {
     client: aws_sdk_emr::Client,
+    max_in_flight: usize,
 }
 
 impl Emr {
+    /// At most [`DEFAULT_MAX_CONCURRENCY`] DescribeCluster calls in flight
+    /// when many clusters are described.
     pub fn new(client: aws_sdk_emr::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            max_in_flight: DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+
+    /// At most `calls` (at least one) DescribeCluster calls in flight.
+    pub fn with_max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls.max(1);
+        self
     }
 }
 
@@ -319,15 +333,21 @@ impl ClusterDirectory for Emr {
     async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
         // ListClusters carries names but no tags; DescribeCluster has the
         // tags, so only the clusters with the name are described (the tags
-        // still decide: a name is not ownership).
-        let mut clusters = Vec::new();
-        for listed in self
+        // still decide: a name is not ownership). A bounded number of them
+        // at once, answers in listing order; the first failure ends it.
+        let named: Vec<String> = self
             .list_active()
             .await?
             .into_iter()
             .filter(|c| c.name == name)
-        {
-            if let Some(details) = self.details(&listed.id).await? {
+            .map(|c| c.id)
+            .collect();
+        let mut described = stream::iter(named)
+            .map(|id| async move { self.details(&id).await })
+            .buffered(self.max_in_flight);
+        let mut clusters = Vec::new();
+        while let Some(details) = described.next().await {
+            if let Some(details) = details? {
                 clusters.push(details.summary);
             }
         }

@@ -463,3 +463,55 @@ mod secrets {
         assert!(text.contains("SecretIsNotAJsonObjectOfStrings"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn many_clusters_are_described_a_few_at_a_time_in_listing_order() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let ids: Vec<String> = (0..25).map(|i| format!("j-{i:02}")).collect();
+    let listed = ids.clone();
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(move || {
+        let mut out = ListClustersOutput::builder();
+        for id in &listed {
+            out = out.clusters(SdkSummary::builder().id(id).name("sparkhub-x").build());
+        }
+        out.build()
+    });
+    // Every other cluster is throttled once: its answer comes after the
+    // SDK's backoff, later than its neighbours'.
+    let rules: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (wanted, answer) = (id.clone(), id.clone());
+            let rule = mock!(aws_sdk_emr::Client::describe_cluster)
+                .match_requests(move |r| r.cluster_id() == Some(wanted.as_str()))
+                .sequence();
+            let rule = if i.is_multiple_of(2) {
+                rule.http_status(
+                    400,
+                    Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+                )
+            } else {
+                rule
+            };
+            rule.output(move || described(&answer, S::Waiting, &[]))
+                .build()
+        })
+        .collect();
+    let mut all = vec![&list];
+    all.extend(rules.iter());
+    let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, all, |b| b.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(std::time::Duration::from_millis(20))
+    ));
+    let clusters = Emr::new(client)
+        .with_max_in_flight(4)
+        .active_clusters("sparkhub-x")
+        .await
+        .unwrap();
+    let found: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(found, ids, "every cluster, in listing order");
+    let calls: usize = rules.iter().map(|r| r.num_calls()).sum();
+    assert_eq!(calls, 25 + 13, "one call per cluster, plus the retries");
+}

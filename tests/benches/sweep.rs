@@ -83,6 +83,7 @@ async fn main() {
                 bucket: bucket.clone(),
                 dry_run: false,
                 topic_arn: None,
+                max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
             },
             &aws.config,
         );

@@ -45,6 +45,7 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
             master_security_group: None,
             service_role: "sparkhub-emr-service".into(),
             instance_role_prefix: "sparkhub-node".into(),
+            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &aws.config,
     );

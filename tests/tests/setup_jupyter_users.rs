@@ -60,6 +60,7 @@ async fn managed_cluster(s: &Setup) -> String {
             master_security_group: None,
             service_role: "sparkhub-emr-service".into(),
             instance_role_prefix: "sparkhub-node".into(),
+            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &s.aws.config,
     );

@@ -225,6 +225,7 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
                 bucket: bucket.clone(),
                 dry_run,
                 topic_arn: None,
+                max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
             },
             &aws.config,
         )

@@ -71,6 +71,10 @@ pub struct Config {
     /// `SPARKHUB_EMR_INSTANCE_ROLE_PREFIX` (default `sparkhub-node`): a
     /// profile's nodes run with the instance profile `<prefix>-<profile>`.
     pub instance_role_prefix: String,
+    /// `SPARKHUB_MAX_CONCURRENCY` (optional, default
+    /// [`sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY`]): clusters
+    /// described at once when the active clusters are counted.
+    pub max_concurrency: usize,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Config {
             instance_role_prefix: env
                 .optional("SPARKHUB_EMR_INSTANCE_ROLE_PREFIX")
                 .unwrap_or_else(|| render::DEFAULT_INSTANCE_ROLE_PREFIX.into()),
+            max_concurrency: env.max_concurrency().map_err(CreateError::Config)?,
             poll_seconds: match env.optional("SPARKHUB_POLL_SECONDS") {
                 None => 30,
                 Some(v) => v
@@ -162,7 +167,8 @@ impl CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket> {
             leases: bucket,
             lease_wait: LeaseWait::default(),
             workflow: StepFunctions::new(aws_sdk_sfn::Client::new(aws), &config.state_machine_arn),
-            clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
+            clusters: Emr::new(aws_sdk_emr::Client::new(aws))
+                .with_max_in_flight(config.max_concurrency),
             now: Timestamp::now,
             config,
         }

@@ -177,6 +177,7 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
             master_security_group: None,
             service_role: "sparkhub-emr-service".into(),
             instance_role_prefix: "sparkhub-node".into(),
+            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
         },
         profiles: Profiles {
             files: files

@@ -6,9 +6,14 @@
 //! calls idle (or that are past the shortest maximum lifetime); then one
 //! `TerminateJobFlows` per ten clusters (the API's limit). A failure on one
 //! cluster keeps that cluster and never stops the sweep.
+//!
+//! The per-cluster calls (and the termination batches and messages) go out
+//! `SPARKHUB_MAX_CONCURRENCY` at a time; their answers are taken in the order
+//! asked, so verdicts, report and calls are those of a one-by-one sweep.
 
 use std::collections::BTreeMap;
 
+use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -31,6 +36,16 @@ use tracing::{info, warn};
 
 /// TerminateJobFlows takes at most ten clusters.
 pub const CLUSTERS_PER_TERMINATE_CALL: usize = 10;
+
+/// How often the sweep runs (the template's `rate(5 minutes)`). A sweep that
+/// takes more than half of it says so in its log.
+pub const SWEEP_INTERVAL: SignedDuration = SignedDuration::from_mins(5);
+
+/// Whether a sweep that took `duration` took more than half of
+/// [`SWEEP_INTERVAL`].
+pub fn too_slow(duration: SignedDuration) -> bool {
+    duration > SWEEP_INTERVAL / 2
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -63,6 +78,10 @@ pub struct Config {
     pub dry_run: bool,
     /// `SPARKHUB_TOPIC_ARN` (optional): one message per termination.
     pub topic_arn: Option<String>,
+    /// `SPARKHUB_MAX_CONCURRENCY` (optional, default
+    /// [`sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY`]): per-cluster
+    /// calls in flight at once.
+    pub max_concurrency: usize,
 }
 
 impl Config {
@@ -88,6 +107,7 @@ impl Config {
             bucket,
             dry_run,
             topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
+            max_concurrency: env.max_concurrency().map_err(SweepError::Config)?,
         })
     }
 }
@@ -118,6 +138,8 @@ pub struct Summary {
     pub errors: Vec<String>,
     /// Every cluster checked, with the decision and its reason.
     pub clusters: Vec<ClusterReport>,
+    /// From the listing to the last call, in milliseconds.
+    pub duration_ms: u64,
 }
 
 /// One cluster's decision, for people (`sparkhub status`).
@@ -163,7 +185,8 @@ impl Summary {
                     "Metrics": [
                         {"Name": "ClustersChecked", "Unit": "Count"},
                         {"Name": "ClustersTerminated", "Unit": "Count"},
-                        {"Name": "SweepErrors", "Unit": "Count"}
+                        {"Name": "SweepErrors", "Unit": "Count"},
+                        {"Name": "SweepDuration", "Unit": "Milliseconds"}
                     ]
                 }]
             },
@@ -171,6 +194,7 @@ impl Summary {
             "ClustersChecked": self.checked,
             "ClustersTerminated": self.terminated.len(),
             "SweepErrors": self.errors.len(),
+            "SweepDuration": self.duration_ms,
             "DryRun": self.dry_run,
         })
         .to_string()
@@ -235,7 +259,8 @@ impl Terminator<S3Bucket, Emr, CloudWatch, Sns> {
     pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
         Self {
             profiles: S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket),
-            fleet: Emr::new(aws_sdk_emr::Client::new(aws)),
+            fleet: Emr::new(aws_sdk_emr::Client::new(aws))
+                .with_max_in_flight(config.max_concurrency),
             metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(aws)),
             notifier: config
                 .topic_arn
@@ -339,10 +364,19 @@ where
             }
         }
 
-        // 4. Details and steps for the rest, then the real verdict.
+        // 4. Details and steps for the rest, a bounded number of clusters at
+        // once (answers in the order asked), then the real verdict.
+        let inspected: Vec<_> = stream::iter(in_question)
+            .map(|cluster| async move {
+                let found = self.inspect(&cluster.id).await;
+                (cluster, found)
+            })
+            .buffered(self.limit())
+            .collect()
+            .await;
         let mut decisions = Vec::new();
-        for cluster in in_question {
-            let (details, busy) = match self.inspect(&cluster.id).await {
+        for (cluster, found) in inspected {
+            let (details, busy) = match found {
                 Ok(Some(found)) => found,
                 Ok(None) => {
                     summary.keep(&cluster, "gone", "EMR no longer knows the cluster");
@@ -414,13 +448,23 @@ where
 
         // 5. Terminate (unless dry run) and tell people.
         if !self.config.dry_run {
-            for batch in decisions.chunks(CLUSTERS_PER_TERMINATE_CALL) {
-                let ids: Vec<String> = batch.iter().map(|d| d.cluster_id.clone()).collect();
-                match self.fleet.terminate(&ids).await {
+            // The batches a bounded number at once, their outcomes in order.
+            let outcomes: Vec<_> = stream::iter(decisions.chunks(CLUSTERS_PER_TERMINATE_CALL))
+                .map(|batch| async move {
+                    let ids: Vec<String> = batch.iter().map(|d| d.cluster_id.clone()).collect();
+                    let outcome = self.fleet.terminate(&ids).await;
+                    (batch, ids, outcome)
+                })
+                .buffered(self.limit())
+                .collect()
+                .await;
+            let mut notices = Vec::new();
+            for (batch, ids, outcome) in outcomes {
+                match outcome {
                     Ok(()) => {
                         for decision in batch {
                             summary.terminated.push(decision.cluster_id.clone());
-                            self.notify(decision, &mut summary).await;
+                            notices.push(decision);
                         }
                     }
                     Err(e) => {
@@ -434,8 +478,20 @@ where
                     }
                 }
             }
+            self.notify_all(&notices, &mut summary).await;
         }
         summary.to_terminate = decisions;
+        let duration = (self.now)().duration_since(now);
+        summary.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(0);
+        if too_slow(duration) {
+            warn!(
+                duration_ms = summary.duration_ms,
+                interval_minutes = SWEEP_INTERVAL.as_mins(),
+                checked = summary.checked,
+                max_concurrency = self.limit(),
+                "the sweep took more than half of the interval between sweeps; raise SPARKHUB_MAX_CONCURRENCY (and EMR's API quotas) or the schedule's interval"
+            );
+        }
         info!(
             checked = summary.checked,
             to_terminate = summary.to_terminate.len(),
@@ -443,6 +499,7 @@ where
             errors = summary.errors.len(),
             dry_run = summary.dry_run,
             kept = ?summary.kept,
+            duration_ms = summary.duration_ms,
             "sweep done"
         );
         Ok(summary)
@@ -459,9 +516,29 @@ where
         Ok(Some((details, busy)))
     }
 
-    async fn notify(&self, decision: &Decision, summary: &mut Summary) {
-        let Some(notifier) = &self.notifier else {
+    /// Per-cluster calls in flight at once (at least one).
+    fn limit(&self) -> usize {
+        self.config.max_concurrency.max(1)
+    }
+
+    /// One message per decision, a bounded number at once; failures are
+    /// reported in the order of `decisions`.
+    async fn notify_all(&self, decisions: &[&Decision], summary: &mut Summary) {
+        if self.notifier.is_none() {
             return;
+        }
+        let failures: Vec<Option<String>> = stream::iter(decisions)
+            .map(|decision| self.send_notice(decision))
+            .buffered(self.limit())
+            .collect()
+            .await;
+        summary.errors.extend(failures.into_iter().flatten());
+    }
+
+    /// Tells people about one termination; the error message if it failed.
+    async fn send_notice(&self, decision: &Decision) -> Option<String> {
+        let Some(notifier) = &self.notifier else {
+            return None;
         };
         let subject = format!(
             "sparkhub terminated {} ({})",
@@ -482,8 +559,9 @@ where
                 message_with_causes(&e)
             );
             warn!(error = %message, "notification failed");
-            summary.errors.push(message);
+            return Some(message);
         }
+        None
     }
 
     /// The idle policy of every listed profile, or why it cannot be used.

@@ -219,6 +219,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             bucket: "b".into(),
             dry_run: false,
             topic_arn: Some("arn:aws:sns:us-east-1:1:t".into()),
+            max_concurrency: 4,
         },
         profiles: Profiles::with(&[("tutorial", TUTORIAL)]),
         fleet: Fleet {
@@ -476,6 +477,108 @@ fn dry_run_setting_is_strict() {
             .unwrap_err()
             .to_string()
             .contains("SPARKHUB_DRY_RUN=\"yes\"")
+    );
+}
+
+#[test]
+fn max_concurrency_setting_defaults_to_emrs_burst() {
+    let env = |v: Option<&'static str>| {
+        move |k: &str| match k {
+            "SPARKHUB_BUCKET" => Some("b".to_string()),
+            "SPARKHUB_MAX_CONCURRENCY" => v.map(str::to_string),
+            _ => None,
+        }
+    };
+    assert_eq!(Config::from_lookup(env(None)).unwrap().max_concurrency, 10);
+    assert_eq!(
+        Config::from_lookup(env(Some("3"))).unwrap().max_concurrency,
+        3
+    );
+    let err = Config::from_lookup(env(Some("0"))).unwrap_err().to_string();
+    assert!(err.contains("SPARKHUB_MAX_CONCURRENCY=\"0\""), "{err}");
+}
+
+#[tokio::test]
+async fn the_verdicts_the_report_and_the_calls_do_not_depend_on_the_concurrency() {
+    let fleet = || {
+        let mut fleet = Vec::new();
+        for round in 0..7 {
+            for mut c in mixed() {
+                let id = format!("{}-{round}", c.listed.id);
+                c.listed.id.clone_from(&id);
+                c.details.summary.id = id;
+                fleet.push(c);
+            }
+        }
+        fleet
+    };
+    let run = |limit: usize| async move {
+        let mut t = terminator(fleet());
+        t.config.max_concurrency = limit;
+        let summary = t.sweep().await.unwrap();
+        let described = t.fleet.described.lock().unwrap().clone();
+        let batches = t.fleet.terminate_calls.lock().unwrap().clone();
+        let notices = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+        (summary, described, batches, notices)
+    };
+    let (sequential, described_1, batches_1, notices_1) = run(1).await;
+    assert!(
+        sequential.terminated.len() > CLUSTERS_PER_TERMINATE_CALL,
+        "more than one termination batch: {:?}",
+        sequential.terminated
+    );
+    for limit in [2, 10, 100] {
+        let (concurrent, described, batches, notices) = run(limit).await;
+        assert_eq!(concurrent, sequential, "max_concurrency {limit}");
+        assert_eq!(described, described_1, "the same DescribeCalls, in order");
+        assert_eq!(batches, batches_1, "the same TerminateJobFlows batches");
+        assert_eq!(notices, notices_1, "the same messages, in order");
+    }
+}
+
+#[test]
+fn a_sweep_is_too_slow_past_half_its_interval() {
+    assert_eq!(SWEEP_INTERVAL, SignedDuration::from_mins(5));
+    for (seconds, slow) in [
+        (0, false),
+        (60, false),
+        (150, false),
+        (151, true),
+        (299, true),
+    ] {
+        assert_eq!(
+            too_slow(SignedDuration::from_secs(seconds)),
+            slow,
+            "{seconds} s"
+        );
+    }
+    let template = include_str!("../../../infra/template.yaml");
+    assert!(
+        template.contains(&format!(
+            "Schedule: rate({} minutes)",
+            SWEEP_INTERVAL.as_mins()
+        )),
+        "the template schedules the sweep every SWEEP_INTERVAL"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_reports_its_duration() {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    fn slow_clock() -> Timestamp {
+        // Every reading of the clock is 40 s after the one before.
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        now() + SignedDuration::from_secs(40 * i64::from(n))
+    }
+    let mut t = terminator(mixed());
+    t.now = slow_clock;
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.duration_ms >= 40_000, "{}", summary.duration_ms);
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["SweepDuration"], summary.duration_ms);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"][3]["Name"],
+        "SweepDuration"
     );
 }
 

@@ -136,6 +136,7 @@ async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Su
             bucket: "b".into(),
             dry_run: false,
             topic_arn: None,
+            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
         },
         profiles: S3Bucket::new(mock_client!(aws_sdk_s3, [&profiles]), "b"),
         fleet: Emr::new(mock_client!(aws_sdk_emr, RuleMode::MatchAny, emr_rules)),
@@ -245,4 +246,170 @@ async fn a_failing_listing_ends_the_sweep_before_anything_is_terminated() {
     let err = try_sweep(&[&list, &term], &[&metrics]).await.unwrap_err();
     assert!(err.to_string().contains("nothing was terminated"), "{err}");
     assert_eq!(term.num_calls(), 0);
+}
+
+fn idle_listing(ids: &[String]) -> Rule {
+    let ids = ids.to_vec();
+    mock!(aws_sdk_emr::Client::list_clusters).then_output(move || {
+        let mut out = ListClustersOutput::builder();
+        for id in &ids {
+            out = out.clusters(
+                ClusterSummary::builder()
+                    .id(id)
+                    .name("sparkhub-tutorial")
+                    .status(
+                        ClusterStatus::builder()
+                            .state(ClusterState::Waiting)
+                            .timeline(
+                                ClusterTimeline::builder()
+                                    .creation_date_time(ago(180))
+                                    .ready_date_time(ago(120))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
+fn description(id: &str) -> DescribeClusterOutput {
+    DescribeClusterOutput::builder()
+        .cluster(
+            Cluster::builder()
+                .id(id)
+                .name("sparkhub-tutorial")
+                .status(
+                    ClusterStatus::builder()
+                        .state(ClusterState::Waiting)
+                        .build(),
+                )
+                .termination_protected(false)
+                .applications(Application::builder().name("Spark").build())
+                .tags(Tag::builder().key("sparkhub:managed").value("true").build())
+                .tags(
+                    Tag::builder()
+                        .key("sparkhub:profile")
+                        .value("tutorial")
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// Thirty idle clusters swept eight at a time while EMR throttles: a third
+/// of the DescribeCluster and ListSteps calls are throttled once (the SDK's
+/// standard retry gets the answer), four clusters are throttled on every
+/// attempt. Exactly the clusters judged with complete answers are
+/// terminated, in listing order, in the fewest TerminateJobFlows calls.
+#[tokio::test]
+async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
+    let ids: Vec<String> = (0..30).map(|i| format!("j-{i:02}")).collect();
+    let always_throttled = |i: usize| matches!(i, 4 | 11 | 17 | 25);
+    let once_throttled = |i: usize| i.is_multiple_of(3);
+    let list = idle_listing(&ids);
+    let mut rules = vec![list];
+    for (i, id) in ids.iter().enumerate() {
+        let (wanted, answer) = (id.clone(), id.clone());
+        let describe = mock!(aws_sdk_emr::Client::describe_cluster)
+            .match_requests(move |r| r.cluster_id() == Some(wanted.as_str()));
+        rules.push(if always_throttled(i) {
+            describe
+                .sequence()
+                .http_status(400, Some(THROTTLED.into()))
+                .repeatedly()
+                .build()
+        } else if once_throttled(i) {
+            describe
+                .sequence()
+                .http_status(400, Some(THROTTLED.into()))
+                .output(move || description(&answer))
+                .build()
+        } else {
+            describe.then_output(move || description(&answer))
+        });
+        if i % 3 == 1 {
+            let wanted = id.clone();
+            rules.push(
+                mock!(aws_sdk_emr::Client::list_steps)
+                    .match_requests(move |r| r.cluster_id() == Some(wanted.as_str()))
+                    .sequence()
+                    .http_status(400, Some(THROTTLED.into()))
+                    .output(|| ListStepsOutput::builder().build())
+                    .build(),
+            );
+        }
+    }
+    let steps = no_steps();
+    let term = terminate();
+    rules.push(steps);
+    rules.push(term);
+    let metrics = idle_metrics();
+    let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().build());
+    let rule_refs: Vec<&Rule> = rules.iter().collect();
+    // The SDK's standard retry mode, as `aws_config::load_defaults` gives
+    // the functions (three attempts), with a short first backoff.
+    let retry = |c: aws_sdk_emr::config::Builder| {
+        c.retry_config(
+            aws_smithy_types::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(20)),
+        )
+    };
+    let terminator = Terminator::<_, _, _, Sns> {
+        config: Config {
+            bucket: "b".into(),
+            dry_run: false,
+            topic_arn: None,
+            max_concurrency: 8,
+        },
+        profiles: S3Bucket::new(mock_client!(aws_sdk_s3, [&profiles]), "b"),
+        fleet: Emr::new(mock_client!(
+            aws_sdk_emr,
+            RuleMode::MatchAny,
+            &rule_refs,
+            retry
+        )),
+        metrics: CloudWatch::new(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&metrics]
+        )),
+        notifier: None,
+        now: jiff::Timestamp::now,
+    };
+    let summary = terminator.sweep().await.expect("the sweep finishes");
+
+    let expected: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !always_throttled(*i))
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(
+        summary.terminated, expected,
+        "listing order, none throttled"
+    );
+    assert_eq!(summary.kept.get("error"), Some(&4), "{:?}", summary.kept);
+    assert_eq!(summary.errors.len(), 4, "{:?}", summary.errors);
+    assert!(
+        summary
+            .errors
+            .iter()
+            .all(|e| e.contains("DescribeCluster") && e.contains("ThrottlingException")),
+        "{:?}",
+        summary.errors
+    );
+    let reported: Vec<&str> = summary
+        .clusters
+        .iter()
+        .map(|c| c.cluster_id.as_str())
+        .collect();
+    assert_eq!(reported, ids, "the report keeps the listing order");
+    let term = rules.last().unwrap();
+    assert_eq!(term.num_calls(), 26usize.div_ceil(10), "ten per call");
 }
