@@ -140,6 +140,29 @@ pub fn node_role_resources(profiles: &[Profile]) -> String {
     out
 }
 
+/// Users that two profiles share in one notebook bucket: `(user, bucket or
+/// None for the sparkhub bucket, the profiles)`. Notebooks live under
+/// `jupyter/<user>/`, and each profile's node role may read its users'
+/// folders, so such a user's notebooks would be open to both profiles'
+/// clusters; the generated template refuses it.
+pub fn shared_notebook_folders(profiles: &[Profile]) -> Vec<(String, Option<String>, Vec<String>)> {
+    let mut owners: std::collections::BTreeMap<(String, Option<String>), Vec<String>> =
+        std::collections::BTreeMap::new();
+    for profile in profiles.iter().filter(|p| p.has_application("JupyterHub")) {
+        for user in &profile.users {
+            owners
+                .entry((user.clone(), profile.notebook_bucket.clone()))
+                .or_default()
+                .push(profile.name.clone());
+        }
+    }
+    owners
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|((user, bucket), names)| (user, bucket, names))
+        .collect()
+}
+
 /// A bucket's ARN and an object ARN pattern, as `!Sub` strings.
 fn s3_arns(location: &Location) -> (String, String) {
     let bucket = match &location.bucket {
@@ -379,6 +402,27 @@ mod tests {
     use crate::golden::workspace_root;
 
     #[test]
+    fn two_profiles_may_not_share_a_users_notebook_folder() {
+        let profiles = repo_profiles();
+        assert!(shared_notebook_folders(&profiles).is_empty());
+        let tutorial = profiles.iter().find(|p| p.name == "tutorial").unwrap();
+        let mut other = tutorial.clone();
+        other.name = "team-b".into();
+        other.users = vec!["philipp".into(), "zoe".into()];
+        let both = [tutorial.clone(), other.clone()];
+        assert_eq!(
+            shared_notebook_folders(&both),
+            [(
+                "philipp".to_string(),
+                None,
+                vec!["tutorial".to_string(), "team-b".to_string()]
+            )]
+        );
+        other.notebook_bucket = Some("team-b-notebooks".into());
+        assert!(shared_notebook_folders(&[tutorial.clone(), other]).is_empty());
+    }
+
+    #[test]
     fn a_profile_schedule_becomes_a_scheduler_schedule_in_its_time_zone() {
         let profiles = repo_profiles();
         let yaml = schedule_resources(&profiles);
@@ -401,6 +445,11 @@ mod tests {
         let path = workspace_root().join("infra/template.yaml");
         let template = std::fs::read_to_string(&path).unwrap();
         let profiles = repo_profiles();
+        let shared = shared_notebook_folders(&profiles);
+        assert!(
+            shared.is_empty(),
+            "profiles/: these users' notebooks would be readable by the clusters of several profiles; rename them or give the profiles different notebook_bucket values: {shared:?}"
+        );
         let expected = with_schedules(&template, &schedule_resources(&profiles))
             .and_then(|t| {
                 with_section(

@@ -43,6 +43,13 @@ pub enum CreateError {
         holder: String,
         key: String,
     },
+    /// An object arrived while the profile ran as many clusters as it may:
+    /// an error, not a quiet skip, so that Lambda retries the event and then
+    /// keeps it in the failed-invocations queue, where it can be sent again.
+    #[error(
+        "{object} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
+    )]
+    LimitReached { object: String, reason: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -58,10 +65,12 @@ impl From<ProfileError> for CreateError {
 
 impl CreateError {
     /// Whether the same event may succeed later: AWS failures that the SDK
-    /// classified transient (throttling, 5xx, timeouts), and a profile whose
-    /// lease another invocation held for longer than this one waited.
+    /// classified transient (throttling, 5xx, timeouts), a profile whose
+    /// lease another invocation held for longer than this one waited, and an
+    /// object that arrived while its profile was at its cluster limit.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Aws(e) if e.retryable) || matches!(self, Self::Busy { .. })
+        matches!(self, Self::Aws(e) if e.retryable)
+            || matches!(self, Self::Busy { .. } | Self::LimitReached { .. })
     }
 
     /// The `errorType` Lambda reports.
@@ -75,6 +84,7 @@ impl CreateError {
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",
             Self::Busy { .. } => "sparkhub.Retryable",
+            Self::LimitReached { .. } => "sparkhub.LimitReached",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",
             Self::Aws(_) => "sparkhub.AwsError",
         }

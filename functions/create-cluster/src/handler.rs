@@ -245,7 +245,16 @@ where
             // The run's fate does not depend on it: the lease expires.
             warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
         }
-        outcome
+        // A schedule or a manual start beyond the limit has nothing to do:
+        // the clusters it would start are up. An object that arrives then
+        // still needs its run; it must not vanish with a log line.
+        match (outcome, &run.object) {
+            (Ok(Outcome::Skipped { reason, .. }), Some(object)) => Err(CreateError::LimitReached {
+                object: object.clone(),
+                reason,
+            }),
+            (outcome, _) => outcome,
+        }
     }
 
     /// Takes the profile's lease, waiting while another invocation holds it.

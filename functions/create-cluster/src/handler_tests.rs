@@ -518,24 +518,37 @@ async fn a_run_whose_cluster_is_not_listed_yet_counts() {
 }
 
 #[tokio::test]
-async fn pipelines_get_a_default_limit_of_five() {
+async fn pipelines_get_a_default_limit_of_five_and_no_object_is_dropped_beyond_it() {
     let h = handler();
     let mut outcomes = Vec::new();
     for i in 0..7 {
         let mut e = event("create-cluster-s3-object-created.json");
         e["id"] = json!(format!("event-{i}"));
-        outcomes.push(h.handle(e).await.unwrap());
+        outcomes.push(h.handle(e).await);
     }
     let started = outcomes
         .iter()
-        .filter(|o| matches!(o, Outcome::Started { .. }))
+        .filter(|o| matches!(o, Ok(Outcome::Started { .. })))
         .count();
     assert_eq!(started, DEFAULT_PIPELINE_LIMIT as usize, "{outcomes:?}");
+    // Beyond the limit an object is an error Lambda retries and then keeps
+    // in the failed-invocations queue, not a quiet "skipped".
+    let err = outcomes[6].as_ref().unwrap_err();
+    assert_eq!(err.error_type(), "sparkhub.LimitReached");
+    assert!(err.is_retryable());
+    let text = err.to_string();
     assert!(
-        matches!(&outcomes[6], Outcome::Skipped { reason, .. } if reason.contains("the limit is 5")),
-        "{:?}",
-        outcomes[6]
+        text.contains("the limit is 5")
+            && text.contains("s3://")
+            && text.contains("failed-invocations queue"),
+        "{text}"
     );
+    // A manual start beyond the limit has nothing to keep: it is skipped.
+    let manual = h
+        .handle(json!({"profile": "retrain", "run_id": "by-hand"}))
+        .await
+        .unwrap();
+    assert!(matches!(manual, Outcome::Skipped { .. }), "{manual:?}");
 }
 
 #[tokio::test]
