@@ -6,6 +6,7 @@
 //! same switch the product code honours, and nothing else.
 
 pub mod hub;
+pub mod latency;
 
 use std::time::{Duration, Instant};
 
