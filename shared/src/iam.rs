@@ -334,7 +334,13 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
     (
         "TerminateIdleClustersFunction",
         "functions/terminate-idle-clusters",
-        &["ProfileStore", "ClusterFleet", "MetricsSource", "Notifier"],
+        &[
+            "ProfileStore",
+            "ClusterFleet",
+            "MetricsSource",
+            "Notifier",
+            "ClusterTagger",
+        ],
     ),
 ];
 

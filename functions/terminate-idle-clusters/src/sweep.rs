@@ -7,6 +7,11 @@
 //! `TerminateJobFlows` per ten clusters (the API's limit). A failure on one
 //! cluster keeps that cluster and never stops the sweep.
 //!
+//! A kept cluster the sweep will terminate within its profile's
+//! `warn_minutes` gets one warning per idle period (see [`crate::warning`]):
+//! an SNS message, remembered in the `sparkhub:warned-at` tag (`AddTags`). A
+//! failed warning is logged and counted; it never holds up a termination.
+//!
 //! The per-cluster calls (and the termination batches and messages) go out
 //! `SPARKHUB_MAX_CONCURRENCY` at a time; their answers are taken in the order
 //! asked, so verdicts, report and calls are those of a one-by-one sweep.
@@ -27,12 +32,15 @@ use sparkhub_shared::idle::{
 };
 use sparkhub_shared::loading::{ProfileError, load_profile};
 use sparkhub_shared::ports::{
-    AwsError, ClusterFleet, ClusterMetrics, ListedCluster, MetricsSource, Notifier, ProfileStore,
+    AwsError, ClusterFleet, ClusterMetrics, ClusterTagger, ListedCluster, MetricsSource, Notifier,
+    ProfileStore,
 };
 use sparkhub_shared::profile::IdlePolicy;
-use sparkhub_shared::render::TAG_KEEP_ALIVE_UNTIL;
+use sparkhub_shared::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_shared::settings::Settings;
 use tracing::{info, warn};
+
+use crate::warning::{self, Warning};
 
 /// TerminateJobFlows takes at most ten clusters.
 pub const CLUSTERS_PER_TERMINATE_CALL: usize = 10;
@@ -134,7 +142,12 @@ pub struct Summary {
     pub terminated: Vec<String>,
     /// Kept clusters, counted by reason.
     pub kept: BTreeMap<String, usize>,
-    /// Failures; each kept its cluster.
+    /// Kept clusters due a warning before their termination (in a dry run:
+    /// would have been warned).
+    pub warnings: Vec<Warning>,
+    /// Warnings actually sent (0 in a dry run).
+    pub warnings_sent: usize,
+    /// Failures; each kept its cluster (or left a warning unsent).
     pub errors: Vec<String>,
     /// Every cluster checked, with the decision and its reason.
     pub clusters: Vec<ClusterReport>,
@@ -186,7 +199,8 @@ impl Summary {
                         {"Name": "ClustersChecked", "Unit": "Count"},
                         {"Name": "ClustersTerminated", "Unit": "Count"},
                         {"Name": "SweepErrors", "Unit": "Count"},
-                        {"Name": "SweepDuration", "Unit": "Milliseconds"}
+                        {"Name": "SweepDuration", "Unit": "Milliseconds"},
+                        {"Name": "WarningsSent", "Unit": "Count"}
                     ]
                 }]
             },
@@ -194,6 +208,7 @@ impl Summary {
             "ClustersChecked": self.checked,
             "ClustersTerminated": self.terminated.len(),
             "SweepErrors": self.errors.len(),
+            "WarningsSent": self.warnings_sent,
             "SweepDuration": self.duration_ms,
             "DryRun": self.dry_run,
         })
@@ -254,8 +269,9 @@ impl Bounds {
 }
 
 impl Terminator<S3Bucket, Emr, CloudWatch, Sns> {
-    /// The sweep over the real AWS adapters: profiles from the bucket, EMR,
-    /// CloudWatch, and SNS when `config.topic_arn` is set.
+    /// The sweep over the real AWS adapters: profiles from the bucket, EMR
+    /// (also the `ClusterTagger` of the warnings), CloudWatch, and SNS when
+    /// `config.topic_arn` is set.
     pub fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
         Self {
             profiles: S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket),
@@ -275,7 +291,7 @@ impl Terminator<S3Bucket, Emr, CloudWatch, Sns> {
 impl<P, F, M, N> Terminator<P, F, M, N>
 where
     P: ProfileStore + Sync,
-    F: ClusterFleet + Sync,
+    F: ClusterFleet + ClusterTagger + Sync,
     M: MetricsSource + Sync,
     N: Notifier + Sync,
 {
@@ -426,7 +442,19 @@ where
                 now,
             );
             match judge(&real, policy, now) {
-                Verdict::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
+                Verdict::Keep(reason) => {
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
+                    if let Some(soon) = warning::due(&real, policy, &details.summary.tags, now) {
+                        info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
+                        summary.warnings.push(Warning {
+                            cluster_id: cluster.id.clone(),
+                            profile,
+                            terminate_by: soon.by,
+                            because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
+                            reason: soon.reason.to_string(),
+                        });
+                    }
+                }
                 Verdict::Terminate(reason) => {
                     let idle_minutes = match reason {
                         TerminateReason::Idle { minutes } => Some(minutes),
@@ -479,6 +507,7 @@ where
                 }
             }
             self.notify_all(&notices, &mut summary).await;
+            self.warn_all(now, &mut summary).await;
         }
         summary.to_terminate = decisions;
         let duration = (self.now)().duration_since(now);
@@ -496,6 +525,8 @@ where
             checked = summary.checked,
             to_terminate = summary.to_terminate.len(),
             terminated = summary.terminated.len(),
+            warnings = summary.warnings.len(),
+            warnings_sent = summary.warnings_sent,
             errors = summary.errors.len(),
             dry_run = summary.dry_run,
             kept = ?summary.kept,
@@ -562,6 +593,59 @@ where
             return Some(message);
         }
         None
+    }
+
+    /// Sends the warnings of `summary.warnings` (a bounded number at once)
+    /// and tags each warned cluster; failures are reported in order. Without
+    /// a topic nobody can be warned: nothing is sent or tagged.
+    async fn warn_all(&self, now: Timestamp, summary: &mut Summary) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let outcomes: Vec<(bool, Option<String>)> = stream::iter(&summary.warnings)
+            .map(|w| self.send_warning(notifier, w, now))
+            .buffered(self.limit())
+            .collect()
+            .await;
+        for (sent, failure) in outcomes {
+            summary.warnings_sent += usize::from(sent);
+            summary.errors.extend(failure);
+        }
+    }
+
+    /// One warning: the message, then the tag that remembers it (a message
+    /// sent twice is better than none). Whether it was sent, and what failed.
+    async fn send_warning(
+        &self,
+        notifier: &N,
+        w: &Warning,
+        now: Timestamp,
+    ) -> (bool, Option<String>) {
+        let (subject, message) = warning::message(w, now);
+        if let Err(e) = notifier.notify(&subject, &message).await {
+            let message = format!(
+                "warning about {}: {}",
+                w.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(cluster_id = %w.cluster_id, error = %message, "warning failed; the next sweep tries again");
+            return (false, Some(message));
+        }
+        let stamp = now.to_string();
+        if let Err(e) = self
+            .fleet
+            .add_tags(&w.cluster_id, &[(TAG_WARNED_AT, &stamp)])
+            .await
+        {
+            let message = format!(
+                "tagging {} {TAG_WARNED_AT}: {}",
+                w.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(cluster_id = %w.cluster_id, error = %message, "warning sent but not remembered; the next sweep may warn again");
+            return (true, Some(message));
+        }
+        (true, None)
     }
 
     /// The idle policy of every listed profile, or why it cannot be used.

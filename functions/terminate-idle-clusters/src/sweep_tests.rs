@@ -63,6 +63,9 @@ fn idle(id: &str) -> Fake {
     }
 }
 
+/// One AddTags call: the cluster and its tags.
+type Tagged = (String, Vec<(String, String)>);
+
 #[derive(Default)]
 struct Fleet {
     clusters: Vec<Fake>,
@@ -70,6 +73,24 @@ struct Fleet {
     terminate_calls: Mutex<Vec<Vec<String>>>,
     fail_terminate: bool,
     fail_listing: bool,
+    /// AddTags calls: cluster, tags.
+    tagged: Mutex<Vec<Tagged>>,
+    fail_tagging: bool,
+}
+
+impl ClusterTagger for Fleet {
+    async fn add_tags(&self, id: &str, tags: &[(&str, &str)]) -> Result<(), AwsError> {
+        if self.fail_tagging {
+            return Err(AwsError::new("EMR AddTags", true, None, "injected"));
+        }
+        self.tagged.lock().unwrap().push((
+            id.into(),
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ));
+        Ok(())
+    }
 }
 
 impl ClusterFleet for Fleet {
@@ -742,4 +763,175 @@ async fn a_keep_alive_tag_far_in_the_future_does_not_outlive_the_maximum_lifetim
         sent[0].1
     );
     assert_eq!(summary.kept.get("kept_alive"), Some(&1));
+}
+
+/// A tutorial cluster (timeout 60, warning 15) idle for `minutes` by every
+/// sign (an IsIdle bucket speaks up to 10 minutes ahead: idle 55 minutes is
+/// idle 45 minutes for certain, within the warning).
+fn idle_for(id: &str, minutes: i64) -> Fake {
+    let mut c = idle(id);
+    // Busy before: the idle period began `minutes` ago.
+    for (t, v) in &mut c.metrics.is_idle {
+        *v = if now().duration_since(*t) < SignedDuration::from_mins(minutes) {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    c
+}
+
+fn sent(t: &Sweep) -> Vec<(String, String)> {
+    t.notifier.as_ref().unwrap().0.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_cluster_idle_for_timeout_less_warn_gets_one_warning_and_the_tag() {
+    let t = terminator(vec![idle_for("j-SOON", 55)]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.terminated.is_empty(), "{summary:?}");
+    assert_eq!(summary.warnings_sent, 1);
+    assert_eq!(summary.warnings.len(), 1);
+    let messages = sent(&t);
+    assert_eq!(messages.len(), 1);
+    let (subject, message) = &messages[0];
+    assert_eq!(
+        subject,
+        "sparkhub will terminate j-SOON (tutorial) in 15 min"
+    );
+    assert!(
+        message.contains("Profile: tutorial")
+            && message.contains("Terminated by: 2026-11-25T12:15:00Z")
+            && message.contains("Why: idle for 60 min")
+            && message.contains("sparkhub keep-alive j-SOON --for 2h"),
+        "{message}"
+    );
+    let tagged = t.fleet.tagged.lock().unwrap().clone();
+    assert_eq!(
+        tagged,
+        [(
+            "j-SOON".to_string(),
+            vec![("sparkhub:warned-at".to_string(), NOW.to_string())]
+        )]
+    );
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["WarningsSent"], 1);
+    assert!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["Name"] == "WarningsSent")
+    );
+}
+
+#[tokio::test]
+async fn the_next_sweep_sends_no_second_warning_in_the_same_idle_period() {
+    let mut warned = idle_for("j-SOON", 55);
+    warned.details.summary.tags.insert(
+        "sparkhub:warned-at".into(),
+        (now() - SignedDuration::from_mins(5)).to_string(),
+    );
+    let t = terminator(vec![warned]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings_sent, 0, "{summary:?}");
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_cluster_busy_since_its_last_warning_gets_a_new_one() {
+    // Warned two hours ago; busy since, idle again for 55 minutes.
+    let mut again = idle_for("j-AGAIN", 55);
+    again.details.summary.tags.insert(
+        "sparkhub:warned-at".into(),
+        (now() - SignedDuration::from_hours(2)).to_string(),
+    );
+    let t = terminator(vec![again]);
+    assert_eq!(t.sweep().await.unwrap().warnings_sent, 1);
+}
+
+#[tokio::test]
+async fn busy_protected_kept_alive_and_young_clusters_are_not_warned() {
+    let mut step = idle_for("j-STEP", 55);
+    step.busy = 1;
+    let mut protected = idle_for("j-PROTECTED", 55);
+    protected.details.termination_protected = true;
+    let mut kept = idle_for("j-KEPT", 55);
+    kept.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        (now() + SignedDuration::from_hours(2)).to_string(),
+    );
+    let mut unmanaged = idle_for("j-UNMANAGED", 55);
+    unmanaged.details.summary.tags.remove("sparkhub:managed");
+    let t = terminator(vec![
+        step,
+        protected,
+        kept,
+        unmanaged,
+        idle_for("j-RECENT", 30),
+    ]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_warning_when_warn_minutes_is_zero() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55)]);
+    t.profiles = Profiles::with(&[(
+        "tutorial",
+        &TUTORIAL.replacen("[idle]", "[idle]\nwarn_minutes = 0", 1),
+    )]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert!(sent(&t).is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_who_would_be_warned_and_warns_nobody() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55)]);
+    t.config.dry_run = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings.len(), 1, "would warn");
+    assert_eq!(summary.warnings[0].cluster_id, "j-SOON");
+    assert_eq!(summary.warnings_sent, 0);
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_end_of_a_maximum_lifetime_is_warned_about_once() {
+    let mut old = thirty_hours_old("j-OLD", "tutorial");
+    old.listed.created_at = Some(ago(12 * 60 - 10));
+    let t = terminator(vec![old.clone()]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings_sent, 1, "{summary:?}");
+    let (_, message) = &sent(&t)[0];
+    assert!(
+        message.contains("maximum lifetime of 12 h")
+            && message.contains("Terminated by: 2026-11-25T12:10:00Z"),
+        "{message}"
+    );
+    old.details
+        .summary
+        .tags
+        .insert("sparkhub:warned-at".into(), ago(5).to_string());
+    let t = terminator(vec![old]);
+    assert_eq!(t.sweep().await.unwrap().warnings_sent, 0);
+}
+
+#[tokio::test]
+async fn a_failed_warning_is_counted_and_blocks_no_termination() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55), idle("j-IDLE")]);
+    t.fleet.fail_tagging = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    assert_eq!(summary.warnings_sent, 1, "the message went out");
+    assert!(
+        summary.errors.iter().any(|e| e.contains("j-SOON")),
+        "{:?}",
+        summary.errors
+    );
 }
