@@ -13,32 +13,21 @@
 //! the name narrows nothing and each cluster is described for its tags.
 //! The clusters of one round are terminated before the next round starts.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::{StreamExt, stream};
 use sparkhub_shared::aws::Emr;
 use sparkhub_shared::ports::ClusterDirectory;
-use sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY;
-use sparkhub_tests::latency::with_latency;
+use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
 
 #[tokio::main]
 async fn main() {
-    let (mut sizes, mut delay, mut concurrency) = (Vec::new(), 0, DEFAULT_MAX_CONCURRENCY);
-    for arg in std::env::args().skip(1) {
-        if let Some(ms) = arg.strip_prefix("--delay-ms=") {
-            delay = ms.parse().expect("--delay-ms=<milliseconds>");
-        } else if let Some(k) = arg.strip_prefix("--concurrency=") {
-            concurrency = k.parse().expect("--concurrency=<calls>");
-        } else if let Ok(n) = arg.parse::<usize>() {
-            sizes.push(n);
-        }
-    }
-    if sizes.is_empty() {
-        sizes = vec![10, 100, 1000];
-    }
-    let delay = Duration::from_millis(delay);
+    let BenchArgs {
+        sizes,
+        delay,
+        concurrency,
+    } = BenchArgs::from_command_line();
     let aws = LocalAws::connect().await;
     let slow = with_latency(&aws.config, delay);
 
@@ -67,7 +56,7 @@ async fn main() {
             let started = Instant::now();
             let clusters = emr.active_clusters(&name).await.expect("the count");
             let elapsed = started.elapsed();
-            let calls = count_calls(&aws);
+            let calls = aws.calls_by_operation();
             let get = |op: &str| calls.get(op).copied().unwrap_or(0);
             let budget = n.div_ceil(50) + n;
             let total = get("ListClusters") + get("DescribeCluster");
@@ -94,15 +83,4 @@ async fn main() {
                 .unwrap();
         }
     }
-}
-
-/// EMR requests the emulator recorded since the last reset, by operation.
-fn count_calls(aws: &LocalAws) -> BTreeMap<String, usize> {
-    let mut calls = BTreeMap::new();
-    for (target, _) in aws.recorded_requests() {
-        if let Some((_, op)) = target.rsplit_once('.') {
-            *calls.entry(op.to_owned()).or_default() += 1;
-        }
-    }
-    calls
 }

@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
-use sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY;
-use sparkhub_tests::latency::with_latency;
+use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
 use terminate_idle_clusters::{Config, Summary, Terminator};
 
@@ -29,33 +28,6 @@ const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
 fn series(value: impl Fn(i64) -> f64) -> Vec<(i64, f64)> {
     (0..=14).map(|i| (i * 5, value(i * 5))).collect()
-}
-
-struct Args {
-    sizes: Vec<usize>,
-    delay: Duration,
-    concurrency: usize,
-}
-
-fn args() -> Args {
-    let mut parsed = Args {
-        sizes: Vec::new(),
-        delay: Duration::ZERO,
-        concurrency: DEFAULT_MAX_CONCURRENCY,
-    };
-    for arg in std::env::args().skip(1) {
-        if let Some(ms) = arg.strip_prefix("--delay-ms=") {
-            parsed.delay = Duration::from_millis(ms.parse().expect("--delay-ms=<milliseconds>"));
-        } else if let Some(k) = arg.strip_prefix("--concurrency=") {
-            parsed.concurrency = k.parse().expect("--concurrency=<calls>");
-        } else if let Ok(n) = arg.parse() {
-            parsed.sizes.push(n);
-        }
-    }
-    if parsed.sizes.is_empty() {
-        parsed.sizes = vec![10, 100, 1000];
-    }
-    parsed
 }
 
 /// One measured sweep.
@@ -67,7 +39,7 @@ struct Run {
 
 #[tokio::main]
 async fn main() {
-    let args = args();
+    let args = BenchArgs::from_command_line();
     let aws = LocalAws::connect().await;
     let slow = with_latency(&aws.config, args.delay);
     let bucket = unique("sparkhub-bench");
@@ -111,7 +83,7 @@ async fn main() {
                 let elapsed = started.elapsed();
                 Run {
                     summary,
-                    calls: count_calls(aws),
+                    calls: aws.calls_by_operation(),
                     elapsed,
                 }
             }
@@ -240,25 +212,4 @@ fn row(n: usize, delay: Duration, in_flight: &str, run: &Run) {
     );
     assert!(emr_calls <= budget, "over budget: {:?}", run.calls);
     assert!(run.summary.errors.is_empty(), "{:?}", run.summary.errors);
-}
-
-/// Requests the emulator recorded since the last reset, by operation.
-fn count_calls(aws: &LocalAws) -> BTreeMap<String, usize> {
-    let mut calls = BTreeMap::new();
-    for (target, _) in aws.recorded_requests() {
-        let op = if let Some((_, op)) = target
-            .rsplit_once('.')
-            .filter(|_| !target.starts_with("http"))
-        {
-            op.to_owned()
-        } else if target.contains("list-type=2") {
-            "ListObjectsV2".to_owned()
-        } else if target.contains("/profiles/") {
-            "GetObject".to_owned()
-        } else {
-            target
-        };
-        *calls.entry(op).or_default() += 1;
-    }
-    calls
 }

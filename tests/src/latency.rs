@@ -62,3 +62,36 @@ impl HttpConnector for DelayedConnector {
         })
     }
 }
+
+/// The command line of the latency benchmarks: fleet sizes (default 10, 100
+/// and 1,000), `--delay-ms=<ms>` per AWS call and `--concurrency=<calls>` in
+/// flight (default the functions' own).
+pub struct BenchArgs {
+    pub sizes: Vec<usize>,
+    pub delay: Duration,
+    pub concurrency: usize,
+}
+
+impl BenchArgs {
+    pub fn from_command_line() -> Self {
+        let mut parsed = Self {
+            sizes: Vec::new(),
+            delay: Duration::ZERO,
+            concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+        };
+        for arg in std::env::args().skip(1) {
+            if let Some(ms) = arg.strip_prefix("--delay-ms=") {
+                parsed.delay =
+                    Duration::from_millis(ms.parse().expect("--delay-ms=<milliseconds>"));
+            } else if let Some(k) = arg.strip_prefix("--concurrency=") {
+                parsed.concurrency = k.parse().expect("--concurrency=<calls>");
+            } else if let Ok(n) = arg.parse() {
+                parsed.sizes.push(n);
+            }
+        }
+        if parsed.sizes.is_empty() {
+            parsed.sizes = vec![10, 100, 1000];
+        }
+        parsed
+    }
+}

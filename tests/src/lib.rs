@@ -308,6 +308,29 @@ impl LocalAws {
             .collect()
     }
 
+    /// The recorded requests counted by operation: the JSON protocols' target
+    /// (`ListClusters`, `GetMetricData`, ...), and for S3's REST calls
+    /// `ListObjectsV2` and `GetObject` of a profile; any other URL as it is.
+    pub fn calls_by_operation(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut calls = std::collections::BTreeMap::new();
+        for (target, _) in self.recorded_requests() {
+            let op = if let Some((_, op)) = target
+                .rsplit_once('.')
+                .filter(|_| !target.starts_with("http"))
+            {
+                op.to_owned()
+            } else if target.contains("list-type=2") {
+                "ListObjectsV2".to_owned()
+            } else if target.contains("/profiles/") {
+                "GetObject".to_owned()
+            } else {
+                target
+            };
+            *calls.entry(op).or_default() += 1;
+        }
+        calls
+    }
+
     /// Creates a state machine from a checked-in definition under `infra/statemachines/`.
     pub async fn create_state_machine(&self, file: &str, name: &str) -> String {
         let path = workspace_root().join("infra/statemachines").join(file);

@@ -21,31 +21,9 @@ fn ago(minutes: i64) -> DateTime {
     DateTime::from_secs(jiff::Timestamp::now().as_second() - minutes * 60)
 }
 
+/// Three idle WAITING clusters, j-A to j-C.
 fn listing() -> Rule {
-    mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
-        let cluster = |id: &str| {
-            ClusterSummary::builder()
-                .id(id)
-                .name("sparkhub-tutorial")
-                .status(
-                    ClusterStatus::builder()
-                        .state(ClusterState::Waiting)
-                        .timeline(
-                            ClusterTimeline::builder()
-                                .creation_date_time(ago(180))
-                                .ready_date_time(ago(120))
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        };
-        ListClustersOutput::builder()
-            .clusters(cluster("j-A"))
-            .clusters(cluster("j-B"))
-            .clusters(cluster("j-C"))
-            .build()
-    })
+    idle_listing(&["j-A".to_owned(), "j-B".to_owned(), "j-C".to_owned()])
 }
 
 fn idle_metrics() -> Rule {
@@ -68,30 +46,7 @@ fn idle_metrics() -> Rule {
 fn described(id: &'static str) -> Rule {
     mock!(aws_sdk_emr::Client::describe_cluster)
         .match_requests(move |r| r.cluster_id() == Some(id))
-        .then_output(move || {
-            DescribeClusterOutput::builder()
-                .cluster(
-                    Cluster::builder()
-                        .id(id)
-                        .name("sparkhub-tutorial")
-                        .status(
-                            ClusterStatus::builder()
-                                .state(ClusterState::Waiting)
-                                .build(),
-                        )
-                        .termination_protected(false)
-                        .applications(Application::builder().name("Spark").build())
-                        .tags(Tag::builder().key("sparkhub:managed").value("true").build())
-                        .tags(
-                            Tag::builder()
-                                .key("sparkhub:profile")
-                                .value("tutorial")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        })
+        .then_output(move || description(id))
 }
 
 fn no_steps() -> Rule {
