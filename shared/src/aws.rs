@@ -127,7 +127,7 @@ impl ScriptStore for S3Bucket {
     /// whose `s3:ListBucket` covers it, otherwise 403, and the first run of
     /// every new script would fail on that.
     async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
-        match self
+        let result = self
             .client
             .put_object()
             .bucket(&self.bucket)
@@ -136,12 +136,8 @@ impl ScriptStore for S3Bucket {
             .content_type("text/x-shellscript")
             .body(body.as_bytes().to_vec().into())
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if lost_race(&e) => Ok(false),
-            Err(e) => Err(aws_error("S3 PutObject", e)),
-        }
+            .await;
+        Ok(conditional_put(result)?.is_some())
     }
 }
 
@@ -150,6 +146,21 @@ impl ScriptStore for S3Bucket {
 /// concurrent conditional write), 404 (the object named by version is gone).
 fn lost_race<E>(err: &SdkError<E, HttpResponse>) -> bool {
     matches!(err, SdkError::ServiceError(ctx) if matches!(ctx.raw().status().as_u16(), 404 | 409 | 412))
+}
+
+/// The answer to a conditional PutObject: the new version (ETag), or `None`
+/// when the condition lost ([`lost_race`]).
+fn conditional_put(
+    result: Result<
+        aws_sdk_s3::operation::put_object::PutObjectOutput,
+        SdkError<aws_sdk_s3::operation::put_object::PutObjectError, HttpResponse>,
+    >,
+) -> Result<Option<String>, AwsError> {
+    match result {
+        Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
+        Err(e) if lost_race(&e) => Ok(None),
+        Err(e) => Err(aws_error("S3 PutObject", e)),
+    }
 }
 
 impl LeaseStore for S3Bucket {
@@ -180,7 +191,7 @@ impl LeaseStore for S3Bucket {
     }
 
     async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
-        match self
+        let result = self
             .client
             .put_object()
             .bucket(&self.bucket)
@@ -189,12 +200,8 @@ impl LeaseStore for S3Bucket {
             .content_type("application/json")
             .body(body.as_bytes().to_vec().into())
             .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
-            Err(e) if lost_race(&e) => Ok(None),
-            Err(e) => Err(aws_error("S3 PutObject", e)),
-        }
+            .await;
+        conditional_put(result)
     }
 
     async fn replace(
@@ -203,7 +210,7 @@ impl LeaseStore for S3Bucket {
         version: &str,
         body: &str,
     ) -> Result<Option<String>, AwsError> {
-        match self
+        let result = self
             .client
             .put_object()
             .bucket(&self.bucket)
@@ -212,12 +219,8 @@ impl LeaseStore for S3Bucket {
             .content_type("application/json")
             .body(body.as_bytes().to_vec().into())
             .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_owned())),
-            Err(e) if lost_race(&e) => Ok(None),
-            Err(e) => Err(aws_error("S3 PutObject", e)),
-        }
+            .await;
+        conditional_put(result)
     }
 }
 
