@@ -403,13 +403,12 @@ fn error_path(path: &serde_path_to_error::Path) -> String {
     }
 }
 
-/// The required keys missing from a parsed TOML table.
+/// The required keys missing from a parsed TOML table. A key below an
+/// optional section (`schedule.cron`, `steps[].name`) is required only when
+/// the section is there: the walk stops at an absent parent.
 fn missing_keys(table: &toml::Table) -> Vec<String> {
-    fn walk(value: Option<&toml::Value>, parts: &[&str], at: String, out: &mut Vec<String>) {
+    fn walk(table: &toml::Table, parts: &[&str], at: &str, out: &mut Vec<String>) {
         let Some((first, rest)) = parts.split_first() else {
-            return;
-        };
-        let Some(toml::Value::Table(table)) = value else {
             return;
         };
         let (key, each) = match first.strip_suffix("[]") {
@@ -423,22 +422,21 @@ fn missing_keys(table: &toml::Table) -> Vec<String> {
         };
         match table.get(key) {
             None if !each && rest.is_empty() => out.push(field),
-            None => {}
             Some(toml::Value::Array(items)) if each => {
                 for (i, item) in items.iter().enumerate() {
-                    walk(Some(item), rest, format!("{field}[{i}]"), out);
+                    if let toml::Value::Table(inner) = item {
+                        walk(inner, rest, &format!("{field}[{i}]"), out);
+                    }
                 }
             }
-            Some(inner) => walk(Some(inner), rest, field, out),
+            Some(toml::Value::Table(inner)) => walk(inner, rest, &field, out),
+            _ => {}
         }
     }
-    let root = toml::Value::Table(table.clone());
     let mut out = Vec::new();
     for key in REQUIRED_KEYS {
         let parts: Vec<&str> = key.split('.').collect();
-        // Optional sections: a key below them is required only when the
-        // section is there (walk stops at an absent parent).
-        walk(Some(&root), &parts, String::new(), &mut out);
+        walk(table, &parts, "", &mut out);
     }
     out
 }
@@ -471,10 +469,11 @@ impl Profile {
         let (mut profile, mut problems) = Self::read(text)?;
         adjust(&mut profile);
         if let Err(ValidationErrors(errors)) = profile.validate() {
-            // A missing key's default would also be reported as a bad value.
-            let missing: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+            // A missing key's default would also be reported as a bad value:
+            // a field reported already is not reported again.
+            let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
             problems.extend(errors.into_iter().filter(|e| {
-                !missing.iter().any(|m| {
+                !reported.iter().any(|m| {
                     e.field == *m
                         || e.field.starts_with(&format!("{m}."))
                         || e.field.starts_with(&format!("{m}["))
