@@ -163,21 +163,23 @@ pub fn shared_notebook_folders(profiles: &[Profile]) -> Vec<(String, Option<Stri
         .collect()
 }
 
-/// A bucket's ARN and an object ARN pattern, as `!Sub` strings.
-fn s3_arns(location: &Location) -> (String, String) {
-    let bucket = match &location.bucket {
-        BucketRef::Sparkhub => "${SparkhubBucket.Arn}".to_owned(),
-        BucketRef::Named(b) => format!("arn:${{AWS::Partition}}:s3:::{b}"),
-    };
-    let objects = format!("{bucket}/{}*", location.prefix);
-    (bucket, objects)
-}
-
+#[derive(Clone)]
 enum BucketRef {
     Sparkhub,
     Named(String),
 }
 
+impl BucketRef {
+    /// The bucket's ARN, as a `!Sub` string.
+    fn arn(&self) -> String {
+        match self {
+            Self::Sparkhub => "${SparkhubBucket.Arn}".to_owned(),
+            Self::Named(b) => format!("arn:${{AWS::Partition}}:s3:::{b}"),
+        }
+    }
+}
+
+/// A bucket and a key prefix (empty, or ending in `/`).
 struct Location {
     bucket: BucketRef,
     prefix: String,
@@ -190,6 +192,11 @@ impl Location {
             prefix: uri.key().to_owned(),
         }
     }
+
+    /// The ARN pattern of every object below the location.
+    fn objects(&self) -> String {
+        format!("{}/{}*", self.bucket.arn(), self.prefix)
+    }
 }
 
 fn statement(
@@ -198,22 +205,12 @@ fn statement(
     resources: &[String],
     condition: Option<String>,
 ) -> String {
-    let mut out = format!(
-        "          - Sid: {sid}
-            Effect: Allow
-            Action:
-"
-    );
+    let mut out =
+        format!("          - Sid: {sid}\n            Effect: Allow\n            Action:\n");
     for a in actions {
-        out.push_str(&format!(
-            "              - {a}
-"
-        ));
+        out.push_str(&format!("              - {a}\n"));
     }
-    out.push_str(
-        "            Resource:
-",
-    );
+    out.push_str("            Resource:\n");
     for r in resources {
         if r.contains("${") {
             out.push_str(&format!("              - !Sub \"{r}\"\n"));
@@ -229,8 +226,7 @@ fn statement(
 
 /// ListBucket limited to the given prefixes (an empty one: the whole
 /// bucket). Every prefix ends in `/`, so `p*` cannot reach a sibling folder.
-fn list(sid: &str, location: &Location, prefixes: &[String]) -> String {
-    let (bucket, _) = s3_arns(location);
+fn list(sid: &str, bucket: &BucketRef, prefixes: &[String]) -> String {
     let condition = (!prefixes.iter().any(|p| p.is_empty())).then(|| {
         let mut c =
             "            Condition:\n              StringLike:\n                s3:prefix:\n"
@@ -240,7 +236,7 @@ fn list(sid: &str, location: &Location, prefixes: &[String]) -> String {
         }
         c
     });
-    statement(sid, &["s3:ListBucket"], &[bucket], condition)
+    statement(sid, &["s3:ListBucket"], &[bucket.arn()], condition)
 }
 
 fn node_statements(profile: &Profile) -> String {
@@ -259,12 +255,13 @@ fn node_statements(profile: &Profile) -> String {
     ));
     // The users step reads this profile's passwords, no other profile's.
     if !profile.users.is_empty() {
-        out.push(statement(
-        "OwnSecret",
-        &["secretsmanager:GetSecretValue"],
-        &[format!(
+        let secret = format!(
             "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:sparkhub/{name}/*"
-            )],
+        );
+        out.push(statement(
+            "OwnSecret",
+            &["secretsmanager:GetSecretValue"],
+            &[secret],
             None,
         ));
     }
@@ -279,7 +276,7 @@ fn node_statements(profile: &Profile) -> String {
     out.push(statement(
         "Logs",
         &["s3:PutObject"],
-        &[s3_arns(&logs).1],
+        &[logs.objects()],
         None,
     ));
     // Notebooks: only this profile's users' folders.
@@ -292,22 +289,19 @@ fn node_statements(profile: &Profile) -> String {
             .users
             .iter()
             .map(|u| Location {
-                bucket: match &bucket {
-                    BucketRef::Sparkhub => BucketRef::Sparkhub,
-                    BucketRef::Named(b) => BucketRef::Named(b.clone()),
-                },
+                bucket: bucket.clone(),
                 prefix: format!("{NOTEBOOK_PREFIX}{u}/"),
             })
             .collect();
         out.push(list(
             "ListNotebooks",
-            &folders[0],
+            &bucket,
             &folders.iter().map(|f| f.prefix.clone()).collect::<Vec<_>>(),
         ));
         out.push(statement(
             "Notebooks",
             &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            &folders.iter().map(|f| s3_arns(f).1).collect::<Vec<_>>(),
+            &folders.iter().map(Location::objects).collect::<Vec<_>>(),
             None,
         ));
     }
@@ -327,13 +321,13 @@ fn node_statements(profile: &Profile) -> String {
             let location = Location::of(&uri);
             out.push(list(
                 &format!("List{kind}{i}"),
-                &location,
+                &location.bucket,
                 std::slice::from_ref(&location.prefix),
             ));
             out.push(statement(
                 &format!("{kind}{i}"),
                 actions,
-                &[s3_arns(&location).1],
+                &[location.objects()],
                 None,
             ));
         }
