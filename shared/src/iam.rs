@@ -404,6 +404,23 @@ fn request(
     }
 }
 
+impl Request {
+    /// With the tags as condition keys `<service>:<kind>/<key>` for each
+    /// service prefix: AWS sets both `aws:RequestTag/…` and the service's
+    /// own key, and a policy may use either.
+    fn with_tags(mut self, kind: &str, services: &[&str], tags: &[(String, String)]) -> Self {
+        for service in services {
+            for (k, v) in tags {
+                self.context.insert(
+                    format!("{service}:{kind}/{k}"),
+                    ContextValue::One(v.clone()),
+                );
+            }
+        }
+        self
+    }
+}
+
 fn with_profile(call: &Call, principal: &str, profile: &str) -> Request {
     let fill = |s: &str| s.replace("${Profile}", profile);
     Request {
@@ -597,15 +614,11 @@ fn state_machine_calls(
         );
         let why = format!("the workflow: {operation} ({profile})");
         if action == "elasticmapreduce:RunJobFlow" {
-            let mut r = request(STATE_MACHINE, &action, "*", &[], &why);
-            for (k, v) in request_tags {
-                r.context
-                    .insert(format!("aws:RequestTag/{k}"), ContextValue::One(v.clone()));
-                r.context.insert(
-                    format!("elasticmapreduce:RequestTag/{k}"),
-                    ContextValue::One(v.clone()),
-                );
-            }
+            let mut r = request(STATE_MACHINE, &action, "*", &[], &why).with_tags(
+                "RequestTag",
+                &["aws", "elasticmapreduce"],
+                request_tags,
+            );
             r.context.insert(
                 "aws:TagKeys".into(),
                 ContextValue::Many(request_tags.iter().map(|(k, _)| k.clone()).collect()),
@@ -626,16 +639,13 @@ fn state_machine_calls(
                 "the workflow: runJobFlow passes the profile's node role to EC2",
             ));
         } else {
-            let mut r = request(STATE_MACHINE, &action, CLUSTER, &[], &why);
-            for (k, v) in request_tags {
-                r.context
-                    .insert(format!("aws:ResourceTag/{k}"), ContextValue::One(v.clone()));
-                r.context.insert(
-                    format!("elasticmapreduce:ResourceTag/{k}"),
-                    ContextValue::One(v.clone()),
-                );
-            }
-            out.push(r);
+            out.push(
+                request(STATE_MACHINE, &action, CLUSTER, &[], &why).with_tags(
+                    "ResourceTag",
+                    &["aws", "elasticmapreduce"],
+                    request_tags,
+                ),
+            );
         }
     }
 }
@@ -665,12 +675,6 @@ fn emr_service_role_calls(
     request_tags: &[(String, String)],
     job_flow_role: &str,
 ) {
-    let tags = |prefix: &str| -> Vec<(String, String)> {
-        request_tags
-            .iter()
-            .map(|(k, v)| (format!("{prefix}/{k}"), v.clone()))
-            .collect()
-    };
     let v2 = [
         (
             "aws:ResourceTag/for-use-with-amazon-emr-managed-policies",
@@ -683,20 +687,16 @@ fn emr_service_role_calls(
     ];
     for action in ["ec2:CreateFleet", "ec2:RunInstances"] {
         for kind in ["instance", "volume"] {
-            let mut r = request(
-                EMR_SERVICE_ROLE,
-                action,
-                &format!("arn:aws:ec2:${{Region}}:${{Account}}:{kind}/*"),
-                &[],
-                "EMR launches the cluster's instances with its tags",
+            out.push(
+                request(
+                    EMR_SERVICE_ROLE,
+                    action,
+                    &format!("arn:aws:ec2:${{Region}}:${{Account}}:{kind}/*"),
+                    &[],
+                    "EMR launches the cluster's instances with its tags",
+                )
+                .with_tags("RequestTag", &["aws", "ec2"], request_tags),
             );
-            for (k, v) in tags("aws:RequestTag")
-                .into_iter()
-                .chain(tags("ec2:RequestTag"))
-            {
-                r.context.insert(k, ContextValue::One(v));
-            }
-            out.push(r);
         }
         // IAM knows CreateFleet on subnets but not on security groups.
         let network: &[&str] = if action == "ec2:RunInstances" {
@@ -714,20 +714,16 @@ fn emr_service_role_calls(
             ));
         }
     }
-    let mut r = request(
-        EMR_SERVICE_ROLE,
-        "ec2:CreateLaunchTemplate",
-        "arn:aws:ec2:${Region}:${Account}:launch-template/*",
-        &[],
-        "EMR creates a launch template for the fleets",
+    out.push(
+        request(
+            EMR_SERVICE_ROLE,
+            "ec2:CreateLaunchTemplate",
+            "arn:aws:ec2:${Region}:${Account}:launch-template/*",
+            &[],
+            "EMR creates a launch template for the fleets",
+        )
+        .with_tags("RequestTag", &["aws", "ec2"], request_tags),
     );
-    for (k, v) in tags("aws:RequestTag")
-        .into_iter()
-        .chain(tags("ec2:RequestTag"))
-    {
-        r.context.insert(k, ContextValue::One(v));
-    }
-    out.push(r);
     out.push(request(
         EMR_SERVICE_ROLE,
         "iam:PassRole",
