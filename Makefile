@@ -7,7 +7,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
-SHELL_SCRIPTS := shared/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
+SHELL_SCRIPTS := shared/core/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
 .PHONY: help test demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
@@ -85,8 +85,8 @@ check-infra: venv venv-checkov npm ## The SAM template: checks against the code,
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 
-generate: ## Rewrite generated files (ASL, golden files) from the code; review the diff
-	UPDATE_GOLDEN=1 $(CARGO) test --workspace --lib
+generate: ## Rewrite generated files (ASL, golden files, IAM inventory, template sections, README diagram) from the code; review the diff
+	$(CARGO) run --locked -q -p sparkhub-codegen
 
 emulator: venv ## Run the local emulator in the foreground (prints its port)
 	$(PYTHON) tests/emulator/sparkhub_emulator.py --port $${PORT:-4566}

@@ -6,15 +6,15 @@ use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use jiff::Timestamp;
-use sparkhub_shared::aws::{Emr, SecretsManager};
-use sparkhub_shared::errors::message_with_causes;
-use sparkhub_shared::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
-use sparkhub_shared::profile::ProfileParseError;
-use sparkhub_shared::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
-use sparkhub_shared::users::secret_name;
-use sparkhub_shared::workflow::{cluster_workflow, generated_definitions, mermaid};
-use sparkhub_shared::{Profile, ProfileName, UserName};
-use terminate_idle_clusters::{Config, Terminator};
+use sparkhub_aws::{Emr, SecretsManager};
+use sparkhub_core::errors::message_with_causes;
+use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
+use sparkhub_core::profile::ProfileParseError;
+use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
+use sparkhub_core::sweep::Config;
+use sparkhub_core::users::secret_name;
+use sparkhub_core::workflow::{cluster_workflow, generated_definitions, mermaid};
+use sparkhub_core::{Profile, ProfileName, UserName};
 
 use crate::keep_alive::{self, Ask};
 
@@ -109,12 +109,12 @@ async fn aws() -> aws_config::SdkConfig {
 
 pub async fn status(bucket: &str) -> Result<(), String> {
     let config = aws().await;
-    let sweep = Terminator::with_aws(
+    let sweep = sparkhub_aws::terminator(
         Config {
             bucket: bucket.into(),
             dry_run: true,
             topic_arn: None,
-            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &config,
     );

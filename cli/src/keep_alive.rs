@@ -2,7 +2,7 @@
 //! idle sweep applies ([`keep_alive_counts`]), before any tag is written.
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::idle::{KEEP_ALIVE_LIMIT, KeepAliveCount, keep_alive_counts};
+use sparkhub_core::idle::{KEEP_ALIVE_LIMIT, KeepAliveCount, keep_alive_counts};
 
 /// What the person asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 use std::process::{Command, Output};
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::aws::SecretsManager;
-use sparkhub_shared::golden::workspace_root;
-use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
-use sparkhub_shared::ports::SecretStore;
+use sparkhub_aws::SecretsManager;
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::ports::SecretStore;
+use sparkhub_core::testing::workspace_root;
 use sparkhub_tests::{LocalAws, unique};
 
 fn sparkhub(args: &[&str]) -> Output {
@@ -243,7 +243,7 @@ fn stderr(out: &Output) -> String {
 
 #[tokio::test]
 async fn keep_alive_tags_a_managed_cluster_until_a_time_the_sweep_honours() {
-    use sparkhub_shared::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
+    use sparkhub_core::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
     let aws = LocalAws::connect().await;
     let id = aws
         .run_cluster(

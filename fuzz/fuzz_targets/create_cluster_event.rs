@@ -2,9 +2,9 @@
 //! error, never a panic; and every accepted object key is safe for a step.
 #![no_main]
 
-use create_cluster::CreateError;
-use create_cluster::object_key::ObjectKey;
-use create_cluster::trigger::{Trigger, parse};
+use sparkhub_core::create::CreateError;
+use sparkhub_core::create::object_key::ObjectKey;
+use sparkhub_core::create::trigger::{Trigger, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

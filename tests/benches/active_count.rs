@@ -16,8 +16,8 @@
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
-use sparkhub_shared::aws::Emr;
-use sparkhub_shared::ports::ClusterDirectory;
+use sparkhub_aws::Emr;
+use sparkhub_core::ports::ClusterDirectory;
 use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
 

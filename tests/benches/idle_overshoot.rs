@@ -1,5 +1,5 @@
 //! How long past its idle timeout a cluster runs: a pure simulation over
-//! `sparkhub_shared::idle::judge`, no emulator.
+//! `sparkhub_core::idle::judge`, no emulator.
 //!
 //! Run: `cargo bench -p sparkhub-tests --bench idle_overshoot`
 //!
@@ -16,12 +16,12 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::emr::ClusterState;
-use sparkhub_shared::idle::{
+use sparkhub_core::emr::ClusterState;
+use sparkhub_core::idle::{
     FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, QUERY_LOOKBACK, Snapshot, TerminateReason, Verdict,
     judge,
 };
-use sparkhub_shared::profile::IdlePolicy;
+use sparkhub_core::profile::IdlePolicy;
 
 const MIN: i64 = 60;
 const PERIOD: i64 = 5 * MIN;

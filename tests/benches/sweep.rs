@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::sweep::{Config, Summary};
 use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
-use terminate_idle_clusters::{Config, Summary, Terminator};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
@@ -68,7 +68,7 @@ async fn main() {
         let sweep = |concurrency: usize| {
             let (aws, slow, bucket) = (&aws, &slow, bucket.clone());
             async move {
-                let terminator = Terminator::with_aws(
+                let terminator = sparkhub_aws::terminator(
                     Config {
                         bucket,
                         dry_run: false,

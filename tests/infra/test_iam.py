@@ -3,7 +3,7 @@ policies, the listed abuses are refused, and the stack grants no action that
 no call needs.
 
 The calls come from the code (`tests/iam/inventory.json`, generated from
-`shared/src/iam.rs` by `make generate` and compared by a Rust test). The
+`shared/codegen/src/iam.rs` by `make generate` and compared by a Rust test). The
 policies come from `infra/template.yaml` after the SAM transform, with the
 AWS managed policies the stack attaches checked in under
 `tests/iam/managed-policies/`. The evaluation is `@cloud-copilot/iam-simulate`

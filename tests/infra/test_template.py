@@ -64,8 +64,15 @@ def as_list(value):
 
 
 def env_vars_read_by(package_dir):
+    """The SPARKHUB_ variables named by a function's sources: its main and
+    the core use case whose Config it reads (`sparkhub_core::<case>::Config`)."""
     names = set()
-    for path in glob.glob(os.path.join(package_dir, "src", "**", "*.rs"), recursive=True):
+    sources = glob.glob(os.path.join(package_dir, "src", "**", "*.rs"), recursive=True)
+    for path in list(sources):
+        with open(path) as f:
+            for case in re.findall(r"sparkhub_core::(\w+)::Config", f.read()):
+                sources += glob.glob(os.path.join(ROOT, "shared", "core", "src", case, "**", "*.rs"), recursive=True)
+    for path in sources:
         if path.endswith("_tests.rs"):
             continue
         with open(path) as f:

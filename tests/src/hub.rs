@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sparkhub_shared::golden::workspace_root;
+use sparkhub_core::testing::workspace_root;
 
 /// One running JupyterHub.
 pub struct LocalHub {

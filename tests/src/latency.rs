@@ -77,7 +77,7 @@ impl BenchArgs {
         let mut parsed = Self {
             sizes: Vec::new(),
             delay: Duration::ZERO,
-            concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+            concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
         };
         for arg in std::env::args().skip(1) {
             if let Some(ms) = arg.strip_prefix("--delay-ms=") {

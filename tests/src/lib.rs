@@ -14,7 +14,7 @@ use aws_config::BehaviorVersion;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
-use sparkhub_shared::golden::workspace_root;
+use sparkhub_core::testing::workspace_root;
 
 /// Clients and control calls for one local AWS.
 pub struct LocalAws {
@@ -111,8 +111,8 @@ impl LocalAws {
 
     /// Ids of every active cluster tagged with the profile.
     pub async fn clusters_of_profile(&self, profile: &str) -> Vec<String> {
-        use sparkhub_shared::ports::ClusterDirectory;
-        sparkhub_shared::aws::Emr::new(self.emr.clone())
+        use sparkhub_core::ports::ClusterDirectory;
+        sparkhub_aws::Emr::new(self.emr.clone())
             .active_clusters(&format!("sparkhub-{profile}"))
             .await
             .expect("active clusters")
@@ -398,7 +398,7 @@ impl LocalAws {
                 .expect("get_execution_history");
             history.events.iter().find_map(|e| {
                 let exited = e.state_exited_event_details.as_ref()?;
-                if exited.name != sparkhub_shared::workflow::CREATE_CLUSTER {
+                if exited.name != sparkhub_core::workflow::CREATE_CLUSTER {
                     return None;
                 }
                 let output: Value = serde_json::from_str(exited.output.as_deref()?).ok()?;

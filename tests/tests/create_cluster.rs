@@ -2,12 +2,12 @@
 //! adapters, the generated state machine run by the emulator's interpreter,
 //! and the sample events from `events/`.
 
-use create_cluster::{Config, CreateCluster, CreateError, Outcome};
 use serde_json::{Value, json};
-use sparkhub_shared::aws::{Emr, S3Bucket, StepFunctions};
-use sparkhub_shared::golden::workspace_root;
-use sparkhub_shared::loading::ProfileError;
-use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_aws::{Emr, S3Bucket, StepFunctions};
+use sparkhub_core::create::{Config, CreateCluster, CreateError, Outcome};
+use sparkhub_core::loading::ProfileError;
+use sparkhub_core::testing::workspace_root;
+use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
@@ -36,7 +36,7 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
     let machine = aws
         .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
         .await;
-    let handler = CreateCluster::with_aws(
+    let handler = sparkhub_aws::create_cluster(
         Config {
             bucket: bucket.clone(),
             state_machine_arn: machine.clone(),
@@ -45,7 +45,7 @@ async fn setup(profiles: &[(&str, String)]) -> Setup {
             master_security_group: None,
             service_role: "sparkhub-emr-service".into(),
             instance_role_prefix: "sparkhub-node".into(),
-            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &aws.config,
     );

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sparkhub_shared::Profile;
-use sparkhub_shared::scripts::{USERS_SCRIPT, hub_setup, notebook_reporter, render_all};
+use sparkhub_core::Profile;
+use sparkhub_core::scripts::{USERS_SCRIPT, hub_setup, notebook_reporter, render_all};
 use sparkhub_tests::hub::LocalHub;
 use sparkhub_tests::unique;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sparkhub_shared::Profile;
-use sparkhub_shared::scripts::{
+use sparkhub_core::Profile;
+use sparkhub_core::scripts::{
     NOTEBOOK_ACTIVE_WINDOW, NOTEBOOK_REPORTER_SCRIPT, NOTEBOOK_REPORTER_UNITS, hub_setup,
     notebook_reporter, render_all,
 };

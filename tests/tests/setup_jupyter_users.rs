@@ -3,18 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use create_cluster::{CreateCluster, Outcome as CreateOutcome};
 use serde_json::{Value, json};
-use setup_jupyter_users::{Config, Outcome, SetupError, SetupUsers};
-use sparkhub_shared::aws::{Emr, S3Bucket, SecretsManager};
-use sparkhub_shared::golden::workspace_root;
-use sparkhub_shared::ports::SecretStore;
-use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_core::create::Outcome as CreateOutcome;
+use sparkhub_core::ports::SecretStore;
+use sparkhub_core::setup::{Config, Outcome, SetupError};
+use sparkhub_core::testing::workspace_root;
+use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
-type Handler = SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr>;
+type Handler = sparkhub_aws::AwsSetupUsers;
 
 struct Setup {
     aws: LocalAws,
@@ -30,10 +29,11 @@ async fn setup() -> Setup {
     let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
     aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
         .await;
-    let handler = SetupUsers::with_aws(
+    let handler = sparkhub_aws::setup_users(
         Config {
             bucket: bucket.clone(),
             region: aws.region.clone(),
+            topic_arn: None,
         },
         &aws.config,
     );
@@ -51,8 +51,8 @@ async fn managed_cluster(s: &Setup) -> String {
         .aws
         .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
         .await;
-    let create = CreateCluster::with_aws(
-        create_cluster::Config {
+    let create = sparkhub_aws::create_cluster(
+        sparkhub_core::create::Config {
             bucket: s.bucket.clone(),
             state_machine_arn: machine.clone(),
             topic_arn: None,
@@ -60,7 +60,7 @@ async fn managed_cluster(s: &Setup) -> String {
             master_security_group: None,
             service_role: "sparkhub-emr-service".into(),
             instance_role_prefix: "sparkhub-node".into(),
-            max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
         },
         &s.aws.config,
     );

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::sweep::Config;
 use sparkhub_tests::{LocalAws, unique};
-use terminate_idle_clusters::{Config, Terminator};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
@@ -220,12 +220,12 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     assert!(fleet.len() >= 42);
 
     let terminator = |dry_run: bool| {
-        Terminator::with_aws(
+        sparkhub_aws::terminator(
             Config {
                 bucket: bucket.clone(),
                 dry_run,
                 topic_arn: None,
-                max_concurrency: sparkhub_shared::settings::DEFAULT_MAX_CONCURRENCY,
+                max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
             },
             &aws.config,
         )

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use sparkhub_shared::Profile;
-use sparkhub_shared::scripts::{USERS_SCRIPT, render_all};
+use sparkhub_core::Profile;
+use sparkhub_core::scripts::{USERS_SCRIPT, render_all};
 use sparkhub_tests::unique;
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sparkhub_shared::render::{self, Deployment, RunOptions, TAG_MANAGED, TAG_PROFILE};
-use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
-use sparkhub_shared::{ClusterPlan, Profile};
+use sparkhub_core::render::{self, Deployment, RunOptions, TAG_MANAGED, TAG_PROFILE};
+use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_core::{ClusterPlan, Profile};
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");

@@ -1,21 +1,19 @@
-use aws_config::BehaviorVersion;
-use create_cluster::{Config, CreateCluster};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
+//! create-cluster: starts the cluster workflow for a profile — from an
+//! EventBridge Scheduler target or manual invoke (`{"profile": ...}`), an
+//! EventBridge rule's "Scheduled Event", or an S3 "Object Created" event —
+//! exactly once per trigger. The use case is `sparkhub_core::create`.
+
+use sparkhub_core::create::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let handler = CreateCluster::with_aws(config, &aws);
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcome = handler
-            .handle(event.payload)
-            .await
-            .map_err(Diagnostic::from)?;
-        Ok::<_, Diagnostic>(serde_json::to_value(outcome).expect("an outcome serializes"))
-    }))
+    sparkhub_aws::lambda::run(
+        Config::from_lookup,
+        sparkhub_aws::create_cluster,
+        |handler, event| async move {
+            let outcome = handler.handle(event).await?;
+            Ok(serde_json::to_value(outcome).expect("an outcome serializes"))
+        },
+    )
     .await
 }

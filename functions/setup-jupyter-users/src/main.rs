@@ -1,22 +1,19 @@
-use aws_config::BehaviorVersion;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
-use setup_jupyter_users::{Config, SetupUsers, topic_arn_from_env};
+//! setup-jupyter-users: when a sparkhub cluster reaches WAITING, every
+//! JupyterHub user of its profile gets a generated password (kept in Secrets
+//! Manager, never overwritten) and one EMR step creates the users on the hub.
+//! The use case is `sparkhub_core::setup`.
+
+use sparkhub_core::setup::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let topic_arn = topic_arn_from_env();
-    let handler = SetupUsers::with_aws(config, &aws).notifying(topic_arn.as_deref(), &aws);
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcome = handler
-            .handle(event.payload)
-            .await
-            .map_err(Diagnostic::from)?;
-        Ok::<_, Diagnostic>(serde_json::to_value(outcome).expect("an outcome serializes"))
-    }))
+    sparkhub_aws::lambda::run(
+        Config::from_lookup,
+        sparkhub_aws::setup_users,
+        |handler, event| async move {
+            let outcome = handler.handle(event).await?;
+            Ok(serde_json::to_value(outcome).expect("an outcome serializes"))
+        },
+    )
     .await
 }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use sparkhub_shared::golden::workspace_root;
-use sparkhub_shared::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
-use sparkhub_shared::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::testing::workspace_root;
+use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
 struct Watch(Child);

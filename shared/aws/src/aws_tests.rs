@@ -1,0 +1,517 @@
+//! Adapter tests with `aws-smithy-mocks`: the answers the emulator cannot give
+//! (throttling, 5xx, access denied, pagination markers).
+
+use super::*;
+use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
+use aws_sdk_emr::operation::list_clusters::ListClustersOutput;
+use aws_sdk_emr::types::{Cluster, ClusterStatus, ClusterSummary as SdkSummary, Tag};
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::types::Object;
+use aws_sdk_s3::types::error::NoSuchKey;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+
+const MACHINE: &str = "arn:aws:states:eu-central-1:123456789012:stateMachine:sparkhub-cluster";
+
+fn http(status: u16, body: &'static str) -> HttpResponse {
+    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+#[tokio::test]
+async fn missing_profile_is_none_not_an_error() {
+    let rule = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("profiles/nope.toml"))
+        .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
+    assert_eq!(s3.read_profile("nope").await.unwrap(), None);
+    assert_eq!(s3.location("nope"), "s3://b-1/profiles/nope.toml");
+}
+
+#[tokio::test]
+async fn profile_text_is_read() {
+    let rule = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .body(ByteStream::from_static(b"name = \"x\""))
+            .build()
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
+    assert_eq!(
+        s3.read_profile("x").await.unwrap().as_deref(),
+        Some("name = \"x\"")
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retryable_access_denied_is_not() {
+    let unavailable = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| http(503, ""));
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&unavailable]), "b-1");
+    let err = s3.read_profile("x").await.unwrap_err();
+    assert!(err.retryable, "{err}");
+
+    let denied = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
+        GetObjectError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("Access Denied")
+                .build(),
+        )
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&denied]), "b-1");
+    let err = s3.read_profile("x").await.unwrap_err();
+    assert!(!err.retryable);
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+    assert_eq!(err.to_string(), "AWS S3 GetObject failed (AccessDenied)");
+}
+
+#[tokio::test]
+async fn profile_listing_follows_every_page() {
+    let object = |k: &str| Object::builder().key(k).build();
+    let page1 = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|r| r.continuation_token().is_none())
+        .then_output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("profiles/a.toml"))
+                .contents(object("profiles/notes.txt"))
+                .is_truncated(true)
+                .next_continuation_token("t2")
+                .build()
+        });
+    let page2 = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|r| r.continuation_token() == Some("t2"))
+        .then_output(move || {
+            ListObjectsV2Output::builder()
+                .contents(object("profiles/old/b.toml"))
+                .contents(object("profiles/c.toml"))
+                .is_truncated(false)
+                .build()
+        });
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&page1, &page2]),
+        "b-1",
+    );
+    assert_eq!(s3.list_profiles().await.unwrap(), ["a", "c"]);
+}
+
+#[tokio::test]
+async fn scripts_are_uploaded_only_when_absent() {
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some("scripts/abc/x.sh")
+                && r.content_type() == Some("text/x-shellscript")
+                && r.if_none_match() == Some("*")
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]), "b-1");
+    assert!(s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap());
+    assert_eq!(put.num_calls(), 1);
+
+    let present = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(412, "<Error><Code>PreconditionFailed</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&present]),
+        "b-1",
+    );
+    assert!(
+        !s3.put_if_absent("scripts/abc/x.sh", "echo").await.unwrap(),
+        "an existing script is reported as unchanged, not as an error"
+    );
+
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(403, "<Error><Code>AccessDenied</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&denied]),
+        "b-1",
+    );
+    assert!(s3.put_if_absent("scripts/abc/x.sh", "echo").await.is_err());
+}
+
+#[tokio::test]
+async fn duplicate_execution_names_are_not_errors() {
+    let exists = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build())
+    });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&exists]), MACHINE);
+    assert_eq!(
+        sfn.start_execution("tutorial-1", "{}").await.unwrap(),
+        Started::AlreadyExisted(
+            "arn:aws:states:eu-central-1:123456789012:execution:sparkhub-cluster:tutorial-1".into()
+        )
+    );
+
+    let missing = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn()
+                == Some("arn:aws:states:eu-central-1:123456789012:execution:sparkhub-cluster:x")
+        })
+        .then_error(|| {
+            DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build())
+        });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&missing]), MACHINE);
+    assert_eq!(sfn.find_execution("x").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn start_execution_throttling_is_retryable() {
+    let throttled = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::generic(ErrorMetadata::builder().code("ThrottlingException").build())
+    });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&throttled]), MACHINE);
+    let err = sfn.start_execution("x", "{}").await.unwrap_err();
+    assert!(err.retryable, "{err}");
+}
+
+fn described(
+    id: &str,
+    state: aws_sdk_emr::types::ClusterState,
+    tags: &[(&str, &str)],
+) -> DescribeClusterOutput {
+    let mut cluster = Cluster::builder()
+        .id(id)
+        .name(format!("n-{id}"))
+        .status(ClusterStatus::builder().state(state).build());
+    for (k, v) in tags {
+        cluster = cluster.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    DescribeClusterOutput::builder()
+        .cluster(cluster.build())
+        .build()
+}
+
+#[tokio::test]
+async fn active_clusters_follow_the_marker_and_carry_tags() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let page1 = mock!(aws_sdk_emr::Client::list_clusters)
+        .match_requests(|r| r.marker().is_none() && r.cluster_states().len() == 4)
+        .then_output(|| {
+            ListClustersOutput::builder()
+                .clusters(
+                    SdkSummary::builder()
+                        .id("j-1")
+                        .name("sparkhub-tutorial")
+                        .build(),
+                )
+                .marker("m2")
+                .build()
+        });
+    let page2 = mock!(aws_sdk_emr::Client::list_clusters)
+        .match_requests(|r| r.marker() == Some("m2"))
+        .then_output(|| {
+            ListClustersOutput::builder()
+                .clusters(
+                    SdkSummary::builder()
+                        .id("j-2")
+                        .name("sparkhub-tutorial")
+                        .build(),
+                )
+                .build()
+        });
+    let d1 = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-1"))
+        .then_output(|| {
+            described(
+                "j-1",
+                S::Waiting,
+                &[
+                    ("sparkhub:managed", "true"),
+                    ("sparkhub:profile", "tutorial"),
+                ],
+            )
+        });
+    let d2 = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-2"))
+        .then_output(|| described("j-2", S::Running, &[]));
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&page1, &page2, &d1, &d2]
+    ));
+    let clusters = emr.active_clusters("sparkhub-tutorial").await.unwrap();
+    assert_eq!(clusters.len(), 2, "both pages are read");
+    assert!(clusters[0].is_managed());
+    assert_eq!(clusters[0].profile(), Some("tutorial"));
+    assert_eq!(clusters[0].state, ClusterState::Waiting);
+    assert!(!clusters[1].is_managed());
+}
+
+#[tokio::test]
+async fn the_sdk_retries_throttling_before_the_adapter_sees_it() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
+        ListClustersOutput::builder()
+            .clusters(SdkSummary::builder().id("j-1").name("sparkhub-x").build())
+            .build()
+    });
+    let describe = mock!(aws_sdk_emr::Client::describe_cluster)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
+        .times(2)
+        .output(|| described("j-1", S::Waiting, &[]))
+        .build();
+    let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&list, &describe], |b| b
+        .retry_config(RetryConfig::standard().with_max_attempts(3)));
+    let clusters = Emr::new(client)
+        .active_clusters("sparkhub-x")
+        .await
+        .unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(
+        describe.num_calls(),
+        3,
+        "two throttled attempts, then the answer"
+    );
+}
+
+#[tokio::test]
+async fn only_clusters_with_the_name_are_described() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(|| {
+        let mut out = ListClustersOutput::builder();
+        for i in 0..50 {
+            out = out.clusters(
+                SdkSummary::builder()
+                    .id(format!("j-OTHER{i}"))
+                    .name(format!("team-{i}"))
+                    .build(),
+            );
+        }
+        out.clusters(
+            SdkSummary::builder()
+                .id("j-MINE")
+                .name("sparkhub-tutorial")
+                .build(),
+        )
+        .build()
+    });
+    let describe = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-MINE"))
+        .then_output(|| {
+            described(
+                "j-MINE",
+                S::Starting,
+                &[
+                    ("sparkhub:managed", "true"),
+                    ("sparkhub:profile", "tutorial"),
+                ],
+            )
+        });
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&list, &describe]
+    ));
+    let clusters = emr.active_clusters("sparkhub-tutorial").await.unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(clusters[0].id, "j-MINE");
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "fifty clusters of other names are not described"
+    );
+}
+
+#[tokio::test]
+async fn running_executions_follow_the_token() {
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+    let item = |name: &str| {
+        ExecutionListItem::builder()
+            .execution_arn(format!("arn:x:{name}"))
+            .state_machine_arn(MACHINE)
+            .name(name)
+            .status(ExecutionStatus::Running)
+            .start_date(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    };
+    let page1 = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| {
+            r.next_token().is_none() && r.status_filter() == Some(&ExecutionStatus::Running)
+        })
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("a_1"))
+                .next_token("t2")
+                .build()
+                .unwrap()
+        });
+    let page2 = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.next_token() == Some("t2"))
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(item("b_2"))
+                .build()
+                .unwrap()
+        });
+    let sfn = StepFunctions::new(
+        mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&page1, &page2]),
+        MACHINE,
+    );
+    assert_eq!(sfn.running_executions().await.unwrap(), ["a_1", "b_2"]);
+}
+
+#[tokio::test]
+async fn lease_writes_are_conditional_and_a_lost_race_is_none() {
+    let created = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_none_match() == Some("*") && r.key() == Some("locks/a.json"))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v1\"").build());
+    let exists = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_none_match() == Some("*") && r.key() == Some("locks/b.json"))
+        .then_http_response(|| http(412, "<Error><Code>PreconditionFailed</Code></Error>"));
+    let replaced = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_match() == Some("\"v1\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"v2\"").build());
+    let conflict = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.if_match() == Some("\"old\""))
+        .then_http_response(|| {
+            http(
+                409,
+                "<Error><Code>ConditionalRequestConflict</Code></Error>",
+            )
+        });
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("locks/denied.json"))
+        .then_http_response(|| http(403, "<Error><Code>AccessDenied</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            [&created, &exists, &replaced, &conflict, &denied]
+        ),
+        "b-1",
+    );
+    assert_eq!(
+        s3.create("locks/a.json", "{}").await.unwrap().as_deref(),
+        Some("\"v1\"")
+    );
+    assert_eq!(s3.create("locks/b.json", "{}").await.unwrap(), None);
+    assert_eq!(
+        s3.replace("locks/a.json", "\"v1\"", "{}")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("\"v2\"")
+    );
+    assert_eq!(
+        s3.replace("locks/a.json", "\"old\"", "{}").await.unwrap(),
+        None
+    );
+    let err = s3.create("locks/denied.json", "{}").await.unwrap_err();
+    assert!(!err.retryable, "{err}");
+}
+
+mod secrets {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+    use aws_sdk_secretsmanager::operation::get_secret_value::{
+        GetSecretValueError, GetSecretValueOutput,
+    };
+    use aws_sdk_secretsmanager::types::error::{
+        ResourceExistsException, ResourceNotFoundException,
+    };
+
+    #[tokio::test]
+    async fn a_missing_secret_is_none_and_an_existing_one_is_not_created_again() {
+        let missing = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
+            GetSecretValueError::ResourceNotFoundException(
+                ResourceNotFoundException::builder().build(),
+            )
+        });
+        let exists = mock!(aws_sdk_secretsmanager::Client::create_secret).then_error(|| {
+            CreateSecretError::ResourceExistsException(ResourceExistsException::builder().build())
+        });
+        let secrets = SecretsManager::new(mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            [&missing, &exists]
+        ));
+        assert_eq!(
+            secrets.read("sparkhub/t/jupyterhub-users").await.unwrap(),
+            None
+        );
+        assert!(
+            !secrets
+                .create("sparkhub/t/jupyterhub-users", "d", &BTreeMap::new())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_that_is_not_a_json_map_is_an_error_that_does_not_show_it() {
+        let odd = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
+            GetSecretValueOutput::builder()
+                .secret_string("hunter2-not-json")
+                .build()
+        });
+        let secrets = SecretsManager::new(mock_client!(aws_sdk_secretsmanager, [&odd]));
+        let err = secrets.read("s").await.unwrap_err();
+        assert!(!err.retryable);
+        let text = sparkhub_core::errors::message_with_causes(&err);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("SecretIsNotAJsonObjectOfStrings"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn many_clusters_are_described_a_few_at_a_time_in_listing_order() {
+    use aws_sdk_emr::types::ClusterState as S;
+    let ids: Vec<String> = (0..25).map(|i| format!("j-{i:02}")).collect();
+    let listed = ids.clone();
+    let list = mock!(aws_sdk_emr::Client::list_clusters).then_output(move || {
+        let mut out = ListClustersOutput::builder();
+        for id in &listed {
+            out = out.clusters(SdkSummary::builder().id(id).name("sparkhub-x").build());
+        }
+        out.build()
+    });
+    // Every other cluster is throttled once: its answer comes after the
+    // SDK's backoff, later than its neighbours'.
+    let rules: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (wanted, answer) = (id.clone(), id.clone());
+            let rule = mock!(aws_sdk_emr::Client::describe_cluster)
+                .match_requests(move |r| r.cluster_id() == Some(wanted.as_str()))
+                .sequence();
+            let rule = if i.is_multiple_of(2) {
+                rule.http_status(
+                    400,
+                    Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+                )
+            } else {
+                rule
+            };
+            rule.output(move || described(&answer, S::Waiting, &[]))
+                .build()
+        })
+        .collect();
+    let mut all = vec![&list];
+    all.extend(rules.iter());
+    let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, all, |b| b.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(std::time::Duration::from_millis(20))
+    ));
+    let clusters = Emr::new(client)
+        .with_max_in_flight(4)
+        .active_clusters("sparkhub-x")
+        .await
+        .unwrap();
+    let found: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(found, ids, "every cluster, in listing order");
+    let calls: usize = rules.iter().map(|r| r.num_calls()).sum();
+    assert_eq!(calls, 25 + 13, "one call per cluster, plus the retries");
+}

@@ -1,0 +1,58 @@
+//! The one way every sparkhub function runs in Lambda: its settings read
+//! from the environment, the SDK's configuration loaded once, each event
+//! handed to the use case, and an error answered as a `Diagnostic` with the
+//! `errorType` of [`Failure`] and its message with causes.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use sparkhub_core::errors::{Failure, Reported};
+
+/// The function's environment, as the core's `Settings` read it.
+pub fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Lambda's answer for a failure.
+pub fn diagnostic(error: impl Failure) -> Diagnostic {
+    let Reported {
+        error_type,
+        error_message,
+    } = Reported::from(error);
+    Diagnostic {
+        error_type,
+        error_message,
+    }
+}
+
+/// Reads the configuration with `config` (an error here fails the init
+/// phase, and Lambda reports it), builds the use case with `build`, and
+/// serves every event with `handle`.
+pub async fn run<C, E, H, F, Fut>(
+    config: impl FnOnce(fn(&str) -> Option<String>) -> Result<C, E>,
+    build: impl FnOnce(C, &aws_config::SdkConfig) -> H,
+    handle: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: Failure + Send + Sync,
+    H: Sync + 'static,
+    F: Fn(&'static H, Value) -> Fut,
+    Fut: Future<Output = Result<Value, E>> + 'static,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = config(env).map_err(|e| Box::new(e) as lambda_runtime::Error)?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Lives as long as the process: every event borrows it.
+    let handler: &'static H = Box::leak(Box::new(build(config, &aws)));
+    let handle = &handle;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Boxed: the use case's future nested in the runtime's is deeper
+        // than rustc's default layout query limit.
+        let answer: Pin<Box<dyn Future<Output = Result<Value, E>>>> =
+            Box::pin(handle(handler, event.payload));
+        answer.await.map_err(diagnostic)
+    }))
+    .await
+}

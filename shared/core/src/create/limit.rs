@@ -1,0 +1,396 @@
+//! How `max_active_clusters` holds when many triggers arrive at once.
+//!
+//! Counting clusters and then starting a run is check-then-act: fifty objects
+//! uploaded together give fifty invocations that each count no cluster. And
+//! even one invocation at a time undercounts, because a run's cluster appears
+//! in `ListClusters` only after the execution has called `runJobFlow`, and
+//! `ListExecutions` itself is eventually consistent in AWS. So:
+//!
+//! 1. **One starter per profile at a time.** Before counting, an invocation
+//!    takes the profile's lease, the object `locks/<profile>.json` in the
+//!    sparkhub bucket, with an S3 conditional write: `PutObject` with
+//!    `If-None-Match: *` creates it only if it does not exist, `If-Match:
+//!    <ETag>` replaces it only if nobody else wrote it since it was read; the
+//!    loser gets 412 (or 409 for a concurrent conditional write) and waits.
+//!    The lease is released by rewriting it (again `If-Match`) as free; the
+//!    object stays. No other service is needed (no DynamoDB table), S3 and
+//!    the local emulator both support it, and it does not depend on Lambda
+//!    reserved concurrency (which would drop triggers, and which the emulator
+//!    does not have).
+//! 2. **Leases expire.** A holder writes an expiry ([`LEASE_TTL`], far more
+//!    than the count and `StartExecution` need). An invocation that crashed or
+//!    timed out while holding it blocks its profile until then; after that
+//!    the next invocation takes the lease over (`If-Match` on the stale
+//!    version, so only one of several can). A holder whose lease is about to
+//!    expire starts nothing.
+//! 3. **Count what is starting, not just what is up.** Under the lease the
+//!    active runs of a profile are the union of its active clusters (named
+//!    `sparkhub-<profile>`, confirmed by tags), its RUNNING executions, and the
+//!    runs started under the lease in the last [`RECENT`] (kept in the lease
+//!    object, because the listings may not show them yet). A cluster carries
+//!    the tag [`TAG_EXECUTION`] with its run's execution name, so a run is
+//!    counted once whether it is seen as a cluster, an execution or both.
+
+use std::collections::BTreeMap;
+
+use crate::ProfileName;
+use crate::ports::{AwsError, ClusterSummary, LeaseStore};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::create::trigger::profile_of_execution;
+
+/// How long a lease holds without its holder renewing or releasing it.
+pub const LEASE_TTL: SignedDuration = SignedDuration::from_secs(60);
+/// A holder starts nothing when less than this is left of its lease.
+pub const LEASE_MARGIN: SignedDuration = SignedDuration::from_secs(10);
+/// How long a start is remembered in the lease object.
+pub const RECENT: SignedDuration = SignedDuration::from_mins(15);
+/// Cluster tag with the execution name of the run that created it.
+pub const TAG_EXECUTION: &str = "sparkhub:execution";
+
+/// The lease object of a profile.
+pub fn lease_key(profile: &ProfileName) -> String {
+    format!("locks/{profile}.json")
+}
+
+/// A run started under the lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentStart {
+    pub execution: String,
+    pub at: Timestamp,
+}
+
+/// The lease object's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseBody {
+    /// Execution name of the invocation holding the lease; `None` when free.
+    pub holder: Option<String>,
+    /// When the holder's claim ends.
+    pub expires_at: Option<Timestamp>,
+    /// Runs started lately, for the count.
+    #[serde(default)]
+    pub started: Vec<RecentStart>,
+}
+
+/// A lease this invocation holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub key: String,
+    pub version: String,
+    pub body: LeaseBody,
+}
+
+impl Lease {
+    /// Whether enough of the lease is left to act under it.
+    pub fn still_held(&self, now: Timestamp) -> bool {
+        self.body
+            .expires_at
+            .is_some_and(|until| now + LEASE_MARGIN < until)
+    }
+}
+
+/// What one attempt to take the lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Acquired(Lease),
+    /// Someone else holds it (`holder` and `until` when the object says so,
+    /// `None` when another writer was just first).
+    Busy {
+        holder: Option<String>,
+        until: Option<Timestamp>,
+    },
+}
+
+fn to_json(body: &LeaseBody) -> String {
+    serde_json::to_string(body).expect("a lease body serializes")
+}
+
+fn recent(started: Vec<RecentStart>, now: Timestamp) -> Vec<RecentStart> {
+    started
+        .into_iter()
+        .filter(|s| s.at + RECENT > now && s.at <= now + LEASE_TTL)
+        .collect()
+}
+
+/// One attempt to take the lease of `key` for `holder`.
+pub async fn try_acquire<L: LeaseStore>(
+    store: &L,
+    key: &str,
+    holder: &str,
+    now: Timestamp,
+) -> Result<Attempt, AwsError> {
+    let held = |started| LeaseBody {
+        holder: Some(holder.to_owned()),
+        expires_at: Some(now + LEASE_TTL),
+        started,
+    };
+    let lost = Attempt::Busy {
+        holder: None,
+        until: None,
+    };
+    // Create first, read only when the lease exists: a GET of a missing key
+    // answers 404 only to a caller whose s3:ListBucket covers it (otherwise
+    // 403), so "absent" is learnt from the conditional create, never from a
+    // failed read.
+    let body = held(Vec::new());
+    if let Some(version) = store.create(key, &to_json(&body)).await? {
+        return Ok(Attempt::Acquired(Lease {
+            key: key.to_owned(),
+            version,
+            body,
+        }));
+    }
+    let Some((version, text)) = store.read(key).await? else {
+        // Deleted between the two calls: someone else's turn.
+        return Ok(lost);
+    };
+    let previous: LeaseBody = serde_json::from_str(&text).unwrap_or_else(|e| {
+        warn!(key, error = %e, "the lease object is unreadable; taking it over as free");
+        LeaseBody::default()
+    });
+    if let (Some(other), Some(until)) = (&previous.holder, previous.expires_at)
+        && until > now
+    {
+        return Ok(Attempt::Busy {
+            holder: Some(other.clone()),
+            until: Some(until),
+        });
+    }
+    if let Some(other) = &previous.holder {
+        warn!(key, holder = %other, "taking over an expired lease (its holder did not release it)");
+    }
+    let body = held(recent(previous.started, now));
+    Ok(match store.replace(key, &version, &to_json(&body)).await? {
+        Some(version) => Attempt::Acquired(Lease {
+            key: key.to_owned(),
+            version,
+            body,
+        }),
+        None => lost,
+    })
+}
+
+/// Frees the lease, remembering the run started under it (if one was).
+/// Returns false when the lease had expired and someone else took it.
+pub async fn release<L: LeaseStore>(
+    store: &L,
+    lease: Lease,
+    started: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, AwsError> {
+    let mut remembered = recent(lease.body.started, now);
+    if let Some(execution) = started {
+        remembered.push(RecentStart {
+            execution: execution.to_owned(),
+            at: now,
+        });
+    }
+    let body = LeaseBody {
+        holder: None,
+        expires_at: None,
+        started: remembered,
+    };
+    let released = store
+        .replace(&lease.key, &lease.version, &to_json(&body))
+        .await?
+        .is_some();
+    if !released {
+        warn!(key = %lease.key, "the lease had expired and was taken over before it was released");
+    }
+    Ok(released)
+}
+
+/// The active runs of a profile, each once, described for a person: its
+/// clusters (managed, tagged with the profile), its RUNNING executions and
+/// the runs started lately under its lease.
+pub fn active_runs(
+    profile: &ProfileName,
+    clusters: &[ClusterSummary],
+    running: &[String],
+    started: &[RecentStart],
+) -> Vec<String> {
+    let mut runs: BTreeMap<String, String> = BTreeMap::new();
+    for c in clusters
+        .iter()
+        .filter(|c| c.is_managed() && c.profile() == Some(profile.as_str()))
+    {
+        let key = c.tags.get(TAG_EXECUTION).unwrap_or(&c.id).clone();
+        runs.insert(key, format!("{} ({})", c.id, c.state));
+    }
+    for name in running
+        .iter()
+        .filter(|n| profile_of_execution(n) == Some(profile.as_str()))
+    {
+        runs.entry(name.clone())
+            .or_insert_with(|| format!("execution {name} (running)"));
+    }
+    for s in started {
+        runs.entry(s.execution.clone())
+            .or_insert_with(|| format!("execution {} (started {})", s.execution, s.at));
+    }
+    runs.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emr::ClusterState;
+    use std::sync::Mutex;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// An in-memory compare-and-swap store.
+    #[derive(Default)]
+    struct Store(Mutex<Option<(u32, String)>>);
+
+    impl LeaseStore for Store {
+        async fn read(&self, _: &str) -> Result<Option<(String, String)>, AwsError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .clone()
+                .map(|(v, b)| (v.to_string(), b)))
+        }
+        async fn create(&self, _: &str, body: &str) -> Result<Option<String>, AwsError> {
+            let mut slot = self.0.lock().unwrap();
+            if slot.is_some() {
+                return Ok(None);
+            }
+            *slot = Some((1, body.into()));
+            Ok(Some("1".into()))
+        }
+        async fn replace(
+            &self,
+            _: &str,
+            version: &str,
+            body: &str,
+        ) -> Result<Option<String>, AwsError> {
+            let mut slot = self.0.lock().unwrap();
+            match slot.as_mut() {
+                Some((v, b)) if v.to_string() == version => {
+                    *v += 1;
+                    *b = body.into();
+                    Ok(Some(v.to_string()))
+                }
+                _ => Ok(None),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_until_release_or_expiry() {
+        let store = Store::default();
+        let t0 = at("2026-11-25T07:00:00Z");
+        let Attempt::Acquired(first) = try_acquire(&store, "k", "a_1", t0).await.unwrap() else {
+            panic!("a free lease is taken")
+        };
+        assert!(first.still_held(t0));
+        assert_eq!(
+            try_acquire(&store, "k", "b_2", t0).await.unwrap(),
+            Attempt::Busy {
+                holder: Some("a_1".into()),
+                until: Some(t0 + LEASE_TTL)
+            }
+        );
+        assert!(release(&store, first, Some("a_1"), t0).await.unwrap());
+        let Attempt::Acquired(second) = try_acquire(&store, "k", "b_2", t0).await.unwrap() else {
+            panic!("a released lease is taken")
+        };
+        assert_eq!(
+            second.body.started,
+            [RecentStart {
+                execution: "a_1".into(),
+                at: t0
+            }],
+            "the start made under the lease is remembered"
+        );
+
+        // b_2 crashes while holding it: after the TTL, c_3 takes it over, and b_2
+        // can no longer release (or act under) it.
+        let later = t0 + LEASE_TTL + SignedDuration::from_secs(1);
+        assert!(!second.still_held(later));
+        let Attempt::Acquired(third) = try_acquire(&store, "k", "c_3", later).await.unwrap() else {
+            panic!("an expired lease is taken over")
+        };
+        assert!(!release(&store, second, None, later).await.unwrap());
+        assert!(release(&store, third, None, later).await.unwrap());
+
+        // Starts older than RECENT are forgotten.
+        let much_later = t0 + RECENT + SignedDuration::from_secs(1);
+        let Attempt::Acquired(fourth) = try_acquire(&store, "k", "d_4", much_later).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(fourth.body.started.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_lease_object_is_taken_over() {
+        let store = Store(Mutex::new(Some((7, "not json".into()))));
+        assert!(matches!(
+            try_acquire(&store, "k", "a_1", at("2026-11-25T07:00:00Z"))
+                .await
+                .unwrap(),
+            Attempt::Acquired(_)
+        ));
+    }
+
+    fn cluster(id: &str, profile: &str, execution: Option<&str>) -> ClusterSummary {
+        let mut tags: BTreeMap<String, String> = [
+            ("sparkhub:managed".to_owned(), "true".to_owned()),
+            ("sparkhub:profile".to_owned(), profile.to_owned()),
+        ]
+        .into();
+        if let Some(e) = execution {
+            tags.insert(TAG_EXECUTION.into(), e.into());
+        }
+        ClusterSummary {
+            id: id.into(),
+            name: format!("sparkhub-{profile}"),
+            state: ClusterState::Starting,
+            tags,
+        }
+    }
+
+    #[test]
+    fn a_run_counts_once_whether_seen_as_cluster_execution_or_recent_start() {
+        let p = ProfileName::parse("retrain").unwrap();
+        let t0 = at("2026-11-25T07:00:00Z");
+        let runs = active_runs(
+            &p,
+            &[
+                cluster("j-1", "retrain", Some("retrain_a_111111111111")),
+                cluster("j-OLD", "retrain", None),
+                cluster("j-X", "retrain-2", Some("retrain-2_a_222222222222")),
+            ],
+            &[
+                "retrain_a_111111111111".into(),
+                "retrain_b_333333333333".into(),
+                "retrain-2_c_444444444444".into(),
+            ],
+            &[
+                RecentStart {
+                    execution: "retrain_b_333333333333".into(),
+                    at: t0,
+                },
+                RecentStart {
+                    execution: "retrain_c_555555555555".into(),
+                    at: t0,
+                },
+            ],
+        );
+        assert_eq!(runs.len(), 4, "{runs:?}");
+        assert!(runs.contains(&"j-1 (STARTING)".to_owned()), "{runs:?}");
+        assert!(runs.contains(&"j-OLD (STARTING)".to_owned()), "{runs:?}");
+        assert!(
+            runs.contains(&"execution retrain_b_333333333333 (running)".to_owned()),
+            "{runs:?}"
+        );
+        assert!(!runs.iter().any(|r| r.contains("retrain-2")), "{runs:?}");
+    }
+}

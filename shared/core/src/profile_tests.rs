@@ -1,0 +1,738 @@
+use super::*;
+use crate::profile::{MAX_PROFILE_BYTES, ProfileParseError};
+
+const TUTORIAL: &str = include_str!("../../../profiles/tutorial.toml");
+const RETRAIN: &str = include_str!("../../../profiles/retrain.toml");
+
+fn tutorial() -> Profile {
+    Profile::from_toml(TUTORIAL).expect("the tutorial profile parses")
+}
+
+/// Field names of every error, in order.
+fn fields(p: &Profile) -> Vec<String> {
+    match p.validate() {
+        Ok(()) => vec![],
+        Err(ValidationErrors(errors)) => errors.into_iter().map(|e| e.field).collect(),
+    }
+}
+
+#[test]
+fn example_profiles_are_valid() {
+    assert_eq!(tutorial().validate(), Ok(()));
+    let retrain = Profile::from_toml(RETRAIN).unwrap();
+    assert_eq!(retrain.validate(), Ok(()));
+    assert_eq!(retrain.kind, ProfileKind::Pipeline);
+}
+
+#[test]
+fn tutorial_profile_is_the_tutorial_cluster() {
+    let p = tutorial();
+    assert_eq!(
+        p.applications,
+        ["Spark", "Hadoop", "Livy", "Hive", "JupyterHub"]
+    );
+    assert_eq!(
+        p.python_packages,
+        ["seaborn", "matplotlib", "numpy", "pandas", "boto3"]
+    );
+    assert_eq!((p.fleets.master.on_demand, p.fleets.core.on_demand), (1, 2));
+    assert_eq!(p.fleets.core.instance_types, ["m5.xlarge"]);
+    assert!(p.release_label.starts_with("emr-7."), "defaults to emr-7");
+    assert_eq!(p.schedule.as_ref().unwrap().timezone, "Europe/Berlin");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_name() {
+    let text = TUTORIAL.replace(
+        "kind = \"interactive\"",
+        "kind = \"interactive\"\nrelase_label = \"emr-7.1.0\"",
+    );
+    let err = Profile::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("relase_label"), "{err}");
+    let text = TUTORIAL.replace("grace_minutes = 30", "grace_minutes = 30\ngrace = 1");
+    assert!(
+        Profile::from_toml(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("grace")
+    );
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    let text = TUTORIAL.replace("on_demand = 2", "on_demand = \"two\"");
+    assert!(Profile::from_toml(&text).is_err());
+    let text = TUTORIAL.replace("kind = \"interactive\"", "kind = \"batch\"");
+    assert!(
+        Profile::from_toml(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("batch")
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let mut p = tutorial();
+    p.users = vec!["philipp".into(), "admin".into(), "bob;rm".into()];
+    p.release_label = "emr-5.36.0".into();
+    p.fleets.master.on_demand = 2;
+    p.idle.timeout_minutes = 1;
+    let err = p.validate().unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.0.len(), 4, "{text}");
+    assert!(
+        text.contains(
+            r#"users[2]: "bob;rm" is not a valid Linux user name (^[a-z_][a-z0-9_-]{0,31}$)"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("release_label: \"emr-5.36.0\""), "{text}");
+    assert!(
+        text.contains("fleets.master: the master fleet needs exactly 1 instance"),
+        "{text}"
+    );
+    assert!(
+        text.contains("idle.timeout_minutes: 1 is out of range (5 to 10080 minutes)"),
+        "{text}"
+    );
+}
+
+/// Each case changes one field of the valid tutorial profile and names the
+/// field the validation must report.
+#[test]
+fn each_rule_flips_validation() {
+    type Change = fn(&mut Profile);
+    let cases: &[(&str, Change, &str)] = &[
+        ("bad name", |p| p.name = "My Profile".into(), "name"),
+        (
+            "emr-6 is allowed",
+            |p| p.release_label = "emr-6.15.0".into(),
+            "",
+        ),
+        (
+            "emr-8 is not",
+            |p| p.release_label = "emr-8.0.0".into(),
+            "release_label",
+        ),
+        (
+            "garbage label",
+            |p| p.release_label = "7.1".into(),
+            "release_label",
+        ),
+        (
+            "no applications",
+            |p| {
+                p.applications.clear();
+                p.users.clear();
+            },
+            "applications",
+        ),
+        (
+            "unknown application",
+            |p| p.applications.push("Sparkk".into()),
+            "applications[5]",
+        ),
+        (
+            "duplicate application",
+            |p| p.applications.push("Spark".into()),
+            "applications[5]",
+        ),
+        (
+            "package with shell",
+            |p| p.python_packages.push("x; rm -rf /".into()),
+            "python_packages[5]",
+        ),
+        (
+            "package with version",
+            |p| p.python_packages.push("torch>=2.1".into()),
+            "",
+        ),
+        (
+            "package with bad op",
+            |p| p.python_packages.push("torch=2".into()),
+            "python_packages[5]",
+        ),
+        (
+            "upper-case user",
+            |p| p.users.push("Bob".into()),
+            "users[2]",
+        ),
+        (
+            "duplicate user",
+            |p| p.users.push("admin".into()),
+            "users[2]",
+        ),
+        (
+            "a user named like EMR's step account",
+            |p| p.users.push("hadoop".into()),
+            "users[2]",
+        ),
+        (
+            "EMR's default hub admin",
+            |p| p.users.push("jovyan".into()),
+            "users[2]",
+        ),
+        (
+            "users without hub",
+            |p| p.applications.retain(|a| a != "JupyterHub"),
+            "users",
+        ),
+        (
+            "empty key",
+            |p| p.key_name = Some(String::new()),
+            "key_name",
+        ),
+        (
+            "log uri not s3",
+            |p| p.log_uri = Some("/var/log".into()),
+            "log_uri",
+        ),
+        (
+            "notebook bucket",
+            |p| p.notebook_bucket = Some("Bad_Bucket".into()),
+            "notebook_bucket",
+        ),
+        (
+            "subnet",
+            |p| p.subnet_ids.push("sub-123".into()),
+            "subnet_ids[0]",
+        ),
+        (
+            "access location is a file",
+            |p| p.access.read.push("s3://my-code/clean.py".into()),
+            "access.read[0]",
+        ),
+        (
+            "access location with a wildcard",
+            |p| p.access.write.push("s3://my-models/*/".into()),
+            "access.write[0]",
+        ),
+        (
+            "access location not s3",
+            |p| p.access.read.push("https://example.com/".into()),
+            "access.read[0]",
+        ),
+        (
+            "good access",
+            |p| {
+                p.access.read.push("s3://my-code/".into());
+                p.access.write.push("s3://my-models/team-a/".into())
+            },
+            "",
+        ),
+        (
+            "step reads outside access",
+            |p| {
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["spark-submit".into(), "s3://other-code/train.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].args[1]",
+        ),
+        (
+            "step reads inside access",
+            |p| {
+                p.access.read.push("s3://my-code/jobs/".into());
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["spark-submit".into(), "s3://my-code/jobs/train.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "",
+        ),
+        (
+            "a prefix is not a folder",
+            |p| {
+                p.access.read.push("s3://my-code/jobs/".into());
+                p.steps.push(StepSpec {
+                    name: "train".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec!["--py-files=s3://my-code/jobs-private/x.py".into()],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].args[0]",
+        ),
+        (
+            "the v2 policy tag is sparkhub's",
+            |p| {
+                p.tags.insert(
+                    "for-use-with-amazon-emr-managed-policies".into(),
+                    "false".into(),
+                );
+            },
+            "tags.\"for-use-with-amazon-emr-managed-policies\"",
+        ),
+        (
+            "no master types",
+            |p| p.fleets.master.instance_types.clear(),
+            "fleets.master.instance_types",
+        ),
+        (
+            "bad instance type",
+            |p| p.fleets.core.instance_types.push("xlarge".into()),
+            "fleets.core.instance_types[1]",
+        ),
+        ("empty core", |p| p.fleets.core.on_demand = 0, "fleets.core"),
+        (
+            "spot core",
+            |p| {
+                p.fleets.core.on_demand = 0;
+                p.fleets.core.spot = 3
+            },
+            "",
+        ),
+        (
+            "spot master",
+            |p| {
+                p.fleets.master.on_demand = 0;
+                p.fleets.master.spot = 1
+            },
+            "",
+        ),
+        (
+            "bad task fleet",
+            |p| {
+                p.fleets.task = Some(Fleet {
+                    instance_types: vec![],
+                    on_demand: 0,
+                    spot: 2,
+                })
+            },
+            "fleets.task.instance_types",
+        ),
+        (
+            "grace",
+            |p| p.idle.grace_minutes = 2000,
+            "idle.grace_minutes",
+        ),
+        (
+            "lifetime",
+            |p| p.idle.max_lifetime_hours = 0,
+            "idle.max_lifetime_hours",
+        ),
+        (
+            "unix cron",
+            |p| p.schedule.as_mut().unwrap().cron = "0 8 * * 1-5".into(),
+            "schedule.cron",
+        ),
+        (
+            "five fields",
+            |p| p.schedule.as_mut().unwrap().cron = "cron(0 8 * * MON-FRI)".into(),
+            "schedule.cron",
+        ),
+        (
+            "both days",
+            |p| p.schedule.as_mut().unwrap().cron = "cron(0 8 * * MON-FRI *)".into(),
+            "schedule.cron",
+        ),
+        (
+            "time zone",
+            |p| p.schedule.as_mut().unwrap().timezone = "Berlin".into(),
+            "schedule.timezone",
+        ),
+        (
+            "reserved tag",
+            |p| {
+                p.tags.insert("sparkhub:managed".into(), "false".into());
+            },
+            "tags.\"sparkhub:managed\"",
+        ),
+        (
+            "aws tag",
+            |p| {
+                p.tags.insert("AWS:x".into(), "y".into());
+            },
+            "tags.\"AWS:x\"",
+        ),
+        (
+            "pipeline without steps",
+            |p| p.kind = ProfileKind::Pipeline,
+            "steps",
+        ),
+        (
+            "trigger bucket",
+            |p| {
+                p.steps = vec![step()];
+                p.triggers.push(Trigger {
+                    bucket: "NO".into(),
+                    prefix: String::new(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers[0].bucket",
+        ),
+        (
+            "trigger outside access",
+            |p| {
+                p.steps = vec![step()];
+                p.access.read.push("s3://data-1/other/".into());
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers[0]",
+        ),
+        (
+            "trigger inside access",
+            |p| {
+                p.steps = vec![step()];
+                p.access.read.push("s3://data-1/".into());
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "",
+        ),
+        (
+            "trigger without steps",
+            |p| {
+                p.access.read.push("s3://data-1/in/".into());
+                p.triggers.push(Trigger {
+                    bucket: "data-1".into(),
+                    prefix: "in/".into(),
+                    suffix: String::new(),
+                })
+            },
+            "triggers",
+        ),
+        (
+            "zero clusters",
+            |p| p.max_active_clusters = Some(0),
+            "max_active_clusters",
+        ),
+        (
+            "unnamed step",
+            |p| {
+                p.steps.push(StepSpec {
+                    name: " ".into(),
+                    jar: "command-runner.jar".into(),
+                    args: vec![],
+                    action_on_failure: ActionOnFailure::Continue,
+                })
+            },
+            "steps[0].name",
+        ),
+    ];
+    for (what, change, field) in cases {
+        let mut p = tutorial();
+        change(&mut p);
+        let expected: Vec<String> = if field.is_empty() {
+            vec![]
+        } else {
+            vec![field.to_string()]
+        };
+        assert_eq!(fields(&p), expected, "{what}: {:?}", p.validate());
+    }
+}
+
+fn step() -> StepSpec {
+    StepSpec {
+        name: "s".into(),
+        jar: "command-runner.jar".into(),
+        args: vec![],
+        action_on_failure: ActionOnFailure::Continue,
+    }
+}
+
+#[test]
+fn triggers_match_bucket_prefix_and_suffix() {
+    let t = Trigger {
+        bucket: "data-1".into(),
+        prefix: "incoming/".into(),
+        suffix: ".csv".into(),
+    };
+    assert!(t.matches("data-1", "incoming/2026/a.csv"));
+    assert!(!t.matches("data-2", "incoming/2026/a.csv"));
+    assert!(!t.matches("data-1", "archive/a.csv"));
+    assert!(!t.matches("data-1", "incoming/a.parquet"));
+}
+
+#[test]
+fn interactive_profiles_default_to_one_active_cluster_pipelines_to_five() {
+    assert_eq!(tutorial().active_cluster_limit(), 1);
+    assert_eq!(
+        Profile::from_toml(RETRAIN).unwrap().active_cluster_limit(),
+        DEFAULT_PIPELINE_LIMIT
+    );
+    let mut p = tutorial();
+    p.max_active_clusters = Some(3);
+    assert_eq!(p.active_cluster_limit(), 3);
+}
+
+/// The profile a new user writes with five mistakes: every one is reported,
+/// each naming its field, in one answer.
+#[test]
+fn unknown_missing_and_bad_keys_are_reported_together() {
+    let text = r#"
+name = "team-a"
+colour = "blue"
+release_label = "emr-7.x"
+applications = ["Spark", "JupyterHub"]
+users = ["alice", "bob;rm"]
+
+[fleets.master]
+instance_types = ["m5.xlarge"]
+on_demand = 1
+
+[fleets.core]
+instance_types = ["m5.xlarge", "m5a.xlarge", "m5d.xlarge", "m6i.xlarge", "m6a.xlarge", "r5.xlarge"]
+on_demand = 4294967295
+spot = 1
+
+[[steps]]
+args = ["spark-submit", "s3://code/x.py"]
+"#;
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) = Profile::parse(text) else {
+        panic!("an invalid profile is Invalid")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    for field in [
+        "colour",
+        "steps[0].name",
+        "release_label",
+        "users[1]",
+        "fleets.core.instance_types",
+        "fleets.core.on_demand",
+        "steps[0].args[1]",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    let text = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("colour: is not a key sparkhub knows"),
+        "{text}"
+    );
+    assert!(text.contains("steps[0].name: is required"), "{text}");
+    assert!(
+        !fields.contains(&"name"),
+        "a key reported missing is not reported again as a bad value: {fields:?}"
+    );
+}
+
+#[test]
+fn a_profile_without_its_required_keys_names_each_of_them() {
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) =
+        Profile::parse("kind = \"interactive\"\n[fleets.master]\non_demand = 1\n")
+    else {
+        panic!("an empty profile is Invalid")
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    for f in [
+        "name",
+        "applications",
+        "fleets.core",
+        "fleets.master.instance_types",
+    ] {
+        assert!(fields.contains(&f), "{f}: {fields:?}");
+    }
+}
+
+#[test]
+fn a_wrong_type_is_named_by_its_path() {
+    let text = TUTORIAL.replace("timeout_minutes = 60", "timeout_minutes = \"an hour\"");
+    let Err(ProfileParseError::Invalid(ValidationErrors(errors))) = Profile::parse(&text) else {
+        panic!("a wrong type is Invalid, not unreadable")
+    };
+    assert_eq!(errors[0].field, "idle.timeout_minutes", "{errors:?}");
+}
+
+#[test]
+fn not_toml_and_too_large_are_not_profiles() {
+    assert!(matches!(
+        Profile::parse("name = "),
+        Err(ProfileParseError::NotToml(_))
+    ));
+    let huge = format!("{TUTORIAL}\n# {}\n", "x".repeat(MAX_PROFILE_BYTES));
+    assert!(matches!(
+        Profile::parse(&huge),
+        Err(ProfileParseError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn emr_limits_are_validation_errors() {
+    let mut p = tutorial();
+    p.fleets.core.instance_types = [
+        "m5.xlarge",
+        "m5a.xlarge",
+        "m5d.xlarge",
+        "m6i.xlarge",
+        "m6a.xlarge",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        fields(&p),
+        Vec::<String>::new(),
+        "five types are EMR's limit"
+    );
+    p.fleets.core.instance_types.push("r5.xlarge".into());
+    assert_eq!(fields(&p), ["fleets.core.instance_types"]);
+
+    let mut p = tutorial();
+    p.fleets.master.on_demand = u32::MAX;
+    p.fleets.master.spot = 1;
+    assert_eq!(
+        fields(&p),
+        ["fleets.master.on_demand", "fleets.master"],
+        "no overflow, no panic"
+    );
+
+    for (label, ok) in [
+        ("emr-6.4.0", true),
+        ("emr-6.15.0", true),
+        ("emr-7.10.0", true),
+        ("emr-6.3.1", false),
+        ("emr-5.36.0", false),
+        ("emr-7.1", false),
+    ] {
+        let mut p = tutorial();
+        p.release_label = label.into();
+        assert_eq!(fields(&p).is_empty(), ok, "{label}: {:?}", p.validate());
+    }
+}
+
+#[test]
+fn the_object_may_only_be_a_whole_step_argument() {
+    let mut p = Profile::from_toml(RETRAIN).unwrap();
+    p.steps[0].args = vec!["bash".into(), "-c".into(), "aws s3 cp {object} .".into()];
+    let err = p.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("steps[0].args[2]") && err.contains("whole argument"),
+        "{err}"
+    );
+    p.steps[0].args = vec![
+        "bash".into(),
+        "-c".into(),
+        "aws s3 cp \"$0\" .".into(),
+        "{object}".into(),
+    ];
+    assert_eq!(p.validate(), Ok(()));
+    p.steps[0].args = vec!["--input={object}".into()];
+    assert!(p.validate().is_err());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 3000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(14),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A TOML value of any kind, nested a little.
+    fn value() -> impl Strategy<Value = toml::Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(toml::Value::Integer),
+            any::<bool>().prop_map(toml::Value::Boolean),
+            ".{0,12}".prop_map(toml::Value::String),
+            (-1e9f64..1e9).prop_map(toml::Value::Float),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+                proptest::collection::btree_map(key(), inner, 0..4)
+                    .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Mostly keys a profile has, sometimes others.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "name",
+                "kind",
+                "release_label",
+                "applications",
+                "users",
+                "fleets",
+                "master",
+                "core",
+                "task",
+                "instance_types",
+                "on_demand",
+                "spot",
+                "idle",
+                "timeout_minutes",
+                "steps",
+                "args",
+                "triggers",
+                "bucket",
+                "prefix",
+                "access",
+                "read",
+                "write",
+                "schedule",
+                "cron",
+                "timezone",
+                "tags",
+                "max_active_clusters",
+            ])
+            .prop_map(String::from),
+            "[a-z_]{1,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Arbitrary TOML documents: a profile or a typed error, never a panic.
+        #[test]
+        fn any_toml_document_is_a_profile_or_a_typed_error(
+            table in proptest::collection::btree_map(key(), value(), 0..10)
+        ) {
+            let text = toml::to_string(&table.into_iter().collect::<toml::Table>()).unwrap_or_default();
+            match Profile::parse(&text) {
+                Ok(p) => prop_assert!(p.validate().is_ok()),
+                Err(ProfileParseError::Invalid(errors)) => prop_assert!(!errors.0.is_empty()),
+                Err(other) => prop_assert!(false, "valid TOML reported as {other}"),
+            }
+        }
+
+        /// The tutorial with one value replaced by anything: never a panic.
+        #[test]
+        fn the_tutorial_with_one_value_changed_never_panics(
+            line in 0usize..60,
+            replacement in value(),
+        ) {
+            let mut lines: Vec<String> = TUTORIAL.lines().map(String::from).collect();
+            let index = line % lines.len();
+            if let Some((key, _)) = lines[index].split_once(" = ") {
+                let rendered = toml::to_string(&toml::Table::from_iter([("v".to_string(), replacement)]))
+                    .unwrap_or_default();
+                if let Some(v) = rendered.strip_prefix("v = ") {
+                    lines[index] = format!("{key} = {}", v.trim_end());
+                }
+            }
+            let _ = Profile::parse(&lines.join("\n"));
+        }
+
+        /// Arbitrary bytes: never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Profile::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}

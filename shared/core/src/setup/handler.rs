@@ -1,0 +1,320 @@
+//! The setup-jupyter-users handler.
+
+use crate::emr::{ClusterState, StepState};
+use crate::errors::message_with_causes;
+use crate::loading::{ProfileError, load_profile};
+use crate::ports::{
+    AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore, StepSummary,
+};
+use crate::scripts::{self, USERS_SCRIPT};
+use crate::settings::Settings;
+use crate::users::{plan_passwords, secret_name, step_name, users_step};
+use crate::{ProfileName, UserName};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::setup::error::SetupError;
+use crate::setup::event;
+
+/// After this many failed users steps for the same set of users, no new one
+/// is added: the cause (a hub that never comes up, a broken secret) needs a
+/// person, and EMR turns the cluster WAITING again after every failure.
+pub const MAX_FAILED_USERS_STEPS: usize = 3;
+
+/// Read once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `SPARKHUB_BUCKET`: profiles and scripts.
+    pub bucket: String,
+    /// `AWS_REGION`: the region of the clusters, when the event does not say.
+    pub region: String,
+    /// `SPARKHUB_TOPIC_ARN` (optional): told once when the users step gives up.
+    pub topic_arn: Option<String>,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SetupError> {
+        let env = Settings(lookup);
+        Ok(Self {
+            bucket: env
+                .required("SPARKHUB_BUCKET")
+                .map_err(SetupError::Config)?,
+            region: env.required("AWS_REGION").map_err(SetupError::Config)?,
+            topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
+        })
+    }
+}
+
+/// What one invocation did. Names users and the secret, never a password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Ignored {
+        cluster_id: String,
+        reason: String,
+    },
+    AlreadySetUp {
+        cluster_id: String,
+        profile: String,
+        step_id: String,
+        secret: String,
+        users: Vec<String>,
+        removed_users: Vec<String>,
+    },
+    StepAdded {
+        cluster_id: String,
+        profile: String,
+        step_id: String,
+        secret: String,
+        users: Vec<String>,
+        new_passwords_for: Vec<String>,
+        removed_users: Vec<String>,
+    },
+    /// The users step failed [`MAX_FAILED_USERS_STEPS`] times for these users:
+    /// no new step. People are told once (SNS), on the event that follows
+    /// the last failure.
+    GaveUp {
+        cluster_id: String,
+        profile: String,
+        failed_steps: Vec<String>,
+        reason: String,
+        log: String,
+        notified: bool,
+    },
+}
+
+pub struct SetupUsers<P, S, K, C, N> {
+    pub config: Config,
+    pub profiles: P,
+    pub scripts: S,
+    pub secrets: K,
+    pub clusters: C,
+    /// Where to say that the users step gave up; nowhere when `None`.
+    pub notifier: Option<N>,
+    /// Password generator, injected so tests are deterministic.
+    pub password: fn() -> String,
+}
+
+impl<P, S, K, C, N> SetupUsers<P, S, K, C, N>
+where
+    P: ProfileStore + Sync,
+    S: ScriptStore + Sync,
+    K: SecretStore + Sync,
+    C: ClusterSteps + Sync,
+    N: Notifier + Sync,
+{
+    pub async fn handle(&self, raw: Value) -> Result<Outcome, SetupError> {
+        let event = event::parse(&raw)?;
+        let cluster_id = event.change.cluster_id.clone();
+        let ignored = |reason: String| {
+            info!(%cluster_id, %reason, "ignored");
+            Ok(Outcome::Ignored {
+                cluster_id: cluster_id.clone(),
+                reason,
+            })
+        };
+        if event.change.state != ClusterState::Waiting {
+            return ignored(format!(
+                "the cluster is {}; users are set up once it is WAITING",
+                event.change.state
+            ));
+        }
+        let Some(cluster) = self.clusters.cluster(&cluster_id).await? else {
+            return ignored("EMR does not know this cluster (any more)".into());
+        };
+        if !cluster.is_managed() {
+            return ignored("not a sparkhub cluster (no sparkhub:managed=true tag)".into());
+        }
+        let Some(profile_name) = cluster.profile().and_then(|p| ProfileName::parse(p).ok()) else {
+            return ignored("the cluster has no valid sparkhub:profile tag".into());
+        };
+        let profile = load_profile(&self.profiles, &profile_name, |_| {})
+            .await
+            .map_err(|e| match e {
+                ProfileError::Aws(e) => SetupError::Aws(e),
+                other => SetupError::Profile {
+                    cluster_id: cluster_id.clone(),
+                    source: other,
+                },
+            })?;
+        if profile.users.is_empty() {
+            return ignored(format!("profile {} has no JupyterHub users", profile.name));
+        }
+        let users: Vec<UserName> = profile
+            .users
+            .iter()
+            .map(|u| UserName::parse(u).expect("a validated profile has valid user names"))
+            .collect();
+
+        // Passwords first: the step's script reads them from the secret.
+        let secret = secret_name(&profile.name);
+        let (new_passwords_for, removed_users) = self
+            .ensure_passwords(&secret, &profile.name, &users)
+            .await?;
+        if !removed_users.is_empty() {
+            warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile keep their password and account; remove them by hand if they should go");
+        }
+        let user_names: Vec<String> = profile.users.clone();
+
+        let name = step_name(&users);
+        let steps = self.clusters.steps(&cluster_id).await?;
+        if let Some(step) = steps
+            .iter()
+            .find(|s| s.name == name && (s.state.is_busy() || s.state == StepState::Completed))
+        {
+            info!(%cluster_id, step_id = %step.id, state = %step.state, "a users step for these users is already on the cluster");
+            return Ok(Outcome::AlreadySetUp {
+                cluster_id,
+                profile: profile.name,
+                step_id: step.id.clone(),
+                secret,
+                users: user_names,
+                removed_users,
+            });
+        }
+
+        let failed: Vec<&StepSummary> = steps
+            .iter()
+            .filter(|s| s.name == name && s.state == StepState::Failed)
+            .collect();
+        if failed.len() >= MAX_FAILED_USERS_STEPS {
+            // Newest first: failed[0] is the last attempt. The event that
+            // follows it finds it on top of the cluster's steps; later
+            // WAITING events (after other steps) do not, so people hear once.
+            let last = failed[0];
+            let log = last.log_file.clone().unwrap_or_else(|| {
+                let base = profile
+                    .log_uri
+                    .clone()
+                    .unwrap_or_else(|| format!("s3://{}/logs/", self.config.bucket));
+                let sep = if base.ends_with('/') { "" } else { "/" };
+                format!("{base}{sep}{cluster_id}/steps/{}/", last.id)
+            });
+            let reason = last
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| "EMR gives no reason".into());
+            let failed_steps: Vec<String> = failed.iter().map(|s| s.id.clone()).collect();
+            warn!(%cluster_id, profile = %profile.name, ?failed_steps, %reason, %log, "the users step failed {} times; no new one", failed.len());
+            let notified = if steps.first().map(|s| &s.id) == Some(&last.id) {
+                self.tell_gave_up(&cluster_id, &profile.name, &failed_steps, &reason, &log)
+                    .await
+            } else {
+                false
+            };
+            return Ok(Outcome::GaveUp {
+                cluster_id,
+                profile: profile.name,
+                failed_steps,
+                reason,
+                log,
+                notified,
+            });
+        }
+
+        let script = scripts::render_all(&profile)
+            .into_iter()
+            .find(|s| s.file_name == USERS_SCRIPT)
+            .ok_or_else(|| SetupError::NoUsersScript(profile.name.clone()))?;
+        self.scripts
+            .put_if_absent(&script.key, &script.body)
+            .await?;
+        let region = event.region.unwrap_or_else(|| self.config.region.clone());
+        let script_uri = format!("s3://{}/{}", self.config.bucket, script.key);
+        let step = users_step(&users, &script_uri, &secret, &region);
+        let step_id = self.clusters.add_step(&cluster_id, &step).await?;
+        info!(%cluster_id, profile = %profile.name, %step_id, users = ?user_names, ?new_passwords_for, "added the JupyterHub users step");
+        Ok(Outcome::StepAdded {
+            cluster_id,
+            profile: profile.name,
+            step_id,
+            secret,
+            users: user_names,
+            new_passwords_for,
+            removed_users,
+        })
+    }
+
+    /// One message: which cluster, which users step, why it failed, where its
+    /// log is. A failed notification is logged, not an error: the outcome
+    /// says so.
+    async fn tell_gave_up(
+        &self,
+        cluster_id: &str,
+        profile: &str,
+        failed_steps: &[String],
+        reason: &str,
+        log: &str,
+    ) -> bool {
+        let Some(notifier) = &self.notifier else {
+            return false;
+        };
+        let subject = format!("sparkhub: JupyterHub users of {cluster_id} not set up");
+        let message = format!(
+            "sparkhub gave up setting up the JupyterHub users of EMR cluster {cluster_id} (profile {profile}).\n\
+             The users step failed {} times ({}); no new one is added.\n\
+             Last failure: {reason}\n\
+             Its log: {log}\n\
+             Fix the cause, then add the step again by hand or start a new cluster.\n",
+            failed_steps.len(),
+            failed_steps.join(", "),
+        );
+        match notifier.notify(&subject, &message).await {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(%cluster_id, error = %message_with_causes(&e), "notification failed");
+                false
+            }
+        }
+    }
+
+    /// Makes sure every user has a password in the secret; returns the users
+    /// that got a new one and the users the profile no longer lists.
+    async fn ensure_passwords(
+        &self,
+        secret: &str,
+        profile: &str,
+        users: &[UserName],
+    ) -> Result<(Vec<String>, Vec<String>), SetupError> {
+        let description =
+            format!("sparkhub: JupyterHub passwords of profile {profile} (user -> password)");
+        // Two attempts: a concurrent invocation may create the secret between
+        // our read and our create; then we read again and add to it.
+        for _ in 0..2 {
+            let existing = self.secrets.read(secret).await?;
+            let plan = plan_passwords(
+                users,
+                existing.as_ref().unwrap_or(&Default::default()),
+                self.password,
+            );
+            if plan.added.is_empty() {
+                return Ok((plan.added, plan.removed));
+            }
+            match existing {
+                Some(_) => self.secrets.update(secret, &plan.passwords).await?,
+                None => {
+                    if !self
+                        .secrets
+                        .create(secret, &description, &plan.passwords)
+                        .await?
+                    {
+                        continue;
+                    }
+                }
+            }
+            info!(%secret, users = ?plan.added, "generated passwords");
+            return Ok((plan.added, plan.removed));
+        }
+        Err(SetupError::Aws(AwsError::new(
+            "Secrets Manager CreateSecret",
+            true,
+            Some("ConcurrentModification".into()),
+            format!("secret {secret} changed twice while sparkhub was adding passwords"),
+        )))
+    }
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

@@ -1,0 +1,761 @@
+//! One sweep over every active cluster.
+//!
+//! API economy: one `ListClusters` listing; `GetMetricData` in batches of 250
+//! clusters for the waiting clusters past the shortest grace period; then
+//! `DescribeCluster` + `ListSteps` only for clusters that every sign so far
+//! calls idle (or that are past the shortest maximum lifetime); then one
+//! `TerminateJobFlows` per ten clusters (the API's limit). A failure on one
+//! cluster keeps that cluster and never stops the sweep.
+//!
+//! A kept cluster the sweep will terminate within its profile's
+//! `warn_minutes` gets one warning per idle period (see [`crate::sweep::warning`]):
+//! an SNS message, remembered in the `sparkhub:warned-at` tag (`AddTags`). A
+//! failed warning is logged and counted; it never holds up a termination.
+//!
+//! The per-cluster calls (and the termination batches and messages) go out
+//! `SPARKHUB_MAX_CONCURRENCY` at a time; their answers are taken in the order
+//! asked, so verdicts, report and calls are those of a one-by-one sweep.
+
+use std::collections::BTreeMap;
+
+use crate::ProfileName;
+use crate::emr::ClusterState;
+use crate::errors::message_with_causes;
+use crate::idle::{
+    FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, KeepReason, ProfileTrouble, QUERY_LOOKBACK,
+    Snapshot, TerminateReason, Verdict, judge,
+};
+use crate::loading::{ProfileError, load_profile};
+use crate::ports::{
+    AwsError, ClusterFleet, ClusterMetrics, ClusterTagger, ListedCluster, MetricsSource, Notifier,
+    ProfileStore,
+};
+use crate::profile::IdlePolicy;
+use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
+use crate::settings::Settings;
+use futures::{StreamExt, stream};
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::sweep::warning::{self, Warning};
+
+/// TerminateJobFlows takes at most ten clusters.
+pub const CLUSTERS_PER_TERMINATE_CALL: usize = 10;
+
+/// How often the sweep runs (the template's `rate(5 minutes)`). A sweep that
+/// takes more than half of it says so in its log.
+pub const SWEEP_INTERVAL: SignedDuration = SignedDuration::from_mins(5);
+
+/// Whether a sweep that took `duration` took more than half of
+/// [`SWEEP_INTERVAL`].
+pub fn too_slow(duration: SignedDuration) -> bool {
+    duration > SWEEP_INTERVAL / 2
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("listing the clusters failed, nothing was terminated: {0}")]
+    Listing(#[source] AwsError),
+}
+
+impl crate::errors::Failure for SweepError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            SweepError::Config(_) => "sparkhub.Config",
+            SweepError::Listing(e) if e.retryable => "sparkhub.Retryable",
+            SweepError::Listing(_) => "sparkhub.AwsError",
+        }
+    }
+}
+
+/// Read once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `SPARKHUB_BUCKET`: where the profiles (and so the idle policies) are.
+    pub bucket: String,
+    /// `SPARKHUB_DRY_RUN=true`: decide, log and report, terminate nothing.
+    pub dry_run: bool,
+    /// `SPARKHUB_TOPIC_ARN` (optional): one message per termination.
+    pub topic_arn: Option<String>,
+    /// `SPARKHUB_MAX_CONCURRENCY` (optional, default
+    /// [`crate::settings::DEFAULT_MAX_CONCURRENCY`]): per-cluster
+    /// calls in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SweepError> {
+        let env = Settings(lookup);
+        let bucket = env
+            .required("SPARKHUB_BUCKET")
+            .map_err(SweepError::Config)?;
+        let dry_run = match env.optional("SPARKHUB_DRY_RUN").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(SweepError::Config(format!(
+                    "SPARKHUB_DRY_RUN={other:?}; use true or false"
+                )));
+            }
+        };
+        Ok(Self {
+            bucket,
+            dry_run,
+            topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
+            max_concurrency: env.max_concurrency().map_err(SweepError::Config)?,
+        })
+    }
+}
+
+/// One cluster the sweep decided to terminate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub cluster_id: String,
+    pub profile: String,
+    pub reason: String,
+    /// Minutes without use (the profile's idle timeout), or the hours of a
+    /// maximum lifetime.
+    pub idle_minutes: Option<i64>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub checked: usize,
+    pub dry_run: bool,
+    /// Decided to terminate (in a dry run: would have).
+    pub to_terminate: Vec<Decision>,
+    /// Actually terminated (empty in a dry run).
+    pub terminated: Vec<String>,
+    /// Kept clusters, counted by reason.
+    pub kept: BTreeMap<String, usize>,
+    /// Kept clusters due a warning before their termination (in a dry run:
+    /// would have been warned).
+    pub warnings: Vec<Warning>,
+    /// Warnings actually sent (0 in a dry run).
+    pub warnings_sent: usize,
+    /// Failures; each kept its cluster (or left a warning unsent).
+    pub errors: Vec<String>,
+    /// Every cluster checked, with the decision and its reason.
+    pub clusters: Vec<ClusterReport>,
+    /// From the listing to the last call, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// One cluster's decision, for people (`sparkhub status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterReport {
+    pub cluster_id: String,
+    pub name: String,
+    pub state: String,
+    pub created_at: Option<Timestamp>,
+    pub terminate: bool,
+    pub reason: String,
+}
+
+impl ClusterReport {
+    fn of(cluster: &ListedCluster, terminate: bool, reason: &str) -> Self {
+        Self {
+            cluster_id: cluster.id.clone(),
+            name: cluster.name.clone(),
+            state: cluster.state.to_string(),
+            created_at: cluster.created_at,
+            terminate,
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+impl Summary {
+    fn keep(&mut self, cluster: &ListedCluster, reason: &str, detail: &str) {
+        info!(cluster_id = %cluster.id, verdict = "keep", reason, detail, "kept");
+        *self.kept.entry(reason.to_owned()).or_default() += 1;
+        self.clusters
+            .push(ClusterReport::of(cluster, false, detail));
+    }
+
+    /// A CloudWatch embedded-metric-format line with the sweep's figures.
+    pub fn embedded_metrics(&self, now: Timestamp) -> String {
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": now.as_millisecond(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "Sparkhub",
+                    "Dimensions": [["Function"]],
+                    "Metrics": [
+                        {"Name": "ClustersChecked", "Unit": "Count"},
+                        {"Name": "ClustersTerminated", "Unit": "Count"},
+                        {"Name": "SweepErrors", "Unit": "Count"},
+                        {"Name": "SweepDuration", "Unit": "Milliseconds"},
+                        {"Name": "WarningsSent", "Unit": "Count"}
+                    ]
+                }]
+            },
+            "Function": "terminate-idle-clusters",
+            "ClustersChecked": self.checked,
+            "ClustersTerminated": self.terminated.len(),
+            "SweepErrors": self.errors.len(),
+            "WarningsSent": self.warnings_sent,
+            "SweepDuration": self.duration_ms,
+            "DryRun": self.dry_run,
+        })
+        .to_string()
+    }
+}
+
+pub struct Terminator<P, F, M, N> {
+    pub config: Config,
+    pub profiles: P,
+    pub fleet: F,
+    pub metrics: M,
+    pub notifier: Option<N>,
+    pub now: fn() -> Timestamp,
+}
+
+/// The most permissive values across every policy in play: a cluster that
+/// even these keep is kept by its own policy too.
+struct Bounds {
+    min_grace: u32,
+    /// The shortest timeout less its warning: from then on a cluster may be
+    /// warned about.
+    min_timeout: u32,
+    max_timeout: u32,
+    min_lifetime: u32,
+    max_warn: u32,
+}
+
+impl Bounds {
+    fn of<'a>(policies: impl Iterator<Item = &'a IdlePolicy>) -> Self {
+        let mut b = Bounds {
+            min_grace: u32::MAX,
+            min_timeout: u32::MAX,
+            max_timeout: 0,
+            min_lifetime: u32::MAX,
+            max_warn: 0,
+        };
+        for p in policies {
+            b.min_grace = b.min_grace.min(p.grace_minutes);
+            b.min_timeout = b
+                .min_timeout
+                .min(p.timeout_minutes.saturating_sub(p.warn_minutes));
+            b.max_warn = b.max_warn.max(p.warn_minutes);
+            b.max_timeout = b.max_timeout.max(p.timeout_minutes);
+            b.min_lifetime = b.min_lifetime.min(p.max_lifetime_hours);
+        }
+        b
+    }
+
+    fn permissive(&self) -> IdlePolicy {
+        IdlePolicy {
+            timeout_minutes: self.min_timeout,
+            grace_minutes: self.min_grace,
+            max_lifetime_hours: u32::MAX,
+            warn_minutes: 0,
+        }
+    }
+}
+
+impl<P, F, M, N> Terminator<P, F, M, N>
+where
+    P: ProfileStore + Sync,
+    F: ClusterFleet + ClusterTagger + Sync,
+    M: MetricsSource + Sync,
+    N: Notifier + Sync,
+{
+    pub async fn sweep(&self) -> Result<Summary, SweepError> {
+        let now = (self.now)();
+        let listed = self
+            .fleet
+            .list_active()
+            .await
+            .map_err(SweepError::Listing)?;
+        let mut summary = Summary {
+            checked: listed.len(),
+            dry_run: self.config.dry_run,
+            ..Summary::default()
+        };
+        let mut book = self.policies(&mut summary).await;
+        let bounds = Bounds::of(book.known().chain([&FALLBACK_POLICY]));
+
+        // 1. What the listing alone decides.
+        let mut lifetime = Vec::new();
+        let mut idle = Vec::new();
+        for cluster in listed {
+            let past_lifetime = cluster.created_at.is_some_and(|t| {
+                now.duration_since(t)
+                    > SignedDuration::from_hours(i64::from(bounds.min_lifetime))
+                        - SignedDuration::from_mins(i64::from(bounds.max_warn))
+            });
+            let past_grace = cluster.ready_at.is_some_and(|t| {
+                now.duration_since(t) >= SignedDuration::from_mins(i64::from(bounds.min_grace))
+            });
+            if past_lifetime {
+                lifetime.push(cluster);
+            } else if cluster.state == ClusterState::Waiting && past_grace {
+                idle.push(cluster);
+            } else if cluster.state != ClusterState::Waiting {
+                summary.keep(
+                    &cluster,
+                    KeepReason::NotWaiting(cluster.state.clone()).key(),
+                    cluster.state.as_str(),
+                );
+            } else {
+                summary.keep(
+                    &cluster,
+                    KeepReason::NotReadyYet.key(),
+                    "in the shortest grace period of any profile",
+                );
+            }
+        }
+
+        // 2. Metrics, batched, for every cluster that may be idle.
+        let wanted: Vec<String> = idle.iter().chain(&lifetime).map(|c| c.id.clone()).collect();
+        let longest_window =
+            SignedDuration::from_mins(i64::from(bounds.max_timeout)).max(IS_IDLE_TIMING.min_window);
+        let start = now - longest_window - QUERY_LOOKBACK;
+        let metrics = if wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            match self.metrics.idle_metrics(&wanted, start, now).await {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %message_with_causes(&e), "metrics unavailable: no cluster is terminated for being idle in this sweep");
+                    summary.errors.push(message_with_causes(&e));
+                    BTreeMap::new()
+                }
+            }
+        };
+
+        // 3. Keep what the metrics already keep under the most permissive policy.
+        let permissive = bounds.permissive();
+        let mut in_question = lifetime;
+        for cluster in idle {
+            let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            let optimistic = snapshot(
+                &cluster,
+                &m,
+                true,
+                false,
+                KeepAlive::None,
+                0,
+                !m.notebook_users.is_empty(),
+                now,
+            );
+            match judge(&optimistic, &permissive, now) {
+                Verdict::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
+                Verdict::Terminate(_) => in_question.push(cluster),
+            }
+        }
+
+        // 4. Details and steps for the rest, a bounded number of clusters at
+        // once (answers in the order asked), then the real verdict.
+        let inspected: Vec<_> = stream::iter(in_question)
+            .map(|cluster| async move {
+                let found = self.inspect(&cluster.id).await;
+                (cluster, found)
+            })
+            .buffered(self.limit())
+            .collect()
+            .await;
+        let mut decisions = Vec::new();
+        for (cluster, found) in inspected {
+            let (details, busy) = match found {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    summary.keep(&cluster, "gone", "EMR no longer knows the cluster");
+                    continue;
+                }
+                Err(e) => {
+                    let message = format!("cluster {}: {}", cluster.id, message_with_causes(&e));
+                    warn!(cluster_id = %cluster.id, error = %message, "kept: could not inspect the cluster");
+                    summary.errors.push(message);
+                    summary.keep(&cluster, "error", "could not inspect the cluster");
+                    continue;
+                }
+            };
+            let profile = details.summary.profile().unwrap_or_default().to_owned();
+            let policy = match self.policy_for(&mut book, &profile, &mut summary).await {
+                Ok(policy) => policy,
+                Err(trouble) if details.summary.is_managed() => {
+                    let reason = KeepReason::ProfileUnusable {
+                        profile: profile.clone(),
+                        trouble,
+                    };
+                    warn!(cluster_id = %cluster.id, %profile, "kept: its profile cannot be used");
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
+                    continue;
+                }
+                // Unmanaged clusters are kept whatever their policy.
+                Err(_) => FALLBACK_POLICY,
+            };
+            let policy = &policy;
+            let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            let keep_alive = KeepAlive::from_tag(
+                details
+                    .summary
+                    .tags
+                    .get(TAG_KEEP_ALIVE_UNTIL)
+                    .map(String::as_str),
+            );
+            let reporter = details.applications.iter().any(|a| a == "JupyterHub");
+            let real = snapshot(
+                &cluster,
+                &m,
+                details.summary.is_managed(),
+                details.termination_protected,
+                keep_alive,
+                busy,
+                reporter,
+                now,
+            );
+            match judge(&real, policy, now) {
+                Verdict::Keep(reason) => {
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
+                    if let Some(soon) = warning::due(&real, policy, &details.summary.tags, now) {
+                        info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
+                        summary.warnings.push(Warning {
+                            cluster_id: cluster.id.clone(),
+                            profile,
+                            terminate_by: soon.by,
+                            because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
+                            reason: soon.reason.to_string(),
+                        });
+                    }
+                }
+                Verdict::Terminate(reason) => {
+                    let idle_minutes = match reason {
+                        TerminateReason::Idle { minutes } => Some(minutes),
+                        TerminateReason::MaxLifetime { .. } => None,
+                    };
+                    info!(cluster_id = %cluster.id, %profile, verdict = "terminate", reason = %reason, dry_run = self.config.dry_run, "terminate");
+                    summary
+                        .clusters
+                        .push(ClusterReport::of(&cluster, true, &reason.to_string()));
+                    decisions.push(Decision {
+                        cluster_id: cluster.id.clone(),
+                        profile,
+                        reason: reason.to_string(),
+                        idle_minutes,
+                    });
+                }
+            }
+        }
+
+        // 5. Terminate (unless dry run) and tell people.
+        if !self.config.dry_run {
+            // The batches a bounded number at once, their outcomes in order.
+            let outcomes: Vec<_> = stream::iter(decisions.chunks(CLUSTERS_PER_TERMINATE_CALL))
+                .map(|batch| async move {
+                    let ids: Vec<String> = batch.iter().map(|d| d.cluster_id.clone()).collect();
+                    let outcome = self.fleet.terminate(&ids).await;
+                    (batch, ids, outcome)
+                })
+                .buffered(self.limit())
+                .collect()
+                .await;
+            let mut notices = Vec::new();
+            for (batch, ids, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => {
+                        for decision in batch {
+                            summary.terminated.push(decision.cluster_id.clone());
+                            notices.push(decision);
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!(
+                            "terminating {}: {}",
+                            ids.join(", "),
+                            message_with_causes(&e)
+                        );
+                        warn!(error = %message, "termination failed; the next sweep tries again");
+                        summary.errors.push(message);
+                    }
+                }
+            }
+            self.notify_all(&notices, &mut summary).await;
+            self.warn_all(now, &mut summary).await;
+        }
+        summary.to_terminate = decisions;
+        let duration = (self.now)().duration_since(now);
+        summary.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(0);
+        if too_slow(duration) {
+            warn!(
+                duration_ms = summary.duration_ms,
+                interval_minutes = SWEEP_INTERVAL.as_mins(),
+                checked = summary.checked,
+                max_concurrency = self.limit(),
+                "the sweep took more than half of the interval between sweeps; raise SPARKHUB_MAX_CONCURRENCY (and EMR's API quotas) or the schedule's interval"
+            );
+        }
+        info!(
+            checked = summary.checked,
+            to_terminate = summary.to_terminate.len(),
+            terminated = summary.terminated.len(),
+            warnings = summary.warnings.len(),
+            warnings_sent = summary.warnings_sent,
+            errors = summary.errors.len(),
+            dry_run = summary.dry_run,
+            kept = ?summary.kept,
+            duration_ms = summary.duration_ms,
+            "sweep done"
+        );
+        Ok(summary)
+    }
+
+    async fn inspect(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Option<(crate::ports::ClusterDetails, usize)>, AwsError> {
+        let Some(details) = self.fleet.details(cluster_id).await? else {
+            return Ok(None);
+        };
+        let busy = self.fleet.busy_steps(cluster_id).await?;
+        Ok(Some((details, busy)))
+    }
+
+    /// Per-cluster calls in flight at once (at least one).
+    fn limit(&self) -> usize {
+        self.config.max_concurrency.max(1)
+    }
+
+    /// One message per decision, a bounded number at once; failures are
+    /// reported in the order of `decisions`.
+    async fn notify_all(&self, decisions: &[&Decision], summary: &mut Summary) {
+        if self.notifier.is_none() {
+            return;
+        }
+        let failures: Vec<Option<String>> = stream::iter(decisions)
+            .map(|decision| self.send_notice(decision))
+            .buffered(self.limit())
+            .collect()
+            .await;
+        summary.errors.extend(failures.into_iter().flatten());
+    }
+
+    /// Tells people about one termination; the error message if it failed.
+    async fn send_notice(&self, decision: &Decision) -> Option<String> {
+        let Some(notifier) = &self.notifier else {
+            return None;
+        };
+        let subject = format!(
+            "sparkhub terminated {} ({})",
+            decision.cluster_id, decision.profile
+        );
+        let idle = decision
+            .idle_minutes
+            .map(|m| format!("{m} minutes"))
+            .unwrap_or_else(|| "not idle".into());
+        let message = format!(
+            "sparkhub terminated EMR cluster {}.\nProfile: {}\nIdle: {}\nReason: {}\n",
+            decision.cluster_id, decision.profile, idle, decision.reason
+        );
+        if let Err(e) = notifier.notify(&subject, &message).await {
+            let message = format!(
+                "notifying about {}: {}",
+                decision.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(error = %message, "notification failed");
+            return Some(message);
+        }
+        None
+    }
+
+    /// Sends the warnings of `summary.warnings` (a bounded number at once)
+    /// and tags each warned cluster; failures are reported in order. Without
+    /// a topic nobody can be warned: nothing is sent or tagged.
+    async fn warn_all(&self, now: Timestamp, summary: &mut Summary) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let outcomes: Vec<(bool, Option<String>)> = stream::iter(&summary.warnings)
+            .map(|w| self.send_warning(notifier, w, now))
+            .buffered(self.limit())
+            .collect()
+            .await;
+        for (sent, failure) in outcomes {
+            summary.warnings_sent += usize::from(sent);
+            summary.errors.extend(failure);
+        }
+    }
+
+    /// One warning: the message, then the tag that remembers it (a message
+    /// sent twice is better than none). Whether it was sent, and what failed.
+    async fn send_warning(
+        &self,
+        notifier: &N,
+        w: &Warning,
+        now: Timestamp,
+    ) -> (bool, Option<String>) {
+        let (subject, message) = warning::message(w, now);
+        if let Err(e) = notifier.notify(&subject, &message).await {
+            let message = format!(
+                "warning about {}: {}",
+                w.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(cluster_id = %w.cluster_id, error = %message, "warning failed; the next sweep tries again");
+            return (false, Some(message));
+        }
+        let stamp = now.to_string();
+        if let Err(e) = self
+            .fleet
+            .add_tags(&w.cluster_id, &[(TAG_WARNED_AT, &stamp)])
+            .await
+        {
+            let message = format!(
+                "tagging {} {TAG_WARNED_AT}: {}",
+                w.cluster_id,
+                message_with_causes(&e)
+            );
+            warn!(cluster_id = %w.cluster_id, error = %message, "warning sent but not remembered; the next sweep may warn again");
+            return (true, Some(message));
+        }
+        (true, None)
+    }
+
+    /// The idle policy of every listed profile, or why it cannot be used.
+    async fn policies(&self, summary: &mut Summary) -> PolicyBook {
+        let mut book = PolicyBook::default();
+        let names = match self.profiles.list_profiles().await {
+            Ok(names) => names,
+            Err(e) => {
+                warn!(error = %message_with_causes(&e), "profiles cannot be listed: each cluster's profile is read on its own");
+                summary
+                    .errors
+                    .push(format!("listing profiles: {}", message_with_causes(&e)));
+                book.listing_failed = true;
+                return book;
+            }
+        };
+        for name in names {
+            let Ok(parsed) = ProfileName::parse(&name) else {
+                continue;
+            };
+            let loaded = self.load(&parsed).await;
+            book.insert(name, loaded);
+        }
+        book
+    }
+
+    async fn load(&self, name: &ProfileName) -> Loaded {
+        match load_profile(&self.profiles, name, |_| {}).await {
+            Ok(profile) => Loaded::Policy(profile.idle),
+            Err(ProfileError::NotFound { .. }) => Loaded::Gone,
+            Err(e) => {
+                let trouble = match &e {
+                    ProfileError::Unreadable { .. } => ProfileTrouble::Unreadable,
+                    ProfileError::Invalid { .. } => ProfileTrouble::Invalid,
+                    ProfileError::NotFound { .. } | ProfileError::Aws(_) => {
+                        ProfileTrouble::StoreFailed
+                    }
+                };
+                Loaded::Unusable(trouble, message_with_causes(&e))
+            }
+        }
+    }
+
+    /// The policy for a cluster of `profile`: its own; the fallback when the
+    /// profile is really gone; an error (reported once per sweep) when it
+    /// exists but cannot be used, or cannot be known.
+    async fn policy_for(
+        &self,
+        book: &mut PolicyBook,
+        profile: &str,
+        summary: &mut Summary,
+    ) -> Result<IdlePolicy, ProfileTrouble> {
+        if !book.profiles.contains_key(profile) {
+            let loaded = match ProfileName::parse(profile) {
+                // No profile file can have this name.
+                Err(_) => Loaded::Gone,
+                // Listed without it: it is gone.
+                Ok(_) if !book.listing_failed => Loaded::Gone,
+                Ok(name) => self.load(&name).await,
+            };
+            book.insert(profile.to_owned(), loaded);
+        }
+        match book.profiles.get_mut(profile) {
+            Some(Loaded::Policy(policy)) => Ok(policy.clone()),
+            Some(Loaded::Unusable(trouble, message)) => {
+                let trouble = *trouble;
+                if !message.is_empty() {
+                    let message = std::mem::take(message);
+                    warn!(%profile, error = %message, "profile unusable: its clusters are kept");
+                    summary.errors.push(format!(
+                        "profile {profile}: {message}; its clusters are kept until it is fixed"
+                    ));
+                }
+                Err(trouble)
+            }
+            Some(Loaded::Gone) | None => {
+                info!(%profile, "profile gone: its clusters get the fallback idle policy");
+                Ok(FALLBACK_POLICY)
+            }
+        }
+    }
+}
+
+/// What reading one profile gave.
+enum Loaded {
+    Policy(IdlePolicy),
+    /// Not found: its clusters get [`FALLBACK_POLICY`].
+    Gone,
+    /// Exists but cannot be used; the message until it has been reported.
+    Unusable(ProfileTrouble, String),
+}
+
+/// The profiles one sweep has read.
+#[derive(Default)]
+struct PolicyBook {
+    profiles: BTreeMap<String, Loaded>,
+    /// The listing failed: a profile not read yet may exist.
+    listing_failed: bool,
+}
+
+impl PolicyBook {
+    fn insert(&mut self, name: String, loaded: Loaded) {
+        self.profiles.insert(name, loaded);
+    }
+
+    fn known(&self) -> impl Iterator<Item = &IdlePolicy> {
+        self.profiles.values().filter_map(|l| match l {
+            Loaded::Policy(p) => Some(p),
+            _ => None,
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn snapshot(
+    cluster: &ListedCluster,
+    metrics: &ClusterMetrics,
+    managed: bool,
+    termination_protected: bool,
+    keep_alive: KeepAlive,
+    busy_steps: usize,
+    notebook_reporter: bool,
+    now: Timestamp,
+) -> Snapshot {
+    Snapshot {
+        cluster_id: cluster.id.clone(),
+        managed,
+        termination_protected,
+        state: cluster.state.clone(),
+        // Unknown creation time: treat as just created (never past a lifetime).
+        created_at: cluster.created_at.unwrap_or(now),
+        ready_at: cluster.ready_at,
+        keep_alive,
+        busy_steps,
+        is_idle: metrics.is_idle.clone(),
+        notebook_reporter,
+        notebook_users: metrics.notebook_users.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "terminator_tests.rs"]
+mod tests;

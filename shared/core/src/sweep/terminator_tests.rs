@@ -1,0 +1,938 @@
+//! Sweep tests with in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::ports::{ClusterDetails, ClusterSummary};
+
+use super::*;
+use crate::errors::Reported;
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
+
+fn now() -> Timestamp {
+    NOW.parse().unwrap()
+}
+
+fn ago(mins: i64) -> Timestamp {
+    now() - SignedDuration::from_mins(mins)
+}
+
+fn series(minutes: i64, value: f64) -> Vec<(Timestamp, f64)> {
+    (0..=minutes / 5).map(|i| (ago(i * 5), value)).collect()
+}
+
+#[derive(Clone)]
+struct Fake {
+    listed: ListedCluster,
+    details: ClusterDetails,
+    busy: usize,
+    metrics: ClusterMetrics,
+    fail_details: bool,
+}
+
+/// An idle, managed tutorial cluster, two hours old.
+fn idle(id: &str) -> Fake {
+    Fake {
+        listed: ListedCluster {
+            id: id.into(),
+            name: "sparkhub-tutorial".into(),
+            state: ClusterState::Waiting,
+            created_at: Some(ago(120)),
+            ready_at: Some(ago(110)),
+        },
+        details: ClusterDetails {
+            summary: ClusterSummary {
+                id: id.into(),
+                name: "sparkhub-tutorial".into(),
+                state: ClusterState::Waiting,
+                tags: BTreeMap::from([
+                    ("sparkhub:managed".into(), "true".into()),
+                    ("sparkhub:profile".into(), "tutorial".into()),
+                ]),
+            },
+            termination_protected: false,
+            applications: vec!["Spark".into(), "JupyterHub".into()],
+        },
+        busy: 0,
+        metrics: ClusterMetrics {
+            is_idle: series(70, 1.0),
+            notebook_users: series(70, 0.0),
+        },
+        fail_details: false,
+    }
+}
+
+/// One AddTags call: the cluster and its tags.
+type Tagged = (String, Vec<(String, String)>);
+
+#[derive(Default)]
+struct Fleet {
+    clusters: Vec<Fake>,
+    described: Mutex<Vec<String>>,
+    terminate_calls: Mutex<Vec<Vec<String>>>,
+    fail_terminate: bool,
+    fail_listing: bool,
+    /// AddTags calls: cluster, tags.
+    tagged: Mutex<Vec<Tagged>>,
+    fail_tagging: bool,
+}
+
+impl ClusterTagger for Fleet {
+    async fn add_tags(&self, id: &str, tags: &[(&str, &str)]) -> Result<(), AwsError> {
+        if self.fail_tagging {
+            return Err(AwsError::new("EMR AddTags", true, None, "injected"));
+        }
+        self.tagged.lock().unwrap().push((
+            id.into(),
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ));
+        Ok(())
+    }
+}
+
+impl ClusterFleet for Fleet {
+    async fn list_active(&self) -> Result<Vec<ListedCluster>, AwsError> {
+        if self.fail_listing {
+            return Err(AwsError::new(
+                "EMR ListClusters",
+                true,
+                Some("ThrottlingException".into()),
+                "injected",
+            ));
+        }
+        Ok(self.clusters.iter().map(|c| c.listed.clone()).collect())
+    }
+    async fn details(&self, id: &str) -> Result<Option<ClusterDetails>, AwsError> {
+        self.described.lock().unwrap().push(id.into());
+        let c = self.clusters.iter().find(|c| c.listed.id == id);
+        if c.is_some_and(|c| c.fail_details) {
+            return Err(AwsError::new(
+                "EMR DescribeCluster",
+                true,
+                Some("ThrottlingException".into()),
+                "injected",
+            ));
+        }
+        Ok(c.map(|c| c.details.clone()))
+    }
+    async fn busy_steps(&self, id: &str) -> Result<usize, AwsError> {
+        Ok(self
+            .clusters
+            .iter()
+            .find(|c| c.listed.id == id)
+            .map_or(0, |c| c.busy))
+    }
+    async fn terminate(&self, ids: &[String]) -> Result<(), AwsError> {
+        assert!(
+            ids.len() <= CLUSTERS_PER_TERMINATE_CALL,
+            "TerminateJobFlows takes at most ten clusters"
+        );
+        if self.fail_terminate {
+            return Err(AwsError::new(
+                "EMR TerminateJobFlows",
+                true,
+                None,
+                "injected",
+            ));
+        }
+        self.terminate_calls.lock().unwrap().push(ids.to_vec());
+        Ok(())
+    }
+}
+
+struct Metrics {
+    by_cluster: BTreeMap<String, ClusterMetrics>,
+    fail: bool,
+    calls: Mutex<usize>,
+}
+
+impl MetricsSource for Metrics {
+    async fn idle_metrics(
+        &self,
+        ids: &[String],
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
+        *self.calls.lock().unwrap() += 1;
+        if self.fail {
+            return Err(AwsError::new(
+                "CloudWatch GetMetricData",
+                true,
+                None,
+                "injected",
+            ));
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), self.by_cluster.get(id)?.clone())))
+            .collect())
+    }
+}
+
+#[derive(Default)]
+struct Profiles {
+    texts: BTreeMap<String, String>,
+    /// ListObjectsV2 fails.
+    fail_listing: bool,
+    /// GetObject fails for these (they exist).
+    fail_reading: Vec<String>,
+}
+
+impl Profiles {
+    fn with(texts: &[(&str, &str)]) -> Self {
+        Self {
+            texts: texts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
+fn s3_error(operation: &'static str) -> AwsError {
+    AwsError::new(operation, true, Some("SlowDown".into()), "injected")
+}
+
+impl ProfileStore for Profiles {
+    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+        if self.fail_reading.iter().any(|n| n == name) {
+            return Err(s3_error("S3 GetObject"));
+        }
+        Ok(self.texts.get(name).cloned())
+    }
+    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
+        if self.fail_listing {
+            return Err(s3_error("S3 ListObjectsV2"));
+        }
+        Ok(self.texts.keys().cloned().collect())
+    }
+    fn location(&self, name: &str) -> String {
+        format!("s3://b/profiles/{name}.toml")
+    }
+}
+
+#[derive(Default)]
+struct Outbox(Mutex<Vec<(String, String)>>);
+
+impl Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((subject.into(), message.into()));
+        Ok(())
+    }
+}
+
+type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox>;
+
+fn terminator(clusters: Vec<Fake>) -> Sweep {
+    let by_cluster = clusters
+        .iter()
+        .map(|c| (c.listed.id.clone(), c.metrics.clone()))
+        .collect();
+    Terminator {
+        config: Config {
+            bucket: "b".into(),
+            dry_run: false,
+            topic_arn: Some("arn:aws:sns:us-east-1:1:t".into()),
+            max_concurrency: 4,
+        },
+        profiles: Profiles::with(&[("tutorial", TUTORIAL)]),
+        fleet: Fleet {
+            clusters,
+            ..Fleet::default()
+        },
+        metrics: Metrics {
+            by_cluster,
+            fail: false,
+            calls: Mutex::new(0),
+        },
+        notifier: Some(Outbox::default()),
+        now,
+    }
+}
+
+/// A mixed fleet: each cluster differs from an idle one in one way.
+fn mixed() -> Vec<Fake> {
+    let mut fleet = vec![idle("j-IDLE")];
+    let mut add = |id: &str, change: fn(&mut Fake)| {
+        let mut c = idle(id);
+        change(&mut c);
+        fleet.push(c);
+    };
+    add("j-PROTECTED", |c| c.details.termination_protected = true);
+    add("j-UNMANAGED", |c| {
+        c.details.summary.tags.remove("sparkhub:managed");
+    });
+    add("j-KEPT", |c| {
+        c.details.summary.tags.insert(
+            "sparkhub:keep-alive-until".into(),
+            "2026-11-25T18:00:00Z".into(),
+        );
+    });
+    add("j-STEP", |c| c.busy = 1);
+    add("j-YOUNG", |c| c.listed.ready_at = Some(ago(10)));
+    add("j-GAP", |c| {
+        c.metrics.is_idle.truncate(3);
+    });
+    add("j-SPARK", |c| c.metrics.is_idle[2].1 = 0.0);
+    add("j-NOTEBOOK", |c| c.metrics.notebook_users[1].1 = 2.0);
+    add("j-RUNNING", |c| c.listed.state = ClusterState::Running);
+    add("j-OLD", |c| {
+        c.listed.created_at = Some(ago(13 * 60));
+        c.busy = 2;
+        c.listed.state = ClusterState::Running;
+    });
+    fleet
+}
+
+#[tokio::test]
+async fn exactly_the_idle_and_the_too_old_are_terminated() {
+    let t = terminator(mixed());
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.checked, 11);
+    let mut terminated = summary.terminated.clone();
+    terminated.sort();
+    assert_eq!(terminated, ["j-IDLE", "j-OLD"]);
+    let kept: BTreeMap<&str, usize> = summary.kept.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        kept,
+        BTreeMap::from([
+            ("grace_period", 1),
+            ("idle_metric_gap", 1),
+            ("kept_alive", 1),
+            ("not_managed", 1),
+            ("not_waiting", 1),
+            ("notebook_activity", 1),
+            ("spark_busy", 1),
+            ("steps_busy", 1),
+            ("termination_protected", 1),
+        ])
+    );
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert_eq!(summary.clusters.len(), 11, "every cluster is reported");
+    let report = |id: &str| {
+        summary
+            .clusters
+            .iter()
+            .find(|c| c.cluster_id == id)
+            .unwrap()
+    };
+    assert!(!report("j-SPARK").terminate && report("j-SPARK").reason.contains("IsIdle was 0"));
+    assert!(!report("j-YOUNG").terminate && report("j-YOUNG").reason.contains("grace period"));
+    assert!(report("j-IDLE").terminate && report("j-IDLE").reason.contains("idle for 60 min"));
+    let old = summary
+        .to_terminate
+        .iter()
+        .find(|d| d.cluster_id == "j-OLD")
+        .unwrap();
+    assert!(
+        old.reason.contains("maximum lifetime of 12 h"),
+        "{}",
+        old.reason
+    );
+}
+
+#[tokio::test]
+async fn only_clusters_still_in_question_are_described() {
+    let t = terminator(mixed());
+    t.sweep().await.unwrap();
+    let mut described = t.fleet.described.lock().unwrap().clone();
+    described.sort();
+    // The young, gap, spark-busy, notebook and running clusters are decided without DescribeCluster.
+    assert_eq!(
+        described,
+        [
+            "j-IDLE",
+            "j-KEPT",
+            "j-OLD",
+            "j-PROTECTED",
+            "j-STEP",
+            "j-UNMANAGED"
+        ]
+    );
+    assert_eq!(
+        *t.metrics.calls.lock().unwrap(),
+        1,
+        "one batched metrics call"
+    );
+    assert_eq!(t.fleet.terminate_calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_decides_the_same_and_terminates_nothing() {
+    let mut t = terminator(mixed());
+    t.config.dry_run = true;
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.dry_run);
+    assert_eq!(summary.to_terminate.len(), 2);
+    assert!(summary.terminated.is_empty());
+    assert!(t.fleet.terminate_calls.lock().unwrap().is_empty());
+    assert!(
+        t.notifier.as_ref().unwrap().0.lock().unwrap().is_empty(),
+        "nothing terminated, nothing announced"
+    );
+}
+
+#[tokio::test]
+async fn every_termination_is_announced_with_cluster_profile_idle_minutes_and_reason() {
+    let t = terminator(vec![idle("j-IDLE")]);
+    t.sweep().await.unwrap();
+    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let (subject, message) = &sent[0];
+    assert_eq!(subject, "sparkhub terminated j-IDLE (tutorial)");
+    assert!(
+        message.contains("Profile: tutorial")
+            && message.contains("Idle: 60 minutes")
+            && message.contains("Reason: idle for 60 min"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_on_one_cluster_keeps_it_and_the_sweep_goes_on() {
+    let mut broken = idle("j-BROKEN");
+    broken.fail_details = true;
+    let t = terminator(vec![broken, idle("j-IDLE")]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    assert_eq!(summary.kept.get("error"), Some(&1));
+    assert!(
+        summary.errors[0].contains("j-BROKEN"),
+        "{:?}",
+        summary.errors
+    );
+}
+
+#[tokio::test]
+async fn without_metrics_nothing_is_idle_but_lifetimes_still_end() {
+    let mut old = idle("j-OLD");
+    old.listed.created_at = Some(ago(13 * 60));
+    let mut t = terminator(vec![idle("j-IDLE"), old]);
+    t.metrics.fail = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-OLD"]);
+    assert_eq!(summary.kept.get("idle_metric_gap"), Some(&1));
+    assert_eq!(summary.errors.len(), 1);
+}
+
+#[tokio::test]
+async fn failed_terminations_are_reported_not_counted() {
+    let mut t = terminator(vec![idle("j-IDLE")]);
+    t.fleet.fail_terminate = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.to_terminate.len(), 1);
+    assert!(summary.terminated.is_empty());
+    assert!(
+        summary.errors[0].contains("terminating j-IDLE"),
+        "{:?}",
+        summary.errors
+    );
+}
+
+#[tokio::test]
+async fn a_failed_listing_is_a_retryable_error() {
+    let mut t = terminator(vec![idle("j-IDLE")]);
+    t.fleet.fail_listing = true;
+    let d = Reported::from(t.sweep().await.unwrap_err());
+    assert_eq!(d.error_type, "sparkhub.Retryable");
+}
+
+#[tokio::test]
+async fn terminations_go_out_ten_at_a_time() {
+    let clusters: Vec<Fake> = (0..23).map(|i| idle(&format!("j-{i:02}"))).collect();
+    let t = terminator(clusters);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated.len(), 23);
+    let sizes: Vec<usize> = t
+        .fleet
+        .terminate_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(sizes, [10, 10, 3]);
+}
+
+#[tokio::test]
+async fn a_cluster_whose_profile_is_gone_gets_the_slower_fallback_policy() {
+    let mut orphan = idle("j-ORPHAN");
+    orphan
+        .details
+        .summary
+        .tags
+        .insert("sparkhub:profile".into(), "deleted".into());
+    let t = terminator(vec![orphan.clone()]);
+    // 110 minutes since ready: past the tutorial's grace, inside the fallback's 60 + 120 idle window.
+    let summary = t.sweep().await.unwrap();
+    assert!(
+        summary.terminated.is_empty(),
+        "the fallback window (120 min) is not covered by 70 min of data"
+    );
+    orphan.metrics.is_idle = series(130, 1.0);
+    orphan.metrics.notebook_users = series(130, 0.0);
+    let t = terminator(vec![orphan]);
+    assert_eq!(t.sweep().await.unwrap().terminated, ["j-ORPHAN"]);
+}
+
+#[test]
+fn dry_run_setting_is_strict() {
+    let env = |v: &'static str| {
+        move |k: &str| match k {
+            "SPARKHUB_BUCKET" => Some("b".to_string()),
+            "SPARKHUB_DRY_RUN" => Some(v.to_string()),
+            _ => None,
+        }
+    };
+    assert!(Config::from_lookup(env("true")).unwrap().dry_run);
+    assert!(!Config::from_lookup(env("false")).unwrap().dry_run);
+    assert!(
+        Config::from_lookup(env("yes"))
+            .unwrap_err()
+            .to_string()
+            .contains("SPARKHUB_DRY_RUN=\"yes\"")
+    );
+}
+
+#[test]
+fn max_concurrency_setting_defaults_to_emrs_burst() {
+    let env = |v: Option<&'static str>| {
+        move |k: &str| match k {
+            "SPARKHUB_BUCKET" => Some("b".to_string()),
+            "SPARKHUB_MAX_CONCURRENCY" => v.map(str::to_string),
+            _ => None,
+        }
+    };
+    assert_eq!(Config::from_lookup(env(None)).unwrap().max_concurrency, 10);
+    assert_eq!(
+        Config::from_lookup(env(Some("3"))).unwrap().max_concurrency,
+        3
+    );
+    let err = Config::from_lookup(env(Some("0"))).unwrap_err().to_string();
+    assert!(err.contains("SPARKHUB_MAX_CONCURRENCY=\"0\""), "{err}");
+}
+
+#[tokio::test]
+async fn the_verdicts_the_report_and_the_calls_do_not_depend_on_the_concurrency() {
+    let fleet = || {
+        let mut fleet = Vec::new();
+        for round in 0..7 {
+            for mut c in mixed() {
+                let id = format!("{}-{round}", c.listed.id);
+                c.listed.id.clone_from(&id);
+                c.details.summary.id = id;
+                fleet.push(c);
+            }
+        }
+        fleet
+    };
+    let run = |limit: usize| async move {
+        let mut t = terminator(fleet());
+        t.config.max_concurrency = limit;
+        let summary = t.sweep().await.unwrap();
+        let described = t.fleet.described.lock().unwrap().clone();
+        let batches = t.fleet.terminate_calls.lock().unwrap().clone();
+        let notices = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+        (summary, described, batches, notices)
+    };
+    let (sequential, described_1, batches_1, notices_1) = run(1).await;
+    assert!(
+        sequential.terminated.len() > CLUSTERS_PER_TERMINATE_CALL,
+        "more than one termination batch: {:?}",
+        sequential.terminated
+    );
+    for limit in [2, 10, 100] {
+        let (concurrent, described, batches, notices) = run(limit).await;
+        assert_eq!(concurrent, sequential, "max_concurrency {limit}");
+        assert_eq!(described, described_1, "the same DescribeCalls, in order");
+        assert_eq!(batches, batches_1, "the same TerminateJobFlows batches");
+        assert_eq!(notices, notices_1, "the same messages, in order");
+    }
+}
+
+#[test]
+fn a_sweep_is_too_slow_past_half_its_interval() {
+    assert_eq!(SWEEP_INTERVAL, SignedDuration::from_mins(5));
+    for (seconds, slow) in [
+        (0, false),
+        (60, false),
+        (150, false),
+        (151, true),
+        (299, true),
+    ] {
+        assert_eq!(
+            too_slow(SignedDuration::from_secs(seconds)),
+            slow,
+            "{seconds} s"
+        );
+    }
+    let template = include_str!("../../../../infra/template.yaml");
+    assert!(
+        template.contains(&format!(
+            "Schedule: rate({} minutes)",
+            SWEEP_INTERVAL.as_mins()
+        )),
+        "the template schedules the sweep every SWEEP_INTERVAL"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_reports_its_duration() {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    fn slow_clock() -> Timestamp {
+        // Every reading of the clock is 40 s after the one before.
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        now() + SignedDuration::from_secs(40 * i64::from(n))
+    }
+    let mut t = terminator(mixed());
+    t.now = slow_clock;
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.duration_ms >= 40_000, "{}", summary.duration_ms);
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["SweepDuration"], summary.duration_ms);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"][3]["Name"],
+        "SweepDuration"
+    );
+}
+
+#[test]
+fn embedded_metrics_carry_the_counts() {
+    let summary = Summary {
+        checked: 7,
+        terminated: vec!["j-1".into()],
+        ..Summary::default()
+    };
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["ClustersChecked"], 7);
+    assert_eq!(line["ClustersTerminated"], 1);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Sparkhub"
+    );
+}
+
+/// The tutorial profile, renamed `long`, that lets a cluster live 72 hours.
+fn long_profile() -> String {
+    TUTORIAL
+        .replacen("name = \"tutorial\"", "name = \"long\"", 1)
+        .replacen("max_lifetime_hours = 12", "max_lifetime_hours = 72", 1)
+}
+
+/// A 30-hour-old cluster of `profile` that someone uses in a notebook.
+fn thirty_hours_old(id: &str, profile: &str) -> Fake {
+    let mut c = idle(id);
+    c.listed.created_at = Some(ago(30 * 60));
+    c.details
+        .summary
+        .tags
+        .insert("sparkhub:profile".into(), profile.into());
+    c.metrics.notebook_users = series(70, 1.0);
+    c
+}
+
+/// A profile that exists but cannot be read, parsed or validated keeps its
+/// clusters (reported, with the reason); only a profile that is gone gets
+/// the fallback policy's 24 hours.
+#[tokio::test]
+async fn a_profile_that_exists_but_cannot_be_used_keeps_its_clusters() {
+    let broken_toml = long_profile().replacen("[idle]", "[idle", 1);
+    let invalid = long_profile().replacen("timeout_minutes = 60", "timeout_minutes = 1", 1);
+    let cases: &[(&str, Profiles, &str)] = &[
+        (
+            "an edit broke its TOML",
+            Profiles::with(&[("long", &broken_toml)]),
+            "cannot be parsed",
+        ),
+        (
+            "an edit made it invalid",
+            Profiles::with(&[("long", &invalid)]),
+            "is invalid",
+        ),
+        (
+            "S3 fails to read it",
+            Profiles {
+                fail_reading: vec!["long".into()],
+                ..Profiles::with(&[("long", &long_profile())])
+            },
+            "could not be read",
+        ),
+    ];
+    for (what, profiles, says) in cases {
+        let mut t = terminator(vec![thirty_hours_old("j-LONG", "long")]);
+        t.profiles = Profiles {
+            texts: profiles.texts.clone(),
+            fail_listing: profiles.fail_listing,
+            fail_reading: profiles.fail_reading.clone(),
+        };
+        let summary = t.sweep().await.unwrap();
+        assert!(summary.terminated.is_empty(), "{what}: {summary:?}");
+        assert_eq!(summary.kept.get("profile_unusable"), Some(&1), "{what}");
+        let report = &summary.clusters[0];
+        assert!(
+            !report.terminate && report.reason.contains("\"long\"") && report.reason.contains(says),
+            "{what}: {}",
+            report.reason
+        );
+        assert_eq!(summary.errors.len(), 1, "{what}: {:?}", summary.errors);
+        assert!(
+            summary.errors[0].contains("profile long") && summary.errors[0].contains("kept"),
+            "{what}: {:?}",
+            summary.errors
+        );
+    }
+}
+
+/// When the profiles cannot be listed, each cluster's profile is read on its
+/// own: a readable one gives its own policy, a missing one the fallback.
+#[tokio::test]
+async fn a_failed_profile_listing_does_not_put_every_cluster_on_the_fallback_policy() {
+    let mut t = terminator(vec![
+        thirty_hours_old("j-LONG", "long"),
+        thirty_hours_old("j-ORPHAN", "deleted"),
+    ]);
+    t.profiles = Profiles {
+        fail_listing: true,
+        ..Profiles::with(&[("long", &long_profile())])
+    };
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(
+        summary.terminated,
+        ["j-ORPHAN"],
+        "the orphan is past the fallback's 24 h; the other lives by its profile's 72 h"
+    );
+    let orphan = summary
+        .to_terminate
+        .iter()
+        .find(|d| d.cluster_id == "j-ORPHAN")
+        .unwrap();
+    assert!(
+        orphan.reason.contains("maximum lifetime of 24 h"),
+        "{}",
+        orphan.reason
+    );
+    let long = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster_id == "j-LONG")
+        .unwrap();
+    assert!(!long.terminate, "{}", long.reason);
+    assert!(
+        summary
+            .errors
+            .iter()
+            .any(|e| e.contains("listing profiles")),
+        "{:?}",
+        summary.errors
+    );
+}
+
+/// A keep-alive tag in the year 9999 does not keep a cluster past its
+/// maximum lifetime; the announcement says the tag did not count.
+#[tokio::test]
+async fn a_keep_alive_tag_far_in_the_future_does_not_outlive_the_maximum_lifetime() {
+    let mut forever = idle("j-FOREVER");
+    forever.listed.created_at = Some(ago(13 * 60));
+    forever.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        "9999-12-31T23:59:59Z".into(),
+    );
+    let mut tomorrow = forever.clone();
+    tomorrow.listed.id = "j-TOMORROW".into();
+    tomorrow.details.summary.id = "j-TOMORROW".into();
+    tomorrow.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        (now() + SignedDuration::from_hours(20)).to_string(),
+    );
+    let t = terminator(vec![forever, tomorrow]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-FOREVER"]);
+    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    assert!(
+        sent[0].1.contains("maximum lifetime of 12 h")
+            && sent[0].1.contains("9999-12-31T23:59:59Z")
+            && sent[0].1.contains("does not count"),
+        "{}",
+        sent[0].1
+    );
+    assert_eq!(summary.kept.get("kept_alive"), Some(&1));
+}
+
+/// A tutorial cluster (timeout 60, warning 15) idle for `minutes` by every
+/// sign (an IsIdle bucket speaks up to 10 minutes ahead: idle 55 minutes is
+/// idle 45 minutes for certain, within the warning).
+fn idle_for(id: &str, minutes: i64) -> Fake {
+    let mut c = idle(id);
+    // Busy before: the idle period began `minutes` ago.
+    for (t, v) in &mut c.metrics.is_idle {
+        *v = if now().duration_since(*t) < SignedDuration::from_mins(minutes) {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    c
+}
+
+fn sent(t: &Sweep) -> Vec<(String, String)> {
+    t.notifier.as_ref().unwrap().0.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_cluster_idle_for_timeout_less_warn_gets_one_warning_and_the_tag() {
+    let t = terminator(vec![idle_for("j-SOON", 55)]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.terminated.is_empty(), "{summary:?}");
+    assert_eq!(summary.warnings_sent, 1);
+    assert_eq!(summary.warnings.len(), 1);
+    let messages = sent(&t);
+    assert_eq!(messages.len(), 1);
+    let (subject, message) = &messages[0];
+    assert_eq!(
+        subject,
+        "sparkhub will terminate j-SOON (tutorial) in 15 min"
+    );
+    assert!(
+        message.contains("Profile: tutorial")
+            && message.contains("Terminated by: 2026-11-25T12:15:00Z")
+            && message.contains("Why: idle for 60 min")
+            && message.contains("sparkhub keep-alive j-SOON --for 2h"),
+        "{message}"
+    );
+    let tagged = t.fleet.tagged.lock().unwrap().clone();
+    assert_eq!(
+        tagged,
+        [(
+            "j-SOON".to_string(),
+            vec![("sparkhub:warned-at".to_string(), NOW.to_string())]
+        )]
+    );
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["WarningsSent"], 1);
+    assert!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["Name"] == "WarningsSent")
+    );
+}
+
+#[tokio::test]
+async fn the_next_sweep_sends_no_second_warning_in_the_same_idle_period() {
+    let mut warned = idle_for("j-SOON", 55);
+    warned.details.summary.tags.insert(
+        "sparkhub:warned-at".into(),
+        (now() - SignedDuration::from_mins(5)).to_string(),
+    );
+    let t = terminator(vec![warned]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings_sent, 0, "{summary:?}");
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_cluster_busy_since_its_last_warning_gets_a_new_one() {
+    // Warned two hours ago; busy since, idle again for 55 minutes.
+    let mut again = idle_for("j-AGAIN", 55);
+    again.details.summary.tags.insert(
+        "sparkhub:warned-at".into(),
+        (now() - SignedDuration::from_hours(2)).to_string(),
+    );
+    let t = terminator(vec![again]);
+    assert_eq!(t.sweep().await.unwrap().warnings_sent, 1);
+}
+
+#[tokio::test]
+async fn busy_protected_kept_alive_and_young_clusters_are_not_warned() {
+    let mut step = idle_for("j-STEP", 55);
+    step.busy = 1;
+    let mut protected = idle_for("j-PROTECTED", 55);
+    protected.details.termination_protected = true;
+    let mut kept = idle_for("j-KEPT", 55);
+    kept.details.summary.tags.insert(
+        "sparkhub:keep-alive-until".into(),
+        (now() + SignedDuration::from_hours(2)).to_string(),
+    );
+    let mut unmanaged = idle_for("j-UNMANAGED", 55);
+    unmanaged.details.summary.tags.remove("sparkhub:managed");
+    let t = terminator(vec![
+        step,
+        protected,
+        kept,
+        unmanaged,
+        idle_for("j-RECENT", 30),
+    ]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_warning_when_warn_minutes_is_zero() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55)]);
+    t.profiles = Profiles::with(&[(
+        "tutorial",
+        &TUTORIAL.replacen("[idle]", "[idle]\nwarn_minutes = 0", 1),
+    )]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert!(sent(&t).is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_who_would_be_warned_and_warns_nobody() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55)]);
+    t.config.dry_run = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings.len(), 1, "would warn");
+    assert_eq!(summary.warnings[0].cluster_id, "j-SOON");
+    assert_eq!(summary.warnings_sent, 0);
+    assert!(sent(&t).is_empty());
+    assert!(t.fleet.tagged.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_end_of_a_maximum_lifetime_is_warned_about_once() {
+    let mut old = thirty_hours_old("j-OLD", "tutorial");
+    old.listed.created_at = Some(ago(12 * 60 - 10));
+    let t = terminator(vec![old.clone()]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.warnings_sent, 1, "{summary:?}");
+    let (_, message) = &sent(&t)[0];
+    assert!(
+        message.contains("maximum lifetime of 12 h")
+            && message.contains("Terminated by: 2026-11-25T12:10:00Z"),
+        "{message}"
+    );
+    old.details
+        .summary
+        .tags
+        .insert("sparkhub:warned-at".into(), ago(5).to_string());
+    let t = terminator(vec![old]);
+    assert_eq!(t.sweep().await.unwrap().warnings_sent, 0);
+}
+
+#[tokio::test]
+async fn a_failed_warning_is_counted_and_blocks_no_termination() {
+    let mut t = terminator(vec![idle_for("j-SOON", 55), idle("j-IDLE")]);
+    t.fleet.fail_tagging = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    assert_eq!(summary.warnings_sent, 1, "the message went out");
+    assert!(
+        summary.errors.iter().any(|e| e.contains("j-SOON")),
+        "{:?}",
+        summary.errors
+    );
+}
