@@ -218,6 +218,10 @@ pub enum KeepReason {
         profile: String,
         trouble: ProfileTrouble,
     },
+    /// Listed, but EMR no longer knows it when asked for its details.
+    Gone,
+    /// Its details or steps could not be read in this sweep.
+    NotInspected,
 }
 
 /// Why a profile that exists cannot give its idle policy.
@@ -257,6 +261,8 @@ impl KeepReason {
             Self::NotebookActivity => "notebook_activity",
             Self::NotebookMetricGap => "notebook_metric_gap",
             Self::ProfileUnusable { .. } => "profile_unusable",
+            Self::Gone => "gone",
+            Self::NotInspected => "error",
         }
     }
 }
@@ -289,6 +295,8 @@ impl fmt::Display for KeepReason {
                 f,
                 "its profile {profile:?} {trouble}; kept until the profile is fixed"
             ),
+            Self::Gone => write!(f, "EMR no longer knows the cluster"),
+            Self::NotInspected => write!(f, "could not inspect the cluster"),
         }
     }
 }
@@ -334,6 +342,33 @@ pub enum Verdict {
 
 /// The verdict for one cluster.
 pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
+    verdict(s, &Limits::of(policy), &s.keep_alive, now)
+}
+
+/// The limits [`verdict`] applies: a policy's, or the shorter ones a
+/// forecast or a warning's idle period asks about.
+struct Limits {
+    /// `None`: no lifetime applies.
+    max_lifetime_hours: Option<u32>,
+    grace_minutes: u32,
+    idle_minutes: u32,
+}
+
+impl Limits {
+    fn of(policy: &IdlePolicy) -> Self {
+        Self {
+            max_lifetime_hours: Some(policy.max_lifetime_hours),
+            grace_minutes: policy.grace_minutes,
+            idle_minutes: policy.timeout_minutes,
+        }
+    }
+}
+
+/// The rules of [`judge`], with the keep-alive and the limits given
+/// separately from the snapshot: what [`forecast`] and [`idle_since`] ask
+/// ("idle for this long?", "with this keep-alive over?") without making up
+/// a snapshot or a policy.
+fn verdict(s: &Snapshot, limits: &Limits, keep_alive: &KeepAlive, now: Timestamp) -> Verdict {
     use KeepReason::*;
     if !s.managed {
         return Verdict::Keep(NotManaged);
@@ -341,7 +376,7 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     if s.termination_protected {
         return Verdict::Keep(TerminationProtected);
     }
-    let ignored_keep_alive = match &s.keep_alive {
+    let ignored_keep_alive = match keep_alive {
         KeepAlive::Until(t) => match keep_alive_counts(*t, now) {
             KeepAliveCount::TooFar => Some(IgnoredKeepAlive::TooFar(*t)),
             KeepAliveCount::Counts => return Verdict::Keep(KeptAliveUntil(*t)),
@@ -353,10 +388,11 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     if !s.state.is_active() {
         return Verdict::Keep(NotWaiting(s.state.clone()));
     }
-    let max_lifetime = SignedDuration::from_hours(i64::from(policy.max_lifetime_hours));
-    if now.duration_since(s.created_at) > max_lifetime {
+    if let Some(hours) = limits.max_lifetime_hours
+        && now.duration_since(s.created_at) > SignedDuration::from_hours(i64::from(hours))
+    {
         return Verdict::Terminate(TerminateReason::MaxLifetime {
-            hours: i64::from(policy.max_lifetime_hours),
+            hours: i64::from(hours),
             ignored_keep_alive,
         });
     }
@@ -372,30 +408,50 @@ pub fn judge(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Verdict {
     let Some(ready_at) = s.ready_at else {
         return Verdict::Keep(NotReadyYet);
     };
-    let grace = SignedDuration::from_mins(i64::from(policy.grace_minutes));
+    let grace = SignedDuration::from_mins(i64::from(limits.grace_minutes));
     let since_ready = now.duration_since(ready_at);
     if since_ready < grace {
         let left = ((grace - since_ready).as_secs() + 59) / 60;
         return Verdict::Keep(InGracePeriod { minutes_left: left });
     }
-    let window_start = now - SignedDuration::from_mins(i64::from(policy.timeout_minutes));
-    match window(&s.is_idle, window_start, now, IS_IDLE_TIMING) {
-        None => return Verdict::Keep(IdleMetricGap),
-        Some(points) if points.iter().any(|(_, v)| *v < 1.0) => return Verdict::Keep(SparkBusy),
+    let window_start = now - SignedDuration::from_mins(i64::from(limits.idle_minutes));
+    let notebook = s.notebook_reporter.then_some(s.notebook_users.as_slice());
+    if let Err(reason) = idle_evidence(&s.is_idle, notebook, window_start, now) {
+        return Verdict::Keep(reason);
+    }
+    Verdict::Terminate(TerminateReason::Idle {
+        minutes: i64::from(limits.idle_minutes),
+    })
+}
+
+/// What the metrics alone say about `[start, now]`: `Ok` when EMR's
+/// `IsIdle` covers the window and is 1 throughout and, for a cluster with a
+/// notebook reporter (`notebook` is its datapoints), nobody was active in a
+/// notebook; otherwise why the cluster is kept. Coverage as [`window`] reads
+/// it.
+pub fn idle_evidence(
+    is_idle: &[Datapoint],
+    notebook: Option<&[Datapoint]>,
+    start: Timestamp,
+    now: Timestamp,
+) -> Result<(), KeepReason> {
+    match window(is_idle, start, now, IS_IDLE_TIMING) {
+        None => return Err(KeepReason::IdleMetricGap),
+        Some(points) if points.iter().any(|(_, v)| *v < 1.0) => {
+            return Err(KeepReason::SparkBusy);
+        }
         Some(_) => {}
     }
-    if s.notebook_reporter {
-        match window(&s.notebook_users, window_start, now, NOTEBOOK_TIMING) {
-            None => return Verdict::Keep(NotebookMetricGap),
+    if let Some(points) = notebook {
+        match window(points, start, now, NOTEBOOK_TIMING) {
+            None => return Err(KeepReason::NotebookMetricGap),
             Some(points) if points.iter().any(|(_, v)| *v > 0.0) => {
-                return Verdict::Keep(NotebookActivity);
+                return Err(KeepReason::NotebookActivity);
             }
             Some(_) => {}
         }
     }
-    Verdict::Terminate(TerminateReason::Idle {
-        minutes: i64::from(policy.timeout_minutes),
-    })
+    Ok(())
 }
 
 /// A termination the sweep will make soon if nothing changes.
@@ -427,16 +483,17 @@ pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<For
         };
         return Some(Forecast { by, reason });
     }
-    // A keep-alive ending within the warning no longer stands in the way.
-    let mut sooner = s.clone();
-    if matches!(s.keep_alive, KeepAlive::Until(t) if t <= horizon) {
-        sooner.keep_alive = KeepAlive::None;
-    }
-    let shorter = IdlePolicy {
-        timeout_minutes: policy.timeout_minutes.saturating_sub(policy.warn_minutes),
-        ..policy.clone()
+    // Idle for the timeout less the warning already; a keep-alive ending
+    // within the warning no longer stands in the way.
+    let keep_alive = match &s.keep_alive {
+        KeepAlive::Until(t) if *t <= horizon => &KeepAlive::None,
+        other => other,
     };
-    match judge(&sooner, &shorter, now) {
+    let sooner = Limits {
+        idle_minutes: policy.timeout_minutes.saturating_sub(policy.warn_minutes),
+        ..Limits::of(policy)
+    };
+    match verdict(s, &sooner, keep_alive, now) {
         Verdict::Terminate(TerminateReason::Idle { .. }) => Some(Forecast {
             by: horizon,
             reason: TerminateReason::Idle {
@@ -459,19 +516,124 @@ pub fn idle_since(s: &Snapshot, warned_at: Timestamp, now: Timestamp) -> bool {
     let minutes = u32::try_from((since.as_secs() + 59) / 60)
         .unwrap_or(u32::MAX)
         .max(1);
-    let since_warning = IdlePolicy {
-        timeout_minutes: minutes,
+    // Idle all the time since the warning; lifetime, grace and keep-alive
+    // are not the question here.
+    let since_warning = Limits {
+        max_lifetime_hours: None,
         grace_minutes: 0,
-        max_lifetime_hours: u32::MAX,
-        warn_minutes: 0,
+        idle_minutes: minutes,
     };
-    let mut plain = s.clone();
-    plain.keep_alive = KeepAlive::None;
-    plain.created_at = now;
     matches!(
-        judge(&plain, &since_warning, now),
+        verdict(s, &since_warning, &KeepAlive::None, now),
         Verdict::Terminate(TerminateReason::Idle { .. })
     )
+}
+
+/// The loosest of the idle policies in play (every listed profile's and
+/// the fallback): what the sweep decides from its listing and metrics
+/// before it asks EMR about single clusters. A cluster these bounds keep,
+/// its own policy keeps too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    pub min_grace_minutes: u32,
+    /// The shortest timeout less its warning: from then on a cluster may be
+    /// terminated or warned about.
+    pub min_idle_minutes: u32,
+    pub max_timeout_minutes: u32,
+    pub min_lifetime_hours: u32,
+    pub max_warn_minutes: u32,
+}
+
+impl Bounds {
+    pub fn of<'a>(policies: impl IntoIterator<Item = &'a IdlePolicy>) -> Self {
+        let mut b = Bounds {
+            min_grace_minutes: u32::MAX,
+            min_idle_minutes: u32::MAX,
+            max_timeout_minutes: 0,
+            min_lifetime_hours: u32::MAX,
+            max_warn_minutes: 0,
+        };
+        for p in policies {
+            b.min_grace_minutes = b.min_grace_minutes.min(p.grace_minutes);
+            b.min_idle_minutes = b
+                .min_idle_minutes
+                .min(p.timeout_minutes.saturating_sub(p.warn_minutes));
+            b.max_warn_minutes = b.max_warn_minutes.max(p.warn_minutes);
+            b.max_timeout_minutes = b.max_timeout_minutes.max(p.timeout_minutes);
+            b.min_lifetime_hours = b.min_lifetime_hours.min(p.max_lifetime_hours);
+        }
+        b
+    }
+
+    /// From when on the metrics are needed: the longest idle window (at
+    /// least `IsIdle`'s shortest readable one) and the lookback of the
+    /// oldest datapoint that still speaks for it.
+    pub fn metrics_start(&self, now: Timestamp) -> Timestamp {
+        let longest = SignedDuration::from_mins(i64::from(self.max_timeout_minutes))
+            .max(IS_IDLE_TIMING.min_window);
+        now - longest - QUERY_LOOKBACK
+    }
+}
+
+/// What the cluster listing alone says about one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// Kept whatever its details and metrics say; the reason is a lower
+    /// bound (its own grace period may be longer than the shortest).
+    Keep(KeepReason),
+    /// At or near the shortest maximum lifetime: its details decide.
+    NearLifetime,
+    /// Waiting past the shortest grace period: its metrics decide whether
+    /// its details are needed.
+    MaybeIdle,
+}
+
+/// Screens one listed cluster with the `bounds` of every policy in play.
+pub fn screen_listing(
+    state: &ClusterState,
+    created_at: Option<Timestamp>,
+    ready_at: Option<Timestamp>,
+    bounds: &Bounds,
+    now: Timestamp,
+) -> Listed {
+    let near_lifetime = created_at.is_some_and(|t| {
+        now.duration_since(t)
+            > SignedDuration::from_hours(i64::from(bounds.min_lifetime_hours))
+                - SignedDuration::from_mins(i64::from(bounds.max_warn_minutes))
+    });
+    if near_lifetime {
+        return Listed::NearLifetime;
+    }
+    if *state != ClusterState::Waiting {
+        return Listed::Keep(KeepReason::NotWaiting(state.clone()));
+    }
+    let Some(ready_at) = ready_at else {
+        return Listed::Keep(KeepReason::NotReadyYet);
+    };
+    let grace = SignedDuration::from_mins(i64::from(bounds.min_grace_minutes));
+    let since_ready = now.duration_since(ready_at);
+    if since_ready < grace {
+        let minutes_left = ((grace - since_ready).as_secs() + 59) / 60;
+        return Listed::Keep(KeepReason::InGracePeriod { minutes_left });
+    }
+    Listed::MaybeIdle
+}
+
+/// Whether the metrics of a [`Listed::MaybeIdle`] cluster keep it under the
+/// loosest policy, so that its details need not be asked for: the idle
+/// evidence over the shortest idle window. A cluster whose reporter has
+/// sent nothing is screened as one without a reporter (only `IsIdle`
+/// counts); its details then show whether it has one, and [`judge`]
+/// decides.
+pub fn screen_metrics(
+    is_idle: &[Datapoint],
+    notebook_users: &[Datapoint],
+    bounds: &Bounds,
+    now: Timestamp,
+) -> Option<KeepReason> {
+    let start = now - SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
+    let notebook = (!notebook_users.is_empty()).then_some(notebook_users);
+    idle_evidence(is_idle, notebook, start, now).err()
 }
 
 /// The datapoints that speak for the window `[start, now]`, if they cover it

@@ -729,3 +729,226 @@ fn a_warning_speaks_for_its_idle_period_only() {
         now()
     ));
 }
+
+/// Two profiles in play: the tutorial-like `policy()` and a short one.
+fn bounds() -> Bounds {
+    let short = IdlePolicy {
+        timeout_minutes: 30,
+        grace_minutes: 10,
+        max_lifetime_hours: 4,
+        warn_minutes: 5,
+    };
+    Bounds::of([&policy(), &short])
+}
+
+#[test]
+fn bounds_are_the_loosest_of_the_policies_in_play() {
+    assert_eq!(
+        bounds(),
+        Bounds {
+            min_grace_minutes: 10,
+            min_idle_minutes: 25,
+            max_timeout_minutes: 60,
+            min_lifetime_hours: 4,
+            max_warn_minutes: 15,
+        }
+    );
+    // The metrics reach back over the longest timeout and IsIdle's lookback.
+    assert_eq!(
+        now().duration_since(bounds().metrics_start(now())),
+        SignedDuration::from_mins(60) + QUERY_LOOKBACK
+    );
+}
+
+/// The listing screen: what is kept without another call, what needs its
+/// details whatever its metrics, and what its metrics decide.
+#[test]
+fn the_listing_screen_keeps_only_what_every_policy_keeps() {
+    let ago = |m: i64| Some(now() - SignedDuration::from_mins(m));
+    let w = ClusterState::Waiting;
+    type Case = (
+        &'static str,
+        ClusterState,
+        Option<Timestamp>,
+        Option<Timestamp>,
+        Listed,
+    );
+    let cases: &[Case] = &[
+        (
+            "running, young",
+            ClusterState::Running,
+            ago(60),
+            ago(50),
+            Listed::Keep(KeepReason::NotWaiting(ClusterState::Running)),
+        ),
+        (
+            "starting",
+            ClusterState::Starting,
+            ago(5),
+            None,
+            Listed::Keep(KeepReason::NotWaiting(ClusterState::Starting)),
+        ),
+        (
+            "waiting, never ready",
+            w.clone(),
+            ago(60),
+            None,
+            Listed::Keep(KeepReason::NotReadyYet),
+        ),
+        (
+            "waiting, in the shortest grace",
+            w.clone(),
+            ago(60),
+            ago(4),
+            Listed::Keep(KeepReason::InGracePeriod { minutes_left: 6 }),
+        ),
+        (
+            "waiting, past the shortest grace",
+            w.clone(),
+            ago(60),
+            ago(10),
+            Listed::MaybeIdle,
+        ),
+        // 4 h lifetime less the longest warning (15 min): from 3 h 45 min on.
+        (
+            "waiting, 3h45 old",
+            w.clone(),
+            ago(225),
+            ago(200),
+            Listed::MaybeIdle,
+        ),
+        (
+            "waiting, 3h46 old",
+            w.clone(),
+            ago(226),
+            ago(200),
+            Listed::NearLifetime,
+        ),
+        (
+            "running, past the lifetime",
+            ClusterState::Running,
+            ago(300),
+            ago(290),
+            Listed::NearLifetime,
+        ),
+        (
+            "unknown creation time",
+            w.clone(),
+            None,
+            ago(30),
+            Listed::MaybeIdle,
+        ),
+    ];
+    for (name, state, created, ready, want) in cases {
+        assert_eq!(
+            &screen_listing(state, *created, *ready, &bounds(), now()),
+            want,
+            "{name}"
+        );
+    }
+}
+
+/// The metrics screen over the shortest idle window (25 min here): kept
+/// only when even that window shows use or a gap.
+#[test]
+fn the_metrics_screen_keeps_what_the_shortest_window_keeps() {
+    let busy_long_ago = {
+        let mut s = series(70, 1.0);
+        s.push((now() - SignedDuration::from_mins(50), 0.0));
+        s
+    };
+    type Case = (
+        &'static str,
+        Vec<Datapoint>,
+        Vec<Datapoint>,
+        Option<KeepReason>,
+    );
+    let cases: Vec<Case> = vec![
+        ("idle, no reporter", series(70, 1.0), vec![], None),
+        (
+            "idle, reporter idle",
+            series(70, 1.0),
+            series(70, 0.0),
+            None,
+        ),
+        (
+            "spark busy now",
+            series(70, 0.0),
+            vec![],
+            Some(KeepReason::SparkBusy),
+        ),
+        // Busy 50 minutes ago: outside the shortest window, so the cluster's
+        // own (longer) window must decide with its details.
+        (
+            "busy before the shortest window",
+            busy_long_ago,
+            vec![],
+            None,
+        ),
+        ("no IsIdle", vec![], vec![], Some(KeepReason::IdleMetricGap)),
+        (
+            "IsIdle too short",
+            series(10, 1.0),
+            vec![],
+            Some(KeepReason::IdleMetricGap),
+        ),
+        (
+            "notebook in use",
+            series(70, 1.0),
+            series(70, 1.0),
+            Some(KeepReason::NotebookActivity),
+        ),
+    ];
+    for (name, is_idle, notebook, want) in cases {
+        assert_eq!(
+            screen_metrics(&is_idle, &notebook, &bounds(), now()),
+            want,
+            "{name}"
+        );
+    }
+}
+
+/// Whatever the screens let through, `judge` decides; whatever they keep,
+/// `judge` keeps too under each policy in play.
+#[test]
+fn what_the_screens_keep_every_policy_keeps() {
+    let short = IdlePolicy {
+        timeout_minutes: 30,
+        grace_minutes: 10,
+        max_lifetime_hours: 4,
+        warn_minutes: 5,
+    };
+    let mut kept_by_screen = 0;
+    for ready_minutes in [2, 5, 9, 12, 40, 90] {
+        for spark in [0.0, 1.0] {
+            for notebook in [0.0, 1.0] {
+                let mut s = idle();
+                s.ready_at = Some(now() - SignedDuration::from_mins(ready_minutes));
+                s.created_at = now() - SignedDuration::from_mins(ready_minutes + 10);
+                s.is_idle = series(70, spark);
+                s.notebook_users = series(70, notebook);
+                let listed =
+                    screen_listing(&s.state, Some(s.created_at), s.ready_at, &bounds(), now());
+                let screened = match listed {
+                    Listed::Keep(_) => true,
+                    Listed::NearLifetime => false,
+                    Listed::MaybeIdle => {
+                        screen_metrics(&s.is_idle, &s.notebook_users, &bounds(), now()).is_some()
+                    }
+                };
+                if screened {
+                    kept_by_screen += 1;
+                    for p in [&policy(), &short] {
+                        assert!(
+                            matches!(judge(&s, p, now()), Verdict::Keep(_))
+                                && forecast(&s, p, now()).is_none(),
+                            "screened out but {:?} under {p:?}",
+                            judge(&s, p, now())
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(kept_by_screen > 0, "the screens kept some cases");
+}

@@ -19,16 +19,14 @@
 use std::collections::BTreeMap;
 
 use crate::ProfileName;
-use crate::emr::ClusterState;
 use crate::errors::message_with_causes;
 use crate::idle::{
-    FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, KeepReason, ProfileTrouble, QUERY_LOOKBACK,
-    Snapshot, TerminateReason, Verdict, judge,
+    Bounds, FALLBACK_POLICY, KeepAlive, KeepReason, Listed, ProfileTrouble, Snapshot,
+    TerminateReason, Verdict, judge, screen_listing, screen_metrics,
 };
 use crate::loading::{ProfileError, load_profile};
 use crate::ports::{
-    AwsError, ClusterFleet, ClusterMetrics, ClusterTagger, ListedCluster, MetricsSource, Notifier,
-    ProfileStore,
+    AwsError, ClusterFleet, ClusterTagger, ListedCluster, MetricsSource, Notifier, ProfileStore,
 };
 use crate::profile::IdlePolicy;
 use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
@@ -215,49 +213,6 @@ pub struct Terminator<P, F, M, N> {
     pub now: fn() -> Timestamp,
 }
 
-/// The most permissive values across every policy in play: a cluster that
-/// even these keep is kept by its own policy too.
-struct Bounds {
-    min_grace: u32,
-    /// The shortest timeout less its warning: from then on a cluster may be
-    /// warned about.
-    min_timeout: u32,
-    max_timeout: u32,
-    min_lifetime: u32,
-    max_warn: u32,
-}
-
-impl Bounds {
-    fn of<'a>(policies: impl Iterator<Item = &'a IdlePolicy>) -> Self {
-        let mut b = Bounds {
-            min_grace: u32::MAX,
-            min_timeout: u32::MAX,
-            max_timeout: 0,
-            min_lifetime: u32::MAX,
-            max_warn: 0,
-        };
-        for p in policies {
-            b.min_grace = b.min_grace.min(p.grace_minutes);
-            b.min_timeout = b
-                .min_timeout
-                .min(p.timeout_minutes.saturating_sub(p.warn_minutes));
-            b.max_warn = b.max_warn.max(p.warn_minutes);
-            b.max_timeout = b.max_timeout.max(p.timeout_minutes);
-            b.min_lifetime = b.min_lifetime.min(p.max_lifetime_hours);
-        }
-        b
-    }
-
-    fn permissive(&self) -> IdlePolicy {
-        IdlePolicy {
-            timeout_minutes: self.min_timeout,
-            grace_minutes: self.min_grace,
-            max_lifetime_hours: u32::MAX,
-            warn_minutes: 0,
-        }
-    }
-}
-
 impl<P, F, M, N> Terminator<P, F, M, N>
 where
     P: ProfileStore + Sync,
@@ -284,42 +239,29 @@ where
         let mut lifetime = Vec::new();
         let mut idle = Vec::new();
         for cluster in listed {
-            let past_lifetime = cluster.created_at.is_some_and(|t| {
-                now.duration_since(t)
-                    > SignedDuration::from_hours(i64::from(bounds.min_lifetime))
-                        - SignedDuration::from_mins(i64::from(bounds.max_warn))
-            });
-            let past_grace = cluster.ready_at.is_some_and(|t| {
-                now.duration_since(t) >= SignedDuration::from_mins(i64::from(bounds.min_grace))
-            });
-            if past_lifetime {
-                lifetime.push(cluster);
-            } else if cluster.state == ClusterState::Waiting && past_grace {
-                idle.push(cluster);
-            } else if cluster.state != ClusterState::Waiting {
-                summary.keep(
-                    &cluster,
-                    KeepReason::NotWaiting(cluster.state.clone()).key(),
-                    cluster.state.as_str(),
-                );
-            } else {
-                summary.keep(
-                    &cluster,
-                    KeepReason::NotReadyYet.key(),
-                    "in the shortest grace period of any profile",
-                );
+            match screen_listing(
+                &cluster.state,
+                cluster.created_at,
+                cluster.ready_at,
+                &bounds,
+                now,
+            ) {
+                Listed::NearLifetime => lifetime.push(cluster),
+                Listed::MaybeIdle => idle.push(cluster),
+                Listed::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
             }
         }
 
         // 2. Metrics, batched, for every cluster that may be idle.
         let wanted: Vec<String> = idle.iter().chain(&lifetime).map(|c| c.id.clone()).collect();
-        let longest_window =
-            SignedDuration::from_mins(i64::from(bounds.max_timeout)).max(IS_IDLE_TIMING.min_window);
-        let start = now - longest_window - QUERY_LOOKBACK;
         let metrics = if wanted.is_empty() {
             BTreeMap::new()
         } else {
-            match self.metrics.idle_metrics(&wanted, start, now).await {
+            match self
+                .metrics
+                .idle_metrics(&wanted, bounds.metrics_start(now), now)
+                .await
+            {
                 Ok(m) => m,
                 Err(e) => {
                     warn!(error = %message_with_causes(&e), "metrics unavailable: no cluster is terminated for being idle in this sweep");
@@ -329,24 +271,13 @@ where
             }
         };
 
-        // 3. Keep what the metrics already keep under the most permissive policy.
-        let permissive = bounds.permissive();
+        // 3. Keep what the metrics already keep under the loosest policy.
         let mut in_question = lifetime;
         for cluster in idle {
             let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
-            let optimistic = snapshot(
-                &cluster,
-                &m,
-                true,
-                false,
-                KeepAlive::None,
-                0,
-                !m.notebook_users.is_empty(),
-                now,
-            );
-            match judge(&optimistic, &permissive, now) {
-                Verdict::Keep(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
-                Verdict::Terminate(_) => in_question.push(cluster),
+            match screen_metrics(&m.is_idle, &m.notebook_users, &bounds, now) {
+                Some(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
+                None => in_question.push(cluster),
             }
         }
 
@@ -365,14 +296,16 @@ where
             let (details, busy) = match found {
                 Ok(Some(found)) => found,
                 Ok(None) => {
-                    summary.keep(&cluster, "gone", "EMR no longer knows the cluster");
+                    let reason = KeepReason::Gone;
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
                     continue;
                 }
                 Err(e) => {
                     let message = format!("cluster {}: {}", cluster.id, message_with_causes(&e));
                     warn!(cluster_id = %cluster.id, error = %message, "kept: could not inspect the cluster");
                     summary.errors.push(message);
-                    summary.keep(&cluster, "error", "could not inspect the cluster");
+                    let reason = KeepReason::NotInspected;
+                    summary.keep(&cluster, reason.key(), &reason.to_string());
                     continue;
                 }
             };
@@ -400,17 +333,20 @@ where
                     .get(TAG_KEEP_ALIVE_UNTIL)
                     .map(String::as_str),
             );
-            let reporter = details.applications.iter().any(|a| a == "JupyterHub");
-            let real = snapshot(
-                &cluster,
-                &m,
-                details.summary.is_managed(),
-                details.termination_protected,
+            let real = Snapshot {
+                cluster_id: cluster.id.clone(),
+                managed: details.summary.is_managed(),
+                termination_protected: details.termination_protected,
+                state: cluster.state.clone(),
+                // Unknown creation time: treat as just created (never past a lifetime).
+                created_at: cluster.created_at.unwrap_or(now),
+                ready_at: cluster.ready_at,
                 keep_alive,
-                busy,
-                reporter,
-                now,
-            );
+                busy_steps: busy,
+                is_idle: m.is_idle,
+                notebook_reporter: details.applications.iter().any(|a| a == "JupyterHub"),
+                notebook_users: m.notebook_users,
+            };
             match judge(&real, policy, now) {
                 Verdict::Keep(reason) => {
                     summary.keep(&cluster, reason.key(), &reason.to_string());
@@ -726,33 +662,6 @@ impl PolicyBook {
             Loaded::Policy(p) => Some(p),
             _ => None,
         })
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn snapshot(
-    cluster: &ListedCluster,
-    metrics: &ClusterMetrics,
-    managed: bool,
-    termination_protected: bool,
-    keep_alive: KeepAlive,
-    busy_steps: usize,
-    notebook_reporter: bool,
-    now: Timestamp,
-) -> Snapshot {
-    Snapshot {
-        cluster_id: cluster.id.clone(),
-        managed,
-        termination_protected,
-        state: cluster.state.clone(),
-        // Unknown creation time: treat as just created (never past a lifetime).
-        created_at: cluster.created_at.unwrap_or(now),
-        ready_at: cluster.ready_at,
-        keep_alive,
-        busy_steps,
-        is_idle: metrics.is_idle.clone(),
-        notebook_reporter,
-        notebook_users: metrics.notebook_users.clone(),
     }
 }
 

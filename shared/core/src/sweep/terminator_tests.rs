@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::ports::{ClusterDetails, ClusterSummary};
+use crate::emr::ClusterState;
+use crate::ports::{ClusterDetails, ClusterMetrics, ClusterSummary};
 
 use super::*;
 use crate::errors::Reported;
