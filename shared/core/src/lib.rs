@@ -30,6 +30,8 @@ pub mod users;
 pub mod workflow;
 
 #[cfg(any(test, feature = "test-util"))]
+pub mod fakes;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use names::{ProfileName, S3Uri, UserName};

@@ -9,49 +9,10 @@ use crate::ports::{AwsError, ClusterSummary};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::fakes::{Leases, Profiles, Scripts};
 
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../../../profiles/retrain.toml");
-
-#[derive(Default)]
-struct Profiles {
-    files: BTreeMap<String, String>,
-    failure: Option<bool>,
-}
-
-impl ProfileStore for Profiles {
-    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
-        if let Some(retryable) = self.failure {
-            return Err(AwsError::new(
-                "S3 GetObject",
-                retryable,
-                Some("SlowDown".into()),
-                "injected",
-            ));
-        }
-        Ok(self.files.get(name).cloned())
-    }
-    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
-        Ok(self.files.keys().cloned().collect())
-    }
-    fn location(&self, name: &str) -> String {
-        format!("s3://sparkhub-test/profiles/{name}.toml")
-    }
-}
-
-#[derive(Default)]
-struct Scripts(Mutex<BTreeMap<String, String>>);
-
-impl ScriptStore for Scripts {
-    async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
-        let mut stored = self.0.lock().unwrap();
-        if stored.contains_key(key) {
-            return Ok(false);
-        }
-        stored.insert(key.into(), body.into());
-        Ok(true)
-    }
-}
 
 #[derive(Default)]
 struct Executions {
@@ -110,48 +71,6 @@ impl ClusterDirectory for Clusters {
     }
 }
 
-/// An in-memory compare-and-swap store per key.
-#[derive(Default)]
-struct Leases(Mutex<BTreeMap<String, (u32, String)>>);
-
-impl LeaseStore for Leases {
-    async fn read(&self, key: &str) -> Result<Option<(String, String)>, AwsError> {
-        tokio::task::yield_now().await;
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .get(key)
-            .map(|(v, b)| (v.to_string(), b.clone())))
-    }
-    async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
-        tokio::task::yield_now().await;
-        let mut all = self.0.lock().unwrap();
-        if all.contains_key(key) {
-            return Ok(None);
-        }
-        all.insert(key.into(), (1, body.into()));
-        Ok(Some("1".into()))
-    }
-    async fn replace(
-        &self,
-        key: &str,
-        version: &str,
-        body: &str,
-    ) -> Result<Option<String>, AwsError> {
-        tokio::task::yield_now().await;
-        let mut all = self.0.lock().unwrap();
-        match all.get_mut(key) {
-            Some((v, b)) if v.to_string() == version => {
-                *v += 1;
-                *b = body.into();
-                Ok(Some(v.to_string()))
-            }
-            _ => Ok(None),
-        }
-    }
-}
-
 fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> ClusterSummary {
     ClusterSummary {
         id: id.into(),
@@ -179,13 +98,7 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
             instance_role_prefix: "sparkhub-node".into(),
             max_concurrency: crate::settings::DEFAULT_MAX_CONCURRENCY,
         },
-        profiles: Profiles {
-            files: files
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            failure: None,
-        },
+        profiles: Profiles::with(files),
         scripts: Scripts::default(),
         workflow: Executions::default(),
         clusters: Clusters::default(),
@@ -660,7 +573,7 @@ async fn the_topic_reaches_the_workflow_input() {
 #[tokio::test]
 async fn aws_failures_map_to_retryable_or_permanent_diagnostics() {
     let mut h = handler();
-    h.profiles.failure = Some(true);
+    h.profiles.fail_every_read = Some(true);
     let d = Reported::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
     assert_eq!(d.error_type, "sparkhub.Retryable");
     assert!(
@@ -669,7 +582,7 @@ async fn aws_failures_map_to_retryable_or_permanent_diagnostics() {
         d.error_message
     );
 
-    h.profiles.failure = Some(false);
+    h.profiles.fail_every_read = Some(false);
     let d = Reported::from(h.handle(json!({"profile": "tutorial"})).await.unwrap_err());
     assert_eq!(d.error_type, "sparkhub.AwsError");
 

@@ -237,50 +237,12 @@ pub fn active_runs(
 mod tests {
     use super::*;
     use crate::emr::ClusterState;
-    use std::sync::Mutex;
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
     }
 
-    /// An in-memory compare-and-swap store.
-    #[derive(Default)]
-    struct Store(Mutex<Option<(u32, String)>>);
-
-    impl LeaseStore for Store {
-        async fn read(&self, _: &str) -> Result<Option<(String, String)>, AwsError> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .clone()
-                .map(|(v, b)| (v.to_string(), b)))
-        }
-        async fn create(&self, _: &str, body: &str) -> Result<Option<String>, AwsError> {
-            let mut slot = self.0.lock().unwrap();
-            if slot.is_some() {
-                return Ok(None);
-            }
-            *slot = Some((1, body.into()));
-            Ok(Some("1".into()))
-        }
-        async fn replace(
-            &self,
-            _: &str,
-            version: &str,
-            body: &str,
-        ) -> Result<Option<String>, AwsError> {
-            let mut slot = self.0.lock().unwrap();
-            match slot.as_mut() {
-                Some((v, b)) if v.to_string() == version => {
-                    *v += 1;
-                    *b = body.into();
-                    Ok(Some(v.to_string()))
-                }
-                _ => Ok(None),
-            }
-        }
-    }
+    use crate::fakes::Leases as Store;
 
     #[tokio::test]
     async fn one_holder_at_a_time_until_release_or_expiry() {
@@ -331,7 +293,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_lease_object_is_taken_over() {
-        let store = Store(Mutex::new(Some((7, "not json".into()))));
+        let store = Store::default();
+        store
+            .0
+            .lock()
+            .unwrap()
+            .insert("k".into(), (7, "not json".into()));
         assert!(matches!(
             try_acquire(&store, "k", "a_1", at("2026-11-25T07:00:00Z"))
                 .await

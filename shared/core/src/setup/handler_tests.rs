@@ -5,43 +5,15 @@ use std::sync::Mutex;
 
 use crate::emr::StepState;
 use crate::errors::{Failure, Reported};
-use crate::ports::{AwsError, ClusterSummary, Notifier, StepSummary};
+use crate::ports::{AwsError, ClusterSummary, StepSummary};
 use crate::render::StepConfig;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::fakes::{Outbox, Profiles, Scripts};
 
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
 const CLUSTER: &str = "j-1YONHTCP3YZKC";
-
-#[derive(Default)]
-struct Profiles(Mutex<BTreeMap<String, String>>);
-
-impl ProfileStore for Profiles {
-    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
-        Ok(self.0.lock().unwrap().get(name).cloned())
-    }
-    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
-        Ok(self.0.lock().unwrap().keys().cloned().collect())
-    }
-    fn location(&self, name: &str) -> String {
-        format!("s3://sparkhub-test/profiles/{name}.toml")
-    }
-}
-
-#[derive(Default)]
-struct Scripts(Mutex<BTreeMap<String, String>>);
-
-impl ScriptStore for Scripts {
-    async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .insert(key.into(), body.into())
-            .is_none())
-    }
-}
 
 #[derive(Default)]
 struct Secrets(Mutex<BTreeMap<String, BTreeMap<String, String>>>);
@@ -107,20 +79,6 @@ impl ClusterSteps for Clusters {
     }
 }
 
-/// Messages sent, as (subject, message).
-#[derive(Default)]
-struct Outbox(Mutex<Vec<(String, String)>>);
-
-impl Notifier for Outbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((subject.into(), message.into()));
-        Ok(())
-    }
-}
-
 type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters, Outbox>;
 
 fn managed(profile: &str) -> ClusterSummary {
@@ -143,10 +101,7 @@ fn handler(profile_text: &str, cluster: ClusterSummary) -> Handler {
             region: "eu-west-1".into(),
             topic_arn: None,
         },
-        profiles: Profiles(Mutex::new(BTreeMap::from([(
-            "tutorial".into(),
-            profile_text.into(),
-        )]))),
+        profiles: Profiles::with(&[("tutorial", profile_text)]),
         scripts: Scripts::default(),
         secrets: Secrets::default(),
         clusters: Clusters {
@@ -360,7 +315,7 @@ async fn a_new_user_gets_a_new_step_and_old_passwords_stay() {
     let h = handler(TUTORIAL, managed("tutorial"));
     h.handle(waiting()).await.unwrap();
     let before = secret(&h);
-    h.profiles.0.lock().unwrap().insert(
+    h.profiles.texts.lock().unwrap().insert(
         "tutorial".into(),
         TUTORIAL.replace(
             "users = [\"philipp\", \"admin\"]",
@@ -391,7 +346,7 @@ async fn a_new_user_gets_a_new_step_and_old_passwords_stay() {
 async fn removed_users_are_reported_not_deleted() {
     let h = handler(TUTORIAL, managed("tutorial"));
     h.handle(waiting()).await.unwrap();
-    h.profiles.0.lock().unwrap().insert(
+    h.profiles.texts.lock().unwrap().insert(
         "tutorial".into(),
         TUTORIAL.replace("users = [\"philipp\", \"admin\"]", "users = [\"philipp\"]"),
     );

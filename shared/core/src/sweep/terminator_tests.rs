@@ -8,6 +8,7 @@ use crate::ports::{ClusterDetails, ClusterMetrics, ClusterSummary};
 
 use super::*;
 use crate::errors::Reported;
+use crate::fakes::{Outbox, Profiles};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
@@ -171,62 +172,6 @@ impl MetricsSource for Metrics {
             .iter()
             .filter_map(|id| Some((id.clone(), self.by_cluster.get(id)?.clone())))
             .collect())
-    }
-}
-
-#[derive(Default)]
-struct Profiles {
-    texts: BTreeMap<String, String>,
-    /// ListObjectsV2 fails.
-    fail_listing: bool,
-    /// GetObject fails for these (they exist).
-    fail_reading: Vec<String>,
-}
-
-impl Profiles {
-    fn with(texts: &[(&str, &str)]) -> Self {
-        Self {
-            texts: texts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Self::default()
-        }
-    }
-}
-
-fn s3_error(operation: &'static str) -> AwsError {
-    AwsError::new(operation, true, Some("SlowDown".into()), "injected")
-}
-
-impl ProfileStore for Profiles {
-    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
-        if self.fail_reading.iter().any(|n| n == name) {
-            return Err(s3_error("S3 GetObject"));
-        }
-        Ok(self.texts.get(name).cloned())
-    }
-    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
-        if self.fail_listing {
-            return Err(s3_error("S3 ListObjectsV2"));
-        }
-        Ok(self.texts.keys().cloned().collect())
-    }
-    fn location(&self, name: &str) -> String {
-        format!("s3://b/profiles/{name}.toml")
-    }
-}
-
-#[derive(Default)]
-struct Outbox(Mutex<Vec<(String, String)>>);
-
-impl Notifier for Outbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((subject.into(), message.into()));
-        Ok(())
     }
 }
 
@@ -670,9 +615,10 @@ async fn a_profile_that_exists_but_cannot_be_used_keeps_its_clusters() {
     for (what, profiles, says) in cases {
         let mut t = terminator(vec![thirty_hours_old("j-LONG", "long")]);
         t.profiles = Profiles {
-            texts: profiles.texts.clone(),
+            texts: Mutex::new(profiles.texts.lock().unwrap().clone()),
             fail_listing: profiles.fail_listing,
             fail_reading: profiles.fail_reading.clone(),
+            fail_every_read: profiles.fail_every_read,
         };
         let summary = t.sweep().await.unwrap();
         assert!(summary.terminated.is_empty(), "{what}: {summary:?}");

@@ -1,0 +1,163 @@
+//! In-memory fakes of the ports, for the use cases' tests here and in other
+//! crates (feature `test-util`). One of each: a test that needs a failure
+//! switches it on with the fake's fields. They never sleep and need no
+//! async runtime; the lease store yields once per call so that concurrent
+//! invocations interleave as they would against S3.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::task::Poll;
+
+use crate::ports::{AwsError, LeaseStore, Notifier, ProfileStore, ScriptStore};
+
+/// The bucket the fakes pretend to be.
+pub const BUCKET: &str = "sparkhub-test";
+
+/// Lets other tasks run once (what an await on the network does).
+async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+fn injected(operation: &'static str, retryable: bool) -> AwsError {
+    AwsError::new(operation, retryable, Some("SlowDown".into()), "injected")
+}
+
+/// Profiles by name, as `s3://sparkhub-test/profiles/<name>.toml`.
+#[derive(Default)]
+pub struct Profiles {
+    pub texts: Mutex<BTreeMap<String, String>>,
+    /// ListObjectsV2 fails (retryable).
+    pub fail_listing: bool,
+    /// GetObject fails (retryable) for these names, which exist.
+    pub fail_reading: Vec<String>,
+    /// Every GetObject fails; `Some(retryable)`.
+    pub fail_every_read: Option<bool>,
+}
+
+impl Profiles {
+    pub fn with(texts: &[(&str, &str)]) -> Self {
+        Self {
+            texts: Mutex::new(
+                texts
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Self::default()
+        }
+    }
+
+    /// Stores (or replaces) one profile.
+    pub fn insert(&self, name: &str, text: &str) {
+        self.texts.lock().unwrap().insert(name.into(), text.into());
+    }
+}
+
+impl ProfileStore for Profiles {
+    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+        if let Some(retryable) = self.fail_every_read {
+            return Err(injected("S3 GetObject", retryable));
+        }
+        if self.fail_reading.iter().any(|n| n == name) {
+            return Err(injected("S3 GetObject", true));
+        }
+        Ok(self.texts.lock().unwrap().get(name).cloned())
+    }
+    async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
+        if self.fail_listing {
+            return Err(injected("S3 ListObjectsV2", true));
+        }
+        Ok(self.texts.lock().unwrap().keys().cloned().collect())
+    }
+    fn location(&self, name: &str) -> String {
+        format!("s3://{BUCKET}/profiles/{name}.toml")
+    }
+}
+
+/// Uploaded scripts by key.
+#[derive(Default)]
+pub struct Scripts(pub Mutex<BTreeMap<String, String>>);
+
+impl ScriptStore for Scripts {
+    async fn put_if_absent(&self, key: &str, body: &str) -> Result<bool, AwsError> {
+        let mut stored = self.0.lock().unwrap();
+        if stored.contains_key(key) {
+            return Ok(false);
+        }
+        stored.insert(key.into(), body.into());
+        Ok(true)
+    }
+}
+
+/// A compare-and-swap store per key (S3 conditional writes); versions
+/// count from 1.
+#[derive(Default)]
+pub struct Leases(pub Mutex<BTreeMap<String, (u32, String)>>);
+
+impl LeaseStore for Leases {
+    async fn read(&self, key: &str) -> Result<Option<(String, String)>, AwsError> {
+        yield_now().await;
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(v, b)| (v.to_string(), b.clone())))
+    }
+    async fn create(&self, key: &str, body: &str) -> Result<Option<String>, AwsError> {
+        yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        if all.contains_key(key) {
+            return Ok(None);
+        }
+        all.insert(key.into(), (1, body.into()));
+        Ok(Some("1".into()))
+    }
+    async fn replace(
+        &self,
+        key: &str,
+        version: &str,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        yield_now().await;
+        let mut all = self.0.lock().unwrap();
+        match all.get_mut(key) {
+            Some((v, b)) if v.to_string() == version => {
+                *v += 1;
+                *b = body.into();
+                Ok(Some(v.to_string()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Messages sent, as (subject, message).
+#[derive(Default)]
+pub struct Outbox(pub Mutex<Vec<(String, String)>>);
+
+impl Outbox {
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Notifier for Outbox {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((subject.into(), message.into()));
+        Ok(())
+    }
+}
