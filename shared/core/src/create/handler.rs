@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::create::error::CreateError;
 use crate::create::limit::{self, Attempt, Lease, TAG_EXECUTION, active_runs, lease_key};
+use crate::create::matching;
 use crate::create::trigger::{self, Trigger, execution_name};
 
 pub use crate::profile::DEFAULT_PIPELINE_LIMIT;
@@ -381,39 +382,21 @@ where
     /// cannot be read are logged and passed over: one broken profile must not
     /// stop every other pipeline.
     async fn profile_for_object(&self, bucket: &str, key: &str) -> Result<Profile, CreateError> {
-        let mut matching = Vec::new();
+        let mut usable = Vec::new();
         for name in self.profiles.list_profiles().await? {
             let Ok(parsed) = ProfileName::parse(&name) else {
                 warn!(profile = %name, "ignoring a profile file whose name is not a valid profile name");
                 continue;
             };
             match self.load(&parsed, |_| {}).await {
-                Ok(profile) if profile.triggers.iter().any(|t| t.matches(bucket, key)) => {
-                    matching.push(profile)
-                }
-                Ok(_) => {}
+                Ok(profile) => usable.push(profile),
                 Err(CreateError::Aws(e)) => return Err(CreateError::Aws(e)),
                 Err(e) => {
                     warn!(profile = %name, error = %e, "ignoring a profile that cannot be used")
                 }
             }
         }
-        match matching.len() {
-            0 => Err(CreateError::NoMatchingTrigger {
-                bucket: bucket.into(),
-                key: key.into(),
-            }),
-            1 => Ok(matching.remove(0)),
-            _ => Err(CreateError::AmbiguousTrigger {
-                bucket: bucket.into(),
-                key: key.into(),
-                profiles: matching
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        }
+        matching::profile_for_object(usable, bucket, key)
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod handler;
 pub mod limit;
+pub mod matching;
 pub mod object_key;
 pub mod trigger;
 

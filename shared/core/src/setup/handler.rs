@@ -1,14 +1,13 @@
 //! The setup-jupyter-users handler.
 
-use crate::emr::{ClusterState, StepState};
+use crate::emr::ClusterState;
 use crate::errors::message_with_causes;
 use crate::loading::{ProfileError, load_profile};
-use crate::ports::{
-    AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore, StepSummary,
-};
+use crate::ports::{AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore};
 use crate::scripts::{self, USERS_SCRIPT};
 use crate::settings::Settings;
-use crate::users::{plan_passwords, secret_name, step_name, users_step};
+use crate::setup::steps::{UsersStep, users_step};
+use crate::users::{plan_passwords, secret_name, step_name, users_step as users_step_config};
 use crate::{ProfileName, UserName};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,10 +16,7 @@ use tracing::{info, warn};
 use crate::setup::error::SetupError;
 use crate::setup::event;
 
-/// After this many failed users steps for the same set of users, no new one
-/// is added: the cause (a hub that never comes up, a broken secret) needs a
-/// person, and EMR turns the cluster WAITING again after every failure.
-pub const MAX_FAILED_USERS_STEPS: usize = 3;
+pub use crate::setup::steps::MAX_FAILED_USERS_STEPS;
 
 /// Read once from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,58 +155,48 @@ where
 
         let name = step_name(&users);
         let steps = self.clusters.steps(&cluster_id).await?;
-        if let Some(step) = steps
-            .iter()
-            .find(|s| s.name == name && (s.state.is_busy() || s.state == StepState::Completed))
-        {
-            info!(%cluster_id, step_id = %step.id, state = %step.state, "a users step for these users is already on the cluster");
-            return Ok(Outcome::AlreadySetUp {
-                cluster_id,
-                profile: profile.name,
-                step_id: step.id.clone(),
-                secret,
-                users: user_names,
-                removed_users,
-            });
-        }
-
-        let failed: Vec<&StepSummary> = steps
-            .iter()
-            .filter(|s| s.name == name && s.state == StepState::Failed)
-            .collect();
-        if failed.len() >= MAX_FAILED_USERS_STEPS {
-            // Newest first: failed[0] is the last attempt. The event that
-            // follows it finds it on top of the cluster's steps; later
-            // WAITING events (after other steps) do not, so people hear once.
-            let last = failed[0];
-            let log = last.log_file.clone().unwrap_or_else(|| {
-                let base = profile
-                    .log_uri
+        match users_step(&steps, &name) {
+            UsersStep::Add => {}
+            UsersStep::AlreadyThere(step) => {
+                info!(%cluster_id, step_id = %step.id, state = %step.state, "a users step for these users is already on the cluster");
+                return Ok(Outcome::AlreadySetUp {
+                    cluster_id,
+                    profile: profile.name,
+                    step_id: step.id.clone(),
+                    secret,
+                    users: user_names,
+                    removed_users,
+                });
+            }
+            UsersStep::GaveUp { failed, tell } => {
+                let last = failed[0];
+                let log = last.log_file.clone().unwrap_or_else(|| {
+                    let base = profile
+                        .log_uri
+                        .clone()
+                        .unwrap_or_else(|| format!("s3://{}/logs/", self.config.bucket));
+                    let sep = if base.ends_with('/') { "" } else { "/" };
+                    format!("{base}{sep}{cluster_id}/steps/{}/", last.id)
+                });
+                let reason = last
+                    .failure_reason
                     .clone()
-                    .unwrap_or_else(|| format!("s3://{}/logs/", self.config.bucket));
-                let sep = if base.ends_with('/') { "" } else { "/" };
-                format!("{base}{sep}{cluster_id}/steps/{}/", last.id)
-            });
-            let reason = last
-                .failure_reason
-                .clone()
-                .unwrap_or_else(|| "EMR gives no reason".into());
-            let failed_steps: Vec<String> = failed.iter().map(|s| s.id.clone()).collect();
-            warn!(%cluster_id, profile = %profile.name, ?failed_steps, %reason, %log, "the users step failed {} times; no new one", failed.len());
-            let notified = if steps.first().map(|s| &s.id) == Some(&last.id) {
-                self.tell_gave_up(&cluster_id, &profile.name, &failed_steps, &reason, &log)
-                    .await
-            } else {
-                false
-            };
-            return Ok(Outcome::GaveUp {
-                cluster_id,
-                profile: profile.name,
-                failed_steps,
-                reason,
-                log,
-                notified,
-            });
+                    .unwrap_or_else(|| "EMR gives no reason".into());
+                let failed_steps: Vec<String> = failed.iter().map(|s| s.id.clone()).collect();
+                warn!(%cluster_id, profile = %profile.name, ?failed_steps, %reason, %log, "the users step failed {} times; no new one", failed.len());
+                let notified = tell
+                    && self
+                        .tell_gave_up(&cluster_id, &profile.name, &failed_steps, &reason, &log)
+                        .await;
+                return Ok(Outcome::GaveUp {
+                    cluster_id,
+                    profile: profile.name,
+                    failed_steps,
+                    reason,
+                    log,
+                    notified,
+                });
+            }
         }
 
         let script = scripts::render_all(&profile)
@@ -222,7 +208,7 @@ where
             .await?;
         let region = event.region.unwrap_or_else(|| self.config.region.clone());
         let script_uri = format!("s3://{}/{}", self.config.bucket, script.key);
-        let step = users_step(&users, &script_uri, &secret, &region);
+        let step = users_step_config(&users, &script_uri, &secret, &region);
         let step_id = self.clusters.add_step(&cluster_id, &step).await?;
         info!(%cluster_id, profile = %profile.name, %step_id, users = ?user_names, ?new_passwords_for, "added the JupyterHub users step");
         Ok(Outcome::StepAdded {

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod steps;
 
 pub use error::SetupError;
 pub use handler::{Config, MAX_FAILED_USERS_STEPS, Outcome, SetupUsers};
