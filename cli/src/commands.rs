@@ -148,25 +148,19 @@ pub async fn status(bucket: &str) -> Result<(), String> {
 
 pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<(), String> {
     let config = aws().await;
-    let emr = aws_sdk_emr::Client::new(&config);
+    let emr = Emr::new(aws_sdk_emr::Client::new(&config));
     let cluster = emr
-        .describe_cluster()
-        .cluster_id(cluster_id)
-        .send()
+        .cluster(cluster_id)
         .await
         .map_err(|e| format!("describing {cluster_id}: {}", message_with_causes(&e)))?
-        .cluster
         .ok_or_else(|| format!("EMR does not know cluster {cluster_id}"))?;
-    let dns = cluster.master_public_dns_name().ok_or_else(|| {
+    let dns = cluster.master_dns.as_deref().ok_or_else(|| {
         format!(
-            "cluster {cluster_id} has no master DNS name yet (state {:?})",
-            cluster.status().and_then(|s| s.state())
+            "cluster {cluster_id} has no master DNS name yet (state {})",
+            cluster.state
         )
     })?;
-    let key = cluster
-        .ec2_instance_attributes()
-        .and_then(|a| a.ec2_key_name())
-        .unwrap_or("<your key pair>");
+    let key = cluster.key_name.as_deref().unwrap_or("<your key pair>");
     let tunnel = format!("{local_port}:localhost:9443");
     let target = format!("hadoop@{dns}");
     println!(

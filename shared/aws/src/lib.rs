@@ -23,9 +23,9 @@ use futures::{StreamExt, stream};
 
 use sparkhub_core::emr::{ClusterState, StepState};
 use sparkhub_core::ports::{
-    AwsError, ClusterDetails, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps,
-    ClusterSummary, ClusterTagger, ClusterUntagger, LeaseStore, ListedCluster, MetricsSource,
-    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
+    AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps, ClusterTagger,
+    ClusterUntagger, LeaseStore, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore,
+    SecretStore, Started, StepSummary, Workflow,
 };
 use sparkhub_core::render::StepConfig;
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
@@ -341,7 +341,7 @@ impl Emr {
 }
 
 impl ClusterDirectory for Emr {
-    async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
+    async fn active_clusters(&self, name: &str) -> Result<Vec<Cluster>, AwsError> {
         // ListClusters carries names but no tags; DescribeCluster has the
         // tags, so only the clusters with the name are described (the tags
         // still decide: a name is not ownership). A bounded number of them
@@ -359,15 +359,16 @@ impl ClusterDirectory for Emr {
         let mut clusters = Vec::new();
         while let Some(details) = described.next().await {
             if let Some(details) = details? {
-                clusters.push(details.summary);
+                clusters.push(details);
             }
         }
         Ok(clusters)
     }
 }
 
-fn summary(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> ClusterSummary {
-    ClusterSummary {
+/// The port's shape of what DescribeCluster returned for `id`.
+fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
+    Cluster {
         id: id.to_owned(),
         name: cluster.name().unwrap_or_default().to_owned(),
         state: ClusterState::parse(
@@ -387,12 +388,23 @@ fn summary(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> ClusterSummary {
                 ))
             })
             .collect::<BTreeMap<_, _>>(),
+        termination_protected: cluster.termination_protected().unwrap_or(false),
+        applications: cluster
+            .applications()
+            .iter()
+            .filter_map(|a| a.name().map(str::to_owned))
+            .collect(),
+        master_dns: cluster.master_public_dns_name().map(str::to_owned),
+        key_name: cluster
+            .ec2_instance_attributes()
+            .and_then(|a| a.ec2_key_name())
+            .map(str::to_owned),
     }
 }
 
 impl ClusterSteps for Emr {
-    async fn cluster(&self, cluster_id: &str) -> Result<Option<ClusterSummary>, AwsError> {
-        Ok(self.details(cluster_id).await?.map(|d| d.summary))
+    async fn cluster(&self, cluster_id: &str) -> Result<Option<Cluster>, AwsError> {
+        self.details(cluster_id).await
     }
 
     async fn steps(&self, cluster_id: &str) -> Result<Vec<StepSummary>, AwsError> {
@@ -588,7 +600,7 @@ impl ClusterFleet for Emr {
         Ok(clusters)
     }
 
-    async fn details(&self, cluster_id: &str) -> Result<Option<ClusterDetails>, AwsError> {
+    async fn details(&self, cluster_id: &str) -> Result<Option<Cluster>, AwsError> {
         match self
             .client
             .describe_cluster()
@@ -596,15 +608,7 @@ impl ClusterFleet for Emr {
             .send()
             .await
         {
-            Ok(out) => Ok(out.cluster().map(|c| ClusterDetails {
-                summary: summary(cluster_id, c),
-                termination_protected: c.termination_protected().unwrap_or(false),
-                applications: c
-                    .applications()
-                    .iter()
-                    .filter_map(|a| a.name().map(str::to_owned))
-                    .collect(),
-            })),
+            Ok(out) => Ok(out.cluster().map(|c| described(cluster_id, c))),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_invalid_request_exception()) =>

@@ -134,16 +134,34 @@ pub trait LeaseStore {
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
-/// One EMR cluster as sparkhub sees it.
+/// One EMR cluster as `DescribeCluster` shows it: the one shape of a cluster
+/// every port that describes clusters returns. (The other, [`ListedCluster`],
+/// is what `ListClusters` says of all clusters in one call: no tags, no
+/// protection, so the sweep describes only the clusters its listing and
+/// metrics leave in question.)
+///
+/// The EMR capabilities stay separate ports ([`ClusterDirectory`],
+/// [`ClusterSteps`], [`ClusterFleet`], [`ClusterTagger`],
+/// [`ClusterUntagger`]) on purpose: each function's IAM policy is derived
+/// from the ports its use case imports (`shared/codegen/src/iam.rs`), so
+/// create-cluster, which only counts clusters, is never allowed to
+/// terminate one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterSummary {
+pub struct Cluster {
     pub id: String,
     pub name: String,
     pub state: ClusterState,
     pub tags: BTreeMap<String, String>,
+    pub termination_protected: bool,
+    /// The applications installed (`JupyterHub`, `Spark`, ...).
+    pub applications: Vec<String>,
+    /// The master node's public DNS name, once it has one.
+    pub master_dns: Option<String>,
+    /// The EC2 key pair of the nodes, if the profile names one.
+    pub key_name: Option<String>,
 }
 
-impl ClusterSummary {
+impl Cluster {
     /// Carries `sparkhub:managed = true`.
     pub fn is_managed(&self) -> bool {
         self.tags
@@ -168,7 +186,7 @@ pub trait ClusterDirectory {
     fn active_clusters(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Vec<ClusterSummary>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Cluster>, AwsError>> + Send;
 }
 
 /// One step of a cluster.
@@ -190,7 +208,7 @@ pub trait ClusterSteps {
     fn cluster(
         &self,
         cluster_id: &str,
-    ) -> impl Future<Output = Result<Option<ClusterSummary>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
     /// Every step of the cluster (all pages), newest first, as EMR's
     /// ListSteps returns them.
     fn steps(
@@ -238,14 +256,6 @@ pub struct ListedCluster {
     pub ready_at: Option<jiff::Timestamp>,
 }
 
-/// What `DescribeCluster` adds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterDetails {
-    pub summary: ClusterSummary,
-    pub termination_protected: bool,
-    pub applications: Vec<String>,
-}
-
 /// EMR, as the idle sweep uses it: one listing, then details only for the
 /// clusters still in question, then one termination call per ten clusters.
 pub trait ClusterFleet {
@@ -255,7 +265,7 @@ pub trait ClusterFleet {
     fn details(
         &self,
         cluster_id: &str,
-    ) -> impl Future<Output = Result<Option<ClusterDetails>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
     /// Steps PENDING or RUNNING (`ListSteps` with a state filter).
     fn busy_steps(&self, cluster_id: &str) -> impl Future<Output = Result<usize, AwsError>> + Send;
     /// Terminates at most ten clusters (`TerminateJobFlows`).

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::emr::ClusterState;
 use crate::errors::{Failure, Reported};
-use crate::ports::{AwsError, ClusterSummary};
+use crate::ports::{AwsError, Cluster};
 use serde_json::{Value, json};
 
 use super::*;
@@ -53,13 +53,13 @@ impl Workflow for Executions {
 
 #[derive(Default)]
 struct Clusters {
-    clusters: Vec<ClusterSummary>,
+    clusters: Vec<Cluster>,
     /// The names asked for.
     asked: Mutex<Vec<String>>,
 }
 
 impl ClusterDirectory for Clusters {
-    async fn active_clusters(&self, name: &str) -> Result<Vec<ClusterSummary>, AwsError> {
+    async fn active_clusters(&self, name: &str) -> Result<Vec<Cluster>, AwsError> {
         self.asked.lock().unwrap().push(name.into());
         tokio::task::yield_now().await;
         Ok(self
@@ -71,8 +71,8 @@ impl ClusterDirectory for Clusters {
     }
 }
 
-fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> ClusterSummary {
-    ClusterSummary {
+fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> Cluster {
+    Cluster {
         id: id.into(),
         name: name.into(),
         state: ClusterState::Waiting,
@@ -80,6 +80,10 @@ fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> ClusterSummary {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        termination_protected: false,
+        applications: vec![],
+        master_dns: None,
+        key_name: None,
     }
 }
 

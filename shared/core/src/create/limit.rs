@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 
 use crate::ProfileName;
-use crate::ports::{AwsError, ClusterSummary, LeaseStore};
+use crate::ports::{AwsError, Cluster, LeaseStore};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -207,7 +207,7 @@ pub async fn release<L: LeaseStore>(
 /// the runs started lately under its lease.
 pub fn active_runs(
     profile: &ProfileName,
-    clusters: &[ClusterSummary],
+    clusters: &[Cluster],
     running: &[String],
     started: &[RecentStart],
 ) -> Vec<String> {
@@ -307,7 +307,7 @@ mod tests {
         ));
     }
 
-    fn cluster(id: &str, profile: &str, execution: Option<&str>) -> ClusterSummary {
+    fn cluster(id: &str, profile: &str, execution: Option<&str>) -> Cluster {
         let mut tags: BTreeMap<String, String> = [
             ("sparkhub:managed".to_owned(), "true".to_owned()),
             ("sparkhub:profile".to_owned(), profile.to_owned()),
@@ -316,11 +316,15 @@ mod tests {
         if let Some(e) = execution {
             tags.insert(TAG_EXECUTION.into(), e.into());
         }
-        ClusterSummary {
+        Cluster {
             id: id.into(),
             name: format!("sparkhub-{profile}"),
             state: ClusterState::Starting,
             tags,
+            termination_protected: false,
+            applications: vec![],
+            master_dns: None,
+            key_name: None,
         }
     }
 

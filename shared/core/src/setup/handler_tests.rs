@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::emr::StepState;
 use crate::errors::{Failure, Reported};
-use crate::ports::{AwsError, ClusterSummary, StepSummary};
+use crate::ports::{AwsError, Cluster, StepSummary};
 use crate::render::StepConfig;
 use serde_json::{Value, json};
 
@@ -43,12 +43,12 @@ impl SecretStore for Secrets {
 
 #[derive(Default)]
 struct Clusters {
-    clusters: BTreeMap<String, ClusterSummary>,
+    clusters: BTreeMap<String, Cluster>,
     steps: Mutex<Vec<(StepSummary, StepConfig)>>,
 }
 
 impl ClusterSteps for Clusters {
-    async fn cluster(&self, id: &str) -> Result<Option<ClusterSummary>, AwsError> {
+    async fn cluster(&self, id: &str) -> Result<Option<Cluster>, AwsError> {
         Ok(self.clusters.get(id).cloned())
     }
     async fn steps(&self, _: &str) -> Result<Vec<StepSummary>, AwsError> {
@@ -81,8 +81,8 @@ impl ClusterSteps for Clusters {
 
 type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters, Outbox>;
 
-fn managed(profile: &str) -> ClusterSummary {
-    ClusterSummary {
+fn managed(profile: &str) -> Cluster {
+    Cluster {
         id: CLUSTER.into(),
         name: format!("sparkhub-{profile}"),
         state: ClusterState::Waiting,
@@ -90,10 +90,14 @@ fn managed(profile: &str) -> ClusterSummary {
             ("sparkhub:managed".into(), "true".into()),
             ("sparkhub:profile".into(), profile.into()),
         ]),
+        termination_protected: false,
+        applications: vec![],
+        master_dns: None,
+        key_name: None,
     }
 }
 
-fn handler(profile_text: &str, cluster: ClusterSummary) -> Handler {
+fn handler(profile_text: &str, cluster: Cluster) -> Handler {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     SetupUsers {
         config: Config {

@@ -309,10 +309,10 @@ where
                     continue;
                 }
             };
-            let profile = details.summary.profile().unwrap_or_default().to_owned();
+            let profile = details.profile().unwrap_or_default().to_owned();
             let policy = match self.policy_for(&mut book, &profile, &mut summary).await {
                 Ok(policy) => policy,
-                Err(trouble) if details.summary.is_managed() => {
+                Err(trouble) if details.is_managed() => {
                     let reason = KeepReason::ProfileUnusable {
                         profile: profile.clone(),
                         trouble,
@@ -326,16 +326,11 @@ where
             };
             let policy = &policy;
             let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
-            let keep_alive = KeepAlive::from_tag(
-                details
-                    .summary
-                    .tags
-                    .get(TAG_KEEP_ALIVE_UNTIL)
-                    .map(String::as_str),
-            );
+            let keep_alive =
+                KeepAlive::from_tag(details.tags.get(TAG_KEEP_ALIVE_UNTIL).map(String::as_str));
             let real = Snapshot {
                 cluster_id: cluster.id.clone(),
-                managed: details.summary.is_managed(),
+                managed: details.is_managed(),
                 termination_protected: details.termination_protected,
                 state: cluster.state.clone(),
                 // Unknown creation time: treat as just created (never past a lifetime).
@@ -350,7 +345,7 @@ where
             match judge(&real, policy, now) {
                 Verdict::Keep(reason) => {
                     summary.keep(&cluster, reason.key(), &reason.to_string());
-                    if let Some(soon) = warning::due(&real, policy, &details.summary.tags, now) {
+                    if let Some(soon) = warning::due(&real, policy, &details.tags, now) {
                         info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
                         summary.warnings.push(Warning {
                             cluster_id: cluster.id.clone(),
@@ -445,7 +440,7 @@ where
     async fn inspect(
         &self,
         cluster_id: &str,
-    ) -> Result<Option<(crate::ports::ClusterDetails, usize)>, AwsError> {
+    ) -> Result<Option<(crate::ports::Cluster, usize)>, AwsError> {
         let Some(details) = self.fleet.details(cluster_id).await? else {
             return Ok(None);
         };

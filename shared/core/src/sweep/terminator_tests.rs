@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::emr::ClusterState;
-use crate::ports::{ClusterDetails, ClusterMetrics, ClusterSummary};
+use crate::ports::{Cluster, ClusterMetrics};
 
 use super::*;
 use crate::errors::Reported;
@@ -28,7 +28,7 @@ fn series(minutes: i64, value: f64) -> Vec<(Timestamp, f64)> {
 #[derive(Clone)]
 struct Fake {
     listed: ListedCluster,
-    details: ClusterDetails,
+    details: Cluster,
     busy: usize,
     metrics: ClusterMetrics,
     fail_details: bool,
@@ -44,18 +44,18 @@ fn idle(id: &str) -> Fake {
             created_at: Some(ago(120)),
             ready_at: Some(ago(110)),
         },
-        details: ClusterDetails {
-            summary: ClusterSummary {
-                id: id.into(),
-                name: "sparkhub-tutorial".into(),
-                state: ClusterState::Waiting,
-                tags: BTreeMap::from([
-                    ("sparkhub:managed".into(), "true".into()),
-                    ("sparkhub:profile".into(), "tutorial".into()),
-                ]),
-            },
+        details: Cluster {
+            id: id.into(),
+            name: "sparkhub-tutorial".into(),
+            state: ClusterState::Waiting,
+            tags: BTreeMap::from([
+                ("sparkhub:managed".into(), "true".into()),
+                ("sparkhub:profile".into(), "tutorial".into()),
+            ]),
             termination_protected: false,
             applications: vec!["Spark".into(), "JupyterHub".into()],
+            master_dns: None,
+            key_name: None,
         },
         busy: 0,
         metrics: ClusterMetrics {
@@ -108,7 +108,7 @@ impl ClusterFleet for Fleet {
         }
         Ok(self.clusters.iter().map(|c| c.listed.clone()).collect())
     }
-    async fn details(&self, id: &str) -> Result<Option<ClusterDetails>, AwsError> {
+    async fn details(&self, id: &str) -> Result<Option<Cluster>, AwsError> {
         self.described.lock().unwrap().push(id.into());
         let c = self.clusters.iter().find(|c| c.listed.id == id);
         if c.is_some_and(|c| c.fail_details) {
@@ -214,10 +214,10 @@ fn mixed() -> Vec<Fake> {
     };
     add("j-PROTECTED", |c| c.details.termination_protected = true);
     add("j-UNMANAGED", |c| {
-        c.details.summary.tags.remove("sparkhub:managed");
+        c.details.tags.remove("sparkhub:managed");
     });
     add("j-KEPT", |c| {
-        c.details.summary.tags.insert(
+        c.details.tags.insert(
             "sparkhub:keep-alive-until".into(),
             "2026-11-25T18:00:00Z".into(),
         );
@@ -413,7 +413,6 @@ async fn a_cluster_whose_profile_is_gone_gets_the_slower_fallback_policy() {
     let mut orphan = idle("j-ORPHAN");
     orphan
         .details
-        .summary
         .tags
         .insert("sparkhub:profile".into(), "deleted".into());
     let t = terminator(vec![orphan.clone()]);
@@ -474,7 +473,7 @@ async fn the_verdicts_the_report_and_the_calls_do_not_depend_on_the_concurrency(
             for mut c in mixed() {
                 let id = format!("{}-{round}", c.listed.id);
                 c.listed.id.clone_from(&id);
-                c.details.summary.id = id;
+                c.details.id = id;
                 fleet.push(c);
             }
         }
@@ -578,7 +577,6 @@ fn thirty_hours_old(id: &str, profile: &str) -> Fake {
     let mut c = idle(id);
     c.listed.created_at = Some(ago(30 * 60));
     c.details
-        .summary
         .tags
         .insert("sparkhub:profile".into(), profile.into());
     c.metrics.notebook_users = series(70, 1.0);
@@ -688,14 +686,14 @@ async fn a_failed_profile_listing_does_not_put_every_cluster_on_the_fallback_pol
 async fn a_keep_alive_tag_far_in_the_future_does_not_outlive_the_maximum_lifetime() {
     let mut forever = idle("j-FOREVER");
     forever.listed.created_at = Some(ago(13 * 60));
-    forever.details.summary.tags.insert(
+    forever.details.tags.insert(
         "sparkhub:keep-alive-until".into(),
         "9999-12-31T23:59:59Z".into(),
     );
     let mut tomorrow = forever.clone();
     tomorrow.listed.id = "j-TOMORROW".into();
-    tomorrow.details.summary.id = "j-TOMORROW".into();
-    tomorrow.details.summary.tags.insert(
+    tomorrow.details.id = "j-TOMORROW".into();
+    tomorrow.details.tags.insert(
         "sparkhub:keep-alive-until".into(),
         (now() + SignedDuration::from_hours(20)).to_string(),
     );
@@ -776,7 +774,7 @@ async fn a_cluster_idle_for_timeout_less_warn_gets_one_warning_and_the_tag() {
 #[tokio::test]
 async fn the_next_sweep_sends_no_second_warning_in_the_same_idle_period() {
     let mut warned = idle_for("j-SOON", 55);
-    warned.details.summary.tags.insert(
+    warned.details.tags.insert(
         "sparkhub:warned-at".into(),
         (now() - SignedDuration::from_mins(5)).to_string(),
     );
@@ -791,7 +789,7 @@ async fn the_next_sweep_sends_no_second_warning_in_the_same_idle_period() {
 async fn a_cluster_busy_since_its_last_warning_gets_a_new_one() {
     // Warned two hours ago; busy since, idle again for 55 minutes.
     let mut again = idle_for("j-AGAIN", 55);
-    again.details.summary.tags.insert(
+    again.details.tags.insert(
         "sparkhub:warned-at".into(),
         (now() - SignedDuration::from_hours(2)).to_string(),
     );
@@ -806,12 +804,12 @@ async fn busy_protected_kept_alive_and_young_clusters_are_not_warned() {
     let mut protected = idle_for("j-PROTECTED", 55);
     protected.details.termination_protected = true;
     let mut kept = idle_for("j-KEPT", 55);
-    kept.details.summary.tags.insert(
+    kept.details.tags.insert(
         "sparkhub:keep-alive-until".into(),
         (now() + SignedDuration::from_hours(2)).to_string(),
     );
     let mut unmanaged = idle_for("j-UNMANAGED", 55);
-    unmanaged.details.summary.tags.remove("sparkhub:managed");
+    unmanaged.details.tags.remove("sparkhub:managed");
     let t = terminator(vec![
         step,
         protected,
@@ -863,7 +861,6 @@ async fn the_end_of_a_maximum_lifetime_is_warned_about_once() {
         "{message}"
     );
     old.details
-        .summary
         .tags
         .insert("sparkhub:warned-at".into(), ago(5).to_string());
     let t = terminator(vec![old]);
