@@ -29,6 +29,12 @@ impl ProfileName {
     }
 }
 
+impl AsRef<str> for ProfileName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ProfileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -141,6 +147,12 @@ impl UserName {
     }
 }
 
+impl AsRef<str> for UserName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -186,6 +198,60 @@ impl S3Uri {
 impl fmt::Display for S3Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// A location a profile's nodes are granted: `s3://bucket/` or
+/// `s3://bucket/prefix/`. The prefix ends in `/` so that `s3://b/data/`
+/// cannot also grant `s3://b/data-secret/`, and has no wildcard, which IAM
+/// would read as one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct S3Location(S3Uri);
+
+impl S3Location {
+    pub fn parse(location: &str) -> Result<Self, String> {
+        let uri = S3Uri::parse(location)?;
+        if !(uri.key().is_empty() || uri.key().ends_with('/')) {
+            return Err(format!(
+                "{location:?} is not a location: a bucket or a prefix ending in \"/\" (e.g. \"s3://{}/{}/\")",
+                uri.bucket(),
+                uri.key()
+            ));
+        }
+        if uri.key().contains(['*', '?', '$'])
+            || uri.key().starts_with('/')
+            || uri.key().contains("//")
+        {
+            return Err(format!(
+                "{location:?}: a prefix has no wildcard (*, ?, $) and no empty path segment"
+            ));
+        }
+        Ok(Self(uri))
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.0.bucket()
+    }
+
+    /// The key prefix: empty (the whole bucket) or ending in `/`.
+    pub fn prefix(&self) -> &str {
+        self.0.key()
+    }
+
+    /// The location as a URI: `s3://bucket/prefix`.
+    pub fn as_uri(&self) -> &S3Uri {
+        &self.0
+    }
+
+    /// Whether `uri` lies inside the location.
+    pub fn contains(&self, uri: &S3Uri) -> bool {
+        self.bucket() == uri.bucket() && uri.key().starts_with(self.prefix())
+    }
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -270,6 +336,33 @@ mod tests {
         assert!(ProfileName::parse("ml-retrain-2").is_ok());
         for bad in ["", "-x", "Tutorial", "a_b", "a/b", &"a".repeat(41)] {
             assert!(ProfileName::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_location_is_a_bucket_or_a_folder_and_holds_what_lies_below_it() {
+        let folder = S3Location::parse("s3://my-code/jobs/").unwrap();
+        assert_eq!((folder.bucket(), folder.prefix()), ("my-code", "jobs/"));
+        let bucket = S3Location::parse("s3://my-code/").unwrap();
+        for (uri, in_folder, in_bucket) in [
+            ("s3://my-code/jobs/train.py", true, true),
+            ("s3://my-code/jobs/", true, true),
+            ("s3://my-code/jobs-private/x.py", false, true),
+            ("s3://my-code/jobs", false, true),
+            ("s3://other-code/jobs/train.py", false, false),
+        ] {
+            let uri = S3Uri::parse(uri).unwrap();
+            assert_eq!(folder.contains(&uri), in_folder, "{uri} in {folder}");
+            assert_eq!(bucket.contains(&uri), in_bucket, "{uri} in {bucket}");
+        }
+        for (bad, says) in [
+            ("s3://my-code/clean.py", "is not a location"),
+            ("s3://my-models/*/", "no wildcard"),
+            ("s3://my-models//", "no empty path segment"),
+            ("https://example.com/", "is not an s3:// URI"),
+        ] {
+            let e = S3Location::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 
