@@ -192,7 +192,7 @@ pub async fn password(profile: &str, user: &str) -> Result<(), String> {
     let user = UserName::parse(user)?;
     let config = aws().await;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&config));
-    let name = secret_name(profile.as_str());
+    let name = secret_name(&profile);
     let passwords = secrets
         .read(&name)
         .await

@@ -214,7 +214,7 @@ fn the_hub_story(venv: &str, expected_major: &str) {
         hub.version()
     );
     let node = Node::new(&hub);
-    let profile = Profile::from_toml(TUTORIAL).unwrap();
+    let profile = Profile::parse(TUTORIAL).unwrap();
 
     // 1. The one-time setup registers sparkhub's services and restarts the hub once.
     let setup = hub_setup(&profile);

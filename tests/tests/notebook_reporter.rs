@@ -70,10 +70,7 @@ fn run_reporter(dir: &Path, hub_api: &str) -> Output {
     let reporter = dir.join("reporter.sh");
     write_executable(
         &reporter,
-        &notebook_reporter(
-            &Profile::from_toml(TUTORIAL).unwrap(),
-            NOTEBOOK_ACTIVE_WINDOW,
-        ),
+        &notebook_reporter(&Profile::parse(TUTORIAL).unwrap(), NOTEBOOK_ACTIVE_WINDOW),
     );
     Command::new("bash")
         .arg(&reporter)
@@ -162,7 +159,7 @@ fn runs_never_overlap() {
 
 #[test]
 fn the_installer_sets_up_systemd_units_only_on_the_master() {
-    let profile = Profile::from_toml(TUTORIAL).unwrap();
+    let profile = Profile::parse(TUTORIAL).unwrap();
     let install = render_all(&profile)
         .into_iter()
         .find(|s| s.file_name == NOTEBOOK_REPORTER_SCRIPT)

@@ -18,7 +18,7 @@ fn write_executable(path: &Path, body: &str) {
 }
 
 fn users_script(dir: &Path) -> std::path::PathBuf {
-    let profile = Profile::from_toml(TUTORIAL).unwrap();
+    let profile = Profile::parse(TUTORIAL).unwrap();
     let script = render_all(&profile)
         .into_iter()
         .find(|s| s.file_name == USERS_SCRIPT)

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sparkhub_core::profile::RawProfile;
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_MANAGED, TAG_PROFILE};
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
-use sparkhub_core::{ClusterPlan, Profile};
+use sparkhub_core::{ClusterPlan, S3Uri};
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
@@ -16,9 +17,9 @@ const BUCKET: &str = "sparkhub-it";
 /// Renders a profile with a tag unique to the test, so the test can find its
 /// own requests among everything the shared emulator recorded.
 fn plan(profile_toml: &str, test_tag: &str, run: RunOptions) -> ClusterPlan {
-    let mut profile = Profile::from_toml(profile_toml).unwrap();
+    let mut profile = RawProfile::from_toml(profile_toml).unwrap();
     profile.tags.insert("test".into(), test_tag.into());
-    profile.validate().unwrap();
+    let profile = profile.validate().unwrap();
     let run = RunOptions {
         run_id: test_tag.into(),
         poll_seconds: Some(1),
@@ -139,7 +140,7 @@ async fn pipeline_run_adds_steps_in_order_waits_and_terminates_at_the_end() {
         RETRAIN,
         &name,
         RunOptions {
-            object: Some(object.into()),
+            object: Some(S3Uri::parse(object).unwrap()),
             ..Default::default()
         },
     );

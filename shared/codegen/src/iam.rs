@@ -465,7 +465,7 @@ pub fn inventory(profiles: &[Profile]) -> Inventory {
     };
 
     for profile in profiles {
-        let name = &profile.name;
+        let name = profile.name.as_str();
         for (function, _, ports) in FUNCTIONS {
             for port in *ports {
                 for call in port_calls(port) {
@@ -482,7 +482,7 @@ pub fn inventory(profiles: &[Profile]) -> Inventory {
                 object: profile
                     .triggers
                     .first()
-                    .map(|t| format!("s3://{}/{}new{}", t.bucket, t.prefix, t.suffix)),
+                    .map(|t| S3Uri::new(&t.bucket, &format!("{}new{}", t.prefix, t.suffix))),
                 ..Default::default()
             },
         );
@@ -735,7 +735,7 @@ fn emr_service_role_calls(
 
 /// What a profile's nodes do with their instance role.
 fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::ClusterPlan) {
-    let role = node_role(&profile.name);
+    let role = node_role(profile.name.as_str());
     let node = |action: &str, resource: &str, context: &[(&str, &str)], why: &str| {
         request(&role, action, resource, context, why)
     };
@@ -764,7 +764,7 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
             "the users step reads its profile's passwords",
         ));
     }
-    let logs = S3Uri::parse(&plan.input.request.log_uri).expect("a rendered log URI parses");
+    let logs = profile.log_location(BUCKET);
     out.push(node(
         "s3:PutObject",
         &object_arn(
@@ -813,38 +813,34 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
         }
     }
     for location in &profile.access.read {
-        if let Ok(uri) = S3Uri::parse(location) {
-            out.push(node(
-                "s3:GetObject",
-                &object_arn(&uri, "data/part-0000.parquet"),
-                &[],
-                "the profile's [access] read location",
-            ));
-            out.push(node(
-                "s3:ListBucket",
-                &format!("arn:aws:s3:::{}", uri.bucket()),
-                &[("s3:prefix", &format!("{}data/", uri.key()))],
-                "the profile's [access] read location",
-            ));
-        }
+        out.push(node(
+            "s3:GetObject",
+            &object_arn(location.as_uri(), "data/part-0000.parquet"),
+            &[],
+            "the profile's [access] read location",
+        ));
+        out.push(node(
+            "s3:ListBucket",
+            &format!("arn:aws:s3:::{}", location.bucket()),
+            &[("s3:prefix", &format!("{}data/", location.prefix()))],
+            "the profile's [access] read location",
+        ));
     }
     for location in &profile.access.write {
-        if let Ok(uri) = S3Uri::parse(location) {
-            for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
-                out.push(node(
-                    action,
-                    &object_arn(&uri, "model/v1.bin"),
-                    &[],
-                    "the profile's [access] write location",
-                ));
-            }
+        for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
             out.push(node(
-                "s3:ListBucket",
-                &format!("arn:aws:s3:::{}", uri.bucket()),
-                &[("s3:prefix", &format!("{}model/", uri.key()))],
+                action,
+                &object_arn(location.as_uri(), "model/v1.bin"),
+                &[],
                 "the profile's [access] write location",
             ));
         }
+        out.push(node(
+            "s3:ListBucket",
+            &format!("arn:aws:s3:::{}", location.bucket()),
+            &[("s3:prefix", &format!("{}model/", location.prefix()))],
+            "the profile's [access] write location",
+        ));
     }
 }
 
@@ -967,7 +963,7 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
     for a in profiles {
         for b in profiles.iter().filter(|b| b.name != a.name) {
             out.push(request(
-                &node_role(&a.name),
+                &node_role(a.name.as_str()),
                 "secretsmanager:GetSecretValue",
                 &format!(
                     "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
@@ -979,14 +975,14 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             let bucket = b.notebook_bucket.as_deref().unwrap_or(BUCKET);
             for user in b.users.iter().filter(|u| !a.users.contains(u)) {
                 out.push(request(
-                    &node_role(&a.name),
+                    &node_role(a.name.as_str()),
                     "s3:GetObject",
                     &format!("arn:aws:s3:::{bucket}/{NOTEBOOK_PREFIX}{user}/analysis.ipynb"),
                     &[],
                     "a node reads its own profile's notebooks only",
                 ));
                 out.push(request(
-                    &node_role(&a.name),
+                    &node_role(a.name.as_str()),
                     "s3:ListBucket",
                     &format!("arn:aws:s3:::{bucket}"),
                     &[("s3:prefix", &format!("{NOTEBOOK_PREFIX}{user}/"))],
@@ -996,21 +992,21 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
         }
         // Nobody's notebooks but the profile's users', not even the hub admin's.
         out.push(request(
-            &node_role(&a.name),
+            &node_role(a.name.as_str()),
             "s3:GetObject",
             "arn:aws:s3:::${Bucket}/jupyter/jovyan/analysis.ipynb",
             &[],
             "a node reads its own profile's notebooks only",
         ));
         out.push(request(
-            &node_role(&a.name),
+            &node_role(a.name.as_str()),
             "s3:GetObject",
             "arn:aws:s3:::${Bucket}/profiles/tutorial.toml",
             &[],
             "a node reads no profile",
         ));
         out.push(request(
-            &node_role(&a.name),
+            &node_role(a.name.as_str()),
             "secretsmanager:GetSecretValue",
             "arn:aws:secretsmanager:${Region}:${Account}:secret:database-password-AbCdEf",
             &[],

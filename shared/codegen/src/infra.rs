@@ -57,7 +57,7 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
         let Some(schedule) = &profile.schedule else {
             continue;
         };
-        let name = &profile.name;
+        let name = profile.name.as_str();
         let input = serde_json::json!({"profile": name, "run_id": "schedule-<aws.scheduler.scheduled-time>"}).to_string();
         out.push_str(&format!(
             r#"  {id}:
@@ -94,7 +94,7 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
 pub fn node_role_resources(profiles: &[Profile]) -> String {
     let mut out = String::new();
     for profile in profiles {
-        let name = &profile.name;
+        let name = profile.name.as_str();
         let id = camel(name);
         let role_name = format!(r#"!Sub "${{EmrInstanceRolePrefix}}-{name}""#);
         out.push_str(&format!(
@@ -151,9 +151,9 @@ pub fn shared_notebook_folders(profiles: &[Profile]) -> Vec<(String, Option<Stri
     for profile in profiles.iter().filter(|p| p.has_application("JupyterHub")) {
         for user in &profile.users {
             owners
-                .entry((user.clone(), profile.notebook_bucket.clone()))
+                .entry((user.to_string(), profile.notebook_bucket.clone()))
                 .or_default()
-                .push(profile.name.clone());
+                .push(profile.name.to_string());
         }
     }
     owners
@@ -266,9 +266,9 @@ fn node_statements(profile: &Profile) -> String {
         ));
     }
     // EMR writes the cluster's logs with the node's credentials.
-    let logs = match profile.log_uri.as_deref().map(S3Uri::parse) {
-        Some(Ok(uri)) => Location::of(&uri),
-        _ => Location {
+    let logs = match &profile.log_uri {
+        Some(uri) => Location::of(uri),
+        None => Location {
             bucket: BucketRef::Sparkhub,
             prefix: "logs/".into(),
         },
@@ -315,10 +315,7 @@ fn node_statements(profile: &Profile) -> String {
         ),
     ] {
         for (i, location) in locations.iter().enumerate() {
-            let Ok(uri) = S3Uri::parse(location) else {
-                continue;
-            };
-            let location = Location::of(&uri);
+            let location = Location::of(location.as_uri());
             out.push(list(
                 &format!("List{kind}{i}"),
                 &location.bucket,
@@ -407,7 +404,7 @@ pub fn repo_profiles() -> Vec<Profile> {
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).expect("a profile is readable");
-            Profile::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            Profile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         })
         .collect()
 }
@@ -415,15 +412,21 @@ pub fn repo_profiles() -> Vec<Profile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sparkhub_core::{ProfileName, UserName};
 
     #[test]
     fn two_profiles_may_not_share_a_users_notebook_folder() {
         let profiles = repo_profiles();
         assert!(shared_notebook_folders(&profiles).is_empty());
-        let tutorial = profiles.iter().find(|p| p.name == "tutorial").unwrap();
+        let tutorial = profiles
+            .iter()
+            .find(|p| p.name.as_str() == "tutorial")
+            .unwrap();
         let mut other = tutorial.clone();
-        other.name = "team-b".into();
-        other.users = vec!["philipp".into(), "zoe".into()];
+        other.name = ProfileName::parse("team-b").unwrap();
+        other.users = ["philipp", "zoe"]
+            .map(|u| UserName::parse(u).unwrap())
+            .to_vec();
         let both = [tutorial.clone(), other.clone()];
         assert_eq!(
             shared_notebook_folders(&both),

@@ -34,7 +34,7 @@ pub fn generated() -> Result<Vec<Generated>, String> {
     let profiles = infra::repo_profiles();
     let tutorial = profiles
         .iter()
-        .find(|p| p.name == GOLDEN_PROFILE)
+        .find(|p| p.name.as_str() == GOLDEN_PROFILE)
         .ok_or("profiles/tutorial.toml is missing")?;
     let plan = render::plan(
         tutorial,

@@ -2,7 +2,7 @@
 //! file, valid — or an error that says which and where.
 
 use crate::ports::{AwsError, ProfileStore};
-use crate::profile::ProfileParseError;
+use crate::profile::{ProfileParseError, RawProfile};
 use crate::{Profile, ProfileName, ValidationErrors};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ProfileError {
 pub async fn load_profile(
     store: &(impl ProfileStore + Sync),
     name: &ProfileName,
-    adjust: impl FnOnce(&mut Profile),
+    adjust: impl FnOnce(&mut RawProfile),
 ) -> Result<Profile, ProfileError> {
     let location = store.location(name.as_str());
     let text = store
@@ -39,14 +39,7 @@ pub async fn load_profile(
         })?;
     // Parsed, adjusted and validated in one go: unknown, missing and bad
     // keys are reported together.
-    let mut misnamed = None;
-    let profile = Profile::parse_with(&text, |profile| {
-        if profile.name != name.as_str() {
-            misnamed = Some(profile.name.clone());
-        }
-        adjust(profile)
-    })
-    .map_err(|e| match e {
+    let profile = Profile::parse_with(&text, adjust).map_err(|e| match e {
         ProfileParseError::Invalid(errors) => ProfileError::Invalid {
             location: location.clone(),
             errors,
@@ -56,10 +49,13 @@ pub async fn load_profile(
             message: other.to_string(),
         },
     })?;
-    if let Some(other) = misnamed {
+    if profile.name != *name {
         return Err(ProfileError::Unreadable {
             location,
-            message: format!("it is named {other:?}; a profile's name must match its file name"),
+            message: format!(
+                "it is named {:?}; a profile's name must match its file name",
+                profile.name.as_str()
+            ),
         });
     }
     Ok(profile)

@@ -1,22 +1,26 @@
 //! Cluster profiles: the TOML a team writes, parsed strictly and validated as a whole.
 //!
-//! Parsing (`serde` + `toml`) rejects unknown keys and wrong types; [`Profile::validate`]
-//! then checks every field and reports **all** problems at once, each naming the field
-//! and what is allowed. Only a validated [`Profile`] can be rendered.
+//! Parsing (`serde` + `toml`) into a [`RawProfile`] rejects unknown keys and
+//! wrong types; [`RawProfile::validate`] then checks every field, reports
+//! **all** problems at once, each naming the field and what is allowed, and
+//! turns the strings into their types: a [`Profile`] carries a
+//! [`ProfileName`], [`UserName`]s and S3 locations, so nobody downstream
+//! parses them again. Only a validated [`Profile`] can be rendered.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{ProfileName, S3Uri, UserName};
+use crate::names::{ProfileName, S3Location, S3Uri, UserName};
 
 /// The EMR release a profile gets when it names none: a current emr-7 release.
 pub const DEFAULT_RELEASE_LABEL: &str = "emr-7.10.0";
 
-/// A cluster profile as written in `profiles/<name>.toml`.
+/// A cluster profile as written in `profiles/<name>.toml`: its shape is
+/// checked, its values are not yet ([`RawProfile::validate`] does).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Profile {
+pub struct RawProfile {
     /// Profile name; also the `sparkhub:profile` tag and the key in S3.
     /// Required (the defaults of required keys only let parsing go on to
     /// report every problem at once; see [`REQUIRED_KEYS`]).
@@ -56,7 +60,7 @@ pub struct Profile {
     /// own (scripts, logs, notebooks): what its steps and notebooks use. The
     /// profile's instance role grants exactly these.
     #[serde(default)]
-    pub access: Access,
+    pub access: RawAccess,
     /// Required: `[fleets.master]` and `[fleets.core]`.
     #[serde(default)]
     pub fleets: Fleets,
@@ -77,6 +81,31 @@ pub struct Profile {
     /// beyond it starts nothing. Default: 1 for interactive profiles,
     /// [`DEFAULT_PIPELINE_LIMIT`] for pipelines.
     #[serde(default)]
+    pub max_active_clusters: Option<u32>,
+}
+
+/// A validated cluster profile (see [`RawProfile`] for what each key means):
+/// made by [`Profile::parse`] or [`RawProfile::validate`] only, its names and
+/// S3 locations already parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: ProfileName,
+    pub kind: ProfileKind,
+    pub release_label: String,
+    pub applications: Vec<String>,
+    pub python_packages: Vec<String>,
+    pub users: Vec<UserName>,
+    pub key_name: Option<String>,
+    pub log_uri: Option<S3Uri>,
+    pub notebook_bucket: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub access: Access,
+    pub fleets: Fleets,
+    pub idle: IdlePolicy,
+    pub schedule: Option<Schedule>,
+    pub tags: BTreeMap<String, String>,
+    pub steps: Vec<StepSpec>,
+    pub triggers: Vec<Trigger>,
     pub max_active_clusters: Option<u32>,
 }
 
@@ -106,34 +135,28 @@ fn default_release_label() -> String {
 /// may read, and may read and write. Every notebook user on the cluster can
 /// use the node's credentials, so these are granted to the profile's own
 /// instance role only, never to another profile's.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Access {
     /// Locations the nodes may read (list and get).
-    #[serde(default)]
-    pub read: Vec<String>,
+    pub read: Vec<S3Location>,
     /// Locations the nodes may read and write (list, get, put, delete).
-    #[serde(default)]
-    pub write: Vec<String>,
+    pub write: Vec<S3Location>,
 }
 
 impl Access {
     /// Whether `uri` lies inside a readable (or writable) location.
     pub fn can_read(&self, uri: &S3Uri) -> bool {
-        self.read
-            .iter()
-            .chain(&self.write)
-            .filter_map(|l| S3Uri::parse(l).ok())
-            .any(|l| contains(&l, uri))
+        self.read.iter().chain(&self.write).any(|l| l.contains(uri))
     }
 }
 
-/// Whether the location `outer` (a bucket, or a prefix ending in `/`, or an
-/// exact key) covers `inner`.
-fn contains(outer: &S3Uri, inner: &S3Uri) -> bool {
-    outer.bucket() == inner.bucket()
-        && (outer.key().is_empty()
-            || inner.key() == outer.key()
-            || (outer.key().ends_with('/') && inner.key().starts_with(outer.key())))
+/// `[access]` as written: `s3://` strings, checked by [`RawProfile::validate`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct RawAccess {
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -442,18 +465,6 @@ fn missing_keys(table: &toml::Table) -> Vec<String> {
 }
 
 impl Profile {
-    /// Parses a profile: at most [`MAX_PROFILE_BYTES`], TOML, and the shape of
-    /// a profile, reporting every unknown, missing and mistyped key at once.
-    /// Values are not checked; [`Profile::parse`] does both.
-    pub fn from_toml(text: &str) -> Result<Self, ProfileParseError> {
-        let (profile, problems) = Self::read(text)?;
-        if problems.is_empty() {
-            Ok(profile)
-        } else {
-            Err(ProfileParseError::Invalid(ValidationErrors(problems)))
-        }
-    }
-
     /// Parses and validates a profile: every problem at once.
     pub fn parse(text: &str) -> Result<Self, ProfileParseError> {
         Self::parse_with(text, |_| {})
@@ -464,22 +475,57 @@ impl Profile {
     /// shape and value is reported at once.
     pub fn parse_with(
         text: &str,
-        adjust: impl FnOnce(&mut Profile),
+        adjust: impl FnOnce(&mut RawProfile),
     ) -> Result<Self, ProfileParseError> {
-        let (mut profile, mut problems) = Self::read(text)?;
-        adjust(&mut profile);
-        if let Err(ValidationErrors(errors)) = profile.validate() {
-            // A missing key's default would also be reported as a bad value:
-            // a field reported already is not reported again.
-            let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-            problems.extend(errors.into_iter().filter(|e| {
-                !reported.iter().any(|m| {
-                    e.field == *m
-                        || e.field.starts_with(&format!("{m}."))
-                        || e.field.starts_with(&format!("{m}["))
-                })
-            }));
+        let (mut raw, mut problems) = RawProfile::read(text)?;
+        adjust(&mut raw);
+        match raw.validate() {
+            Ok(profile) if problems.is_empty() => return Ok(profile),
+            Ok(_) => {}
+            Err(ValidationErrors(errors)) => {
+                // A missing key's default would also be reported as a bad
+                // value: a field reported already is not reported again.
+                let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+                problems.extend(errors.into_iter().filter(|e| {
+                    !reported.iter().any(|m| {
+                        e.field == *m
+                            || e.field.starts_with(&format!("{m}."))
+                            || e.field.starts_with(&format!("{m}["))
+                    })
+                }));
+            }
         }
+        Err(ProfileParseError::Invalid(ValidationErrors(problems)))
+    }
+
+    /// How many active clusters (and starting runs) of this profile may exist at once.
+    pub fn active_cluster_limit(&self) -> u32 {
+        match (self.max_active_clusters, self.kind) {
+            (Some(n), _) => n,
+            (None, ProfileKind::Interactive) => 1,
+            (None, ProfileKind::Pipeline) => DEFAULT_PIPELINE_LIMIT,
+        }
+    }
+
+    pub fn has_application(&self, name: &str) -> bool {
+        self.applications.iter().any(|a| a == name)
+    }
+
+    /// Where EMR writes the cluster's logs: `log_uri`, or `logs/` in the
+    /// sparkhub bucket.
+    pub fn log_location(&self, sparkhub_bucket: &str) -> S3Uri {
+        self.log_uri
+            .clone()
+            .unwrap_or_else(|| S3Uri::new(sparkhub_bucket, "logs/"))
+    }
+}
+
+impl RawProfile {
+    /// Parses a profile: at most [`MAX_PROFILE_BYTES`], TOML, and the shape of
+    /// a profile, reporting every unknown, missing and mistyped key at once.
+    /// Values are not checked; [`Profile::parse`] does both.
+    pub fn from_toml(text: &str) -> Result<Self, ProfileParseError> {
+        let (profile, problems) = Self::read(text)?;
         if problems.is_empty() {
             Ok(profile)
         } else {
@@ -503,7 +549,7 @@ impl Profile {
             .collect();
         let mut unknown = Vec::new();
         let mut on_unknown = |path: serde_ignored::Path| unknown.push(ignored_path(&path));
-        let parsed: Result<Profile, _> = serde_path_to_error::deserialize(
+        let parsed: Result<RawProfile, _> = serde_path_to_error::deserialize(
             serde_ignored::Deserializer::new(toml::Value::Table(table), &mut on_unknown),
         );
         problems.extend(unknown.into_iter().map(|field| FieldError {
@@ -523,8 +569,9 @@ impl Profile {
         }
     }
 
-    /// Checks every field and returns all problems at once.
-    pub fn validate(&self) -> Result<(), ValidationErrors> {
+    /// Checks every field and returns all problems at once, or the profile
+    /// with its values typed.
+    pub fn validate(&self) -> Result<Profile, ValidationErrors> {
         let mut errors = Vec::new();
         let mut err = |field: &str, message: String| {
             errors.push(FieldError {
@@ -533,9 +580,13 @@ impl Profile {
             })
         };
 
-        if let Err(e) = ProfileName::parse(&self.name) {
-            err("name", e);
-        }
+        let name = match ProfileName::parse(&self.name) {
+            Ok(name) => Some(name),
+            Err(e) => {
+                err("name", e);
+                None
+            }
+        };
         match release_version(&self.release_label) {
             Some((6, minor, _)) if minor >= 4 => {}
             Some((7, _, _)) => {}
@@ -586,14 +637,17 @@ impl Profile {
                 );
             }
         }
+        let mut users = Vec::with_capacity(self.users.len());
         for (i, user) in self.users.iter().enumerate() {
-            if let Err(e) = UserName::parse(user) {
-                err(&format!("users[{i}]"), e);
-            } else if self.users[..i].contains(user) {
-                err(&format!("users[{i}]"), format!("{user:?} is listed twice"));
+            match UserName::parse(user) {
+                Err(e) => err(&format!("users[{i}]"), e),
+                Ok(_) if self.users[..i].contains(user) => {
+                    err(&format!("users[{i}]"), format!("{user:?} is listed twice"))
+                }
+                Ok(user) => users.push(user),
             }
         }
-        if !self.users.is_empty() && !self.has_application("JupyterHub") {
+        if !self.users.is_empty() && !self.applications.iter().any(|a| a == "JupyterHub") {
             err(
                 "users",
                 "JupyterHub users need \"JupyterHub\" in applications".into(),
@@ -607,11 +661,15 @@ impl Profile {
                 format!("{key:?} is not an EC2 key pair name (1 to 255 printable characters)"),
             );
         }
-        if let Some(uri) = &self.log_uri
-            && let Err(e) = S3Uri::parse(uri)
-        {
-            err("log_uri", e);
-        }
+        let log_uri = self
+            .log_uri
+            .as_deref()
+            .map(S3Uri::parse)
+            .transpose()
+            .unwrap_or_else(|e| {
+                err("log_uri", e);
+                None
+            });
         if let Some(bucket) = &self.notebook_bucket
             && let Err(e) = crate::names::check_bucket(bucket)
         {
@@ -625,13 +683,15 @@ impl Profile {
                 );
             }
         }
-        for (list, locations) in [
-            ("access.read", &self.access.read),
-            ("access.write", &self.access.write),
+        let mut access = Access::default();
+        for (list, locations, typed) in [
+            ("access.read", &self.access.read, &mut access.read),
+            ("access.write", &self.access.write, &mut access.write),
         ] {
             for (i, location) in locations.iter().enumerate() {
-                if let Err(e) = check_location(location) {
-                    err(&format!("{list}[{i}]"), e);
+                match S3Location::parse(location) {
+                    Ok(location) => typed.push(location),
+                    Err(e) => err(&format!("{list}[{i}]"), e),
                 }
             }
         }
@@ -784,7 +844,7 @@ impl Profile {
                 for uri in s3_uris_in(arg) {
                     match S3Uri::parse(uri) {
                         Err(e) => err(&field, e),
-                        Ok(uri) if !self.access.can_read(&uri) => err(
+                        Ok(uri) if !access.can_read(&uri) => err(
                             &field,
                             format!(
                                 "{uri} is outside the profile's [access] locations; the cluster's nodes could not read it (add a location that covers it to access.read or access.write)"
@@ -799,10 +859,7 @@ impl Profile {
         for (i, trigger) in self.triggers.iter().enumerate() {
             if let Err(e) = crate::names::check_bucket(&trigger.bucket) {
                 err(&format!("triggers[{i}].bucket"), e);
-            } else if !self
-                .access
-                .can_read(&S3Uri::new(&trigger.bucket, &trigger.prefix))
-            {
+            } else if !access.can_read(&S3Uri::new(&trigger.bucket, &trigger.prefix)) {
                 err(
                     &format!("triggers[{i}]"),
                     format!(
@@ -825,10 +882,28 @@ impl Profile {
             );
         }
 
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationErrors(errors))
+        match name {
+            Some(name) if errors.is_empty() => Ok(Profile {
+                name,
+                kind: self.kind,
+                release_label: self.release_label.clone(),
+                applications: self.applications.clone(),
+                python_packages: self.python_packages.clone(),
+                users,
+                key_name: self.key_name.clone(),
+                log_uri,
+                notebook_bucket: self.notebook_bucket.clone(),
+                subnet_ids: self.subnet_ids.clone(),
+                access,
+                fleets: self.fleets.clone(),
+                idle: self.idle.clone(),
+                schedule: self.schedule.clone(),
+                tags: self.tags.clone(),
+                steps: self.steps.clone(),
+                triggers: self.triggers.clone(),
+                max_active_clusters: self.max_active_clusters,
+            }),
+            _ => Err(ValidationErrors(errors)),
         }
     }
 
@@ -870,19 +945,6 @@ impl Profile {
             }
         }
     }
-
-    /// How many active clusters (and starting runs) of this profile may exist at once.
-    pub fn active_cluster_limit(&self) -> u32 {
-        match (self.max_active_clusters, self.kind) {
-            (Some(n), _) => n,
-            (None, ProfileKind::Interactive) => 1,
-            (None, ProfileKind::Pipeline) => DEFAULT_PIPELINE_LIMIT,
-        }
-    }
-
-    pub fn has_application(&self, name: &str) -> bool {
-        self.applications.iter().any(|a| a == name)
-    }
 }
 
 /// `emr-<major>.<minor>.<patch>` as numbers, when the label has that shape.
@@ -923,27 +985,6 @@ fn is_python_requirement(requirement: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"._*+".contains(&b))
     };
     name_ok && version_ok
-}
-
-/// An `[access]` location: `s3://bucket/` or `s3://bucket/prefix/`. The
-/// prefix ends in `/` so that `s3://b/data/` cannot also grant `s3://b/data-secret/`,
-/// and has no wildcard, which IAM would read as one.
-fn check_location(location: &str) -> Result<(), String> {
-    let uri = S3Uri::parse(location)?;
-    if !(uri.key().is_empty() || uri.key().ends_with('/')) {
-        return Err(format!(
-            "{location:?} is not a location: a bucket or a prefix ending in \"/\" (e.g. \"s3://{}/{}/\")",
-            uri.bucket(),
-            uri.key()
-        ));
-    }
-    if uri.key().contains(['*', '?', '$']) || uri.key().starts_with('/') || uri.key().contains("//")
-    {
-        return Err(format!(
-            "{location:?}: a prefix has no wildcard (*, ?, $) and no empty path segment"
-        ));
-    }
-    Ok(())
 }
 
 /// The `s3://` URIs inside one argument (a whole argument, or a part of a

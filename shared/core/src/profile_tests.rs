@@ -4,23 +4,22 @@ use crate::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 const TUTORIAL: &str = include_str!("../../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../../profiles/retrain.toml");
 
-fn tutorial() -> Profile {
-    Profile::from_toml(TUTORIAL).expect("the tutorial profile parses")
+fn tutorial() -> RawProfile {
+    RawProfile::from_toml(TUTORIAL).expect("the tutorial profile parses")
 }
 
 /// Field names of every error, in order.
-fn fields(p: &Profile) -> Vec<String> {
+fn fields(p: &RawProfile) -> Vec<String> {
     match p.validate() {
-        Ok(()) => vec![],
+        Ok(_) => vec![],
         Err(ValidationErrors(errors)) => errors.into_iter().map(|e| e.field).collect(),
     }
 }
 
 #[test]
 fn example_profiles_are_valid() {
-    assert_eq!(tutorial().validate(), Ok(()));
-    let retrain = Profile::from_toml(RETRAIN).unwrap();
-    assert_eq!(retrain.validate(), Ok(()));
+    assert_eq!(fields(&tutorial()), Vec::<String>::new());
+    let retrain = Profile::parse(RETRAIN).unwrap();
     assert_eq!(retrain.kind, ProfileKind::Pipeline);
 }
 
@@ -47,11 +46,11 @@ fn unknown_keys_are_rejected_with_their_name() {
         "kind = \"interactive\"",
         "kind = \"interactive\"\nrelase_label = \"emr-7.1.0\"",
     );
-    let err = Profile::from_toml(&text).unwrap_err().to_string();
+    let err = RawProfile::from_toml(&text).unwrap_err().to_string();
     assert!(err.contains("relase_label"), "{err}");
     let text = TUTORIAL.replace("grace_minutes = 30", "grace_minutes = 30\ngrace = 1");
     assert!(
-        Profile::from_toml(&text)
+        RawProfile::from_toml(&text)
             .unwrap_err()
             .to_string()
             .contains("grace")
@@ -61,10 +60,10 @@ fn unknown_keys_are_rejected_with_their_name() {
 #[test]
 fn wrong_types_are_rejected() {
     let text = TUTORIAL.replace("on_demand = 2", "on_demand = \"two\"");
-    assert!(Profile::from_toml(&text).is_err());
+    assert!(RawProfile::from_toml(&text).is_err());
     let text = TUTORIAL.replace("kind = \"interactive\"", "kind = \"batch\"");
     assert!(
-        Profile::from_toml(&text)
+        RawProfile::from_toml(&text)
             .unwrap_err()
             .to_string()
             .contains("batch")
@@ -102,7 +101,7 @@ fn every_error_is_reported_at_once() {
 /// field the validation must report.
 #[test]
 fn each_rule_flips_validation() {
-    type Change = fn(&mut Profile);
+    type Change = fn(&mut RawProfile);
     let cases: &[(&str, Change, &str)] = &[
         ("bad name", |p| p.name = "My Profile".into(), "name"),
         (
@@ -460,12 +459,12 @@ fn triggers_match_bucket_prefix_and_suffix() {
 
 #[test]
 fn interactive_profiles_default_to_one_active_cluster_pipelines_to_five() {
-    assert_eq!(tutorial().active_cluster_limit(), 1);
+    assert_eq!(Profile::parse(TUTORIAL).unwrap().active_cluster_limit(), 1);
     assert_eq!(
-        Profile::from_toml(RETRAIN).unwrap().active_cluster_limit(),
+        Profile::parse(RETRAIN).unwrap().active_cluster_limit(),
         DEFAULT_PIPELINE_LIMIT
     );
-    let mut p = tutorial();
+    let mut p = Profile::parse(TUTORIAL).unwrap();
     p.max_active_clusters = Some(3);
     assert_eq!(p.active_cluster_limit(), 3);
 }
@@ -551,6 +550,100 @@ fn a_wrong_type_is_named_by_its_path() {
     assert_eq!(errors[0].field, "idle.timeout_minutes", "{errors:?}");
 }
 
+/// The values that become types (names, users, S3 locations) are checked
+/// with the shape: each case edits the tutorial's text and names every field
+/// `Profile::parse` must report, all in one answer.
+#[test]
+fn typed_values_are_reported_together_with_the_shape() {
+    /// (what, text replaced in the tutorial → its replacement, fields reported)
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let cases: &[Case] = &[
+        (
+            "a bad user, a bad location and an unknown key",
+            &[
+                ("\"admin\"]", "\"Bob\"]\ncolour = \"blue\""),
+                ("[tags]", "[access]\nread = [\"s3://data-1/in\"]\n\n[tags]"),
+            ],
+            &["colour", "users[1]", "access.read[0]"],
+        ),
+        (
+            "a bad name, a log URI that is no s3:// URI, an unknown key in [idle]",
+            &[
+                ("\"tutorial\"", "\"Tutorial\""),
+                ("key_name", "log_uri = \"/var/log\"\nkey_name"),
+                ("grace_minutes = 30", "grace_minutes = 30\ngrace = 1"),
+            ],
+            &["idle.grace", "name", "log_uri"],
+        ),
+        (
+            "a step action EMR does not have is a wrong type, named by its path",
+            &[(
+                "[tags]",
+                "[[steps]]\nname = \"s\"\naction_on_failure = \"RETRY\"\n\n[tags]",
+            )],
+            &["steps[0].action_on_failure"],
+        ),
+        (
+            "a bad name, a write location with a wildcard, a reserved user",
+            &[
+                ("\"tutorial\"", "\"Tutorial\""),
+                ("\"admin\"]", "\"hadoop\"]"),
+                ("[tags]", "[access]\nwrite = [\"s3://models/*/\"]\n\n[tags]"),
+            ],
+            &["name", "users[1]", "access.write[0]"],
+        ),
+    ];
+    for (what, edits, expected) in cases {
+        let mut text = TUTORIAL.to_owned();
+        for (from, to) in *edits {
+            assert!(text.contains(from), "{what}: {from:?} is in the tutorial");
+            text = text.replacen(from, to, 1);
+        }
+        let Err(ProfileParseError::Invalid(ValidationErrors(errors))) = Profile::parse(&text)
+        else {
+            panic!("{what}: Invalid expected")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, *expected, "{what}: {errors:?}");
+    }
+}
+
+/// A valid profile carries its values typed, as written.
+#[test]
+fn a_valid_profile_carries_its_names_users_and_locations_typed() {
+    let text = TUTORIAL.replacen("key_name", "log_uri = \"s3://team-logs/emr/\"\nkey_name", 1)
+        + "\n[access]\nread = [\"s3://data-1/in/\"]\nwrite = [\"s3://models-1/\"]\n";
+    let p = Profile::parse(&text).unwrap();
+    assert_eq!(p.name, ProfileName::parse("tutorial").unwrap());
+    assert_eq!(
+        p.users,
+        [
+            UserName::parse("philipp").unwrap(),
+            UserName::parse("admin").unwrap()
+        ]
+    );
+    assert_eq!(
+        p.log_uri,
+        Some(S3Uri::parse("s3://team-logs/emr/").unwrap())
+    );
+    assert_eq!(
+        (p.access.read[0].bucket(), p.access.read[0].prefix()),
+        ("data-1", "in/")
+    );
+    assert!(
+        p.access
+            .can_read(&S3Uri::parse("s3://models-1/v1/model.bin").unwrap())
+    );
+    assert!(
+        !p.access
+            .can_read(&S3Uri::parse("s3://data-1/out/x").unwrap())
+    );
+}
+
 #[test]
 fn not_toml_and_too_large_are_not_profiles() {
     assert!(matches!(
@@ -609,7 +702,7 @@ fn emr_limits_are_validation_errors() {
 
 #[test]
 fn the_object_may_only_be_a_whole_step_argument() {
-    let mut p = Profile::from_toml(RETRAIN).unwrap();
+    let mut p = RawProfile::from_toml(RETRAIN).unwrap();
     p.steps[0].args = vec!["bash".into(), "-c".into(), "aws s3 cp {object} .".into()];
     let err = p.validate().unwrap_err().to_string();
     assert!(
@@ -622,7 +715,7 @@ fn the_object_may_only_be_a_whole_step_argument() {
         "aws s3 cp \"$0\" .".into(),
         "{object}".into(),
     ];
-    assert_eq!(p.validate(), Ok(()));
+    assert_eq!(fields(&p), Vec::<String>::new());
     p.steps[0].args = vec!["--input={object}".into()];
     assert!(p.validate().is_err());
 }
@@ -705,7 +798,7 @@ mod fuzz {
         ) {
             let text = toml::to_string(&table.into_iter().collect::<toml::Table>()).unwrap_or_default();
             match Profile::parse(&text) {
-                Ok(p) => prop_assert!(p.validate().is_ok()),
+                Ok(_) => {}
                 Err(ProfileParseError::Invalid(errors)) => prop_assert!(!errors.0.is_empty()),
                 Err(other) => prop_assert!(false, "valid TOML reported as {other}"),
             }

@@ -232,8 +232,8 @@ pub struct RunOptions {
     pub run_id: String,
     /// Steps for this run instead of the profile's.
     pub steps: Option<Vec<StepSpec>>,
-    /// `s3://` URI of the object that triggered the run, for `{object}`.
-    pub object: Option<String>,
+    /// The object that triggered the run, for `{object}`.
+    pub object: Option<S3Uri>,
     pub topic_arn: Option<String>,
     /// Seconds between polls; 30 when absent.
     pub poll_seconds: Option<u32>,
@@ -248,13 +248,13 @@ pub fn plan(profile: &Profile, deployment: &Deployment, run: &RunOptions) -> Clu
         .as_deref()
         .unwrap_or(&profile.steps)
         .iter()
-        .map(|step| step_config(step, run.object.as_deref()))
+        .map(|step| step_config(step, run.object.as_ref()))
         .collect::<Vec<_>>();
     let terminate_when_done = profile.kind == ProfileKind::Pipeline;
     ClusterPlan {
         scripts,
         input: WorkflowInput {
-            profile: profile.name.clone(),
+            profile: profile.name.to_string(),
             run_id: run.run_id.clone(),
             request,
             steps,
@@ -313,7 +313,7 @@ pub fn run_job_flow_request(
         },
         Tag {
             key: TAG_PROFILE.into(),
-            value: profile.name.clone(),
+            value: profile.name.to_string(),
         },
         Tag {
             key: TAG_EMR_MANAGED_POLICY.into(),
@@ -337,11 +337,8 @@ pub fn run_job_flow_request(
         bootstrap_actions,
         configurations,
         service_role: deployment.service_role.clone(),
-        job_flow_role: instance_role_name(&deployment.instance_role_prefix, &profile.name),
-        log_uri: profile
-            .log_uri
-            .clone()
-            .unwrap_or_else(|| format!("s3://{}/logs/", deployment.bucket)),
+        job_flow_role: instance_role_name(&deployment.instance_role_prefix, profile.name.as_str()),
+        log_uri: profile.log_location(&deployment.bucket).to_string(),
         visible_to_all_users: true,
         instances: Instances {
             ec2_key_name: profile.key_name.clone(),
@@ -385,7 +382,8 @@ fn fleet(name: &str, kind: &str, fleet: &Fleet) -> InstanceFleet {
 
 /// An EMR step from a profile step; `{object}` in the arguments becomes the
 /// triggering object's URI when there is one.
-pub fn step_config(step: &StepSpec, object: Option<&str>) -> StepConfig {
+pub fn step_config(step: &StepSpec, object: Option<&S3Uri>) -> StepConfig {
+    let object = object.map(S3Uri::to_string);
     StepConfig {
         name: step.name.clone(),
         action_on_failure: step.action_on_failure.as_emr().into(),
@@ -394,7 +392,7 @@ pub fn step_config(step: &StepSpec, object: Option<&str>) -> StepConfig {
             args: step
                 .args
                 .iter()
-                .map(|arg| match object {
+                .map(|arg| match &object {
                     Some(uri) => arg.replace(OBJECT_PLACEHOLDER, uri),
                     None => arg.clone(),
                 })

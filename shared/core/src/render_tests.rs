@@ -1,10 +1,10 @@
 use super::*;
-use crate::profile::ActionOnFailure;
+use crate::profile::{ActionOnFailure, RawProfile};
 
 const TUTORIAL: &str = include_str!("../../../profiles/tutorial.toml");
 
 fn tutorial() -> Profile {
-    Profile::from_toml(TUTORIAL).unwrap()
+    Profile::parse(TUTORIAL).unwrap()
 }
 
 fn deployment() -> Deployment {
@@ -105,7 +105,7 @@ fn bootstrap_actions_point_at_the_uploaded_scripts() {
 /// Table: profile change → what the request must show.
 #[test]
 fn rendering_follows_the_profile() {
-    type Change = fn(&mut Profile);
+    type Change = fn(&mut RawProfile);
     type Check = fn(&RunJobFlowRequest) -> bool;
     let cases: &[(&str, Change, Check)] = &[
         (
@@ -155,6 +155,11 @@ fn rendering_follows_the_profile() {
             |r| r.log_uri == "s3://logs-1/emr/",
         ),
         (
+            "a bucket as the log uri",
+            |p| p.log_uri = Some("s3://logs-1".into()),
+            |r| r.log_uri == "s3://logs-1/",
+        ),
+        (
             "no key pair",
             |p| p.key_name = None,
             |r| r.instances.ec2_key_name.is_none(),
@@ -197,13 +202,11 @@ fn rendering_follows_the_profile() {
         ),
     ];
     for (what, change, check) in cases {
-        let mut p = tutorial();
-        change(&mut p);
-        assert_eq!(
-            p.validate(),
-            Ok(()),
-            "{what}: the case must start from a valid profile"
-        );
+        let mut raw = RawProfile::from_toml(TUTORIAL).unwrap();
+        change(&mut raw);
+        let p = raw
+            .validate()
+            .unwrap_or_else(|e| panic!("{what}: the case must start from a valid profile: {e}"));
         assert!(check(&request(&p)), "{what}: {:#?}", request(&p));
     }
 }
@@ -220,9 +223,9 @@ impl RunJobFlowRequest {
 
 #[test]
 fn pipeline_runs_terminate_interactive_runs_do_not() {
-    let retrain = Profile::from_toml(include_str!("../../../profiles/retrain.toml")).unwrap();
+    let retrain = Profile::parse(include_str!("../../../profiles/retrain.toml")).unwrap();
     let run = RunOptions {
-        object: Some("s3://data-1/incoming/2026-11-25.csv".into()),
+        object: Some(S3Uri::new("data-1", "incoming/2026-11-25.csv")),
         ..Default::default()
     };
     let input = plan(&retrain, &deployment(), &run).input;

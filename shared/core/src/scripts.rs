@@ -65,7 +65,7 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
         let body = fill(
             BOOTSTRAP_PYTHON,
             &[
-                ("PROFILE", profile.name.clone()),
+                ("PROFILE", profile.name.to_string()),
                 ("PACKAGES", quoted_words(&profile.python_packages)),
             ],
         );
@@ -80,7 +80,7 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
         let body = fill(
             INSTALL_NOTEBOOK_REPORTER,
             &[
-                ("PROFILE", profile.name.clone()),
+                ("PROFILE", profile.name.to_string()),
                 (
                     "REPORTER",
                     notebook_reporter(profile, NOTEBOOK_ACTIVE_WINDOW)
@@ -104,7 +104,7 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
         let body = fill(
             JUPYTERHUB_USERS,
             &[
-                ("PROFILE", profile.name.clone()),
+                ("PROFILE", profile.name.to_string()),
                 ("USERS", quoted_words(&profile.users)),
             ],
         );
@@ -120,7 +120,7 @@ pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
     fill(
         NOTEBOOK_REPORTER,
         &[
-            ("PROFILE", profile.name.clone()),
+            ("PROFILE", profile.name.to_string()),
             ("ACTIVE_SECONDS", window.as_secs().max(1).to_string()),
         ],
     )
@@ -129,7 +129,7 @@ pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
 /// The one-time hub setup (sparkhub's JupyterHub services, then the
 /// reporter's timer), as the install script writes it to the master node.
 pub fn hub_setup(profile: &Profile) -> String {
-    fill(HUB_SETUP, &[("PROFILE", profile.name.clone())])
+    fill(HUB_SETUP, &[("PROFILE", profile.name.to_string())])
 }
 
 fn script(
@@ -165,10 +165,10 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 
 /// Words for a bash array, each single-quoted. The values are validated to
 /// contain no quote characters; quoting is a second line of defence.
-fn quoted_words(words: &[String]) -> String {
+fn quoted_words(words: &[impl AsRef<str>]) -> String {
     words
         .iter()
-        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .map(|w| format!("'{}'", w.as_ref().replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -176,9 +176,10 @@ fn quoted_words(words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::RawProfile;
 
     fn profile(packages: &[&str], users: &[&str]) -> Profile {
-        let mut p = Profile::from_toml(
+        let mut p = RawProfile::from_toml(
             r#"
 name = "t"
 applications = ["Spark", "JupyterHub"]
@@ -193,7 +194,7 @@ on_demand = 2
         .unwrap();
         p.python_packages = packages.iter().map(|s| s.to_string()).collect();
         p.users = users.iter().map(|s| s.to_string()).collect();
-        p
+        p.validate().unwrap()
     }
 
     #[test]

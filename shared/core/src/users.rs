@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::names::UserName;
+use crate::names::{ProfileName, UserName};
 use crate::render::{HadoopJarStep, StepConfig};
 
 /// Length of generated passwords (62 symbols: about 143 bits).
 pub const PASSWORD_LENGTH: usize = 24;
 
 /// Secrets Manager name of a profile's JupyterHub passwords.
-pub fn secret_name(profile: &str) -> String {
+pub fn secret_name(profile: &ProfileName) -> String {
     format!("sparkhub/{profile}/jupyterhub-users")
 }
 

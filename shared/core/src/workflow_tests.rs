@@ -20,8 +20,7 @@ fn run_job_flow_gets_every_rendered_request_field() {
         panic!("Create cluster is a task")
     };
     let params = create.parameters.as_ref().unwrap().as_object().unwrap();
-    let profile =
-        crate::Profile::from_toml(include_str!("../../../profiles/tutorial.toml")).unwrap();
+    let profile = crate::Profile::parse(include_str!("../../../profiles/tutorial.toml")).unwrap();
     let plan = crate::render::plan(
         &profile,
         &crate::Deployment::with_default_roles("b-1"),

@@ -3,6 +3,7 @@
 
 use crate::errors::Failure;
 use crate::loading::ProfileError;
+use crate::names::S3Uri;
 use crate::ports::AwsError;
 
 use crate::create::object_key::KeyError;
@@ -48,7 +49,7 @@ pub enum CreateError {
     #[error(
         "{object} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
     )]
-    LimitReached { object: String, reason: String },
+    LimitReached { object: S3Uri, reason: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crate::loading::load_profile;
 use crate::ports::{ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, Workflow};
+use crate::profile::RawProfile;
 use crate::render::{self, Deployment, RunOptions, Tag};
 use crate::settings::Settings;
-use crate::{Profile, ProfileName};
+use crate::{Profile, ProfileName, S3Uri};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -150,7 +151,7 @@ pub struct CreateCluster<P, S, W, C, L> {
 struct Run {
     profile: Profile,
     run_id: String,
-    object: Option<String>,
+    object: Option<S3Uri>,
 }
 
 impl<P, S, W, C, L> CreateCluster<P, S, W, C, L>
@@ -164,13 +165,12 @@ where
     pub async fn handle(&self, event: Value) -> Result<Outcome, CreateError> {
         let run = self.resolve(trigger::parse(&event)?).await?;
         let profile = &run.profile;
-        let name_of_profile = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
-        let execution_name = execution_name(&name_of_profile, &run.run_id);
+        let execution_name = execution_name(&profile.name, &run.run_id);
 
         if let Some(execution_arn) = self.workflow.find_execution(&execution_name).await? {
             info!(profile = %profile.name, %execution_name, %execution_arn, "this trigger already started a run");
             return Ok(Outcome::AlreadyStarted {
-                profile: profile.name.clone(),
+                profile: profile.name.to_string(),
                 execution_name,
                 execution_arn,
             });
@@ -207,7 +207,7 @@ where
         let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
 
         // Count and start under the profile's lease (see crate::create::limit).
-        let lease = self.acquire(&name_of_profile, &execution_name).await?;
+        let lease = self.acquire(&profile.name, &execution_name).await?;
         let outcome = self
             .count_and_start(
                 &lease,
@@ -265,7 +265,6 @@ where
         execution_name: &str,
         input: &str,
     ) -> Result<Outcome, CreateError> {
-        let name = ProfileName::parse(&profile.name).map_err(CreateError::BadEvent)?;
         let clusters = self.clusters.active_clusters(cluster_name).await?;
         let running = self.workflow.running_executions().await?;
         let already = running.iter().any(|n| n == execution_name)
@@ -278,13 +277,13 @@ where
         {
             info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
             return Ok(Outcome::AlreadyStarted {
-                profile: profile.name.clone(),
+                profile: profile.name.to_string(),
                 execution_name: execution_name.to_owned(),
                 execution_arn,
             });
         }
         let limit = profile.active_cluster_limit();
-        let active = active_runs(&name, &clusters, &running, &lease.body.started);
+        let active = active_runs(&profile.name, &clusters, &running, &lease.body.started);
         if active.len() >= limit as usize {
             let reason = format!(
                 "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
@@ -294,13 +293,13 @@ where
             );
             info!(profile = %profile.name, %reason, "skipped");
             return Ok(Outcome::Skipped {
-                profile: profile.name.clone(),
+                profile: profile.name.to_string(),
                 reason,
             });
         }
         if !lease.still_held((self.now)()) {
             return Err(CreateError::Busy {
-                profile: profile.name.clone(),
+                profile: profile.name.to_string(),
                 holder: format!("{execution_name}, whose own lease ran out while it counted"),
                 key: lease.key.clone(),
             });
@@ -309,7 +308,7 @@ where
             Started::New(execution_arn) => {
                 info!(profile = %profile.name, %execution_name, %execution_arn, "started a cluster run");
                 Outcome::Started {
-                    profile: profile.name.clone(),
+                    profile: profile.name.to_string(),
                     execution_name: execution_name.to_owned(),
                     execution_arn,
                 }
@@ -317,7 +316,7 @@ where
             Started::AlreadyExisted(execution_arn) => {
                 info!(profile = %profile.name, %execution_name, "a concurrent delivery of this trigger started the run");
                 Outcome::AlreadyStarted {
-                    profile: profile.name.clone(),
+                    profile: profile.name.to_string(),
                     execution_name: execution_name.to_owned(),
                     execution_arn,
                 }
@@ -361,10 +360,11 @@ where
                 key,
             } => {
                 let profile = self.profile_for_object(&bucket, key.as_str()).await?;
+                // The bucket is a trigger's, validated with its profile.
                 Ok(Run {
                     profile,
                     run_id: event_id,
-                    object: Some(format!("s3://{bucket}/{key}")),
+                    object: Some(S3Uri::new(&bucket, key.as_str())),
                 })
             }
         }
@@ -373,7 +373,7 @@ where
     async fn load(
         &self,
         name: &ProfileName,
-        adjust: impl FnOnce(&mut Profile),
+        adjust: impl FnOnce(&mut RawProfile),
     ) -> Result<Profile, CreateError> {
         Ok(load_profile(&self.profiles, name, adjust).await?)
     }

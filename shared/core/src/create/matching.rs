@@ -39,8 +39,8 @@ mod tests {
     use crate::profile::Trigger;
 
     fn profile(name: &str, triggers: &[(&str, &str, &str)]) -> Profile {
-        let mut p = Profile::from_toml(include_str!("../../../../profiles/retrain.toml")).unwrap();
-        p.name = name.parse().unwrap();
+        let mut p = Profile::parse(include_str!("../../../../profiles/retrain.toml")).unwrap();
+        p.name = crate::ProfileName::parse(name).unwrap();
         p.triggers = triggers
             .iter()
             .map(|(bucket, prefix, suffix)| Trigger {

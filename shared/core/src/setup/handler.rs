@@ -137,23 +137,19 @@ where
         if profile.users.is_empty() {
             return ignored(format!("profile {} has no JupyterHub users", profile.name));
         }
-        let users: Vec<UserName> = profile
-            .users
-            .iter()
-            .map(|u| UserName::parse(u).expect("a validated profile has valid user names"))
-            .collect();
+        let users = &profile.users;
 
         // Passwords first: the step's script reads them from the secret.
         let secret = secret_name(&profile.name);
         let (new_passwords_for, removed_users) = self
-            .ensure_passwords(&secret, &profile.name, &users)
+            .ensure_passwords(&secret, profile.name.as_str(), users)
             .await?;
         if !removed_users.is_empty() {
             warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile keep their password and account; remove them by hand if they should go");
         }
-        let user_names: Vec<String> = profile.users.clone();
+        let user_names: Vec<String> = users.iter().map(UserName::to_string).collect();
 
-        let name = step_name(&users);
+        let name = step_name(users);
         let steps = self.clusters.steps(&cluster_id).await?;
         match users_step(&steps, &name) {
             UsersStep::Add => {}
@@ -161,7 +157,7 @@ where
                 info!(%cluster_id, step_id = %step.id, state = %step.state, "a users step for these users is already on the cluster");
                 return Ok(Outcome::AlreadySetUp {
                     cluster_id,
-                    profile: profile.name,
+                    profile: profile.name.to_string(),
                     step_id: step.id.clone(),
                     secret,
                     users: user_names,
@@ -171,10 +167,7 @@ where
             UsersStep::GaveUp { failed, tell } => {
                 let last = failed[0];
                 let log = last.log_file.clone().unwrap_or_else(|| {
-                    let base = profile
-                        .log_uri
-                        .clone()
-                        .unwrap_or_else(|| format!("s3://{}/logs/", self.config.bucket));
+                    let base = profile.log_location(&self.config.bucket).to_string();
                     let sep = if base.ends_with('/') { "" } else { "/" };
                     format!("{base}{sep}{cluster_id}/steps/{}/", last.id)
                 });
@@ -186,11 +179,17 @@ where
                 warn!(%cluster_id, profile = %profile.name, ?failed_steps, %reason, %log, "the users step failed {} times; no new one", failed.len());
                 let notified = tell
                     && self
-                        .tell_gave_up(&cluster_id, &profile.name, &failed_steps, &reason, &log)
+                        .tell_gave_up(
+                            &cluster_id,
+                            profile.name.as_str(),
+                            &failed_steps,
+                            &reason,
+                            &log,
+                        )
                         .await;
                 return Ok(Outcome::GaveUp {
                     cluster_id,
-                    profile: profile.name,
+                    profile: profile.name.to_string(),
                     failed_steps,
                     reason,
                     log,
@@ -202,18 +201,18 @@ where
         let script = scripts::render_all(&profile)
             .into_iter()
             .find(|s| s.file_name == USERS_SCRIPT)
-            .ok_or_else(|| SetupError::NoUsersScript(profile.name.clone()))?;
+            .ok_or_else(|| SetupError::NoUsersScript(profile.name.to_string()))?;
         self.scripts
             .put_if_absent(&script.key, &script.body)
             .await?;
         let region = event.region.unwrap_or_else(|| self.config.region.clone());
         let script_uri = format!("s3://{}/{}", self.config.bucket, script.key);
-        let step = users_step_config(&users, &script_uri, &secret, &region);
+        let step = users_step_config(users, &script_uri, &secret, &region);
         let step_id = self.clusters.add_step(&cluster_id, &step).await?;
         info!(%cluster_id, profile = %profile.name, %step_id, users = ?user_names, ?new_passwords_for, "added the JupyterHub users step");
         Ok(Outcome::StepAdded {
             cluster_id,
-            profile: profile.name,
+            profile: profile.name.to_string(),
             step_id,
             secret,
             users: user_names,
