@@ -515,3 +515,33 @@ async fn many_clusters_are_described_a_few_at_a_time_in_listing_order() {
     let calls: usize = rules.iter().map(|r| r.num_calls()).sum();
     assert_eq!(calls, 25 + 13, "one call per cluster, plus the retries");
 }
+
+#[tokio::test]
+async fn a_steps_action_on_failure_reaches_emr_as_the_profile_says() {
+    use aws_sdk_emr::operation::add_job_flow_steps::AddJobFlowStepsOutput;
+    use aws_sdk_emr::types::ActionOnFailure as Sdk;
+    use sparkhub_core::render::HadoopJarStep;
+    for (ours, sent) in [
+        (ActionOnFailure::Continue, Sdk::Continue),
+        (ActionOnFailure::CancelAndWait, Sdk::CancelAndWait),
+        (ActionOnFailure::TerminateCluster, Sdk::TerminateCluster),
+    ] {
+        let add = mock!(aws_sdk_emr::Client::add_job_flow_steps)
+            .match_requests(move |r| {
+                r.job_flow_id() == Some("j-1")
+                    && r.steps().first().and_then(|s| s.action_on_failure()) == Some(&sent)
+            })
+            .then_output(|| AddJobFlowStepsOutput::builder().step_ids("s-1").build());
+        let emr = Emr::new(mock_client!(aws_sdk_emr, [&add]));
+        let step = StepConfig {
+            name: "clean".into(),
+            action_on_failure: ours,
+            hadoop_jar_step: HadoopJarStep {
+                jar: "command-runner.jar".into(),
+                args: vec!["spark-submit".into()],
+            },
+        };
+        let id = emr.add_step("j-1", &step).await;
+        assert_eq!(id.ok().as_deref(), Some("s-1"), "{ours}");
+    }
+}

@@ -27,6 +27,7 @@ use sparkhub_core::ports::{
     ClusterUntagger, LeaseStore, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore,
     SecretStore, Started, StepSummary, Workflow,
 };
+use sparkhub_core::profile::ActionOnFailure;
 use sparkhub_core::render::StepConfig;
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
 
@@ -450,10 +451,17 @@ impl ClusterSteps for Emr {
     }
 
     async fn add_step(&self, cluster_id: &str, step: &StepConfig) -> Result<String, AwsError> {
-        use aws_sdk_emr::types::{ActionOnFailure, HadoopJarStepConfig, StepConfig as Sdk};
+        use aws_sdk_emr::types::{
+            ActionOnFailure as SdkAction, HadoopJarStepConfig, StepConfig as Sdk,
+        };
+        let action = match step.action_on_failure {
+            ActionOnFailure::Continue => SdkAction::Continue,
+            ActionOnFailure::CancelAndWait => SdkAction::CancelAndWait,
+            ActionOnFailure::TerminateCluster => SdkAction::TerminateCluster,
+        };
         let sdk = Sdk::builder()
             .name(&step.name)
-            .action_on_failure(ActionOnFailure::from(step.action_on_failure.as_str()))
+            .action_on_failure(action)
             .hadoop_jar_step(
                 HadoopJarStepConfig::builder()
                     .jar(&step.hadoop_jar_step.jar)

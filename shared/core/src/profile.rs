@@ -258,6 +258,8 @@ fn default_jar() -> String {
     "command-runner.jar".to_owned()
 }
 
+/// What EMR does when a step fails; serialized as EMR spells it, in a
+/// profile, an event's steps and the workflow's input alike.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionOnFailure {
@@ -274,6 +276,12 @@ impl ActionOnFailure {
             Self::CancelAndWait => "CANCEL_AND_WAIT",
             Self::TerminateCluster => "TERMINATE_CLUSTER",
         }
+    }
+}
+
+impl fmt::Display for ActionOnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_emr())
     }
 }
 

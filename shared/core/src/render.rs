@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::names::S3Uri;
-use crate::profile::{Fleet, Profile, ProfileKind, StepSpec};
+use crate::profile::{ActionOnFailure, Fleet, Profile, ProfileKind, StepSpec};
 use crate::scripts::{self, RenderedScript};
 
 /// Tag on every cluster sparkhub creates; the terminator only touches clusters carrying it.
@@ -184,7 +184,7 @@ pub struct Tag {
 #[serde(rename_all = "PascalCase")]
 pub struct StepConfig {
     pub name: String,
-    pub action_on_failure: String,
+    pub action_on_failure: ActionOnFailure,
     pub hadoop_jar_step: HadoopJarStep,
 }
 
@@ -386,7 +386,7 @@ pub fn step_config(step: &StepSpec, object: Option<&S3Uri>) -> StepConfig {
     let object = object.map(S3Uri::to_string);
     StepConfig {
         name: step.name.clone(),
-        action_on_failure: step.action_on_failure.as_emr().into(),
+        action_on_failure: step.action_on_failure,
         hadoop_jar_step: HadoopJarStep {
             jar: step.jar.clone(),
             args: step

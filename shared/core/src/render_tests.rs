@@ -235,7 +235,15 @@ fn pipeline_runs_terminate_interactive_runs_do_not() {
         input.steps[0].hadoop_jar_step.args.last().unwrap(),
         "s3://data-1/incoming/2026-11-25.csv"
     );
-    assert_eq!(input.steps[0].action_on_failure, "CANCEL_AND_WAIT");
+    assert_eq!(
+        input.steps[0].action_on_failure,
+        ActionOnFailure::CancelAndWait
+    );
+    // The workflow passes the step to EMR as it is in its input.
+    let json = serde_json::to_value(&input).unwrap();
+    assert_eq!(json["steps"][0]["ActionOnFailure"], "CANCEL_AND_WAIT");
+    let back: WorkflowInput = serde_json::from_value(json).unwrap();
+    assert_eq!(back, input);
     assert!(
         !plan(&tutorial(), &deployment(), &RunOptions::default())
             .input
@@ -261,7 +269,7 @@ fn run_steps_replace_the_profile_steps() {
     )
     .input;
     assert_eq!(input.steps.len(), 1);
-    assert_eq!(input.steps[0].action_on_failure, "CONTINUE");
+    assert_eq!(input.steps[0].action_on_failure, ActionOnFailure::Continue);
     assert_eq!(
         input.steps[0].hadoop_jar_step.args,
         ["echo", "{object}"],

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::names::{ProfileName, UserName};
+use crate::profile::ActionOnFailure;
 use crate::render::{HadoopJarStep, StepConfig};
 
 /// Length of generated passwords (62 symbols: about 143 bits).
@@ -99,7 +100,7 @@ pub fn step_name(users: &[UserName]) -> String {
 pub fn users_step(users: &[UserName], script_uri: &str, secret: &str, region: &str) -> StepConfig {
     StepConfig {
         name: step_name(users),
-        action_on_failure: "CONTINUE".into(),
+        action_on_failure: ActionOnFailure::Continue,
         hadoop_jar_step: HadoopJarStep {
             jar: format!("s3://{region}.elasticmapreduce/libs/script-runner/script-runner.jar"),
             args: vec![script_uri.into(), secret.into(), region.into()],
@@ -257,7 +258,7 @@ mod tests {
                 "eu-central-1"
             ]
         );
-        assert_eq!(step.action_on_failure, "CONTINUE");
+        assert_eq!(step.action_on_failure, ActionOnFailure::Continue);
     }
 
     #[test]
