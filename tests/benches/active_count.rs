@@ -1,6 +1,6 @@
 //! create-cluster's count of a profile's active clusters
 //! (`ClusterDirectory::active_clusters` over the EMR adapter, as
-//! `CreateCluster::with_aws` wires it) with N active clusters of that name in
+//! `sparkhub_aws::create_cluster` wires it) with N active clusters of that name in
 //! the local emulator: API calls and wall time, describing one cluster at a
 //! time and a bounded number at once.
 //!

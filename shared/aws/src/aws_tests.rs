@@ -545,3 +545,67 @@ async fn a_steps_action_on_failure_reaches_emr_as_the_profile_says() {
         assert_eq!(id.ok().as_deref(), Some("s-1"), "{ours}");
     }
 }
+
+/// What `sparkhub connect` and the sweep read from DescribeCluster: master
+/// DNS name, key pair, protection and applications; an unknown cluster is
+/// `None`.
+#[tokio::test]
+async fn a_described_cluster_carries_what_connect_and_the_sweep_read() {
+    use aws_sdk_emr::operation::describe_cluster::DescribeClusterError;
+    use aws_sdk_emr::types::{Application, Ec2InstanceAttributes, error::InvalidRequestException};
+    let full = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-1"))
+        .then_output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    Cluster::builder()
+                        .id("j-1")
+                        .name("sparkhub-tutorial")
+                        .status(
+                            ClusterStatus::builder()
+                                .state(aws_sdk_emr::types::ClusterState::Waiting)
+                                .build(),
+                        )
+                        .master_public_dns_name("ec2-1-2-3-4.compute.amazonaws.com")
+                        .ec2_instance_attributes(
+                            Ec2InstanceAttributes::builder()
+                                .ec2_key_name("team-key")
+                                .build(),
+                        )
+                        .termination_protected(true)
+                        .applications(Application::builder().name("JupyterHub").build())
+                        .build(),
+                )
+                .build()
+        });
+    let bare = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-2"))
+        .then_output(|| described("j-2", aws_sdk_emr::types::ClusterState::Starting, &[]));
+    let unknown = mock!(aws_sdk_emr::Client::describe_cluster)
+        .match_requests(|r| r.cluster_id() == Some("j-3"))
+        .then_error(|| {
+            DescribeClusterError::InvalidRequestException(
+                InvalidRequestException::builder()
+                    .message("Cluster id 'j-3' is not valid.")
+                    .build(),
+            )
+        });
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&full, &bare, &unknown]
+    ));
+    let full = emr.cluster("j-1").await.unwrap().unwrap();
+    assert_eq!(
+        full.master_dns.as_deref(),
+        Some("ec2-1-2-3-4.compute.amazonaws.com")
+    );
+    assert_eq!(full.key_name.as_deref(), Some("team-key"));
+    assert!(full.termination_protected);
+    assert_eq!(full.applications, ["JupyterHub"]);
+    let bare = emr.cluster("j-2").await.unwrap().unwrap();
+    assert_eq!((bare.master_dns, bare.key_name), (None, None));
+    assert!(!bare.termination_protected && bare.applications.is_empty());
+    assert_eq!(bare.state, ClusterState::Starting);
+    assert_eq!(emr.cluster("j-3").await.unwrap(), None);
+}

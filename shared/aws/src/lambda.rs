@@ -56,3 +56,35 @@ where
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sparkhub_core::ports::AwsError;
+    use sparkhub_core::sweep::SweepError;
+
+    /// What Lambda, and so the retry policies and alarms, see of a failure:
+    /// its errorType and its message with the causes the message lacks.
+    #[test]
+    fn a_failure_becomes_a_diagnostic_with_its_type_and_causes() {
+        let listing = AwsError::new(
+            "EMR ListClusters",
+            true,
+            Some("ThrottlingException".into()),
+            std::io::Error::other("Rate exceeded"),
+        );
+        let d = diagnostic(SweepError::Listing(listing));
+        assert_eq!(d.error_type, "sparkhub.Retryable");
+        assert!(
+            d.error_message
+                .starts_with("listing the clusters failed, nothing was terminated")
+                && d.error_message.contains("ThrottlingException")
+                && d.error_message.ends_with("Rate exceeded"),
+            "{}",
+            d.error_message
+        );
+        let d = diagnostic(SweepError::Config("SPARKHUB_BUCKET is not set".into()));
+        assert_eq!(d.error_type, "sparkhub.Config");
+        assert_eq!(d.error_message, "configuration: SPARKHUB_BUCKET is not set");
+    }
+}

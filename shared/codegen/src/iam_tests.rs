@@ -5,20 +5,36 @@ use crate::golden::workspace_root;
 use crate::infra::repo_profiles;
 
 /// Names the SDK operations called on `.client` inside each `impl <Port> for
-/// <Adapter>` block of `sparkhub-aws`.
+/// <Adapter>` block of every source file of `sparkhub-aws`.
 fn adapter_operations() -> Vec<(String, BTreeSet<String>)> {
-    let source = std::fs::read_to_string(workspace_root().join("shared/aws/src/lib.rs")).unwrap();
-    let source = source.split("#[cfg(test)]").next().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(workspace_root().join("shared/aws/src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".rs") && !name.ends_with("_tests.rs")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "the adapters' sources: {files:?}");
     let mut blocks: Vec<(String, String)> = Vec::new();
-    for line in source.lines() {
-        if let Some(rest) = line.strip_prefix("impl ") {
-            let port = match rest.split_once(" for ") {
-                Some((port, _)) => port.trim().to_owned(),
-                None => String::new(),
-            };
-            blocks.push((port, String::new()));
-        } else if let Some((_, body)) = blocks.last_mut() {
-            body.push_str(line);
+    for source in files.iter().map(|f| std::fs::read_to_string(f).unwrap()) {
+        let source = source.split("#[cfg(test)]").next().unwrap().to_owned();
+        // Code before a file's first `impl` belongs to no port.
+        blocks.push((String::new(), String::new()));
+        scan(&source, &mut blocks);
+    }
+    fn scan(source: &str, blocks: &mut Vec<(String, String)>) {
+        for line in source.lines() {
+            if let Some(rest) = line.strip_prefix("impl ") {
+                let port = match rest.split_once(" for ") {
+                    Some((port, _)) => port.trim().to_owned(),
+                    None => String::new(),
+                };
+                blocks.push((port, String::new()));
+            } else if let Some((_, body)) = blocks.last_mut() {
+                body.push_str(line);
+            }
         }
     }
     blocks

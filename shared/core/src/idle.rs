@@ -222,6 +222,10 @@ pub enum KeepReason {
     Gone,
     /// Its details or steps could not be read in this sweep.
     NotInspected,
+    /// Waiting, but ready for less than the shortest grace period of any
+    /// profile in play (or not ready at all): the sweep's listing screen
+    /// keeps it without asking for its details.
+    InShortestGrace,
 }
 
 /// Why a profile that exists cannot give its idle policy.
@@ -255,7 +259,9 @@ impl KeepReason {
             Self::KeepAliveIgnored(_) => "keep_alive_ignored",
             Self::NotWaiting(_) => "not_waiting",
             Self::StepsBusy(_) => "steps_busy",
-            Self::InGracePeriod { .. } | Self::NotReadyYet => "grace_period",
+            Self::InGracePeriod { .. } | Self::NotReadyYet | Self::InShortestGrace => {
+                "grace_period"
+            }
             Self::SparkBusy => "spark_busy",
             Self::IdleMetricGap => "idle_metric_gap",
             Self::NotebookActivity => "notebook_activity",
@@ -297,6 +303,7 @@ impl fmt::Display for KeepReason {
             ),
             Self::Gone => write!(f, "EMR no longer knows the cluster"),
             Self::NotInspected => write!(f, "could not inspect the cluster"),
+            Self::InShortestGrace => write!(f, "in the shortest grace period of any profile"),
         }
     }
 }
@@ -473,6 +480,8 @@ pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<For
         return None;
     }
     let horizon = now + SignedDuration::from_mins(i64::from(policy.warn_minutes));
+    // The cluster's own snapshot, policy and keep-alive, asked at the end of
+    // the warning: does its lifetime end by then?
     if let Verdict::Terminate(reason @ TerminateReason::MaxLifetime { .. }) =
         judge(s, policy, horizon)
     {
@@ -578,8 +587,7 @@ impl Bounds {
 /// What the cluster listing alone says about one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listed {
-    /// Kept whatever its details and metrics say; the reason is a lower
-    /// bound (its own grace period may be longer than the shortest).
+    /// Kept whatever its details and metrics say.
     Keep(KeepReason),
     /// At or near the shortest maximum lifetime: its details decide.
     NearLifetime,
@@ -607,14 +615,10 @@ pub fn screen_listing(
     if *state != ClusterState::Waiting {
         return Listed::Keep(KeepReason::NotWaiting(state.clone()));
     }
-    let Some(ready_at) = ready_at else {
-        return Listed::Keep(KeepReason::NotReadyYet);
-    };
     let grace = SignedDuration::from_mins(i64::from(bounds.min_grace_minutes));
-    let since_ready = now.duration_since(ready_at);
-    if since_ready < grace {
-        let minutes_left = ((grace - since_ready).as_secs() + 59) / 60;
-        return Listed::Keep(KeepReason::InGracePeriod { minutes_left });
+    match ready_at {
+        Some(t) if now.duration_since(t) >= grace => {}
+        _ => return Listed::Keep(KeepReason::InShortestGrace),
     }
     Listed::MaybeIdle
 }

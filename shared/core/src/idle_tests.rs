@@ -730,7 +730,8 @@ fn a_warning_speaks_for_its_idle_period_only() {
     ));
 }
 
-/// Two profiles in play: the tutorial-like `policy()` and a short one.
+/// Policies in play: the tutorial-like `policy()`, a short one and the
+/// fallback of clusters whose profile is gone.
 fn bounds() -> Bounds {
     let short = IdlePolicy {
         timeout_minutes: 30,
@@ -738,7 +739,7 @@ fn bounds() -> Bounds {
         max_lifetime_hours: 4,
         warn_minutes: 5,
     };
-    Bounds::of([&policy(), &short])
+    Bounds::of([&policy(), &short, &FALLBACK_POLICY])
 }
 
 #[test]
@@ -748,15 +749,16 @@ fn bounds_are_the_loosest_of_the_policies_in_play() {
         Bounds {
             min_grace_minutes: 10,
             min_idle_minutes: 25,
-            max_timeout_minutes: 60,
+            max_timeout_minutes: 120,
             min_lifetime_hours: 4,
             max_warn_minutes: 15,
         }
     );
-    // The metrics reach back over the longest timeout and IsIdle's lookback.
+    // The metrics reach back over the longest timeout (the fallback's) and
+    // IsIdle's lookback.
     assert_eq!(
         now().duration_since(bounds().metrics_start(now())),
-        SignedDuration::from_mins(60) + QUERY_LOOKBACK
+        SignedDuration::from_mins(120) + QUERY_LOOKBACK
     );
 }
 
@@ -793,14 +795,14 @@ fn the_listing_screen_keeps_only_what_every_policy_keeps() {
             w.clone(),
             ago(60),
             None,
-            Listed::Keep(KeepReason::NotReadyYet),
+            Listed::Keep(KeepReason::InShortestGrace),
         ),
         (
             "waiting, in the shortest grace",
             w.clone(),
             ago(60),
             ago(4),
-            Listed::Keep(KeepReason::InGracePeriod { minutes_left: 6 }),
+            Listed::Keep(KeepReason::InShortestGrace),
         ),
         (
             "waiting, past the shortest grace",
@@ -938,7 +940,7 @@ fn what_the_screens_keep_every_policy_keeps() {
                 };
                 if screened {
                     kept_by_screen += 1;
-                    for p in [&policy(), &short] {
+                    for p in [&policy(), &short, &FALLBACK_POLICY] {
                         assert!(
                             matches!(judge(&s, p, now()), Verdict::Keep(_))
                                 && forecast(&s, p, now()).is_none(),

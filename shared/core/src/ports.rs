@@ -1,6 +1,6 @@
-//! The small capabilities the functions need from AWS, as traits. The core and
-//! the handlers see only these and plain data; `crate::aws` implements them
-//! with the AWS SDK, the tests with in-memory fakes.
+//! The small capabilities the use cases need from AWS, as traits. The core
+//! sees only these and plain data; the `sparkhub-aws` crate implements them
+//! with the AWS SDK, `fakes` (feature `test-util`) in memory for the tests.
 
 use std::collections::BTreeMap;
 use std::error::Error;

@@ -282,15 +282,8 @@ where
                 execution_arn,
             });
         }
-        let limit = profile.active_cluster_limit();
         let active = active_runs(&profile.name, &clusters, &running, &lease.body.started);
-        if active.len() >= limit as usize {
-            let reason = format!(
-                "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
-                active.len(),
-                profile.name,
-                active.join(", ")
-            );
+        if let Some(reason) = limit::at_limit(profile, &active) {
             info!(profile = %profile.name, %reason, "skipped");
             return Ok(Outcome::Skipped {
                 profile: profile.name.to_string(),

@@ -33,8 +33,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::ProfileName;
 use crate::ports::{AwsError, Cluster, LeaseStore};
+use crate::{Profile, ProfileName};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -202,6 +202,20 @@ pub async fn release<L: LeaseStore>(
     Ok(released)
 }
 
+/// The limit rule: `None` when one more run of `profile` may start beside
+/// its `active` runs ([`active_runs`]); otherwise why not, for a person.
+pub fn at_limit(profile: &Profile, active: &[String]) -> Option<String> {
+    let limit = profile.active_cluster_limit();
+    (active.len() >= limit as usize).then(|| {
+        format!(
+            "{} active cluster(s) of profile {} already, the limit is {limit} (max_active_clusters): {}",
+            active.len(),
+            profile.name,
+            active.join(", ")
+        )
+    })
+}
+
 /// The active runs of a profile, each once, described for a person: its
 /// clusters (managed, tagged with the profile), its RUNNING executions and
 /// the runs started lately under its lease.
@@ -363,5 +377,80 @@ mod tests {
             "{runs:?}"
         );
         assert!(!runs.iter().any(|r| r.contains("retrain-2")), "{runs:?}");
+    }
+    #[test]
+    fn the_limit_rule() {
+        use crate::profile::{DEFAULT_PIPELINE_LIMIT, ProfileKind};
+        let tutorial = Profile::parse(include_str!("../../../../profiles/tutorial.toml")).unwrap();
+        let runs = |n: usize| {
+            (0..n)
+                .map(|i| format!("j-{i} (WAITING)"))
+                .collect::<Vec<_>>()
+        };
+        let with = |kind: ProfileKind, max: Option<u32>| {
+            let mut p = tutorial.clone();
+            p.kind = kind;
+            p.max_active_clusters = max;
+            p
+        };
+        let pipeline = DEFAULT_PIPELINE_LIMIT as usize;
+        // (what, profile, active runs, may start)
+        let cases = [
+            (
+                "interactive, none yet",
+                with(ProfileKind::Interactive, None),
+                0,
+                true,
+            ),
+            (
+                "interactive: one at a time",
+                with(ProfileKind::Interactive, None),
+                1,
+                false,
+            ),
+            (
+                "pipeline below its default",
+                with(ProfileKind::Pipeline, None),
+                pipeline - 1,
+                true,
+            ),
+            (
+                "pipeline at its default",
+                with(ProfileKind::Pipeline, None),
+                pipeline,
+                false,
+            ),
+            (
+                "explicit limit 3, two running",
+                with(ProfileKind::Interactive, Some(3)),
+                2,
+                true,
+            ),
+            (
+                "explicit limit 3, three running",
+                with(ProfileKind::Interactive, Some(3)),
+                3,
+                false,
+            ),
+            (
+                "explicit limit 3, more running",
+                with(ProfileKind::Pipeline, Some(3)),
+                4,
+                false,
+            ),
+        ];
+        for (what, profile, n, may_start) in cases {
+            let refused = at_limit(&profile, &runs(n));
+            assert_eq!(refused.is_none(), may_start, "{what}: {refused:?}");
+            if let Some(reason) = refused {
+                assert!(
+                    reason.starts_with(&format!(
+                        "{n} active cluster(s) of profile tutorial already, the limit is {}",
+                        profile.active_cluster_limit()
+                    )) && reason.contains("j-0 (WAITING)"),
+                    "{what}: {reason}"
+                );
+            }
+        }
     }
 }

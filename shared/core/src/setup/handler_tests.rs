@@ -428,3 +428,37 @@ async fn without_a_region_in_the_event_the_functions_region_is_used() {
         "s3://eu-west-1.elasticmapreduce/libs/script-runner/script-runner.jar"
     );
 }
+
+#[test]
+fn the_configuration_needs_bucket_and_region_and_may_name_a_topic() {
+    let with = |pairs: &'static [(&'static str, &'static str)]| {
+        Config::from_lookup(move |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let full = with(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("AWS_REGION", "eu-west-1"),
+        ("SPARKHUB_TOPIC_ARN", "arn:aws:sns:eu-west-1:1:t"),
+    ])
+    .unwrap();
+    assert_eq!(full.topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:1:t"));
+    let blank_topic = with(&[
+        ("SPARKHUB_BUCKET", "b"),
+        ("AWS_REGION", "eu-west-1"),
+        ("SPARKHUB_TOPIC_ARN", " "),
+    ])
+    .unwrap();
+    assert_eq!(blank_topic.topic_arn, None);
+    for (pairs, missing) in [
+        (&[("AWS_REGION", "eu-west-1")][..], "SPARKHUB_BUCKET"),
+        (&[("SPARKHUB_BUCKET", "b")][..], "AWS_REGION"),
+    ] {
+        let err = with(pairs).unwrap_err();
+        assert_eq!(err.error_type(), "sparkhub.Config");
+        assert!(err.to_string().contains(missing), "{err}");
+    }
+}

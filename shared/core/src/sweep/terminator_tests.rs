@@ -880,3 +880,31 @@ async fn a_failed_warning_is_counted_and_blocks_no_termination() {
         summary.errors
     );
 }
+
+/// What `sparkhub status` and the sweep's answer say of clusters the
+/// listing alone keeps: a running one by its state, a young one as in the
+/// shortest grace period (not with a count of minutes that is only the
+/// shortest profile's).
+#[tokio::test]
+async fn clusters_the_listing_keeps_are_reported_with_their_reason() {
+    let mut running = idle("j-RUNNING");
+    running.listed.state = ClusterState::Running;
+    let mut young = idle("j-YOUNG");
+    young.listed.ready_at = Some(ago(5));
+    let t = terminator(vec![running, young]);
+    let summary = t.sweep().await.unwrap();
+    let reason = |id: &str| {
+        summary
+            .clusters
+            .iter()
+            .find(|c| c.cluster_id == id)
+            .map(|c| (c.terminate, c.reason.clone()))
+    };
+    assert_eq!(reason("j-RUNNING"), Some((false, "state RUNNING".into())));
+    assert_eq!(
+        reason("j-YOUNG"),
+        Some((false, "in the shortest grace period of any profile".into()))
+    );
+    assert_eq!(summary.kept.get("grace_period"), Some(&1));
+    assert_eq!(summary.kept.get("not_waiting"), Some(&1));
+}
