@@ -135,6 +135,57 @@ async fn scripts_are_uploaded_only_when_absent() {
 }
 
 #[tokio::test]
+async fn a_history_record_is_one_put_under_its_key_and_a_denied_write_is_an_error() {
+    let now: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+    let record = sparkhub_core::history::Record::termination(
+        &ListedCluster {
+            id: "j-1".into(),
+            name: "sparkhub-tutorial".into(),
+            state: ClusterState::Waiting,
+            created_at: None,
+            ready_at: None,
+        },
+        "tutorial",
+        &sparkhub_core::idle::TerminateReason::Idle { minutes: 60 },
+        now,
+    );
+    let key = format!(
+        "history/2026-11-25/j-1-termination-{}.json",
+        now.as_second()
+    );
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(move |r| {
+            r.key() == Some(key.as_str())
+                && r.content_type() == Some("application/json")
+                && r.if_none_match() == Some("*")
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]), "b-1");
+    s3.record(&record).await.unwrap();
+    assert_eq!(put.num_calls(), 1);
+
+    let present = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(412, "<Error><Code>PreconditionFailed</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&present]),
+        "b-1",
+    );
+    s3.record(&record)
+        .await
+        .expect("a record already there is the same record");
+
+    let denied = mock!(aws_sdk_s3::Client::put_object)
+        .then_http_response(|| http(403, "<Error><Code>AccessDenied</Code></Error>"));
+    let s3 = S3Bucket::new(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&denied]),
+        "b-1",
+    );
+    let e = s3.record(&record).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("AccessDenied"));
+    assert!(!e.retryable);
+}
+
+#[tokio::test]
 async fn duplicate_execution_names_are_not_errors() {
     let exists = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
         StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().build())

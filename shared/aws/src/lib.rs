@@ -22,10 +22,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{StreamExt, stream};
 
 use sparkhub_core::emr::{ClusterState, StepState};
+use sparkhub_core::history::Record;
 use sparkhub_core::ports::{
     AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps, ClusterTagger,
-    ClusterUntagger, LeaseStore, ListedCluster, MetricsSource, Notifier, ProfileStore, ScriptStore,
-    SecretStore, Started, StepSummary, Workflow,
+    ClusterUntagger, HistoryStore, LeaseStore, ListedCluster, MetricsSource, Notifier,
+    ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
 };
 use sparkhub_core::profile::ActionOnFailure;
 use sparkhub_core::render::StepConfig;
@@ -147,6 +148,24 @@ impl ScriptStore for S3Bucket {
             .send()
             .await;
         Ok(conditional_put(result)?.is_some())
+    }
+}
+
+impl HistoryStore for S3Bucket {
+    /// One PutObject under `history/…`, written once (`If-None-Match: *`; a
+    /// record already under the key is the same termination or warning).
+    async fn record(&self, record: &Record) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(record.key())
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(record.to_json().into_bytes().into())
+            .send()
+            .await;
+        conditional_put(result).map(|_| ())
     }
 }
 

@@ -275,6 +275,16 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         }],
     ),
     (
+        "HistoryStore",
+        &[Call {
+            operation: "put_object",
+            action: "s3:PutObject",
+            resource: "arn:aws:s3:::${Bucket}/history/2026-11-28/j-EXAMPLE-termination-1795852800.json",
+            context: &[],
+            why: "record a termination or a warning of the sweep (If-None-Match: *)",
+        }],
+    ),
+    (
         "MetricsSource",
         &[Call {
             operation: "get_metric_data",
@@ -340,6 +350,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "MetricsSource",
             "Notifier",
             "ClusterTagger",
+            "HistoryStore",
         ],
     ),
 ];
@@ -925,6 +936,19 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             ]),
         );
         out.push(r);
+    }
+    // The sweep writes its history and nothing else in the bucket.
+    for key in [
+        "scripts/0123456789abcdef/jupyterhub-users.sh",
+        "locks/tutorial.json",
+    ] {
+        out.push(request(
+            "TerminateIdleClustersFunction",
+            "s3:PutObject",
+            &format!("arn:aws:s3:::${{Bucket}}/{key}"),
+            &[],
+            "the sweep writes under history/ only",
+        ));
     }
     // RunJobFlow without sparkhub's tags would make a cluster the sweep never sees.
     out.push(request(

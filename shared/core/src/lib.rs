@@ -15,6 +15,7 @@ pub mod create;
 pub mod emr;
 pub mod errors;
 pub mod events;
+pub mod history;
 pub mod idle;
 pub mod json;
 pub mod loading;

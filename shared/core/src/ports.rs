@@ -326,3 +326,13 @@ pub trait ClusterUntagger {
         keys: &[&str],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// The sweep's history (`s3://$SPARKHUB_BUCKET/history/`): one object per
+/// termination or warning, written once.
+pub trait HistoryStore {
+    /// Writes `record` under [`crate::history::Record::key`].
+    fn record(
+        &self,
+        record: &crate::history::Record,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
