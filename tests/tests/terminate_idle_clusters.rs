@@ -236,8 +236,9 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
         .map(|(id, _)| id.clone())
         .collect();
 
-    // A dry run makes the same decisions and terminates nothing.
+    // A dry run makes the same decisions, terminates nothing, records nothing.
     let dry = terminator(true).sweep().await.unwrap();
+    assert!(aws.keys(&bucket, "history/").await.is_empty());
     let mut decided: Vec<String> = dry
         .to_terminate
         .iter()
@@ -300,6 +301,20 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
             "{kind:?} cluster {id} is {state}"
         );
     }
+    // One history record per termination, under history/<day>/.
+    let mut recorded: Vec<String> = aws
+        .keys(&bucket, "history/")
+        .await
+        .iter()
+        .map(|key| {
+            let (_, file) = key.rsplit_once('/').unwrap();
+            let (id, _) = file.split_once("-termination-").expect("a termination");
+            id.to_owned()
+        })
+        .collect();
+    recorded.sort();
+    assert_eq!(kinds(&recorded), kinds(&expected), "the history");
+    assert_eq!(summary.history_write_failures, 0);
     let old = summary
         .to_terminate
         .iter()

@@ -11,7 +11,7 @@ use crate::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns, StepFunctions};
 
 pub type AwsCreateCluster = create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
 pub type AwsSetupUsers = setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns>;
-pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns>;
+pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket>;
 
 fn tokio_sleep(d: Duration) -> futures::future::BoxFuture<'static, ()> {
     tokio::time::sleep(d).boxed()
@@ -54,12 +54,14 @@ pub fn setup_users(config: setup::Config, aws: &aws_config::SdkConfig) -> AwsSet
     }
 }
 
-/// terminate-idle-clusters: profiles from the bucket, EMR (also the
-/// `ClusterTagger` of the warnings), CloudWatch, and SNS when
-/// `config.topic_arn` is set.
+/// terminate-idle-clusters: profiles from the bucket and its history into
+/// it, EMR (also the `ClusterTagger` of the warnings), CloudWatch, and SNS
+/// when `config.topic_arn` is set.
 pub fn terminator(config: sweep::Config, aws: &aws_config::SdkConfig) -> AwsTerminator {
+    let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
     sweep::Terminator {
-        profiles: S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket),
+        profiles: bucket.clone(),
+        history: bucket,
         fleet: Emr::new(aws_sdk_emr::Client::new(aws)).with_max_in_flight(config.max_concurrency),
         metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(aws)),
         notifier: config

@@ -15,6 +15,7 @@ use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use sparkhub_aws::{CloudWatch, Emr, S3Bucket, Sns};
+use sparkhub_core::fakes::History;
 use sparkhub_core::sweep::{Config, Summary, SweepError, Terminator};
 
 fn ago(minutes: i64) -> DateTime {
@@ -86,7 +87,7 @@ async fn sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Summary {
 async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Summary, SweepError> {
     let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
-    let terminator = Terminator::<_, _, _, Sns> {
+    let terminator = Terminator::<_, _, _, Sns, _> {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
@@ -101,6 +102,7 @@ async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Su
             cloudwatch_rules
         )),
         notifier: None,
+        history: History::default(),
         now: jiff::Timestamp::now,
     };
     terminator.sweep().await
@@ -315,7 +317,7 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
                 .with_initial_backoff(std::time::Duration::from_millis(20)),
         )
     };
-    let terminator = Terminator::<_, _, _, Sns> {
+    let terminator = Terminator::<_, _, _, Sns, _> {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
@@ -335,6 +337,7 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
             [&metrics]
         )),
         notifier: None,
+        history: History::default(),
         now: jiff::Timestamp::now,
     };
     let summary = terminator.sweep().await.expect("the sweep finishes");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::task::Poll;
 
-use crate::ports::{AwsError, LeaseStore, Notifier, ProfileStore, ScriptStore};
+use crate::ports::{AwsError, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore};
 
 /// The bucket the fakes pretend to be.
 pub const BUCKET: &str = "sparkhub-test";
@@ -158,6 +158,30 @@ impl Notifier for Outbox {
             .lock()
             .unwrap()
             .push((subject.into(), message.into()));
+        Ok(())
+    }
+}
+
+/// The history's records, as written (`history/…`).
+#[derive(Default)]
+pub struct History {
+    pub records: Mutex<Vec<crate::history::Record>>,
+    /// Every PutObject fails (retryable).
+    pub fail: bool,
+}
+
+impl History {
+    pub fn written(&self) -> Vec<crate::history::Record> {
+        self.records.lock().unwrap().clone()
+    }
+}
+
+impl HistoryStore for History {
+    async fn record(&self, record: &crate::history::Record) -> Result<(), AwsError> {
+        if self.fail {
+            return Err(injected("S3 PutObject", true));
+        }
+        self.records.lock().unwrap().push(record.clone());
         Ok(())
     }
 }

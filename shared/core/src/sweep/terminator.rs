@@ -12,6 +12,11 @@
 //! an SNS message, remembered in the `sparkhub:warned-at` tag (`AddTags`). A
 //! failed warning is logged and counted; it never holds up a termination.
 //!
+//! Last, each termination made and each warning sent is recorded in the
+//! history (`history/`, see [`crate::history`]), one PutObject each. A failed
+//! write is logged and counted (`history_write_failures`, the
+//! `HistoryWriteFailures` metric); it never undoes or holds up anything.
+//!
 //! The per-cluster calls (and the termination batches and messages) go out
 //! `SPARKHUB_MAX_CONCURRENCY` at a time; their answers are taken in the order
 //! asked, so verdicts, report and calls are those of a one-by-one sweep.
@@ -26,7 +31,8 @@ use crate::idle::{
 };
 use crate::loading::{ProfileError, load_profile};
 use crate::ports::{
-    AwsError, ClusterFleet, ClusterTagger, ListedCluster, MetricsSource, Notifier, ProfileStore,
+    AwsError, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster, MetricsSource, Notifier,
+    ProfileStore,
 };
 use crate::profile::IdlePolicy;
 use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
@@ -36,6 +42,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::history::Record;
+use crate::sweep::history::record_all;
 use crate::sweep::warning::{self, Warning};
 
 /// TerminateJobFlows takes at most ten clusters.
@@ -135,6 +143,12 @@ pub struct Summary {
     pub warnings: Vec<Warning>,
     /// Warnings actually sent (0 in a dry run).
     pub warnings_sent: usize,
+    /// History records written (`history/`): one per termination and per
+    /// warning sent; none in a dry run.
+    pub history_written: usize,
+    /// History records that could not be written (logged; the termination or
+    /// warning itself stands).
+    pub history_write_failures: usize,
     /// Failures; each kept its cluster (or left a warning unsent).
     pub errors: Vec<String>,
     /// Every cluster checked, with the decision and its reason.
@@ -188,7 +202,8 @@ impl Summary {
                         {"Name": "ClustersTerminated", "Unit": "Count"},
                         {"Name": "SweepErrors", "Unit": "Count"},
                         {"Name": "SweepDuration", "Unit": "Milliseconds"},
-                        {"Name": "WarningsSent", "Unit": "Count"}
+                        {"Name": "WarningsSent", "Unit": "Count"},
+                        {"Name": "HistoryWriteFailures", "Unit": "Count"}
                     ]
                 }]
             },
@@ -197,6 +212,7 @@ impl Summary {
             "ClustersTerminated": self.terminated.len(),
             "SweepErrors": self.errors.len(),
             "WarningsSent": self.warnings_sent,
+            "HistoryWriteFailures": self.history_write_failures,
             "SweepDuration": self.duration_ms,
             "DryRun": self.dry_run,
         })
@@ -204,21 +220,24 @@ impl Summary {
     }
 }
 
-pub struct Terminator<P, F, M, N> {
+pub struct Terminator<P, F, M, N, H> {
     pub config: Config,
     pub profiles: P,
     pub fleet: F,
     pub metrics: M,
     pub notifier: Option<N>,
+    /// Where each termination and warning is recorded (`history/`).
+    pub history: H,
     pub now: fn() -> Timestamp,
 }
 
-impl<P, F, M, N> Terminator<P, F, M, N>
+impl<P, F, M, N, H> Terminator<P, F, M, N, H>
 where
     P: ProfileStore + Sync,
     F: ClusterFleet + ClusterTagger + Sync,
     M: MetricsSource + Sync,
     N: Notifier + Sync,
+    H: HistoryStore + Sync,
 {
     pub async fn sweep(&self) -> Result<Summary, SweepError> {
         let now = (self.now)();
@@ -292,6 +311,8 @@ where
             .collect()
             .await;
         let mut decisions = Vec::new();
+        // What the history will say, by cluster id, once it has happened.
+        let mut records: BTreeMap<String, Record> = BTreeMap::new();
         for (cluster, found) in inspected {
             let (details, busy) = match found {
                 Ok(Some(found)) => found,
@@ -347,13 +368,15 @@ where
                     summary.keep(&cluster, reason.key(), &reason.to_string());
                     if let Some(soon) = warning::due(&real, policy, &details.tags, now) {
                         info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
-                        summary.warnings.push(Warning {
+                        let w = Warning {
                             cluster_id: cluster.id.clone(),
                             profile,
                             terminate_by: soon.by,
                             because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
                             reason: soon.reason.to_string(),
-                        });
+                        };
+                        records.insert(cluster.id.clone(), Record::warning(&cluster, &w, now));
+                        summary.warnings.push(w);
                     }
                 }
                 Verdict::Terminate(reason) => {
@@ -365,6 +388,10 @@ where
                     summary
                         .clusters
                         .push(ClusterReport::of(&cluster, true, &reason.to_string()));
+                    records.insert(
+                        cluster.id.clone(),
+                        Record::termination(&cluster, &profile, &reason, now),
+                    );
                     decisions.push(Decision {
                         cluster_id: cluster.id.clone(),
                         profile,
@@ -388,11 +415,13 @@ where
                 .collect()
                 .await;
             let mut notices = Vec::new();
+            let mut happened = Vec::new();
             for (batch, ids, outcome) in outcomes {
                 match outcome {
                     Ok(()) => {
                         for decision in batch {
                             summary.terminated.push(decision.cluster_id.clone());
+                            happened.extend(records.remove(&decision.cluster_id));
                             notices.push(decision);
                         }
                     }
@@ -408,7 +437,12 @@ where
                 }
             }
             self.notify_all(&notices, &mut summary).await;
-            self.warn_all(now, &mut summary).await;
+            let warned = self.warn_all(now, &mut summary).await;
+            happened.extend(warned.iter().filter_map(|id| records.remove(id)));
+            // Last: the history never holds up a termination or a warning.
+            let failures = record_all(&self.history, &happened, self.limit()).await;
+            summary.history_written = happened.len() - failures.len();
+            summary.history_write_failures = failures.len();
         }
         summary.to_terminate = decisions;
         let duration = (self.now)().duration_since(now);
@@ -428,6 +462,8 @@ where
             terminated = summary.terminated.len(),
             warnings = summary.warnings.len(),
             warnings_sent = summary.warnings_sent,
+            history_written = summary.history_written,
+            history_write_failures = summary.history_write_failures,
             errors = summary.errors.len(),
             dry_run = summary.dry_run,
             kept = ?summary.kept,
@@ -498,20 +534,26 @@ where
 
     /// Sends the warnings of `summary.warnings` (a bounded number at once)
     /// and tags each warned cluster; failures are reported in order. Without
-    /// a topic nobody can be warned: nothing is sent or tagged.
-    async fn warn_all(&self, now: Timestamp, summary: &mut Summary) {
+    /// a topic nobody can be warned: nothing is sent or tagged. The clusters
+    /// whose warning went out.
+    async fn warn_all(&self, now: Timestamp, summary: &mut Summary) -> Vec<String> {
         let Some(notifier) = &self.notifier else {
-            return;
+            return Vec::new();
         };
         let outcomes: Vec<(bool, Option<String>)> = stream::iter(&summary.warnings)
             .map(|w| self.send_warning(notifier, w, now))
             .buffered(self.limit())
             .collect()
             .await;
-        for (sent, failure) in outcomes {
+        let mut warned = Vec::new();
+        for (w, (sent, failure)) in summary.warnings.iter().zip(outcomes) {
+            if sent {
+                warned.push(w.cluster_id.clone());
+            }
             summary.warnings_sent += usize::from(sent);
             summary.errors.extend(failure);
         }
+        warned
     }
 
     /// One warning: the message, then the tag that remembers it (a message

@@ -8,7 +8,8 @@ use crate::ports::{Cluster, ClusterMetrics};
 
 use super::*;
 use crate::errors::Reported;
-use crate::fakes::{Outbox, Profiles};
+use crate::fakes::{History, Outbox, Profiles};
+use crate::history::{Cause, RecordKind};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
@@ -175,7 +176,7 @@ impl MetricsSource for Metrics {
     }
 }
 
-type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox>;
+type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox, History>;
 
 fn terminator(clusters: Vec<Fake>) -> Sweep {
     let by_cluster = clusters
@@ -200,6 +201,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             calls: Mutex::new(0),
         },
         notifier: Some(Outbox::default()),
+        history: History::default(),
         now,
     }
 }
@@ -907,4 +909,85 @@ async fn clusters_the_listing_keeps_are_reported_with_their_reason() {
     );
     assert_eq!(summary.kept.get("grace_period"), Some(&1));
     assert_eq!(summary.kept.get("not_waiting"), Some(&1));
+}
+
+#[tokio::test]
+async fn each_termination_and_each_warning_sent_is_recorded_once() {
+    let mut clusters = mixed();
+    clusters.push(idle_for("j-SOON", 55));
+    let t = terminator(clusters);
+    let summary = t.sweep().await.unwrap();
+    let mut written = t.history.written();
+    written.sort_by(|a, b| a.cluster_id.cmp(&b.cluster_id));
+    let seen: Vec<(&str, RecordKind, Cause)> = written
+        .iter()
+        .map(|r| (r.cluster_id.as_str(), r.kind, r.cause))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("j-IDLE", RecordKind::Termination, Cause::Idle),
+            ("j-OLD", RecordKind::Termination, Cause::MaxLifetime),
+            ("j-SOON", RecordKind::Warning, Cause::Idle),
+        ],
+        "kept clusters leave no record"
+    );
+    let idle = &written[0];
+    assert_eq!(idle.profile, "tutorial");
+    assert_eq!(idle.cluster_name, "sparkhub-tutorial");
+    assert_eq!(idle.idle_minutes, Some(60));
+    assert_eq!(idle.created_at, Some(ago(120)));
+    assert_eq!(idle.ready_at, Some(ago(110)));
+    assert_eq!(idle.ended_at, Some(now()));
+    assert_eq!(
+        idle.key(),
+        format!(
+            "history/2026-11-25/j-IDLE-termination-{}.json",
+            now().as_second()
+        )
+    );
+    assert_eq!(written[2].terminate_by, Some(ago(-15)));
+    assert_eq!(summary.history_written, 3);
+    assert_eq!(summary.history_write_failures, 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_records_nothing() {
+    let mut clusters = mixed();
+    clusters.push(idle_for("j-SOON", 55));
+    let mut t = terminator(clusters);
+    t.config.dry_run = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.to_terminate.len(), 2);
+    assert!(t.history.written().is_empty());
+    assert_eq!(summary.history_written, 0);
+}
+
+#[tokio::test]
+async fn a_termination_that_failed_is_not_recorded() {
+    let mut t = terminator(vec![idle("j-IDLE")]);
+    t.fleet.fail_terminate = true;
+    t.sweep().await.unwrap();
+    assert!(t.history.written().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_history_write_is_counted_and_undoes_nothing() {
+    let mut t = terminator(vec![idle("j-IDLE"), idle_for("j-SOON", 55)]);
+    t.history.fail = true;
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    assert_eq!(summary.warnings_sent, 1);
+    assert_eq!(sent(&t).len(), 2, "the termination notice and the warning");
+    assert_eq!(summary.history_written, 0);
+    assert_eq!(summary.history_write_failures, 2);
+    let line: serde_json::Value = serde_json::from_str(&summary.embedded_metrics(now())).unwrap();
+    assert_eq!(line["HistoryWriteFailures"], 2);
+    assert!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["Name"] == "HistoryWriteFailures")
+    );
 }
