@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod keep_alive;
+mod report;
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +63,21 @@ enum Command {
         #[command(flatten)]
         how: KeepAliveArgs,
     },
+    /// What sparkhub's clusters of a period cost, how each ended, and the
+    /// hours idle termination saved (EMR's cluster list and sparkhub's history).
+    Report {
+        /// The period, back from now (30d, 12h, 2w; EMR lists 60 days).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// Also write a self-contained HTML page with a timeline and cost bars.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "SPARKHUB_BUCKET")]
+        bucket: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -100,6 +116,12 @@ async fn main() -> ExitCode {
             };
             commands::keep_alive(&cluster_id, &ask).await
         }
+        Command::Report {
+            since,
+            html,
+            json,
+            bucket,
+        } => report::run(&bucket, &since, &report::Output { json, html }).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

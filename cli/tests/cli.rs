@@ -353,3 +353,108 @@ async fn keep_alive_never_touches_a_cluster_sparkhub_does_not_own() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-report");
+    let profile = unique("report");
+    let text = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
+        .unwrap()
+        .replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
+    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
+        .await;
+    let tags = [
+        ("sparkhub:managed", "true"),
+        ("sparkhub:profile", profile.as_str()),
+    ];
+    let idle = aws
+        .run_cluster("sparkhub-report-idle", &tags, &["Spark", "JupyterHub"])
+        .await;
+    let stopped = aws
+        .run_cluster("sparkhub-report-stopped", &tags, &["Spark", "JupyterHub"])
+        .await;
+    let now = Timestamp::now();
+    aws.set_cluster_times(
+        &idle,
+        now - SignedDuration::from_hours(3),
+        Some(now - SignedDuration::from_hours(2)),
+    );
+    let points: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 1.0)).collect();
+    let zeros: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
+    aws.put_cluster_metric(&idle, EMR_NAMESPACE, IS_IDLE_METRIC, &points)
+        .await;
+    aws.put_cluster_metric(&idle, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &zeros)
+        .await;
+    // A person terminates the other one.
+    aws.emr
+        .terminate_job_flows()
+        .job_flow_ids(&stopped)
+        .send()
+        .await
+        .unwrap();
+    let summary = sparkhub_aws::terminator(
+        sparkhub_core::sweep::Config {
+            bucket: bucket.clone(),
+            dry_run: false,
+            topic_arn: None,
+            max_concurrency: 4,
+        },
+        &aws.config,
+    )
+    .sweep()
+    .await
+    .unwrap();
+    assert!(summary.terminated.contains(&idle), "{summary:?}");
+
+    let html = std::env::temp_dir().join(format!("{}.html", unique("report")));
+    let out = sparkhub(&[
+        "report",
+        "--since",
+        "1d",
+        "--bucket",
+        &bucket,
+        "--json",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let line = |id: &str| {
+        report["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cluster_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {report:#}"))
+    };
+    let swept = line(&idle);
+    assert_eq!(swept["ended"], "sparkhub-idle", "{swept:#}");
+    assert_eq!(swept["profile"], profile.as_str());
+    // Three m5.xlarge (the profile's fleets) for about three hours in us-east-1.
+    let cost = swept["cost"]["usd"].as_f64().unwrap();
+    let hourly = 3.0 * (0.192 + 0.048);
+    let hours = swept["running_hours"].as_f64().unwrap();
+    assert!((hours - 3.0).abs() < 0.1, "{swept:#}");
+    assert!((cost - hourly * hours).abs() < 0.01, "{swept:#}");
+    // Its 12-hour lifetime would have run nine more hours.
+    let saved = swept["hours_saved"].as_f64().unwrap();
+    assert!((saved - 9.0).abs() < 0.1, "{swept:#}");
+    assert_eq!(line(&stopped)["ended"], "person");
+
+    // The table, for people.
+    let out = sparkhub(&["report", "--since", "1d", "--bucket", &bucket]);
+    let table = stdout(&out);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&idle))
+        .unwrap_or_default();
+    assert!(
+        row.contains("sparkhub: idle") && row.contains('$'),
+        "{table}"
+    );
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(&format!("data-cluster=\"{idle}\"")), "{page}");
+}

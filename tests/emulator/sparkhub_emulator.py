@@ -21,6 +21,8 @@ port). On top of moto it:
 - makes S3 conditional writes (`If-None-Match: *`, `If-Match`) atomic:
   moto checks the condition and stores the object in separate steps, so two
   concurrent requests could both pass the check (AWS never lets them);
+- gives a cluster ended by TerminateJobFlows EMR's state-change reason code
+  USER_REQUEST (moto gives none);
 - adds a control API, because EMR clusters and steps never change state by
   themselves in moto:
 
@@ -175,9 +177,22 @@ def _patch_cluster_status():
         answer = original.fget(self)
         if getattr(self, "sparkhub_omit_reason", False):
             answer.pop("StateChangeReason", None)
+        elif getattr(self, "sparkhub_reason_code", None):
+            answer.setdefault("StateChangeReason", {})["Code"] = self.sparkhub_reason_code
         return answer
 
     EmrCluster.status = property(status)
+
+    # moto gives a terminated cluster no reason code; EMR says USER_REQUEST
+    # for TerminateJobFlows (the codes:
+    # https://docs.aws.amazon.com/emr/latest/APIReference/API_ClusterStateChangeReason.html).
+    original_terminate = EmrCluster.terminate
+
+    def terminate(self):
+        original_terminate(self)
+        self.sparkhub_reason_code = "USER_REQUEST"
+
+    EmrCluster.terminate = terminate
 
 
 _S3_WRITES = threading.Lock()

@@ -23,6 +23,7 @@ pub mod names;
 pub mod ports;
 pub mod profile;
 pub mod render;
+pub mod report;
 pub mod scripts;
 pub mod settings;
 pub mod setup;

@@ -1,0 +1,337 @@
+//! `sparkhub report`: reads what EMR and the history know about the
+//! clusters of a period (with the operator's credentials) and hands it to the
+//! pure computation in `sparkhub_core::report`.
+//!
+//! AWS calls, read-only: EMR ListClusters (every state, `CreatedAfter`; EMR
+//! lists clusters of the last two months), DescribeCluster (tags) and
+//! ListInstanceFleets (instance types and counts) of each sparkhub cluster,
+//! S3 GetObject of each profile, ListObjectsV2 + GetObject of `history/`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_emr::primitives::DateTime;
+use futures::{StreamExt, stream};
+use jiff::{SignedDuration, Timestamp};
+use sparkhub_aws::S3Bucket;
+use sparkhub_core::emr::ClusterState;
+use sparkhub_core::errors::message_with_causes;
+use sparkhub_core::history::{HISTORY_PREFIX, Record};
+use sparkhub_core::ports::ProfileStore;
+use sparkhub_core::profile::ProfileKind;
+use sparkhub_core::render::{TAG_MANAGED, TAG_PROFILE};
+use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
+use sparkhub_core::{Profile, ProfileName};
+
+/// How far back EMR lists terminated clusters: about two months, as EMR's
+/// console says. The ListClusters reference
+/// (https://docs.aws.amazon.com/emr/latest/APIReference/API_ListClusters.html)
+/// states no period; not checked against a real account. A longer `--since`
+/// is refused rather than reported short.
+const EMR_LISTS_DAYS: i64 = 60;
+
+/// Calls in flight at once (EMR's API burst, as the functions use).
+const IN_FLIGHT: usize = sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
+
+/// `--since 30d` (or 12h, 2w, 1d 6h): the start of the period.
+pub fn since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    let duration = text
+        .trim()
+        .parse::<jiff::Span>()
+        .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+        .map_err(|_| format!("--since {text:?} is not a duration; write it like 30d, 12h or 2w"))?;
+    if duration <= SignedDuration::ZERO {
+        return Err(format!("--since {text:?} is not a positive duration"));
+    }
+    if duration > SignedDuration::from_hours(24 * EMR_LISTS_DAYS) {
+        return Err(format!(
+            "--since {text:?} reaches further back than EMR lists clusters ({EMR_LISTS_DAYS} days)"
+        ));
+    }
+    Ok(now - duration)
+}
+
+fn to_jiff(t: &DateTime) -> Option<Timestamp> {
+    Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
+}
+
+fn aws_message(what: &str, e: impl std::error::Error + 'static) -> String {
+    format!("{what}: {}", message_with_causes(&e))
+}
+
+/// Every cluster created since `since`, in any state, as ListClusters gives it.
+async fn list_clusters(
+    emr: &aws_sdk_emr::Client,
+    since: Timestamp,
+) -> Result<Vec<ClusterFacts>, String> {
+    let mut pages = emr
+        .list_clusters()
+        .created_after(DateTime::from_secs(since.as_second()))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_message("EMR ListClusters", e))?;
+        for c in page.clusters() {
+            let Some(id) = c.id() else { continue };
+            let status = c.status();
+            let timeline = status.and_then(|s| s.timeline());
+            let reason = status.and_then(|s| s.state_change_reason());
+            out.push(ClusterFacts {
+                id: id.to_owned(),
+                name: c.name().unwrap_or_default().to_owned(),
+                profile: None,
+                state: ClusterState::parse(
+                    status
+                        .and_then(|s| s.state())
+                        .map(|s| s.as_str())
+                        .unwrap_or_default(),
+                ),
+                created_at: timeline
+                    .and_then(|t| t.creation_date_time())
+                    .and_then(to_jiff),
+                ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+                ended_at: timeline.and_then(|t| t.end_date_time()).and_then(to_jiff),
+                normalized_instance_hours: c.normalized_instance_hours().map(i64::from),
+                reason_code: reason.and_then(|r| r.code()).map(|c| c.as_str().to_owned()),
+                reason_message: reason.and_then(|r| r.message()).map(str::to_owned),
+                fleets: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The cluster's `sparkhub:profile` if it carries `sparkhub:managed = true`
+/// (DescribeCluster), and its fleets (ListInstanceFleets; none for a cluster
+/// of instance groups or when EMR gives none).
+async fn describe(
+    emr: &aws_sdk_emr::Client,
+    id: &str,
+) -> Result<(Option<String>, Vec<FleetUse>), String> {
+    let cluster = emr
+        .describe_cluster()
+        .cluster_id(id)
+        .send()
+        .await
+        .map_err(|e| aws_message(&format!("EMR DescribeCluster {id}"), e))?
+        .cluster;
+    let tags: BTreeMap<&str, &str> = cluster
+        .as_ref()
+        .map(|c| c.tags())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    if tags.get(TAG_MANAGED) != Some(&"true") {
+        return Ok((None, Vec::new()));
+    }
+    let profile = tags.get(TAG_PROFILE).map(|p| (*p).to_owned());
+    // A cluster of instance groups answers ListInstanceFleets with an error:
+    // its fleets come from its profile then.
+    let fleets = match emr.list_instance_fleets().cluster_id(id).send().await {
+        Ok(out) => out
+            .instance_fleets()
+            .iter()
+            .map(|f| FleetUse {
+                instance_types: f
+                    .instance_type_specifications()
+                    .iter()
+                    .filter_map(|s| s.instance_type().map(str::to_owned))
+                    .collect(),
+                on_demand: f.target_on_demand_capacity().unwrap_or(0).max(0) as u32,
+                spot: f.target_spot_capacity().unwrap_or(0).max(0) as u32,
+            })
+            .filter(|f| !f.instance_types.is_empty())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok((profile, fleets))
+}
+
+fn facts(profile: &Profile) -> ProfileFacts {
+    let fleets = [&profile.fleets.master, &profile.fleets.core]
+        .into_iter()
+        .chain(profile.fleets.task.as_ref())
+        .map(|f| FleetUse {
+            instance_types: f.instance_types.clone(),
+            on_demand: f.on_demand,
+            spot: f.spot,
+        })
+        .collect();
+    ProfileFacts {
+        max_lifetime_hours: profile.idle.max_lifetime_hours,
+        pipeline: profile.kind == ProfileKind::Pipeline,
+        fleets,
+    }
+}
+
+/// The history records of the period: one listing of `history/` from the
+/// first day on, then each object.
+async fn history(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    since: Timestamp,
+) -> Result<Vec<Record>, String> {
+    let first_day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(HISTORY_PREFIX)
+        .start_after(format!("{HISTORY_PREFIX}{first_day}/"))
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            aws_message(
+                &format!("S3 ListObjectsV2 s3://{bucket}/{HISTORY_PREFIX}"),
+                e,
+            )
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    let bodies: Vec<Result<String, String>> = stream::iter(keys)
+        .map(|key| async move {
+            let out = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| aws_message(&format!("S3 GetObject s3://{bucket}/{key}"), e))?;
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?;
+            Ok(String::from_utf8_lossy(&bytes.into_bytes()).into_owned())
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut records = Vec::new();
+    for body in bodies {
+        // A record of a newer format, or not a record: skipped.
+        if let Some(record) = Record::parse(&body?) {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// Reads everything the report needs.
+pub async fn inputs(
+    config: &aws_config::SdkConfig,
+    bucket: &str,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<Inputs, String> {
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or("no AWS region configured; set AWS_REGION")?;
+    let emr = aws_sdk_emr::Client::new(config);
+    let s3 = aws_sdk_s3::Client::new(config);
+    let listed = list_clusters(&emr, since).await?;
+    let described: Vec<_> = stream::iter(listed)
+        .map(|c| {
+            let emr = &emr;
+            async move {
+                let found = describe(emr, &c.id).await;
+                (c, found)
+            }
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut clusters = Vec::new();
+    for (mut c, found) in described {
+        let (profile, fleets) = found?;
+        // Only sparkhub's clusters: the others are not its business.
+        let Some(profile) = profile else { continue };
+        c.profile = Some(profile);
+        c.fleets = fleets;
+        clusters.push(c);
+    }
+    let store = S3Bucket::new(s3.clone(), bucket);
+    let mut profiles = BTreeMap::new();
+    let names: std::collections::BTreeSet<String> =
+        clusters.iter().filter_map(|c| c.profile.clone()).collect();
+    for name in names {
+        if ProfileName::parse(&name).is_err() {
+            continue;
+        }
+        let text = store
+            .read_profile(&name)
+            .await
+            .map_err(|e| format!("reading profile {name}: {}", message_with_causes(&e)))?;
+        // A profile deleted or broken since: its clusters are still reported,
+        // with their costs from EMR's fleets and no hours saved.
+        if let Some(Ok(profile)) = text.as_deref().map(Profile::parse) {
+            profiles.insert(name, facts(&profile));
+        }
+    }
+    let history = history(&s3, bucket, since).await?;
+    Ok(Inputs {
+        since,
+        now,
+        region,
+        clusters,
+        history,
+        profiles,
+    })
+}
+
+/// What `sparkhub report` prints or writes.
+pub struct Output {
+    pub json: bool,
+    pub html: Option<std::path::PathBuf>,
+}
+
+pub async fn run(bucket: &str, since_text: &str, output: &Output) -> Result<(), String> {
+    let now = Timestamp::now();
+    let since = since(since_text, now)?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let inputs = inputs(&config, bucket, since, now).await?;
+    let report = report::compute(&inputs, &PriceTable::shipped());
+    if let Some(path) = &output.html {
+        std::fs::write(path, report::html::render(&report))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if output.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        );
+    } else {
+        print!("{}", report::text(&report));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_days_hours_and_weeks_and_refuses_what_emr_does_not_list() {
+        let now: Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            since("30d", now).unwrap(),
+            "2026-10-29T12:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            since("12h", now).unwrap(),
+            "2026-11-28T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(since("2w", now).is_ok());
+        assert!(since("90d", now).unwrap_err().contains("60 days"));
+        assert!(since("soon", now).unwrap_err().contains("30d"));
+        assert!(since("0d", now).is_err());
+    }
+}

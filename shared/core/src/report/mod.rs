@@ -1,0 +1,612 @@
+//! `sparkhub report`: what the clusters of a period cost, how each ended,
+//! and the hours sparkhub's idle termination saved. Pure: the CLI reads EMR's
+//! cluster list and the history objects, this module computes the figures,
+//! the terminal table ([`text`]) and the HTML page ([`html`]).
+//!
+//! Costs come from the price table shipped with the code
+//! ([`PriceTable::shipped`]): on-demand EC2 + the EMR charge per instance-hour.
+//! An instance type or region it lacks makes the cost unknown, never zero.
+//! Spot capacity is priced at the on-demand EC2 price (an upper bound) and
+//! the cost marked as an estimate, as is a fleet that may choose among types
+//! of different prices (priced at the dearest).
+
+pub mod html;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::emr::ClusterState;
+use crate::history::{Cause, Record, RecordKind};
+
+/// The price table in `prices.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct PriceTable {
+    /// When the prices were taken (a date).
+    pub taken: String,
+    pub ec2_source: String,
+    pub emr_source: String,
+    #[serde(rename = "price")]
+    pub prices: Vec<Price>,
+}
+
+/// On-demand USD per instance-hour of one type in one region.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Price {
+    pub region: String,
+    pub instance_type: String,
+    pub ec2: f64,
+    pub emr: f64,
+}
+
+impl PriceTable {
+    /// The table shipped with sparkhub.
+    pub fn shipped() -> Self {
+        toml::from_str(include_str!("prices.toml")).expect("prices.toml parses")
+    }
+
+    /// EC2 + EMR per hour of one instance, if the table knows it.
+    pub fn hourly(&self, region: &str, instance_type: &str) -> Option<f64> {
+        self.prices
+            .iter()
+            .find(|p| p.region == region && p.instance_type == instance_type)
+            .map(|p| p.ec2 + p.emr)
+    }
+}
+
+/// One instance fleet (or group) of a cluster: the types EMR may choose from
+/// and the instances on each market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetUse {
+    pub instance_types: Vec<String>,
+    pub on_demand: u32,
+    pub spot: u32,
+}
+
+/// What the profile of a cluster says, as far as the report needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileFacts {
+    pub max_lifetime_hours: u32,
+    /// A pipeline profile: sparkhub's workflow terminates its cluster when the
+    /// steps are done.
+    pub pipeline: bool,
+    pub fleets: Vec<FleetUse>,
+}
+
+/// One cluster as EMR lists and describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterFacts {
+    pub id: String,
+    pub name: String,
+    /// The `sparkhub:profile` tag; `None` for a cluster that is not sparkhub's.
+    pub profile: Option<String>,
+    pub state: ClusterState,
+    pub created_at: Option<Timestamp>,
+    pub ready_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// EMR's `NormalizedInstanceHours`.
+    pub normalized_instance_hours: Option<i64>,
+    /// EMR's state-change reason: code and message.
+    pub reason_code: Option<String>,
+    pub reason_message: Option<String>,
+    /// From EMR (ListInstanceFleets); empty when EMR gives none, then the
+    /// profile's fleets are used.
+    pub fleets: Vec<FleetUse>,
+}
+
+/// Everything the report is computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    pub since: Timestamp,
+    pub now: Timestamp,
+    pub region: String,
+    pub clusters: Vec<ClusterFacts>,
+    pub history: Vec<Record>,
+    pub profiles: BTreeMap<String, ProfileFacts>,
+}
+
+/// How a cluster ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ending {
+    /// Still there.
+    Running,
+    /// sparkhub's sweep: nobody used it.
+    SparkhubIdle,
+    /// sparkhub's sweep: its profile's maximum lifetime.
+    SparkhubMaxLifetime,
+    /// EMR's own auto-termination policy (the backstop sparkhub sets).
+    AutoTermination,
+    /// A person (or a program with their credentials) terminated it.
+    Person,
+    /// EMR ended it with an error.
+    Failure,
+    /// Its steps were done.
+    PipelineDone,
+    /// EMR gave no reason sparkhub knows.
+    Unknown,
+}
+
+impl Ending {
+    pub const ALL: [Ending; 8] = [
+        Ending::Running,
+        Ending::SparkhubIdle,
+        Ending::SparkhubMaxLifetime,
+        Ending::AutoTermination,
+        Ending::Person,
+        Ending::Failure,
+        Ending::PipelineDone,
+        Ending::Unknown,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Ending::Running => "running",
+            Ending::SparkhubIdle => "sparkhub: idle",
+            Ending::SparkhubMaxLifetime => "sparkhub: max lifetime",
+            Ending::AutoTermination => "EMR auto-termination",
+            Ending::Person => "a person",
+            Ending::Failure => "failure",
+            Ending::PipelineDone => "pipeline done",
+            Ending::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// How `cluster` ended: sparkhub's history first (EMR says `USER_REQUEST`
+/// for a sweep's termination as for anybody's), then EMR's state-change
+/// reason code. The codes are those of the EMR API reference,
+/// ClusterStateChangeReason:
+/// <https://docs.aws.amazon.com/emr/latest/APIReference/API_ClusterStateChangeReason.html>
+/// (`INTERNAL_ERROR | VALIDATION_ERROR | INSTANCE_FAILURE |
+/// INSTANCE_FLEET_TIMEOUT | BOOTSTRAP_FAILURE | USER_REQUEST | STEP_FAILURE |
+/// ALL_STEPS_COMPLETED`). The reference does not say which code EMR's
+/// auto-termination policy reports; its message speaks of the idle time, so
+/// a message naming "idle" is taken for it — an assumption no real account
+/// has checked yet. sparkhub's workflow ends a pipeline's cluster with
+/// TerminateJobFlows, which EMR reports as `USER_REQUEST` too: for a pipeline
+/// profile that is "pipeline done".
+pub fn ending(
+    cluster: &ClusterFacts,
+    terminated_by_sweep: Option<Cause>,
+    pipeline: bool,
+) -> Ending {
+    if cluster.state.is_active() {
+        return Ending::Running;
+    }
+    match terminated_by_sweep {
+        Some(Cause::Idle) => return Ending::SparkhubIdle,
+        Some(Cause::MaxLifetime) => return Ending::SparkhubMaxLifetime,
+        None => {}
+    }
+    let code = cluster.reason_code.as_deref().unwrap_or("");
+    let message = cluster
+        .reason_message
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match code {
+        "INTERNAL_ERROR"
+        | "VALIDATION_ERROR"
+        | "INSTANCE_FAILURE"
+        | "INSTANCE_FLEET_TIMEOUT"
+        | "BOOTSTRAP_FAILURE"
+        | "STEP_FAILURE" => Ending::Failure,
+        _ if message.contains("idle") => Ending::AutoTermination,
+        "ALL_STEPS_COMPLETED" => Ending::PipelineDone,
+        "USER_REQUEST" if pipeline => Ending::PipelineDone,
+        "USER_REQUEST" => Ending::Person,
+        _ if cluster.state == ClusterState::TerminatedWithErrors => Ending::Failure,
+        _ => Ending::Unknown,
+    }
+}
+
+/// A cost in USD, or why it is not known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Cost {
+    Known {
+        usd: f64,
+        /// Spot capacity or a choice of types: an upper bound.
+        estimate: bool,
+    },
+    /// The price table lacks these types (in the report's region), or the
+    /// cluster's instances are not known.
+    Unknown { missing: Vec<String> },
+}
+
+impl Cost {
+    fn zero() -> Self {
+        Cost::Known {
+            usd: 0.0,
+            estimate: false,
+        }
+    }
+
+    /// The sum; unknown if either is.
+    fn add(self, other: &Cost) -> Cost {
+        match (self, other) {
+            (
+                Cost::Known {
+                    usd: a,
+                    estimate: x,
+                },
+                Cost::Known {
+                    usd: b,
+                    estimate: y,
+                },
+            ) => Cost::Known {
+                usd: a + b,
+                estimate: x || *y,
+            },
+            (Cost::Unknown { mut missing }, Cost::Unknown { missing: more }) => {
+                for m in more {
+                    if !missing.contains(m) {
+                        missing.push(m.clone());
+                    }
+                }
+                Cost::Unknown { missing }
+            }
+            (Cost::Unknown { missing }, _) => Cost::Unknown { missing },
+            (_, Cost::Unknown { missing }) => Cost::Unknown {
+                missing: missing.clone(),
+            },
+        }
+    }
+
+    fn scale(&self, factor: f64) -> Cost {
+        match self {
+            Cost::Known { usd, estimate } => Cost::Known {
+                usd: usd * factor,
+                estimate: *estimate,
+            },
+            unknown => unknown.clone(),
+        }
+    }
+
+    pub fn usd(&self) -> Option<f64> {
+        match self {
+            Cost::Known { usd, .. } => Some(*usd),
+            Cost::Unknown { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cost::Known {
+                usd,
+                estimate: false,
+            } => write!(f, "${usd:.2}"),
+            Cost::Known {
+                usd,
+                estimate: true,
+            } => write!(f, "~${usd:.2}"),
+            Cost::Unknown { missing } if missing.is_empty() => f.write_str("unknown"),
+            Cost::Unknown { missing } => write!(f, "unknown ({})", missing.join(", ")),
+        }
+    }
+}
+
+/// What the fleets cost per hour in `region`.
+pub fn hourly_cost(fleets: &[FleetUse], prices: &PriceTable, region: &str) -> Cost {
+    if fleets.is_empty() {
+        return Cost::Unknown {
+            missing: vec!["instances".into()],
+        };
+    }
+    let mut total = Cost::zero();
+    for fleet in fleets {
+        let known: Vec<Option<f64>> = fleet
+            .instance_types
+            .iter()
+            .map(|t| prices.hourly(region, t))
+            .collect();
+        let missing: Vec<String> = fleet
+            .instance_types
+            .iter()
+            .zip(&known)
+            .filter(|(_, p)| p.is_none())
+            .map(|(t, _)| format!("{t} in {region}"))
+            .collect();
+        let cost = if fleet.instance_types.is_empty() {
+            Cost::Unknown {
+                missing: vec!["instance types".into()],
+            }
+        } else if !missing.is_empty() {
+            Cost::Unknown { missing }
+        } else {
+            let known: Vec<f64> = known.into_iter().flatten().collect();
+            let dearest = known.iter().copied().fold(0.0, f64::max);
+            let cheapest = known.iter().copied().fold(f64::INFINITY, f64::min);
+            Cost::Known {
+                usd: dearest * f64::from(fleet.on_demand + fleet.spot),
+                estimate: fleet.spot > 0 || dearest > cheapest,
+            }
+        };
+        total = total.add(&cost);
+    }
+    total
+}
+
+/// One cluster's line of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterLine {
+    pub cluster_id: String,
+    pub name: String,
+    pub profile: String,
+    pub state: String,
+    pub created_at: Option<Timestamp>,
+    pub ready_at: Option<Timestamp>,
+    /// The start of the idle period that ended it, for a cluster the sweep
+    /// terminated for idleness.
+    pub last_active_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub ended: Ending,
+    /// From creation to its end (or now).
+    pub running_hours: f64,
+    pub normalized_instance_hours: Option<i64>,
+    pub cost: Cost,
+    /// Hours between its end and the end of its maximum lifetime, when
+    /// sparkhub ended it for being idle.
+    pub hours_saved: f64,
+    pub cost_saved: Cost,
+    /// The sweep warned about it (for this idle period or lifetime) first.
+    pub warned: bool,
+}
+
+/// One profile's totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileLine {
+    pub profile: String,
+    pub clusters: usize,
+    pub running_hours: f64,
+    pub normalized_instance_hours: i64,
+    pub cost: Cost,
+    pub hours_saved: f64,
+    pub cost_saved: Cost,
+    /// Clusters by how they ended.
+    pub endings: BTreeMap<Ending, usize>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub region: String,
+    pub prices_taken: String,
+    pub price_sources: Vec<String>,
+    pub profiles: Vec<ProfileLine>,
+    pub clusters: Vec<ClusterLine>,
+    pub total_cost: Cost,
+    pub total_cost_saved: Cost,
+    pub total_hours_saved: f64,
+}
+
+/// The name the report gives a cluster without a `sparkhub:profile` tag.
+pub const NO_PROFILE: &str = "(not sparkhub's)";
+
+fn hours(from: Timestamp, to: Timestamp) -> f64 {
+    (to.duration_since(from).as_secs_f64() / 3600.0).max(0.0)
+}
+
+/// Computes the report.
+pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
+    let mut lines = Vec::new();
+    for c in &inputs.clusters {
+        let termination = inputs
+            .history
+            .iter()
+            .filter(|r| r.cluster_id == c.id && r.kind == RecordKind::Termination)
+            .max_by_key(|r| r.recorded_at);
+        let warned = inputs
+            .history
+            .iter()
+            .any(|r| r.cluster_id == c.id && r.kind == RecordKind::Warning);
+        let profile = c.profile.clone().unwrap_or_else(|| NO_PROFILE.into());
+        let facts = c.profile.as_ref().and_then(|p| inputs.profiles.get(p));
+        let ended = ending(
+            c,
+            termination.map(|r| r.cause),
+            facts.is_some_and(|f| f.pipeline),
+        );
+        let ended_at = c.ended_at.or(termination.and_then(|r| r.ended_at));
+        let end = if ended == Ending::Running {
+            inputs.now
+        } else {
+            ended_at.unwrap_or(inputs.now)
+        };
+        let running_hours = c.created_at.map_or(0.0, |t| hours(t, end));
+        let fleets = if c.fleets.is_empty() {
+            facts.map(|f| f.fleets.clone()).unwrap_or_default()
+        } else {
+            c.fleets.clone()
+        };
+        let hourly = hourly_cost(&fleets, prices, &inputs.region);
+        let hours_saved = match (ended, c.created_at, facts) {
+            (Ending::SparkhubIdle, Some(created), Some(f)) => {
+                let lifetime_end =
+                    created + jiff::SignedDuration::from_hours(i64::from(f.max_lifetime_hours));
+                hours(end, lifetime_end)
+            }
+            _ => 0.0,
+        };
+        let last_active_at = termination.and_then(|r| {
+            let minutes = r.idle_minutes?;
+            Some(r.ended_at? - jiff::SignedDuration::from_mins(minutes))
+        });
+        lines.push(ClusterLine {
+            cluster_id: c.id.clone(),
+            name: c.name.clone(),
+            profile,
+            state: c.state.to_string(),
+            created_at: c.created_at,
+            ready_at: c.ready_at,
+            last_active_at,
+            ended_at: if ended == Ending::Running {
+                None
+            } else {
+                ended_at
+            },
+            ended,
+            running_hours,
+            normalized_instance_hours: c.normalized_instance_hours,
+            cost: hourly.scale(running_hours),
+            cost_saved: if hours_saved > 0.0 {
+                hourly.scale(hours_saved)
+            } else {
+                Cost::zero()
+            },
+            hours_saved,
+            warned,
+        });
+    }
+    lines.sort_by(|a, b| {
+        (a.profile.as_str(), a.created_at, a.cluster_id.as_str()).cmp(&(
+            b.profile.as_str(),
+            b.created_at,
+            b.cluster_id.as_str(),
+        ))
+    });
+
+    let mut profiles: BTreeMap<String, ProfileLine> = BTreeMap::new();
+    for l in &lines {
+        let p = profiles
+            .entry(l.profile.clone())
+            .or_insert_with(|| ProfileLine {
+                profile: l.profile.clone(),
+                clusters: 0,
+                running_hours: 0.0,
+                normalized_instance_hours: 0,
+                cost: Cost::zero(),
+                hours_saved: 0.0,
+                cost_saved: Cost::zero(),
+                endings: BTreeMap::new(),
+            });
+        p.clusters += 1;
+        p.running_hours += l.running_hours;
+        p.normalized_instance_hours += l.normalized_instance_hours.unwrap_or(0);
+        p.cost = p.cost.clone().add(&l.cost);
+        p.hours_saved += l.hours_saved;
+        p.cost_saved = p.cost_saved.clone().add(&l.cost_saved);
+        *p.endings.entry(l.ended).or_default() += 1;
+    }
+    let profiles: Vec<ProfileLine> = profiles.into_values().collect();
+    let total_cost = profiles
+        .iter()
+        .fold(Cost::zero(), |acc, p| acc.add(&p.cost));
+    let total_cost_saved = profiles
+        .iter()
+        .fold(Cost::zero(), |acc, p| acc.add(&p.cost_saved));
+    Report {
+        since: inputs.since,
+        until: inputs.now,
+        region: inputs.region.clone(),
+        prices_taken: prices.taken.clone(),
+        price_sources: vec![prices.ec2_source.clone(), prices.emr_source.clone()],
+        total_hours_saved: profiles.iter().map(|p| p.hours_saved).sum(),
+        profiles,
+        clusters: lines,
+        total_cost,
+        total_cost_saved,
+    }
+}
+
+fn short(t: Option<Timestamp>) -> String {
+    t.map(|t| {
+        t.to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_else(|| "-".into())
+}
+
+fn nih(n: Option<i64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+}
+
+/// The report as a terminal table.
+pub fn text(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sparkhub report, {} to {} UTC, region {}",
+        short(Some(r.since)),
+        short(Some(r.until)),
+        r.region
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<24} {:>8} {:>9} {:>9} {:>14} {:>9} {:>14}",
+        "profile", "clusters", "hours", "norm. h", "cost", "h saved", "cost saved"
+    );
+    for p in &r.profiles {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>8} {:>9.1} {:>9} {:>14} {:>9.1} {:>14}",
+            p.profile,
+            p.clusters,
+            p.running_hours,
+            p.normalized_instance_hours,
+            p.cost.to_string(),
+            p.hours_saved,
+            p.cost_saved.to_string()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:>8} {:>9} {:>9} {:>14} {:>9.1} {:>14}",
+        "total",
+        r.clusters.len(),
+        "",
+        "",
+        r.total_cost.to_string(),
+        r.total_hours_saved,
+        r.total_cost_saved.to_string()
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:<20} {:<16} {:<16} {:>7} {:>7} {:>12} {:>7}  ended",
+        "cluster", "profile", "created", "ended", "hours", "norm. h", "cost", "saved h"
+    );
+    for c in &r.clusters {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<20} {:<16} {:<16} {:>7.1} {:>7} {:>12} {:>7.1}  {}{}",
+            c.cluster_id,
+            c.profile,
+            short(c.created_at),
+            short(c.ended_at),
+            c.running_hours,
+            nih(c.normalized_instance_hours),
+            c.cost.to_string(),
+            c.hours_saved,
+            c.ended,
+            if c.warned { " (warned first)" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCosts: on-demand EC2 + EMR per instance-hour from sparkhub's price table (taken {}; {}). \
+         ~ marks an estimate (spot capacity priced at on-demand, or a fleet with a choice of types priced at the dearest). \
+         Hours saved: from a sparkhub idle termination to the end of the profile's maximum lifetime.",
+        r.prices_taken,
+        r.price_sources.join(", ")
+    );
+    out
+}
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;
