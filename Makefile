@@ -9,7 +9,7 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/core/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
+.PHONY: help test demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ help: ## Show the targets
 test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
 	@echo "make test: all checks passed"
 
-tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck ## Install the test tools this machine lacks
+tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium ## Install the test tools this machine lacks
 
 venv: $(VENV)/.installed ## Python venv with the pinned emulator
 $(VENV)/.installed: requirements-dev.txt
@@ -65,13 +65,21 @@ shellcheck: ## shellcheck from Debian when it is missing (needs root, as in CI)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; \
 	fi
 
+# The HTML report is opened in a real headless browser by the tests
+# (tests/tests/report_html.rs).
+chromium: ## chromium from Debian when it is missing (needs root, as in CI)
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 fmt-check:
 	$(CARGO) fmt --all --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv venv-lambda venv-jupyterhub npm ## Unit tests, integration tests (with real JupyterHubs), the stack smoke test and the demo against one local emulator
+test-rust: venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium), the stack smoke test and the demo against one local emulator
 	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py && $(DEMO)'
 
 check-asl: npm ## Validate the generated state machines
