@@ -87,6 +87,37 @@ class TemplateMatchesCode(unittest.TestCase):
         with open(os.path.join(ROOT, "Cargo.toml"), "rb") as f:
             cls.members = set(tomllib.load(f)["workspace"]["members"])
 
+    def test_the_dashboard_shows_only_metrics_the_code_emits(self):
+        dashboard = self.template["Resources"]["Dashboard"]
+        self.assertEqual(dashboard["Type"], "AWS::CloudWatch::Dashboard")
+        body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+        widgets = json.loads(body.replace("${AWS::Region}", "us-east-1"))["widgets"]
+        titles = [w["properties"]["title"] for w in widgets]
+        for wanted in ["Active clusters by profile", "Terminations by reason", "Warnings",
+                       "Active notebook users", "Sweep errors", "Sweep duration"]:
+            self.assertTrue(any(t.startswith(wanted) for t in titles), (wanted, titles))
+        named = set()
+        for w in widgets:
+            for row in w["properties"]["metrics"]:
+                if isinstance(row[0], dict):
+                    named.update(re.findall(r'MetricName="(\w+)"', row[0]["expression"]))
+                else:
+                    self.assertEqual(row[0], "Sparkhub", row)
+                    named.add(row[1])
+        sources = ""
+        for path in [os.path.join(ROOT, "shared", "core", "src", "sweep", "terminator.rs"),
+                     os.path.join(ROOT, "shared", "core", "src", "scripts", "notebook-activity-reporter.sh")]:
+            with open(path) as f:
+                sources += f.read()
+        for metric in named:
+            self.assertIn(f'"{metric}"' if metric != "ActiveNotebookUsers" else metric, sources,
+                          f"the dashboard shows {metric}, which no function emits")
+        self.assertEqual(
+            named,
+            {"ActiveClusters", "Terminations", "WarningsSent", "ActiveNotebookUsers",
+             "SweepErrors", "HistoryWriteFailures", "SweepDuration"},
+        )
+
     def test_every_code_uri_is_a_workspace_member(self):
         fns = functions(self.template)
         self.assertEqual(len(fns), 3)

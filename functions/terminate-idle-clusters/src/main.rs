@@ -10,8 +10,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sparkhub_aws::terminator,
         |terminator, _event| async move {
             let summary = terminator.sweep().await?;
-            // CloudWatch embedded metric format: Lambda turns this line into metrics.
-            println!("{}", summary.embedded_metrics((terminator.now)()));
+            // CloudWatch embedded metric format: Lambda turns these lines into metrics.
+            for line in summary.metric_lines((terminator.now)()) {
+                println!("{line}");
+            }
             Ok(serde_json::to_value(summary).expect("a summary serializes"))
         },
     )

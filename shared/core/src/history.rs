@@ -51,6 +51,13 @@ pub enum Cause {
 }
 
 impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::MaxLifetime => "max-lifetime",
+        }
+    }
+
     pub fn of(reason: &TerminateReason) -> Self {
         match reason {
             TerminateReason::Idle { .. } => Self::Idle,

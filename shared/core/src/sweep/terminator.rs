@@ -42,9 +42,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::history::Record;
+use crate::history::{Cause, Record, RecordKind};
 use crate::sweep::history::record_all;
 use crate::sweep::warning::{self, Warning};
+
+/// The `Profile` of active clusters not named `sparkhub-<profile>` in the
+/// `ActiveClusters` metric.
+pub const OTHER_CLUSTERS: &str = "(other)";
 
 /// TerminateJobFlows takes at most ten clusters.
 pub const CLUSTERS_PER_TERMINATE_CALL: usize = 10;
@@ -149,6 +153,12 @@ pub struct Summary {
     /// History records that could not be written (logged; the termination or
     /// warning itself stands).
     pub history_write_failures: usize,
+    /// Active clusters by profile, from the listing: a cluster named
+    /// `sparkhub-<profile>` (the name sparkhub gives its clusters) counts for
+    /// that profile, any other for [`OTHER_CLUSTERS`].
+    pub active_by_profile: BTreeMap<String, usize>,
+    /// Clusters terminated, by cause (`idle`, `max-lifetime`).
+    pub terminated_by_cause: BTreeMap<String, usize>,
     /// Failures; each kept its cluster (or left a warning unsent).
     pub errors: Vec<String>,
     /// Every cluster checked, with the decision and its reason.
@@ -187,6 +197,40 @@ impl Summary {
         *self.kept.entry(reason.to_owned()).or_default() += 1;
         self.clusters
             .push(ClusterReport::of(cluster, false, detail));
+    }
+
+    /// The lines the function prints for CloudWatch (embedded metric
+    /// format): [`Self::embedded_metrics`], then one line per profile with its
+    /// active clusters (`ActiveClusters` by `Profile`) and one per cause of
+    /// termination (`Terminations` by `Reason`, zeros included, so that the
+    /// dashboard's graphs show the sweeps that terminated nothing).
+    pub fn metric_lines(&self, now: Timestamp) -> Vec<String> {
+        let document = |dimension: &str, value: &str, metric: &str, count: usize| {
+            serde_json::json!({
+                "_aws": {
+                    "Timestamp": now.as_millisecond(),
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Sparkhub",
+                        "Dimensions": [["Function", dimension]],
+                        "Metrics": [{"Name": metric, "Unit": "Count"}]
+                    }]
+                },
+                "Function": "terminate-idle-clusters",
+                dimension: value,
+                metric: count,
+            })
+            .to_string()
+        };
+        let mut lines = vec![self.embedded_metrics(now)];
+        for (profile, n) in &self.active_by_profile {
+            lines.push(document("Profile", profile, "ActiveClusters", *n));
+        }
+        for cause in [Cause::Idle, Cause::MaxLifetime] {
+            let key = cause.as_str();
+            let n = self.terminated_by_cause.get(key).copied().unwrap_or(0);
+            lines.push(document("Reason", key, "Terminations", n));
+        }
+        lines
     }
 
     /// A CloudWatch embedded-metric-format line with the sweep's figures.
@@ -251,6 +295,17 @@ where
             dry_run: self.config.dry_run,
             ..Summary::default()
         };
+        for cluster in &listed {
+            let profile = cluster
+                .name
+                .strip_prefix("sparkhub-")
+                .filter(|p| ProfileName::parse(p).is_ok())
+                .unwrap_or(OTHER_CLUSTERS);
+            *summary
+                .active_by_profile
+                .entry(profile.to_owned())
+                .or_default() += 1;
+        }
         let mut book = self.policies(&mut summary).await;
         let bounds = Bounds::of(book.known().chain([&FALLBACK_POLICY]));
 
@@ -440,6 +495,15 @@ where
             let warned = self.warn_all(now, &mut summary).await;
             happened.extend(warned.iter().filter_map(|id| records.remove(id)));
             // Last: the history never holds up a termination or a warning.
+            for r in happened
+                .iter()
+                .filter(|r| r.kind == RecordKind::Termination)
+            {
+                *summary
+                    .terminated_by_cause
+                    .entry(r.cause.as_str().to_owned())
+                    .or_default() += 1;
+            }
             let failures = record_all(&self.history, &happened, self.limit()).await;
             summary.history_written = happened.len() - failures.len();
             summary.history_write_failures = failures.len();

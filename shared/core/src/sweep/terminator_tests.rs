@@ -991,3 +991,60 @@ async fn a_failed_history_write_is_counted_and_undoes_nothing() {
             .any(|m| m["Name"] == "HistoryWriteFailures")
     );
 }
+
+#[tokio::test]
+async fn the_metric_lines_count_active_clusters_by_profile_and_terminations_by_reason() {
+    let mut clusters = mixed();
+    let mut other = idle("j-ELSEWHERE");
+    other.listed.name = "nightly-etl".into();
+    other.details.tags.clear();
+    clusters.push(other);
+    let t = terminator(clusters);
+    let summary = t.sweep().await.unwrap();
+    let lines: Vec<serde_json::Value> = summary
+        .metric_lines(now())
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["ClustersChecked"], 12,
+        "the sweep's own line first"
+    );
+    let by = |dimension: &str, metric: &str| -> BTreeMap<String, i64> {
+        lines
+            .iter()
+            .filter(|l| {
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+                    == serde_json::json!(["Function", dimension])
+            })
+            .map(|l| {
+                (
+                    l[dimension].as_str().unwrap().to_owned(),
+                    l[metric].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        by("Profile", "ActiveClusters"),
+        BTreeMap::from([("(other)".into(), 1), ("tutorial".into(), 11)])
+    );
+    assert_eq!(
+        by("Reason", "Terminations"),
+        BTreeMap::from([("idle".into(), 1), ("max-lifetime".into(), 1)])
+    );
+
+    // A sweep that terminates nothing still says so, with zeros.
+    let quiet = terminator(vec![idle_for("j-SOON", 20)])
+        .sweep()
+        .await
+        .unwrap();
+    let zeros: Vec<serde_json::Value> = quiet
+        .metric_lines(now())
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l.get("Terminations").is_some())
+        .collect();
+    assert_eq!(zeros.len(), 2);
+    assert!(zeros.iter().all(|l| l["Terminations"] == 0));
+}
