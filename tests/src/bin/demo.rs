@@ -5,8 +5,9 @@
 //! the generated definition, runs the three functions as real Lambda
 //! processes under `cargo lambda watch`, and invokes them with the sample
 //! events as EventBridge would deliver them. The emulated cluster is walked
-//! through its life: created → users step completes → idle → terminated by
-//! the terminator. Exits non-zero when any stage did not happen.
+//! through its life: created → users step completes → idle → warned before
+//! its termination → terminated by the terminator; the demo ends by printing
+//! `sparkhub report` for it. Exits non-zero when any stage did not happen.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique, wait_for};
@@ -111,6 +113,15 @@ async fn run(t: &mut Timeline) -> bool {
     let machine = aws
         .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
         .await;
+    // The topic the warnings and termination notices go to.
+    let topic = aws_sdk_sns::Client::new(&aws.config)
+        .create_topic()
+        .name(unique("sparkhub-demo"))
+        .send()
+        .await
+        .ok()
+        .and_then(|t| t.topic_arn)
+        .unwrap_or_default();
     t.step("set up", true, format!("bucket {bucket} with the tutorial profile as profiles/{name}.toml, state machine {machine}"));
 
     let port = TcpListener::bind("127.0.0.1:0")
@@ -130,6 +141,7 @@ async fn run(t: &mut Timeline) -> bool {
         .env("SPARKHUB_STATE_MACHINE_ARN", &machine)
         .env("SPARKHUB_POLL_SECONDS", "1")
         .env("SPARKHUB_DRY_RUN", "false")
+        .env("SPARKHUB_TOPIC_ARN", &topic)
         .current_dir(workspace_root())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -242,8 +254,52 @@ async fn run(t: &mut Timeline) -> bool {
         "ready 2 h ago, IsIdle = 1 and no notebook user for the last 70 min",
     );
 
-    // 4. The rate(5 minutes) rule fires the sweep.
+    // 4. Somebody kept it alive until ten minutes from now: the sweep keeps
+    // it, and warns that it will terminate it once the keep-alive runs out.
+    let tag = |until: Timestamp| {
+        let emr = aws.emr.clone();
+        let cluster = cluster.clone();
+        async move {
+            emr.add_tags()
+                .resource_id(cluster)
+                .tags(
+                    aws_sdk_emr::types::Tag::builder()
+                        .key(TAG_KEEP_ALIVE_UNTIL)
+                        .value(until.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    let kept = tag(Timestamp::now() + SignedDuration::from_mins(10)).await;
     let sweep = event("terminate-idle-clusters-scheduled-event.json");
+    match invoke(port, "terminate-idle-clusters", &sweep) {
+        Ok(summary) => {
+            let warning = summary["warnings"]
+                .as_array()
+                .and_then(|a| a.iter().find(|w| w["cluster_id"] == json!(cluster)));
+            let sent = summary["warnings_sent"].as_u64().unwrap_or(0);
+            let detail = match warning {
+                Some(w) => format!(
+                    "kept alive for 10 more min; SNS warning sent: terminated by {} ({})",
+                    w["terminate_by"].as_str().unwrap_or("?"),
+                    w["reason"].as_str().unwrap_or("?")
+                ),
+                None => format!("no warning: {summary}"),
+            };
+            t.step("warning", kept && warning.is_some() && sent >= 1, detail);
+        }
+        Err(e) => {
+            t.step("warning", false, e);
+            return false;
+        }
+    }
+
+    // 5. The keep-alive runs out (the demo cannot wait ten minutes: it
+    // moves the tag to a minute ago), and the next sweep terminates it.
+    tag(Timestamp::now() - SignedDuration::from_mins(1)).await;
     match invoke(port, "terminate-idle-clusters", &sweep) {
         Ok(summary) => {
             let terminated = summary["terminated"]
@@ -268,5 +324,60 @@ async fn run(t: &mut Timeline) -> bool {
         state == "TERMINATED",
         format!("{cluster} is {state}"),
     );
+    let history = aws.keys(&bucket, "history/").await;
+    let recorded = |kind: &str| {
+        history
+            .iter()
+            .any(|k| k.contains(&format!("{cluster}-{kind}-")))
+    };
+    t.step(
+        "history",
+        recorded("warning") && recorded("termination"),
+        format!("s3://{bucket}/: {}", history.join(", ")),
+    );
+
+    // 6. What it cost and what idle termination saved: `sparkhub report`.
+    let html = std::env::temp_dir().join(format!("{}.html", unique("sparkhub-demo-report")));
+    let report = Command::new("cargo")
+        .args([
+            "run", "-q", "-p", "sparkhub", "--", "report", "--since", "1d",
+        ])
+        .arg("--bucket")
+        .arg(&bucket)
+        .arg("--html")
+        .arg(&html)
+        .current_dir(workspace_root())
+        .output();
+    match report {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            println!(
+                "\n$ sparkhub report --since 1d --html {}\n{text}",
+                html.display()
+            );
+            let row = text
+                .lines()
+                .find(|l| l.starts_with(&cluster))
+                .unwrap_or_default()
+                .to_owned();
+            t.step(
+                "report",
+                row.contains("sparkhub: idle")
+                    && row.contains("(warned first)")
+                    && row.contains('$'),
+                format!(
+                    "{} (HTML: {})",
+                    row.split_whitespace().collect::<Vec<_>>().join(" "),
+                    html.display()
+                ),
+            );
+        }
+        Ok(out) => t.step(
+            "report",
+            false,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+        Err(e) => t.step("report", false, e.to_string()),
+    }
     t.stages.iter().all(|(_, ok, _)| *ok)
 }

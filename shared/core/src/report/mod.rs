@@ -546,15 +546,30 @@ pub fn text(r: &Report) -> String {
         short(Some(r.until)),
         r.region
     );
+    // Columns as wide as the longest profile name and cluster id.
+    let pw = r
+        .profiles
+        .iter()
+        .map(|p| p.profile.len())
+        .max()
+        .unwrap_or(0)
+        .max("profile".len());
+    let cw = r
+        .clusters
+        .iter()
+        .map(|c| c.cluster_id.len())
+        .max()
+        .unwrap_or(0)
+        .max("cluster".len());
     let _ = writeln!(
         out,
-        "\n{:<24} {:>8} {:>9} {:>9} {:>14} {:>9} {:>14}",
+        "\n{:<pw$} {:>8} {:>9} {:>9} {:>14} {:>9} {:>14}",
         "profile", "clusters", "hours", "norm. h", "cost", "h saved", "cost saved"
     );
     for p in &r.profiles {
         let _ = writeln!(
             out,
-            "{:<24} {:>8} {:>9.1} {:>9} {:>14} {:>9.1} {:>14}",
+            "{:<pw$} {:>8} {:>9.1} {:>9} {:>14} {:>9.1} {:>14}",
             p.profile,
             p.clusters,
             p.running_hours,
@@ -566,7 +581,7 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<24} {:>8} {:>9} {:>9} {:>14} {:>9.1} {:>14}",
+        "{:<pw$} {:>8} {:>9} {:>9} {:>14} {:>9.1} {:>14}",
         "total",
         r.clusters.len(),
         "",
@@ -577,13 +592,13 @@ pub fn text(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "\n{:<16} {:<20} {:<16} {:<16} {:>7} {:>7} {:>12} {:>7}  ended",
+        "\n{:<cw$} {:<pw$} {:<16} {:<16} {:>7} {:>7} {:>12} {:>7}  ended",
         "cluster", "profile", "created", "ended", "hours", "norm. h", "cost", "saved h"
     );
     for c in &r.clusters {
         let _ = writeln!(
             out,
-            "{:<16} {:<20} {:<16} {:<16} {:>7.1} {:>7} {:>12} {:>7.1}  {}{}",
+            "{:<cw$} {:<pw$} {:<16} {:<16} {:>7.1} {:>7} {:>12} {:>7.1}  {}{}",
             c.cluster_id,
             c.profile,
             short(c.created_at),
