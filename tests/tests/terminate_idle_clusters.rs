@@ -1,6 +1,7 @@
 //! terminate-idle-clusters against the emulator: a mixed fleet of 42
-//! clusters, each kind three times; the real EMR, CloudWatch (through the
-//! emulator's CBOR bridge) and S3 adapters.
+//! clusters, each kind three times; the warnings before termination; the
+//! real EMR, CloudWatch (through the emulator's CBOR bridge), S3 and SNS
+//! adapters.
 
 use std::collections::BTreeMap;
 
@@ -331,5 +332,199 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
             && forever.reason.contains("does not count"),
         "{}",
         forever.reason
+    );
+}
+
+/// A cluster of `profile`, ready two hours ago, busy until `idle_minutes`
+/// ago and idle since (IsIdle 0 before, 1 since; no notebook user).
+async fn idle_since(
+    aws: &LocalAws,
+    profile: &str,
+    idle_minutes: i64,
+    tags: &[(&str, &str)],
+) -> String {
+    let now = Timestamp::now();
+    let mut all = vec![("sparkhub:managed", "true"), ("sparkhub:profile", profile)];
+    all.extend_from_slice(tags);
+    let id = aws
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &all,
+            &["Spark", "JupyterHub"],
+        )
+        .await;
+    aws.set_cluster_times(
+        &id,
+        now - SignedDuration::from_hours(3),
+        Some(now - SignedDuration::from_hours(2)),
+    );
+    let idle: Vec<(i64, f64)> = every_5_min(1.0)
+        .into_iter()
+        .map(|(m, _)| (m, if m < idle_minutes { 1.0 } else { 0.0 }))
+        .collect();
+    aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
+        .await;
+    aws.put_cluster_metric(&id, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &every_5_min(0.0))
+        .await;
+    id
+}
+
+#[tokio::test]
+async fn a_warning_once_per_idle_period_and_none_for_busy_protected_kept_or_quiet_clusters() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-warn");
+    let profile = unique("warn");
+    let quiet = format!("{profile}-quiet");
+    let text = TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
+    let quiet_text = TUTORIAL
+        .replacen("name = \"tutorial\"", &format!("name = \"{quiet}\""), 1)
+        .replacen("[idle]", "[idle]\nwarn_minutes = 0", 1);
+    aws.bucket_with(
+        &bucket,
+        &[
+            (&format!("profiles/{profile}.toml"), &text),
+            (&format!("profiles/{quiet}.toml"), &quiet_text),
+        ],
+    )
+    .await;
+    let topic = aws_sdk_sns::Client::new(&aws.config)
+        .create_topic()
+        .name(unique("sparkhub-warn"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+
+    // Idle for 55 minutes: the tutorial's 60-minute timeout less its
+    // 15-minute warning has passed, the timeout has not.
+    let keep_until = (Timestamp::now() + SignedDuration::from_hours(2)).to_string();
+    let soon = idle_since(&aws, &profile, 55, &[]).await;
+    let protected = idle_since(&aws, &profile, 55, &[]).await;
+    aws.emr
+        .set_termination_protection()
+        .job_flow_ids(&protected)
+        .termination_protected(true)
+        .send()
+        .await
+        .unwrap();
+    let kept = idle_since(
+        &aws,
+        &profile,
+        55,
+        &[("sparkhub:keep-alive-until", &keep_until)],
+    )
+    .await;
+    let busy = idle_since(&aws, &profile, 55, &[]).await;
+    {
+        use aws_sdk_emr::types::{ActionOnFailure, HadoopJarStepConfig, StepConfig};
+        let step = StepConfig::builder()
+            .name("long job")
+            .action_on_failure(ActionOnFailure::Continue)
+            .hadoop_jar_step(
+                HadoopJarStepConfig::builder()
+                    .jar("command-runner.jar")
+                    .args("true")
+                    .build(),
+            )
+            .build();
+        aws.emr
+            .add_job_flow_steps()
+            .job_flow_id(&busy)
+            .steps(step)
+            .send()
+            .await
+            .unwrap();
+        aws.set_cluster_state(&busy, "WAITING", None);
+    }
+    let silent = idle_since(&aws, &quiet, 55, &[]).await;
+    let ours = [&soon, &protected, &kept, &busy, &silent];
+
+    let sweep = || async {
+        sparkhub_aws::terminator(
+            Config {
+                bucket: bucket.clone(),
+                dry_run: false,
+                topic_arn: Some(topic.clone()),
+                max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+            },
+            &aws.config,
+        )
+        .sweep()
+        .await
+        .unwrap()
+    };
+    let warned = |summary: &sparkhub_core::sweep::Summary| -> Vec<String> {
+        summary
+            .warnings
+            .iter()
+            .map(|w| w.cluster_id.clone())
+            .filter(|id| ours.contains(&id))
+            .collect()
+    };
+
+    let first = sweep().await;
+    assert_eq!(
+        warned(&first),
+        std::slice::from_ref(&soon),
+        "{:?}",
+        first.warnings
+    );
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    for id in ours {
+        assert_ne!(aws.cluster_state(id).await, "TERMINATED", "{id}");
+    }
+    let aws = &aws;
+    let tags = |id: String| async move {
+        aws.describe_cluster(&id)
+            .await
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect::<BTreeMap<String, String>>()
+    };
+    let warned_at = tags(soon.clone()).await.get("sparkhub:warned-at").cloned();
+    assert!(
+        warned_at.is_some(),
+        "the warning is remembered on the cluster"
+    );
+    for id in [&protected, &kept, &busy, &silent] {
+        assert!(
+            !tags(id.clone()).await.contains_key("sparkhub:warned-at"),
+            "{id}"
+        );
+    }
+    let history = aws.keys(&bucket, "history/").await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(
+        history[0].contains(&format!("{soon}-warning-")),
+        "{history:?}"
+    );
+
+    // The next sweep: the same idle period, no second warning.
+    let second = sweep().await;
+    assert!(warned(&second).is_empty(), "{:?}", second.warnings);
+
+    // A warning from before the cluster was last busy (55 to 80 minutes
+    // ago) speaks for an earlier idle period: this one gets its own.
+    let earlier = (Timestamp::now() - SignedDuration::from_mins(70)).to_string();
+    aws.emr
+        .add_tags()
+        .resource_id(&soon)
+        .tags(
+            aws_sdk_emr::types::Tag::builder()
+                .key("sparkhub:warned-at")
+                .value(earlier)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let third = sweep().await;
+    assert_eq!(
+        warned(&third),
+        std::slice::from_ref(&soon),
+        "{:?}",
+        third.warnings
     );
 }
