@@ -45,7 +45,7 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 
 DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q -p sparkhub-tests --bin demo
 
-demo: venv venv-lambda ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch
+demo: venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium
 	$(WITH_EMULATOR) sh -c '$(DEMO)'
 
 venv-checkov: .venv-checkov/.installed

@@ -371,6 +371,8 @@ async fn run(t: &mut Timeline) -> bool {
                     html.display()
                 ),
             );
+            let (shown, detail) = bar_in_browser(&html, &cluster);
+            t.step("report in a browser", shown, detail);
         }
         Ok(out) => t.step(
             "report",
@@ -380,4 +382,46 @@ async fn run(t: &mut Timeline) -> bool {
         Err(e) => t.step("report", false, e.to_string()),
     }
     t.stages.iter().all(|(_, ok, _)| *ok)
+}
+
+/// Opens the HTML report in a headless Chromium (Debian's `chromium`, which
+/// `make demo` and `make test` install) and looks for the cluster's bar in
+/// the DOM the browser built. The page's own checks (rendering, colours, no
+/// request leaving it) are `tests/tests/report_html.rs`.
+fn bar_in_browser(html: &std::path::Path, cluster: &str) -> (bool, String) {
+    let profile = std::env::temp_dir().join(unique("sparkhub-demo-chromium"));
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            // Root in CI and in containers: Chromium's sandbox needs user namespaces.
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", html.display()))
+        .output();
+    let _ = std::fs::remove_dir_all(&profile);
+    match out {
+        Ok(out) if out.status.success() => {
+            let dom = String::from_utf8_lossy(&out.stdout);
+            let bar = format!("class=\"cluster-bar\" data-cluster=\"{cluster}\"");
+            let bars = dom.matches("class=\"cluster-bar\"").count();
+            (
+                dom.contains(&bar),
+                format!(
+                    "chromium drew {bars} timeline bar(s), {cluster}'s among them: {}",
+                    dom.contains(&bar)
+                ),
+            )
+        }
+        Ok(out) => (false, String::from_utf8_lossy(&out.stderr).into_owned()),
+        Err(e) => (
+            false,
+            format!("chromium cannot be started ({e}); make demo installs Debian's chromium"),
+        ),
+    }
 }
