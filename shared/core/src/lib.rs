@@ -5,9 +5,10 @@
 //! ports.
 //!
 //! The core knows no AWS SDK, no Lambda runtime and no async runtime (its
-//! `Cargo.toml` has none of them, so the compiler checks it). AWS is reached
+//! dependencies have none of them, so the compiler checks it; tokio only
+//! drives its tests). AWS is reached
 //! through the small traits in [`ports`], implemented in the `sparkhub-aws`
-//! crate with the SDK and, behind the `test-util` feature, in [`fakes`] in
+//! crate with the SDK and, behind the `test-util` feature, in `fakes` in
 //! memory.
 
 pub mod asl;
