@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use aws_sdk_emr::primitives::DateTime;
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_aws::S3Bucket;
+use sparkhub_aws::{Emr, S3Bucket, to_jiff};
 use sparkhub_core::emr::ClusterState;
 use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::history::{HISTORY_PREFIX, Record};
-use sparkhub_core::ports::ProfileStore;
+use sparkhub_core::ports::{ClusterSteps, ProfileStore};
 use sparkhub_core::profile::ProfileKind;
-use sparkhub_core::render::{TAG_MANAGED, TAG_PROFILE};
 use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
 use sparkhub_core::{Profile, ProfileName};
 
@@ -48,10 +47,6 @@ pub fn since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         ));
     }
     Ok(now - duration)
-}
-
-fn to_jiff(t: &DateTime) -> Option<Timestamp> {
-    Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
 }
 
 fn aws_message(what: &str, e: impl std::error::Error + 'static) -> String {
@@ -102,30 +97,23 @@ async fn list_clusters(
 }
 
 /// The cluster's `sparkhub:profile` if it carries `sparkhub:managed = true`
-/// (DescribeCluster), and its fleets (ListInstanceFleets; none for a cluster
-/// of instance groups or when EMR gives none).
+/// (DescribeCluster, through the adapter every function uses), and its
+/// fleets (ListInstanceFleets; none for a cluster of instance groups or when
+/// EMR gives none).
 async fn describe(
     emr: &aws_sdk_emr::Client,
     id: &str,
 ) -> Result<(Option<String>, Vec<FleetUse>), String> {
-    let cluster = emr
-        .describe_cluster()
-        .cluster_id(id)
-        .send()
+    let cluster = Emr::new(emr.clone())
+        .cluster(id)
         .await
-        .map_err(|e| aws_message(&format!("EMR DescribeCluster {id}"), e))?
-        .cluster;
-    let tags: BTreeMap<&str, &str> = cluster
-        .as_ref()
-        .map(|c| c.tags())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
-    if tags.get(TAG_MANAGED) != Some(&"true") {
+        .map_err(|e| format!("EMR DescribeCluster {id}: {}", message_with_causes(&e)))?;
+    let Some(profile) = cluster
+        .filter(|c| c.is_managed())
+        .map(|c| c.profile().map(str::to_owned))
+    else {
         return Ok((None, Vec::new()));
-    }
-    let profile = tags.get(TAG_PROFILE).map(|p| (*p).to_owned());
+    };
     // A cluster of instance groups answers ListInstanceFleets with an error:
     // its fleets come from its profile then.
     let fleets = match emr.list_instance_fleets().cluster_id(id).send().await {

@@ -5,6 +5,7 @@
 //! (which `make test` uses); the tests find it through `AWS_ENDPOINT_URL`, the
 //! same switch the product code honours, and nothing else.
 
+pub mod browser;
 pub mod hub;
 pub mod latency;
 

@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -33,6 +32,7 @@ use sparkhub_core::report::html::{CSP, colour, render};
 use sparkhub_core::report::{
     ClusterFacts, Ending, FleetUse, Inputs, PriceTable, ProfileFacts, compute,
 };
+use sparkhub_tests::browser::chromium;
 use sparkhub_tests::unique;
 
 fn at(hhmm: &str) -> Timestamp {
@@ -127,34 +127,7 @@ impl Browser {
 
     fn run(&self, page: &Path, name: &str, extra: &[String]) -> std::process::Output {
         let profile = self.dir.join(format!("{name}-profile"));
-        let out = Command::new("chromium")
-            .args([
-                "--headless",
-                // Root in CI and in containers: Chromium's sandbox needs user namespaces.
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-default-apps",
-                "--disable-extensions",
-                "--disable-sync",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                "--window-size=1000,1200",
-                &format!("--user-data-dir={}", profile.display()),
-            ])
-            .args(extra)
-            .arg(format!("file://{}", page.display()))
-            .output();
-        match out {
-            Ok(out) => out,
-            Err(e) => panic!(
-                "chromium cannot be started ({e}); `make test` installs Debian's chromium \
-                 (or: sudo apt-get install chromium)"
-            ),
-        }
+        chromium(page, &profile, extra).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn visit(&self, html: &str, name: &str) -> Visit {

@@ -580,7 +580,8 @@ impl SecretStore for SecretsManager {
     }
 }
 
-fn to_jiff(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
+/// An SDK timestamp as jiff's (`None` when out of jiff's range).
+pub fn to_jiff(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
     jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
 }
 

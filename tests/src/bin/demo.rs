@@ -19,6 +19,7 @@ use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBO
 use sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
+use sparkhub_tests::browser::chromium;
 use sparkhub_tests::{LocalAws, unique, wait_for};
 
 struct Watch(Child);
@@ -390,20 +391,7 @@ async fn run(t: &mut Timeline) -> bool {
 /// request leaving it) are `tests/tests/report_html.rs`.
 fn bar_in_browser(html: &std::path::Path, cluster: &str) -> (bool, String) {
     let profile = std::env::temp_dir().join(unique("sparkhub-demo-chromium"));
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            // Root in CI and in containers: Chromium's sandbox needs user namespaces.
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", html.display()))
-        .output();
+    let out = chromium(html, &profile, &["--dump-dom".into()]);
     let _ = std::fs::remove_dir_all(&profile);
     match out {
         Ok(out) if out.status.success() => {
@@ -419,9 +407,6 @@ fn bar_in_browser(html: &std::path::Path, cluster: &str) -> (bool, String) {
             )
         }
         Ok(out) => (false, String::from_utf8_lossy(&out.stderr).into_owned()),
-        Err(e) => (
-            false,
-            format!("chromium cannot be started ({e}); make demo installs Debian's chromium"),
-        ),
+        Err(e) => (false, e),
     }
 }
