@@ -108,12 +108,12 @@ async fn describe(
         .cluster(id)
         .await
         .map_err(|e| format!("EMR DescribeCluster {id}: {}", message_with_causes(&e)))?;
-    let Some(profile) = cluster
-        .filter(|c| c.is_managed())
-        .map(|c| c.profile().map(str::to_owned))
-    else {
+    let cluster = cluster
+        .ok_or_else(|| format!("EMR DescribeCluster {id}: EMR does not know the cluster"))?;
+    if !cluster.is_managed() {
         return Ok((None, Vec::new()));
-    };
+    }
+    let profile = cluster.profile().map(str::to_owned);
     // A cluster of instance groups answers ListInstanceFleets with an error:
     // its fleets come from its profile then.
     let fleets = match emr.list_instance_fleets().cluster_id(id).send().await {
