@@ -35,8 +35,24 @@ port). On top of moto it:
     POST /sparkhub-control/emr/cluster-times
          {"region": "...", "cluster_id": "j-...", "created_at": "<ISO 8601>", "ready_at": "<ISO 8601>"}
 
+    POST /sparkhub-control/emr/fail-next
+         {"operation": "RunJobFlow", "match": "<text>", "code": "ThrottlingException",
+          "status": 400, "times": 1}
+         (the next `times` EMR requests of that operation whose body contains
+         `match` are answered with that error instead of reaching moto:
+         throttling and server errors for the workflow's retries; `match`
+         keeps one test's fault away from the others' requests)
+
   A step that ends leaves its cluster WAITING when no other step is pending or
   running, as EMR does.
+- names the errors of the interpreter's EMR SDK tasks as Step Functions does
+  (`Emr.<Exception>`, `Emr.EmrException` for one the SDK does not model,
+  https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html);
+  moto writes `emr.…`;
+- applies a CloudFormation state machine's `DefinitionSubstitutions` (and
+  reads an inline `Definition`), as CloudFormation does, and puts the machine
+  where the Step Functions API finds it (moto keeps CloudFormation's state
+  machines out of its interpreter's store).
 """
 
 import argparse
@@ -47,6 +63,7 @@ import os
 import sys
 import tempfile
 import threading
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -74,6 +91,8 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
     state_task_service_aws_sdk as aws_sdk_task,
 )
+from moto.stepfunctions.models import StateMachine as SfnStateMachine  # noqa: E402
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends  # noqa: E402
 
 CONTROL_PREFIX = "/sparkhub-control/"
 CLUSTER_STATES = {
@@ -209,7 +228,81 @@ def _patch_conditional_writes():
         setattr(S3Response, name, locked)
 
 
+_FAULTS = []
+_FAULTS_LOCK = threading.Lock()
+
+
+def _fail_next(body):
+    operation = body.get("operation")
+    if not operation or not body.get("match"):
+        raise ValueError("operation (e.g. RunJobFlow) and match (text of the request body) are required")
+    fault = {
+        "target": f"ElasticMapReduce.{operation}",
+        "match": body["match"],
+        "code": body.get("code", "ThrottlingException"),
+        "status": int(body.get("status", 400)),
+        "times": int(body.get("times", 1)),
+    }
+    with _FAULTS_LOCK:
+        _FAULTS.append(fault)
+    return fault
+
+
+def _injected_fault(environ):
+    """The error answer for this request when a fault is pending for it."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    with _FAULTS_LOCK:
+        if not any(f["target"] == target and f["times"] > 0 for f in _FAULTS):
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        text = body.decode("utf-8", "replace")
+        fault = next(
+            (f for f in _FAULTS if f["target"] == target and f["times"] > 0 and f["match"] in text),
+            None,
+        )
+        if fault is None:
+            return None
+        fault["times"] -= 1
+    answer = json.dumps({"__type": fault["code"], "message": f"sparkhub emulator: injected {fault['code']}"})
+    return Response(
+        answer,
+        status=fault["status"],
+        mimetype="application/x-amz-json-1.1",
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def _patch_sdk_error_names():
+    aws_sdk_task._SERVICE_ERROR_NAMES["emr"] = "Emr"
+
+
+def _patch_cfn_state_machine_definition():
+    original = SfnStateMachine.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        text = properties.get("DefinitionString")
+        if text is None and "Definition" in properties:
+            text = json.dumps(properties["Definition"])
+        if text is not None:
+            for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+                text = text.replace("${" + key + "}", str(value))
+            properties = dict(properties, DefinitionString=text)
+            cloudformation_json = dict(cloudformation_json, Properties=properties)
+        machine = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        # The API (and the interpreter) answer from the parser's store.
+        parser = stepfunctions_parser_backends[account_id][region_name]
+        if not any(m.arn == machine.arn for m in parser.state_machines):
+            parser.state_machines.append(machine)
+        return machine
+
+    SfnStateMachine.create_from_cloudformation_json = classmethod(create)
+
+
 CONTROL_ROUTES = {
+    "emr/fail-next": _fail_next,
     "emr/cluster-state": _set_cluster_state,
     "emr/step-state": _set_step_state,
     "emr/cluster-times": _set_cluster_times,
@@ -371,6 +464,9 @@ class SparkhubEmulator:
         if path.startswith(CBOR_PREFIX):
             return _bridge_cbor(self.moto, environ, start_response)
         if not path.startswith(CONTROL_PREFIX):
+            fault = _injected_fault(environ)
+            if fault is not None:
+                return fault(environ, start_response)
             return self.moto(environ, start_response)
         request = Request(environ)
         route = CONTROL_ROUTES.get(path[len(CONTROL_PREFIX):])
@@ -401,6 +497,8 @@ def main():
     _patch_get_metric_data()
     _patch_cluster_status()
     _patch_conditional_writes()
+    _patch_sdk_error_names()
+    _patch_cfn_state_machine_definition()
 
     server = make_server(args.host, args.port, SparkhubEmulator(), threaded=True)
     port = server.server_port

@@ -113,6 +113,28 @@ class TemplateDeploysIntoTheEmulator(unittest.TestCase):
         self.assertIn(["Object Created"], [p.get("detail-type") for p in patterns])
         self.assertIn("rate(5 minutes)", [r.get("ScheduleExpression") for r in rules.values()])
 
+    def test_the_state_machine_gets_the_stacks_partition(self):
+        # DefinitionSubstitutions fill in ${Partition} from AWS::Partition
+        # (the emulator's CloudFormation applies them as AWS's does).
+        arn = self.outputs["StateMachineArn"]
+        definition = client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"]
+        self.assertIn('"arn:aws:states:::aws-sdk:emr:runJobFlow"', definition)
+        self.assertNotIn("${", definition)
+        self.assertEqual(json.loads(definition)["StartAt"], self.definition["StartAt"])
+
+    def test_undelivered_triggers_have_a_dead_letter_queue(self):
+        queues = [url.rsplit("/", 1)[-1] for url in client("sqs").list_queues()["QueueUrls"]]
+        self.assertIn(self.outputs["UndeliveredTriggersQueueUrl"].rsplit("/", 1)[-1], queues)
+        targets = []
+        events = client("events")
+        for rule in events.list_rules()["Rules"]:
+            targets += events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        s3_targets = [t for t in targets if "DeadLetterConfig" in t]
+        self.assertTrue(s3_targets, "the S3 rule's target has a dead-letter queue")
+        for schedule in client("scheduler").list_schedules()["Schedules"]:
+            target = client("scheduler").get_schedule(Name=schedule["Name"])["Target"]
+            self.assertIn("DeadLetterConfig", target, schedule["Name"])
+
     def test_the_topic_exists(self):
         topics = [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
         self.assertIn(self.outputs["TopicArn"], topics)

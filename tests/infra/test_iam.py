@@ -236,6 +236,7 @@ def fill(text, resolver):
         "${StateMachineName}": resolver.getatt("ClusterWorkflow", "Name"),
         "${TopicArn}": resolver.ref("SparkhubTopic"),
         "${FailedInvocationsArn}": resolver.getatt("FailedInvocations", "Arn"),
+        "${UndeliveredTriggersArn}": resolver.getatt("UndeliveredTriggers", "Arn"),
         "${CreateClusterFunctionArn}": resolver.getatt("CreateClusterFunction", "Arn"),
         "${EmrServiceRoleName}": resolver.params["EmrServiceRoleName"],
         "${EmrInstanceRolePrefix}": resolver.params["EmrInstanceRolePrefix"],
@@ -244,10 +245,19 @@ def fill(text, resolver):
     return text
 
 
-def simulate(parameters, existing_roles):
+def simulate(parameters, existing_roles, without=None):
+    """`without(role_name, statement)` true drops that statement of the
+    stack's own policies first (to show a grant is needed)."""
     inventory = load_inventory()
     resolver = Resolver(transformed_template(), parameters, inventory["bucket"])
     roles, names = principals(resolver, existing_roles)
+    if without is not None:
+        for name, policies in roles.items():
+            for p in policies:
+                if p["own"]:
+                    statements = p["policy"]["Statement"]
+                    statements = statements if isinstance(statements, list) else [statements]
+                    p["policy"] = dict(p["policy"], Statement=[s for s in statements if not without(name, s)])
 
     def principal(name):
         # Functions and the state machine by logical id (SAM names their
@@ -328,6 +338,36 @@ class IamSimulation:
     def test_every_principal_of_the_inventory_has_policies(self):
         missing = sorted({r["principal"] for r in self.requests if r["principal"] not in self.roles})
         self.assertFalse(missing, f"no role of these names in the stack: {missing}")
+
+
+def grants(statement, action):
+    actions = statement.get("Action", [])
+    return action in (actions if isinstance(actions, list) else [actions])
+
+
+class ImpliedAuthorizationsAreNeeded(unittest.TestCase):
+    """The authorizations AWS makes beside RunJobFlow (shared/codegen/src/implied.rs)
+    are in the inventory: without the grant for one of them, the first
+    cluster of a fresh account is refused."""
+
+    def refused_without(self, action):
+        requests, expected, answer, _ = simulate(
+            {}, {}, without=lambda role, s: role.startswith(STACK + "-ClusterWorkflowRole") and grants(s, action)
+        )
+        return [
+            r for r in requests
+            if expected[r["id"]] == "allowed" and answer["results"][r["id"]] != "Allowed"
+        ]
+
+    def test_runjobflow_with_tags_fails_without_addtags(self):
+        refused = self.refused_without("elasticmapreduce:AddTags")
+        self.assertTrue(refused)
+        self.assertEqual({r["action"] for r in refused}, {"elasticmapreduce:AddTags"})
+        self.assertTrue(all("RunJobFlow with Tags" in r["why"] for r in refused), refused)
+
+    def test_the_first_cluster_fails_without_the_service_linked_role(self):
+        refused = self.refused_without("iam:CreateServiceLinkedRole")
+        self.assertEqual({r["action"] for r in refused}, {"iam:CreateServiceLinkedRole"})
 
 
 class DefaultParameters(IamSimulation, unittest.TestCase):

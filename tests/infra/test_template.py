@@ -142,13 +142,24 @@ class TemplateMatchesCode(unittest.TestCase):
         with open(path) as f:
             definition = f.read()
         needed = set()
-        for service, api in re.findall(r'"arn:aws:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)"', definition):
+        for service, api in re.findall(r'"arn:\$\{Partition\}:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)"', definition):
             prefix = {"emr": "elasticmapreduce"}.get(service, service)
             needed.add(f"{prefix}:{api[0].upper()}{api[1:]}")
-        for service, api in re.findall(r'"arn:aws:states:::([a-z0-9]+):([A-Za-z0-9]+)"', definition):
+        for service, api in re.findall(r'"arn:\$\{Partition\}:states:::([a-z0-9]+):([A-Za-z0-9]+)"', definition):
             needed.add(f"{service}:{api[0].upper()}{api[1:]}")
         self.assertIn("elasticmapreduce:RunJobFlow", needed)
         self.assertFalse(needed - allowed, f"the state machine role lacks {sorted(needed - allowed)}")
+
+    def test_the_definition_names_the_stacks_partition(self):
+        machine = self.template["Resources"]["ClusterWorkflow"]
+        path = os.path.join(ROOT, "infra", machine["Properties"]["DefinitionUri"])
+        with open(path) as f:
+            definition = f.read()
+        self.assertNotIn("arn:aws:", definition, "a literal partition fails in aws-cn and aws-us-gov")
+        self.assertIn("arn:${Partition}:states:::aws-sdk:emr:runJobFlow", definition)
+        variables = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition))
+        self.assertEqual(variables, set(machine["Properties"]["DefinitionSubstitutions"]))
+        self.assertEqual(machine["Properties"]["DefinitionSubstitutions"]["Partition"], {"Ref": "AWS::Partition"})
 
     def test_pass_role_is_scoped_to_the_emr_roles(self):
         machine = self.template["Resources"]["ClusterWorkflow"]

@@ -267,6 +267,22 @@ impl LocalAws {
         ureq::post(&url).send_empty().expect("reset-recording");
     }
 
+    /// The next `times` EMR requests of `operation` (e.g. `RunJobFlow`) whose
+    /// body contains `matching` are answered with `code` and HTTP `status`.
+    pub fn fail_next_emr(
+        &self,
+        operation: &str,
+        matching: &str,
+        code: &str,
+        status: u16,
+        times: u32,
+    ) {
+        self.control(
+            "emr/fail-next",
+            serde_json::json!({"operation": operation, "match": matching, "code": code, "status": status, "times": times}),
+        );
+    }
+
     fn control(&self, route: &str, body: Value) {
         let url = format!("{}/sparkhub-control/{route}", self.endpoint);
         if let Err(e) = ureq::post(&url).send_json(&body) {
@@ -337,6 +353,8 @@ impl LocalAws {
         let path = workspace_root().join("infra/statemachines").join(file);
         let definition =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // What the template's DefinitionSubstitutions do on deploy.
+        let definition = sparkhub_core::workflow::for_partition(&definition, "aws");
         self.sfn
             .create_state_machine()
             .name(name)
@@ -385,6 +403,23 @@ impl LocalAws {
             (e.status != "RUNNING").then_some(e)
         })
         .await
+    }
+
+    /// The error names of the execution's failed task attempts, in order.
+    pub async fn task_failures(&self, execution_arn: &str) -> Vec<String> {
+        let history = self
+            .sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .expect("get_execution_history");
+        history
+            .events
+            .iter()
+            .filter_map(|e| e.task_failed_event_details.as_ref())
+            .map(|d| d.error.clone().unwrap_or_default())
+            .collect()
     }
 
     /// The cluster id the execution's "Create cluster" state produced.

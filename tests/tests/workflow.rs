@@ -296,3 +296,84 @@ async fn a_cluster_that_ends_without_a_reason_fails_the_run_cleanly() {
         "{cause}"
     );
 }
+
+/// A throttled RunJobFlow or AddJobFlowSteps is retried with backoff: the run
+/// neither fails nor terminates its healthy cluster.
+#[tokio::test]
+async fn throttled_create_and_add_step_are_retried_and_the_cluster_lives() {
+    let aws = LocalAws::connect().await;
+    let name = unique("throttled");
+    let mut plan = plan(
+        RETRAIN,
+        &name,
+        RunOptions {
+            object: Some(S3Uri::parse("s3://training-data/incoming/throttled.csv").unwrap()),
+            ..Default::default()
+        },
+    );
+    plan.input.steps[0].name = format!("clean-{name}");
+    aws.fail_next_emr("RunJobFlow", &name, "ThrottlingException", 400, 1);
+    aws.fail_next_emr(
+        "AddJobFlowSteps",
+        &format!("clean-{name}"),
+        "ThrottlingException",
+        400,
+        1,
+    );
+    let execution = start(&aws, &plan, &name).await;
+    let cluster = aws.cluster_of(&execution).await;
+
+    let first = wait_for("the first step", || async {
+        let steps = aws.steps(&cluster).await;
+        (!steps.is_empty()).then_some(steps)
+    })
+    .await;
+    assert_eq!(first.len(), 1, "one step, added once: {first:?}");
+    assert_eq!(
+        aws.cluster_state(&cluster).await,
+        "RUNNING",
+        "not terminated"
+    );
+    aws.set_step_state(&cluster, &first[0].id, "COMPLETED", None);
+    let second = wait_for("the second step", || async {
+        let steps = aws.steps(&cluster).await;
+        (steps.len() == 2).then_some(steps)
+    })
+    .await;
+    aws.set_step_state(&cluster, &second[1].id, "COMPLETED", None);
+    let done = aws.finished(&execution).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    let created = aws
+        .recorded_requests()
+        .into_iter()
+        .filter(|(target, body)| target == "ElasticMapReduce.RunJobFlow" && body.contains(&name))
+        .count();
+    assert_eq!(created, 1, "one cluster: the refused request created none");
+
+    // Both throttles happened and were retried, as the history shows.
+    let failures = aws.task_failures(&execution).await;
+    assert_eq!(
+        failures,
+        ["Emr.EmrException", "Emr.EmrException"],
+        "the first RunJobFlow and the first AddJobFlowSteps were refused"
+    );
+}
+
+/// A request EMR refuses (not throttling, not a server error) is not retried:
+/// the run fails at once with EMR's reason.
+#[tokio::test]
+async fn a_refused_create_is_not_retried() {
+    let aws = LocalAws::connect().await;
+    let name = unique("refused");
+    let plan = plan(TUTORIAL, &name, RunOptions::default());
+    aws.fail_next_emr("RunJobFlow", &name, "InvalidRequestException", 400, 1);
+    let execution = start(&aws, &plan, &name).await;
+    let done = aws.finished(&execution).await;
+    assert_eq!(done.status, "FAILED", "{done:?}");
+    assert_eq!(
+        done.error.as_deref(),
+        Some("Emr.InvalidRequestException"),
+        "{done:?}"
+    );
+    assert_eq!(aws.task_failures(&execution).await.len(), 1, "tried once");
+}

@@ -16,7 +16,7 @@
 //!
 //! Placeholders (`${Account}`, `${Region}`, `${StateMachineArn}`,
 //! `${StateMachineName}`, `${TopicArn}`, `${FailedInvocationsArn}`,
-//! `${CreateClusterFunctionArn}`, `${EmrServiceRoleName}`,
+//! `${CreateClusterFunctionArn}`, `${UndeliveredTriggersArn}`, `${EmrServiceRoleName}`,
 //! `${EmrInstanceRolePrefix}`) are filled in by the simulation with the values
 //! it also gives the template's parameters.
 
@@ -373,6 +373,10 @@ pub struct Request {
     pub resource: String,
     pub context: BTreeMap<String, ContextValue>,
     pub why: String,
+    /// The request parameters the call sends that an authorization beside
+    /// the named action depends on, with their values ([`crate::implied`]).
+    #[serde(skip)]
+    pub sends: BTreeMap<String, String>,
 }
 
 /// A condition key's value: one string, or several (`aws:TagKeys`).
@@ -412,6 +416,7 @@ fn request(
             .map(|(k, v)| ((*k).to_owned(), ContextValue::One((*v).to_owned())))
             .collect(),
         why: why.to_owned(),
+        sends: BTreeMap::new(),
     }
 }
 
@@ -428,6 +433,11 @@ impl Request {
                 );
             }
         }
+        self
+    }
+
+    fn sending(mut self, parameter: &str, value: &str) -> Self {
+        self.sends.insert(parameter.to_owned(), value.to_owned());
         self
     }
 }
@@ -451,6 +461,7 @@ fn with_profile(call: &Call, principal: &str, profile: &str) -> Request {
             })
             .collect(),
         why: format!("{} ({})", call.why, call.operation),
+        sends: BTreeMap::new(),
     }
 }
 
@@ -505,13 +516,7 @@ pub fn inventory(profiles: &[Profile]) -> Inventory {
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect();
 
-        state_machine_calls(
-            &mut allowed,
-            name,
-            &request_tags,
-            &plan.input.request.service_role,
-            &plan.input.request.job_flow_role,
-        );
+        state_machine_calls(&mut allowed, name, &request_tags, &sent_parameters(&plan));
         emr_service_role_calls(
             &mut allowed,
             &request_tags,
@@ -521,6 +526,7 @@ pub fn inventory(profiles: &[Profile]) -> Inventory {
     }
 
     runtime_calls(&mut allowed, profiles);
+    implied_calls(&mut allowed);
     abuses(&mut denied, profiles);
     for r in allowed.iter_mut().chain(denied.iter_mut()) {
         r.resource = r.resource.replace("${Bucket}", BUCKET);
@@ -541,6 +547,74 @@ pub fn inventory(profiles: &[Profile]) -> Inventory {
     }
 }
 
+/// The top-level parameters of the rendered RunJobFlow request that carry a
+/// value, by their API name, with the value where it is a string.
+fn sent_parameters(plan: &sparkhub_core::ClusterPlan) -> BTreeMap<String, String> {
+    let request = serde_json::to_value(&plan.input.request).expect("the request serializes");
+    let Value::Object(fields) = request else {
+        return BTreeMap::new();
+    };
+    fields
+        .into_iter()
+        .filter(|(_, v)| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            _ => true,
+        })
+        .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// Every authorization of [`crate::implied::IMPLIED`] that the stack must
+/// grant, for each call of the inventory it applies to: same principal, the
+/// call's resource or the row's, the call's request tags where the row says so.
+fn implied_calls(out: &mut Vec<Request>) {
+    use crate::implied::{Holds, IMPLIED, When, Who};
+    let mut extra = Vec::new();
+    for call in out.iter() {
+        for row in IMPLIED {
+            if row.call != call.action || row.who != Who::Caller || row.holds != Holds::Simulated {
+                continue;
+            }
+            let sent = match row.when {
+                When::Sends(parameter) => match call.sends.get(parameter) {
+                    Some(value) => value.as_str(),
+                    None => continue,
+                },
+                When::Always | When::FirstInAccount => "",
+            };
+            let resource = row
+                .resource
+                .replace("${Resource}", &call.resource)
+                .replace("${Sent}", sent);
+            let mut r = request(
+                &call.principal,
+                row.action,
+                &resource,
+                row.context,
+                &format!(
+                    "AWS also checks {} for {} {}: {}",
+                    row.action,
+                    row.call,
+                    row.when.describe(),
+                    row.source
+                ),
+            );
+            if row.request_tags {
+                for (key, value) in &call.context {
+                    if key.contains(":RequestTag/") || key == "aws:TagKeys" {
+                        r.context.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            extra.push(r);
+        }
+    }
+    out.extend(extra);
+}
+
 /// What AWS does with sparkhub's roles around the code: Lambda sends failed
 /// asynchronous invocations to the queue with the function's role (the stack's
 /// on-failure destination), the scheduler invokes create-cluster for the
@@ -558,13 +632,16 @@ fn runtime_calls(out: &mut Vec<Request>, profiles: &[Profile]) {
         ));
     }
     if profiles.iter().any(|p| p.schedule.is_some()) {
-        out.push(request(
-            "SchedulerRole",
-            "lambda:InvokeFunction",
-            "${CreateClusterFunctionArn}",
-            &[],
-            "a profile's schedule starts create-cluster",
-        ));
+        out.push(
+            request(
+                "SchedulerRole",
+                "lambda:InvokeFunction",
+                "${CreateClusterFunctionArn}",
+                &[],
+                "a profile's schedule starts create-cluster",
+            )
+            .sending("DeadLetterConfig", ""),
+        );
     }
     for action in [
         "logs:CreateLogDelivery",
@@ -592,13 +669,13 @@ fn state_machine_calls(
     out: &mut Vec<Request>,
     profile: &str,
     request_tags: &[(String, String)],
-    service_role: &str,
-    job_flow_role: &str,
+    sent: &BTreeMap<String, String>,
 ) {
     let definition = serde_json::to_value(cluster_workflow()).expect("the workflow serializes");
     let mut resources = Vec::new();
     collect_task_resources(&definition, &mut resources);
     for resource in resources {
+        let resource = sparkhub_core::workflow::for_partition(&resource, "aws");
         if resource == "arn:aws:states:::sns:publish" {
             out.push(request(
                 STATE_MACHINE,
@@ -634,21 +711,11 @@ fn state_machine_calls(
                 "aws:TagKeys".into(),
                 ContextValue::Many(request_tags.iter().map(|(k, _)| k.clone()).collect()),
             );
+            // What the rendered request sends decides which authorizations
+            // AWS makes beside RunJobFlow (PassRole of both roles, AddTags,
+            // PutAutoTerminationPolicy): see crate::implied.
+            r.sends = sent.clone();
             out.push(r);
-            out.push(request(
-                STATE_MACHINE,
-                "iam:PassRole",
-                &format!("arn:aws:iam::${{Account}}:role/{service_role}"),
-                &[("iam:PassedToService", "elasticmapreduce.amazonaws.com")],
-                "the workflow: runJobFlow passes the service role to EMR",
-            ));
-            out.push(request(
-                STATE_MACHINE,
-                "iam:PassRole",
-                &format!("arn:aws:iam::${{Account}}:role/{job_flow_role}"),
-                &[("iam:PassedToService", "ec2.amazonaws.com")],
-                "the workflow: runJobFlow passes the profile's node role to EC2",
-            ));
         } else {
             out.push(
                 request(STATE_MACHINE, &action, CLUSTER, &[], &why).with_tags(
@@ -706,7 +773,8 @@ fn emr_service_role_calls(
                     &[],
                     "EMR launches the cluster's instances with its tags",
                 )
-                .with_tags("RequestTag", &["aws", "ec2"], request_tags),
+                .with_tags("RequestTag", &["aws", "ec2"], request_tags)
+                .sending("TagSpecifications", ""),
             );
         }
         // IAM knows CreateFleet on subnets but not on security groups.
@@ -733,7 +801,8 @@ fn emr_service_role_calls(
             &[],
             "EMR creates a launch template for the fleets",
         )
-        .with_tags("RequestTag", &["aws", "ec2"], request_tags),
+        .with_tags("RequestTag", &["aws", "ec2"], request_tags)
+        .sending("TagSpecifications", ""),
     );
     out.push(request(
         EMR_SERVICE_ROLE,
@@ -976,6 +1045,39 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
         ],
         "a cluster with sparkhub:managed = false",
     ));
+    // RunJobFlow's AddTags (AWS checks it for the tags of a new cluster) is
+    // granted only with sparkhub:managed = true among the request's tags: it
+    // cannot hand a cluster to sparkhub or take one away from it.
+    out.push(request(
+        STATE_MACHINE,
+        "elasticmapreduce:AddTags",
+        CLUSTER,
+        &[
+            ("aws:RequestTag/sparkhub:managed", "false"),
+            ("elasticmapreduce:RequestTag/sparkhub:managed", "false"),
+            ("aws:TagKeys", "sparkhub:managed"),
+        ],
+        "the workflow tags only clusters it creates as sparkhub's",
+    ));
+    // EMR's service-linked role, and no other.
+    for (service, role) in [
+        (
+            "spot.amazonaws.com",
+            "spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+        ),
+        (
+            "ecs.amazonaws.com",
+            "ecs.amazonaws.com/AWSServiceRoleForECS",
+        ),
+    ] {
+        out.push(request(
+            STATE_MACHINE,
+            "iam:CreateServiceLinkedRole",
+            &format!("arn:aws:iam::${{Account}}:role/aws-service-role/{role}"),
+            &[("iam:AWSServiceName", service)],
+            "the workflow creates EMR's service-linked role only",
+        ));
+    }
     out.push(request(
         STATE_MACHINE,
         "iam:PassRole",

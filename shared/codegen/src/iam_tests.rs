@@ -155,3 +155,96 @@ fn nodes_of_one_profile_may_not_read_another_profiles_secret() {
             && r.resource.contains("sparkhub/tutorial/")
     }));
 }
+
+#[test]
+fn runjobflow_with_tags_is_allowed_only_together_with_addtags_under_the_same_request_tags() {
+    let inventory = inventory(&repo_profiles());
+    let runs: Vec<_> = inventory
+        .allowed
+        .iter()
+        .filter(|r| r.action == "elasticmapreduce:RunJobFlow")
+        .collect();
+    assert!(!runs.is_empty());
+    for run in runs {
+        let tags: BTreeMap<_, _> = run
+            .context
+            .iter()
+            .filter(|(k, _)| k.contains(":RequestTag/") || *k == "aws:TagKeys")
+            .collect();
+        assert!(
+            inventory.allowed.iter().any(|r| {
+                r.principal == STATE_MACHINE
+                    && r.action == "elasticmapreduce:AddTags"
+                    && r.resource.contains(":cluster/")
+                    && tags.iter().all(|(k, v)| r.context.get(*k) == Some(*v))
+            }),
+            "no AddTags with the request tags of {run:?}"
+        );
+    }
+    assert!(inventory.denied.iter().any(|r| {
+        r.principal == STATE_MACHINE
+            && r.action == "elasticmapreduce:AddTags"
+            && r.context.get("aws:RequestTag/sparkhub:managed")
+                == Some(&ContextValue::One("false".into()))
+    }));
+}
+
+#[test]
+fn the_first_cluster_may_create_emrs_service_linked_role() {
+    let inventory = inventory(&repo_profiles());
+    for action in [
+        "iam:CreateServiceLinkedRole",
+        "elasticmapreduce:PutAutoTerminationPolicy",
+    ] {
+        assert!(
+            inventory
+                .allowed
+                .iter()
+                .any(|r| r.principal == STATE_MACHINE && r.action == action),
+            "{action}"
+        );
+    }
+    // EMR's service role tags what it launches: ec2:CreateTags on create.
+    assert!(inventory.allowed.iter().any(|r| {
+        r.principal == EMR_SERVICE_ROLE
+            && r.action == "ec2:CreateTags"
+            && r.context.get("ec2:CreateAction") == Some(&ContextValue::One("CreateFleet".into()))
+    }));
+}
+
+#[test]
+fn every_row_of_the_implied_table_says_where_it_comes_from() {
+    use crate::implied::{Evidence, Holds, IMPLIED};
+    for row in IMPLIED {
+        match row.evidence {
+            Evidence::Documented => assert!(
+                row.source.contains("https://"),
+                "{} for {}: a documented row needs its page",
+                row.action,
+                row.call
+            ),
+            Evidence::Unverified => assert!(row.source.starts_with("not found here")),
+        }
+        assert!(!row.says.is_empty());
+        if let Holds::NotSent(why) = row.holds {
+            assert!(!why.is_empty());
+        }
+    }
+}
+
+/// The rows that do not apply because sparkhub does not send what triggers
+/// them stay true only while the adapter sends no tags and no KMS key.
+#[test]
+fn sparkhubs_create_secret_sends_no_tags_and_no_kms_key() {
+    let source = std::fs::read_to_string(workspace_root().join("shared/aws/src/lib.rs")).unwrap();
+    let start = source
+        .find(".create_secret()")
+        .expect("the CreateSecret call");
+    let call = &source[start..start + source[start..].find(".send()").unwrap()];
+    for setter in [".tags(", ".set_tags(", ".kms_key_id(", ".set_kms_key_id("] {
+        assert!(
+            !call.contains(setter),
+            "CreateSecret now sends {setter}: update shared/codegen/src/implied.rs"
+        );
+    }
+}

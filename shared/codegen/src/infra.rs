@@ -3,7 +3,8 @@
 //! - one EventBridge Scheduler schedule per profile with a `[schedule]`,
 //!   targeting create-cluster with `{"profile": ..., "run_id": "schedule-<scheduled time>"}`.
 //!   The scheduled time is the same for every retry of one occurrence, so a
-//!   retried delivery starts no second cluster;
+//!   retried delivery starts no second cluster; a delivery that fails after
+//!   its retries is kept in the UndeliveredTriggers queue;
 //! - one instance role, instance profile and node policy per profile. Every
 //!   notebook user on a cluster can read the node's credentials from instance
 //!   metadata, so a profile's nodes get only what that profile needs: its
@@ -77,6 +78,8 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
         RetryPolicy:
           MaximumRetryAttempts: 3
           MaximumEventAgeInSeconds: 3600
+        DeadLetterConfig:
+          Arn: !GetAtt UndeliveredTriggers.Arn
 "#,
             id = schedule_logical_id(name),
             cron = schedule.cron,

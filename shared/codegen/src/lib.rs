@@ -5,6 +5,7 @@
 
 pub mod golden;
 pub mod iam;
+pub mod implied;
 pub mod infra;
 
 use golden::{Generated, workspace_root};
@@ -28,7 +29,11 @@ pub fn generated() -> Result<Vec<Generated>, String> {
     add(
         "README.md".into(),
         workflow::with_readme_diagram(&read("README.md")?)
-            .ok_or("README.md lacks the cluster-workflow diagram markers")?,
+            .ok_or("README.md lacks the cluster-workflow diagram markers")
+            .and_then(|readme| {
+                implied::with_readme_table(&readme)
+                    .ok_or("README.md lacks the markers of the table of permissions AWS checks beside the named action")
+            })?,
     );
 
     let profiles = infra::repo_profiles();

@@ -261,6 +261,7 @@ pub enum Operator {
     BooleanEquals(bool),
     IsPresent(bool),
     NumericEquals(f64),
+    NumericLessThan(f64),
 }
 
 impl Condition {
@@ -285,6 +286,13 @@ impl Condition {
         Self::Compare(Comparison {
             variable: variable.into(),
             operator: Operator::IsPresent(true),
+        })
+    }
+
+    pub fn numeric_less_than(variable: &str, value: f64) -> Self {
+        Self::Compare(Comparison {
+            variable: variable.into(),
+            operator: Operator::NumericLessThan(value),
         })
     }
 

@@ -27,7 +27,49 @@ use crate::render::RUN_JOB_FLOW_FIELDS;
 /// File name of the generated definition under `infra/statemachines/`.
 pub const CLUSTER_WORKFLOW_FILE: &str = "cluster.asl.json";
 
-const EMR: &str = "arn:aws:states:::aws-sdk:emr:";
+/// The partition of the stack's region (`aws`, `aws-cn`, `aws-us-gov`):
+/// the template fills it in through the state machine's
+/// `DefinitionSubstitutions` (`${AWS::Partition}`), so the integrations'
+/// ARNs are right in every partition.
+pub const PARTITION_VARIABLE: &str = "${Partition}";
+const EMR: &str = "arn:${Partition}:states:::aws-sdk:emr:";
+const SNS_PUBLISH: &str = "arn:${Partition}:states:::sns:publish";
+
+/// The definition as a region of `partition` runs it (what
+/// `DefinitionSubstitutions` does on deploy).
+pub fn for_partition(definition: &str, partition: &str) -> String {
+    definition.replace(PARTITION_VARIABLE, partition)
+}
+
+/// A running step is looked at every `poll_seconds` for its first
+/// [`POLLS_PER_PACE`] polls, then half as often for the next as many, and so
+/// on until the interval reaches [`SLOWEST_POLL_SECONDS`]: the time between
+/// a step's end and the workflow seeing it stays under about 1/20 of the
+/// step's running time, and a step of the 720-hour maximum lifetime stays far
+/// below Step Functions' 25,000 history events per execution
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html>);
+/// `workflow_tests` counts them.
+pub const POLLS_PER_PACE: u32 = 20;
+/// The interval stops doubling once it has reached this many seconds.
+pub const SLOWEST_POLL_SECONDS: u32 = 3600;
+
+/// Errors of EMR calls that are worth another try: throttling and EMR's
+/// server errors. Step Functions names an AWS SDK integration's error
+/// `<Service>.<Error>` in Pascal case with the suffix `Exception`
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html>),
+/// so EMR's throttling should be `Emr.ThrottlingException`; no page we could
+/// read shows the name a throttled EMR call really gets, and an error the SDK
+/// does not model may come as `Emr.EmrException` (or, as one report of the
+/// optimized integration has it, `…AmazonElasticMapReduceException`), so all
+/// are listed. `Emr.EmrException` also covers request errors EMR does not
+/// model; a retry of those fails again, after the backoff.
+pub const EMR_RETRYABLE: &[&str] = &[
+    "Emr.ThrottlingException",
+    "Emr.EmrException",
+    "Emr.AmazonElasticMapReduceException",
+    "Emr.InternalServerErrorException",
+    "Emr.InternalServerException",
+];
 
 /// Where the workflow keeps the cluster's state from its last describe.
 pub const CLUSTER_STATE: &str = "$.cluster.Described.Status.State";
@@ -53,6 +95,8 @@ pub const ADD_STEP: &str = "Add step";
 pub const WAIT_FOR_STEP: &str = "Wait for step";
 pub const DESCRIBE_STEP: &str = "Describe step";
 pub const STEP_DONE: &str = "Step done?";
+pub const COUNT_POLL: &str = "Count poll";
+pub const POLL_LESS_OFTEN: &str = "Poll less often";
 pub const STEP_SUCCEEDED: &str = "Step succeeded";
 pub const STEP_FAILED: &str = "Step failed";
 pub const STEP_FAILED_END: &str = "Fail step";
@@ -62,9 +106,23 @@ pub const TERMINATE_AFTER_FAILURE: &str = "Terminate after failure";
 pub const DONE: &str = "Done";
 pub const RUN_FAILED: &str = "Run failed";
 
-/// Read-only polls and termination are safe to repeat; `runJobFlow` and
-/// `addJobFlowSteps` are not (a retry after a lost answer would create a second
-/// cluster or step), so they get no Retry.
+/// `runJobFlow` and `addJobFlowSteps` are retried on throttling and EMR's
+/// server errors only, with backoff (5 s, 10 s, … five times), so a
+/// throttled call neither fails the run nor terminates a healthy cluster.
+/// Neither call takes an idempotency token: a server error after EMR has
+/// acted could mean a second cluster (tagged `sparkhub:managed`, so the idle
+/// sweep ends it after its grace period) or a second step; that risk is
+/// taken over failing the run.
+fn retry_emr_busy() -> Vec<Retrier> {
+    vec![Retrier {
+        error_equals: EMR_RETRYABLE.iter().map(|e| (*e).to_owned()).collect(),
+        interval_seconds: 5,
+        max_attempts: 5,
+        backoff_rate: 2.0,
+    }]
+}
+
+/// Read-only polls and termination are safe to repeat on any failure.
 fn retry_safe() -> Vec<Retrier> {
     vec![Retrier {
         error_equals: vec!["States.TaskFailed".into()],
@@ -116,6 +174,7 @@ pub fn cluster_workflow() -> StateMachine {
         CREATE_CLUSTER,
         State::Task(Task {
             comment: Some("Creates the cluster from the rendered RunJobFlow request; the result goes to $.cluster, the input stays.".into()),
+            retry: retry_emr_busy(),
             catch: catch_all("$.error", RUN_FAILED),
             ..task(
                 &format!("{EMR}runJobFlow"),
@@ -203,7 +262,7 @@ pub fn cluster_workflow() -> StateMachine {
             retry: retry_safe(),
             catch: catch_all("$.notify_error", ANY_STEPS),
             ..task(
-                "arn:aws:states:::sns:publish",
+                SNS_PUBLISH,
                 json!({
                     "TopicArn.$": "$.topic_arn",
                     "Subject.$": "States.Format('sparkhub: cluster {} of profile {} is ready', $.cluster.ClusterId, $.profile)",
@@ -233,7 +292,7 @@ pub fn cluster_workflow() -> StateMachine {
             items_path: "$.steps".into(),
             item_selector: Some(json!({
                 "ClusterId.$": "$.cluster.ClusterId",
-                "PollSeconds.$": "$.poll_seconds",
+                "Poll": {"Seconds.$": "$.poll_seconds", "Count": 0},
                 "Step.$": "$$.Map.Item.Value"
             })),
             max_concurrency: 1,
@@ -308,20 +367,49 @@ fn step_processor() -> ItemProcessor {
     };
     add(
         ADD_STEP,
-        State::Task(task(
-            &format!("{EMR}addJobFlowSteps"),
-            json!({"JobFlowId.$": "$.ClusterId", "Steps.$": "States.Array($.Step)"}),
-            Some(json!({"StepId.$": "$.StepIds[0]"})),
-            ResultPath::at("$.Added"),
-            Transition::next(WAIT_FOR_STEP),
-        )),
+        State::Task(Task {
+            retry: retry_emr_busy(),
+            ..task(
+                &format!("{EMR}addJobFlowSteps"),
+                json!({"JobFlowId.$": "$.ClusterId", "Steps.$": "States.Array($.Step)"}),
+                Some(json!({"StepId.$": "$.StepIds[0]"})),
+                ResultPath::at("$.Added"),
+                Transition::next(WAIT_FOR_STEP),
+            )
+        }),
     );
     add(
         WAIT_FOR_STEP,
         State::Wait(Wait {
             comment: None,
-            duration: WaitDuration::SecondsPath("$.PollSeconds".into()),
+            duration: WaitDuration::SecondsPath("$.Poll.Seconds".into()),
             transition: Transition::next(DESCRIBE_STEP),
+        }),
+    );
+    add(
+        COUNT_POLL,
+        State::Pass(Pass {
+            comment: None,
+            parameters: Some(json!({
+                "Seconds.$": "$.Poll.Seconds",
+                "Count.$": "States.MathAdd($.Poll.Count, 1)"
+            })),
+            result_path: ResultPath::at("$.Poll"),
+            transition: Transition::next(WAIT_FOR_STEP),
+        }),
+    );
+    add(
+        POLL_LESS_OFTEN,
+        State::Pass(Pass {
+            comment: Some(format!(
+                "After {POLLS_PER_PACE} polls at one interval, the next {POLLS_PER_PACE} wait twice as long, up to {SLOWEST_POLL_SECONDS} s or more: a long step stays under the execution's 25,000 history events."
+            )),
+            parameters: Some(json!({
+                "Seconds.$": "States.MathAdd($.Poll.Seconds, $.Poll.Seconds)",
+                "Count": 0
+            })),
+            result_path: ResultPath::at("$.Poll"),
+            transition: Transition::next(WAIT_FOR_STEP),
         }),
     );
     add(
@@ -349,6 +437,20 @@ fn step_processor() -> ItemProcessor {
                 ChoiceRule {
                     condition: Condition::string_in("$.Described.Status.State", FAILED_STEP_STATES),
                     next: STEP_FAILED.into(),
+                },
+                ChoiceRule {
+                    condition: Condition::numeric_less_than(
+                        "$.Poll.Count",
+                        f64::from(POLLS_PER_PACE),
+                    ),
+                    next: COUNT_POLL.into(),
+                },
+                ChoiceRule {
+                    condition: Condition::numeric_less_than(
+                        "$.Poll.Seconds",
+                        f64::from(SLOWEST_POLL_SECONDS),
+                    ),
+                    next: POLL_LESS_OFTEN.into(),
                 },
             ],
             default: WAIT_FOR_STEP.into(),
@@ -429,6 +531,7 @@ pub fn mermaid(machine: &StateMachine) -> String {
                 Operator::BooleanEquals(b) => b.to_string(),
                 Operator::IsPresent(_) => "yes".into(),
                 Operator::NumericEquals(n) => n.to_string(),
+                Operator::NumericLessThan(n) => format!("< {n}"),
             },
             Condition::Or { or } => or.iter().map(label).collect::<Vec<_>>().join(" / "),
             Condition::And { and } => and.iter().map(label).collect::<Vec<_>>().join(" + "),
