@@ -6,7 +6,7 @@
 //!
 //! The hub runs under a small supervisor loop, so "restarting the
 //! `jupyterhub` container" is: stop the hub process (SIGTERM, as `docker
-//! restart` does), and the loop starts it again with the same configuration.
+//! stop` does), and the loop starts it again with the same configuration.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -182,9 +182,23 @@ c.Authenticator.admin_users = {{"jovyan"}}
         names
     }
 
-    /// Path of the pid file, for a stand-in `docker restart jupyterhub`.
+    /// Path of the pid file, for a stand-in `docker stop jupyterhub`.
     pub fn pid_file(&self) -> PathBuf {
         self.conf_dir.join("jupyterhub.pid")
+    }
+
+    /// Stops the hub process as `docker stop` would; the supervisor starts it
+    /// again, as `docker start` does. Returns at once: the restart is under way.
+    pub fn restart(&self) {
+        let pid = std::fs::read_to_string(self.pid_file()).expect("the hub's pid file");
+        let status = Command::new("kill")
+            .arg(pid.trim())
+            .status()
+            .expect("kill runs");
+        assert!(
+            status.success(),
+            "the hub process {pid} could not be stopped"
+        );
     }
 }
 

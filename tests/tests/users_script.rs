@@ -1,12 +1,12 @@
 //! The rendered JupyterHub users script where no hub is needed: its usage, and
-//! a hub that never accepts sparkhub's service. What it does to a real hub is
+//! a hub that never answers. What it does to a real hub is
 //! in `jupyterhub.rs`.
 
 use std::path::Path;
 use std::process::Command;
 
 use sparkhub_core::Profile;
-use sparkhub_core::scripts::{USERS_SCRIPT, render_all};
+use sparkhub_core::scripts::{USERS_SCRIPT, hub_setup, render_all};
 use sparkhub_tests::unique;
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
@@ -42,11 +42,18 @@ fn it_needs_the_secret_and_the_region() {
 }
 
 #[test]
-fn a_hub_that_never_accepts_sparkhubs_service_fails_the_step_saying_why() {
+fn a_hub_that_never_answers_fails_the_step_saying_why() {
     let dir = std::env::temp_dir().join(unique("sparkhub-users-nohub"));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    write_executable(&bin.join("sudo"), "#!/bin/bash\nexec \"$@\"\n");
+    write_executable(
+        &bin.join("sudo"),
+        "#!/bin/bash\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\nexec \"$@\"\n",
+    );
+    // The hub setup the bootstrap action installed, as the step runs it.
+    let setup = dir.join("hub-setup.sh");
+    write_executable(&setup, &hub_setup(&Profile::parse(TUTORIAL).unwrap()));
+    std::fs::write(dir.join("jupyterhub_config.py"), "c = get_config()\n").unwrap();
     // Every user exists with a password; the hub is not there.
     write_executable(
         &bin.join("docker"),
@@ -74,18 +81,19 @@ fn a_hub_that_never_accepts_sparkhubs_service_fails_the_step_saying_why() {
             format!("http://127.0.0.1:{port}/hub/api"),
         )
         .env("SPARKHUB_HUB_CONF_DIR", &dir)
+        .env("SPARKHUB_HUB_SETUP", &setup)
         .env("SPARKHUB_HUB_WAIT_SECONDS", "0")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        stderr.contains("did not accept the sparkhub-users service"),
-        "{stderr}"
+        stderr.contains("JupyterHub did not answer at") && stderr.contains("hub setup"),
+        "the hub setup, first in the step, says what it waited for: {stderr}"
     );
     assert!(
-        stderr.contains("sparkhub-hub-setup"),
-        "says where to look: {stderr}"
+        !stderr.contains("user(s) created"),
+        "no user is made in a hub that is not there: {stderr}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -661,6 +661,16 @@ impl RawProfile {
                 "JupyterHub users need \"JupyterHub\" in applications".into(),
             );
         }
+        // The users step sets up the hub (sparkhub's services, the activity
+        // reporter) and locks EMR's default admin jovyan, whose password
+        // "jupyter" is public: without a user there is no users step.
+        if self.users.is_empty() && self.applications.iter().any(|a| a == "JupyterHub") {
+            err(
+                "users",
+                "a JupyterHub cluster needs at least one user, like users = [\"alice\"]: the users step sets up the hub and locks EMR's default admin jovyan, whose password is public"
+                    .into(),
+            );
+        }
         if let Some(key) = &self.key_name
             && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
         {

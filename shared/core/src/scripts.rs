@@ -18,7 +18,6 @@ const JUPYTERHUB_USERS: &str = include_str!("scripts/jupyterhub-users.sh");
 const NOTEBOOK_REPORTER: &str = include_str!("scripts/notebook-activity-reporter.sh");
 const INSTALL_NOTEBOOK_REPORTER: &str = include_str!("scripts/install-notebook-reporter.sh");
 const HUB_SETUP: &str = include_str!("scripts/hub-setup.sh");
-const HUB_SETUP_SERVICE: &str = include_str!("scripts/units/sparkhub-hub-setup.service");
 const REPORTER_SERVICE: &str = include_str!("scripts/units/sparkhub-notebook-activity.service");
 const REPORTER_TIMER: &str = include_str!("scripts/units/sparkhub-notebook-activity.timer");
 
@@ -29,10 +28,9 @@ const REPORTER_TIMER: &str = include_str!("scripts/units/sparkhub-notebook-activ
 pub const NOTEBOOK_ACTIVE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The systemd units the reporter's installer writes to `/etc/systemd/system`
-/// (file name, content): the one-time hub setup, the reporter's service and
-/// its timer.
-pub const NOTEBOOK_REPORTER_UNITS: [(&str, &str); 3] = [
-    ("sparkhub-hub-setup.service", HUB_SETUP_SERVICE),
+/// (file name, content): the reporter's service and its timer. The one-time
+/// hub setup is no unit: the users step runs it once the cluster is WAITING.
+pub const NOTEBOOK_REPORTER_UNITS: [(&str, &str); 2] = [
     ("sparkhub-notebook-activity.service", REPORTER_SERVICE),
     ("sparkhub-notebook-activity.timer", REPORTER_TIMER),
 ];
@@ -88,7 +86,6 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
                         .to_owned(),
                 ),
                 ("SETUP", hub_setup(profile).trim_end().to_owned()),
-                ("SETUP_SERVICE", HUB_SETUP_SERVICE.trim_end().to_owned()),
                 ("REPORTER_SERVICE", REPORTER_SERVICE.trim_end().to_owned()),
                 ("REPORTER_TIMER", REPORTER_TIMER.trim_end().to_owned()),
             ],
@@ -127,7 +124,8 @@ pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
 }
 
 /// The one-time hub setup (sparkhub's JupyterHub services, then the
-/// reporter's timer), as the install script writes it to the master node.
+/// reporter's timer), as the install script writes it to the master node;
+/// the users step runs it.
 pub fn hub_setup(profile: &Profile) -> String {
     fill(HUB_SETUP, &[("PROFILE", profile.name.to_string())])
 }
@@ -199,8 +197,12 @@ on_demand = 2
 
     #[test]
     fn bootstrap_script_installs_exactly_the_profile_packages() {
-        let scripts = render_all(&profile(&["pandas==2.2.3", "boto3"], &[]));
-        assert_eq!(scripts.len(), 2, "packages and the notebook reporter");
+        let scripts = render_all(&profile(&["pandas==2.2.3", "boto3"], &["x"]));
+        assert_eq!(
+            scripts.len(),
+            3,
+            "packages, the notebook reporter, the users step"
+        );
         let s = &scripts[0];
         assert!(s.bootstrap);
         assert!(
@@ -251,15 +253,16 @@ on_demand = 2
 
     #[test]
     fn no_scripts_when_nothing_to_do() {
-        let mut p = profile(&[], &[]);
+        let mut p = profile(&[], &["x"]);
         p.applications = vec!["Spark".into()];
+        p.users.clear();
         assert!(render_all(&p).is_empty());
     }
 
     #[test]
     fn the_reporter_is_installed_on_hub_clusters_with_its_body_inside() {
-        let scripts = render_all(&profile(&[], &[]));
-        assert_eq!(scripts.len(), 1);
+        let scripts = render_all(&profile(&[], &["x"]));
+        assert_eq!(scripts.len(), 2);
         let install = &scripts[0];
         assert!(install.bootstrap && install.file_name == NOTEBOOK_REPORTER_SCRIPT);
         assert!(install.body.contains("ActiveNotebookUsers"));
@@ -267,7 +270,11 @@ on_demand = 2
             install.body.contains("ACTIVE_SECONDS=900"),
             "the product window is 15 minutes"
         );
-        assert!(install.body.contains("sparkhub-hub-setup.service"));
+        assert!(install.body.contains("/usr/local/bin/sparkhub-hub-setup"));
+        assert!(
+            !install.body.contains("systemctl start"),
+            "nothing starts before EMR has configured JupyterHub"
+        );
         assert!(
             !install.body.contains("/etc/cron.d"),
             "no cron on Amazon Linux 2023"

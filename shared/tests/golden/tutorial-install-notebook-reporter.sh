@@ -1,9 +1,10 @@
 #!/bin/bash
 # sparkhub bootstrap action for profile tutorial: on the master node,
-# installs the notebook activity reporter and the one-time JupyterHub setup
-# as systemd units, and starts the setup without waiting for it (bootstrap
-# actions run before EMR installs JupyterHub; the setup waits for the hub in
-# the background). Other nodes have no hub and need no reporter.
+# installs the notebook activity reporter (a systemd service and timer) and
+# the one-time JupyterHub setup, and starts neither: bootstrap actions run
+# before EMR installs and configures JupyterHub, so the users step runs the
+# setup once the cluster is WAITING, and the setup starts the reporter's
+# timer. Other nodes have no hub and need no reporter.
 #
 # systemd, not cron: emr-7.x runs on Amazon Linux 2023, which ships no cron
 # daemon by default and recommends systemd timers; emr-6.x runs on Amazon
@@ -24,7 +25,7 @@ sudo tee /usr/local/bin/sparkhub-notebook-activity >/dev/null <<'REPORTER'
 # 900 seconds as the CloudWatch metric
 # Sparkhub/ActiveNotebookUsers (dimension JobFlowId), which sparkhub's idle
 # sweep reads, and keeps EMR's own auto-termination away while anyone is
-# active by holding /emr/metricscollector/isbusy.
+# active by touching /emr/metricscollector/isbusy (touch only: EMR owns it).
 #
 # What it measures: the `last_activity` the hub records for each user and for
 # each of their servers. It asks with the token of the JupyterHub service
@@ -116,41 +117,48 @@ aws cloudwatch put-metric-data --region "$region" --namespace Sparkhub \
   --metric-name ActiveNotebookUsers --dimensions "JobFlowId=$cluster_id" \
   --value "$active" --unit Count
 
+# EMR owns isbusy and reads its time: touching it says "busy now"; an old
+# time says nothing. It is never removed (EMR's management guide,
+# emr-auto-termination-policy.html: "periodically touch or update isbusy to
+# tell Amazon EMR that the cluster is not idle").
 if [ "$active" -gt 0 ]; then
   mkdir -p "$(dirname "$isbusy")"
   touch "$isbusy"
-else
-  rm -f "$isbusy"
 fi
 log "cluster $cluster_id: $active active notebook user(s) in the last $ACTIVE_SECONDS s"
 REPORTER
 sudo tee /usr/local/bin/sparkhub-hub-setup >/dev/null <<'SETUP'
 #!/bin/bash
 # sparkhub (profile tutorial): registers sparkhub's two JupyterHub services
-# once EMR has installed and started the hub, then starts the notebook
-# activity reporter's timer. Run once by sparkhub-hub-setup.service, which the
-# bootstrap action starts without waiting for it: bootstrap actions run before
-# EMR installs its applications, so waiting there would hold the cluster up.
+# and starts the notebook activity reporter's timer. Run by the users step
+# (jupyterhub-users.sh), that is once the cluster is WAITING: EMR has then
+# installed, configured and started the `jupyterhub` container, so editing its
+# configuration and restarting it cannot collide with EMR doing the same
+# (bootstrap actions run before EMR installs applications; a restart during
+# EMR's own configuration could leave the hub half configured).
 #
 # A JupyterHub service token can only come from the hub's configuration
 # (c.JupyterHub.services, and on JupyterHub >= 2 a role in
 # c.JupyterHub.load_roles); no API creates one. So this appends a block to
 # EMR's hub configuration, /etc/jupyter/conf/jupyterhub_config.py (the
 # `jupyterhub` container mounts /etc/jupyter at the same path), and restarts
-# the container once. The block works on JupyterHub 1.x, which EMR 6 and 7
-# ship, and on >= 2:
+# the container once, as EMR's release guide does it (emr-jupyterhub-configure.html:
+# "After you change values, restart the jupyterhub container";
+# emr-jupyterhub-ldap-users.html: `docker stop jupyterhub`, `docker start jupyterhub`).
+# The block works on JupyterHub 1.x, which EMR 6 and 7 ship, and on >= 2:
 #   sparkhub-notebook-activity  list users, read their activity and servers
 #                               (1.x has no scopes: an admin service)
 #   sparkhub-users              create users, for the users step (admin:users;
 #                               1.x: admin). Root on this node can do that
 #                               anyway (docker exec), so its token adds no power.
 # The tokens are random, each in a root-only file next to the configuration,
-# which reads them from there and so holds no secret.
+# which reads them from there and so holds no secret. A second run changes
+# nothing and restarts nothing.
 set -euo pipefail
 
 hub_conf=${SPARKHUB_HUB_CONF_DIR:-/etc/jupyter/conf}
 hub_api=${SPARKHUB_HUB_API:-https://localhost:9443/hub/api}
-wait_seconds=${SPARKHUB_HUB_WAIT_SECONDS:-3600}
+wait_seconds=${SPARKHUB_HUB_WAIT_SECONDS:-900}
 config="$hub_conf/jupyterhub_config.py"
 marker="# sparkhub services (added by sparkhub-hub-setup)"
 
@@ -164,7 +172,11 @@ waited_too_long() {
   fi
 }
 
-# 1. EMR installs and starts the hub after the bootstrap actions.
+# 1. The hub answers. A run interrupted between `docker stop` and `docker
+# start` left it stopped: start it (a no-op when it runs).
+if grep -qF "$marker" "$config" 2>/dev/null; then
+  docker start jupyterhub >/dev/null || true
+fi
 until [ -f "$config" ] && curl --silent --insecure --max-time 10 --output /dev/null "$hub_api/"; do
   waited_too_long "JupyterHub did not answer at $hub_api"
   sleep 10
@@ -214,7 +226,8 @@ def _sparkhub_services(c):
 _sparkhub_services(c)  # noqa: F821
 PY
   log "sparkhub's services added to $config; restarting JupyterHub to load them"
-  docker restart jupyterhub >/dev/null
+  docker stop jupyterhub >/dev/null
+  docker start jupyterhub >/dev/null
 fi
 
 # 4. Wait until the hub knows the reporter's token. It goes to curl as a
@@ -232,22 +245,6 @@ log "JupyterHub knows sparkhub's services; the notebook activity reporter runs e
 SETUP
 sudo chmod 0755 /usr/local/bin/sparkhub-notebook-activity /usr/local/bin/sparkhub-hub-setup
 
-sudo tee /etc/systemd/system/sparkhub-hub-setup.service >/dev/null <<'UNIT'
-[Unit]
-Description=sparkhub: register sparkhub's JupyterHub services, then start the notebook activity reporter
-Wants=network-online.target
-After=network-online.target docker.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/bin/sparkhub-hub-setup
-# The setup waits up to an hour for EMR to install and start JupyterHub.
-TimeoutStartSec=65min
-
-[Install]
-WantedBy=multi-user.target
-UNIT
 sudo tee /etc/systemd/system/sparkhub-notebook-activity.service >/dev/null <<'UNIT'
 [Unit]
 Description=sparkhub: publish how many JupyterHub users are active (Sparkhub/ActiveNotebookUsers)
@@ -270,6 +267,4 @@ AccuracySec=5s
 WantedBy=timers.target
 UNIT
 sudo systemctl daemon-reload
-sudo systemctl enable sparkhub-hub-setup.service
-sudo systemctl start --no-block sparkhub-hub-setup.service
-echo "sparkhub bootstrap: notebook activity reporter installed; it starts once JupyterHub is up" >&2
+echo "sparkhub bootstrap: notebook activity reporter installed; the users step starts it once the cluster is ready" >&2

@@ -1,7 +1,10 @@
 #!/bin/bash
-# sparkhub: creates the JupyterHub (PAM) users of profile tutorial in the
-# jupyterhub container, registers them with the hub, and closes EMR's default
-# admin (jovyan, whose password is the well-known "jupyter").
+# sparkhub: runs the one-time hub setup (sparkhub's JupyterHub services and
+# the notebook activity reporter), then creates the JupyterHub (PAM) users of
+# profile tutorial in the jupyterhub container, registers them with the
+# hub, and closes EMR's default admin (jovyan, whose password is the
+# well-known "jupyter"). An EMR step, added once the cluster is WAITING, so
+# EMR is done configuring the container when the setup restarts it.
 #
 # Usage: jupyterhub-users.sh <secret-id> <region>
 #
@@ -20,6 +23,7 @@ HUB_CONTAINER=jupyterhub
 DEFAULT_ADMIN=jovyan
 
 hub_conf=${SPARKHUB_HUB_CONF_DIR:-/etc/jupyter/conf}
+hub_setup=${SPARKHUB_HUB_SETUP:-/usr/local/bin/sparkhub-hub-setup}
 wait_seconds=${SPARKHUB_HUB_WAIT_SECONDS:-900}
 
 log() { printf 'sparkhub users: %s\n' "$*" >&2; }
@@ -31,6 +35,11 @@ fi
 secret_id=$1
 region=$2
 hub_api=${SPARKHUB_HUB_API:-https://$(hostname -f):9443/hub/api}
+
+# The hub setup first: it restarts the hub once (the first time), and it
+# returns only when the hub is back and knows sparkhub's services.
+# Environment names are passed on for the tests' stand-in node.
+sudo --preserve-env=SPARKHUB_HUB_CONF_DIR,SPARKHUB_HUB_API,SPARKHUB_HUB_WAIT_SECONDS "$hub_setup"
 
 secret_json=$(aws secretsmanager get-secret-value --region "$region" \
   --secret-id "$secret_id" --query SecretString --output text)
@@ -88,8 +97,8 @@ for user in "${USERS[@]}"; do
   fi
 done
 
-# The hub knows sparkhub's service once sparkhub-hub-setup has restarted it,
-# which may still be under way when the cluster turns WAITING.
+# The hub may be restarting (an earlier run's setup, or a person): wait
+# until it answers sparkhub's service again.
 deadline=$((SECONDS + wait_seconds))
 while :; do
   token=$(sudo cat "$hub_conf/sparkhub-users.token" 2>/dev/null || true)
@@ -97,7 +106,7 @@ while :; do
     break
   fi
   if [ "$SECONDS" -ge "$deadline" ]; then
-    log "JupyterHub at $hub_api did not accept the sparkhub-users service within $wait_seconds s (is sparkhub-hub-setup done? see journalctl -u sparkhub-hub-setup)"
+    log "JupyterHub at $hub_api did not accept the sparkhub-users service within $wait_seconds s (sparkhub-hub-setup registered it above; see the hub's log: sudo docker logs jupyterhub)"
     exit 1
   fi
   sleep 5

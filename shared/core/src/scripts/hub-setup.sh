@@ -1,29 +1,34 @@
 #!/bin/bash
 # sparkhub (profile @@PROFILE@@): registers sparkhub's two JupyterHub services
-# once EMR has installed and started the hub, then starts the notebook
-# activity reporter's timer. Run once by sparkhub-hub-setup.service, which the
-# bootstrap action starts without waiting for it: bootstrap actions run before
-# EMR installs its applications, so waiting there would hold the cluster up.
+# and starts the notebook activity reporter's timer. Run by the users step
+# (jupyterhub-users.sh), that is once the cluster is WAITING: EMR has then
+# installed, configured and started the `jupyterhub` container, so editing its
+# configuration and restarting it cannot collide with EMR doing the same
+# (bootstrap actions run before EMR installs applications; a restart during
+# EMR's own configuration could leave the hub half configured).
 #
 # A JupyterHub service token can only come from the hub's configuration
 # (c.JupyterHub.services, and on JupyterHub >= 2 a role in
 # c.JupyterHub.load_roles); no API creates one. So this appends a block to
 # EMR's hub configuration, /etc/jupyter/conf/jupyterhub_config.py (the
 # `jupyterhub` container mounts /etc/jupyter at the same path), and restarts
-# the container once. The block works on JupyterHub 1.x, which EMR 6 and 7
-# ship, and on >= 2:
+# the container once, as EMR's release guide does it (emr-jupyterhub-configure.html:
+# "After you change values, restart the jupyterhub container";
+# emr-jupyterhub-ldap-users.html: `docker stop jupyterhub`, `docker start jupyterhub`).
+# The block works on JupyterHub 1.x, which EMR 6 and 7 ship, and on >= 2:
 #   sparkhub-notebook-activity  list users, read their activity and servers
 #                               (1.x has no scopes: an admin service)
 #   sparkhub-users              create users, for the users step (admin:users;
 #                               1.x: admin). Root on this node can do that
 #                               anyway (docker exec), so its token adds no power.
 # The tokens are random, each in a root-only file next to the configuration,
-# which reads them from there and so holds no secret.
+# which reads them from there and so holds no secret. A second run changes
+# nothing and restarts nothing.
 set -euo pipefail
 
 hub_conf=${SPARKHUB_HUB_CONF_DIR:-/etc/jupyter/conf}
 hub_api=${SPARKHUB_HUB_API:-https://localhost:9443/hub/api}
-wait_seconds=${SPARKHUB_HUB_WAIT_SECONDS:-3600}
+wait_seconds=${SPARKHUB_HUB_WAIT_SECONDS:-900}
 config="$hub_conf/jupyterhub_config.py"
 marker="# sparkhub services (added by sparkhub-hub-setup)"
 
@@ -37,7 +42,11 @@ waited_too_long() {
   fi
 }
 
-# 1. EMR installs and starts the hub after the bootstrap actions.
+# 1. The hub answers. A run interrupted between `docker stop` and `docker
+# start` left it stopped: start it (a no-op when it runs).
+if grep -qF "$marker" "$config" 2>/dev/null; then
+  docker start jupyterhub >/dev/null || true
+fi
 until [ -f "$config" ] && curl --silent --insecure --max-time 10 --output /dev/null "$hub_api/"; do
   waited_too_long "JupyterHub did not answer at $hub_api"
   sleep 10
@@ -87,7 +96,8 @@ def _sparkhub_services(c):
 _sparkhub_services(c)  # noqa: F821
 PY
   log "sparkhub's services added to $config; restarting JupyterHub to load them"
-  docker restart jupyterhub >/dev/null
+  docker stop jupyterhub >/dev/null
+  docker start jupyterhub >/dev/null
 fi
 
 # 4. Wait until the hub knows the reporter's token. It goes to curl as a

@@ -1,9 +1,10 @@
 #!/bin/bash
 # sparkhub bootstrap action for profile @@PROFILE@@: on the master node,
-# installs the notebook activity reporter and the one-time JupyterHub setup
-# as systemd units, and starts the setup without waiting for it (bootstrap
-# actions run before EMR installs JupyterHub; the setup waits for the hub in
-# the background). Other nodes have no hub and need no reporter.
+# installs the notebook activity reporter (a systemd service and timer) and
+# the one-time JupyterHub setup, and starts neither: bootstrap actions run
+# before EMR installs and configures JupyterHub, so the users step runs the
+# setup once the cluster is WAITING, and the setup starts the reporter's
+# timer. Other nodes have no hub and need no reporter.
 #
 # systemd, not cron: emr-7.x runs on Amazon Linux 2023, which ships no cron
 # daemon by default and recommends systemd timers; emr-6.x runs on Amazon
@@ -24,9 +25,6 @@ sudo tee /usr/local/bin/sparkhub-hub-setup >/dev/null <<'SETUP'
 SETUP
 sudo chmod 0755 /usr/local/bin/sparkhub-notebook-activity /usr/local/bin/sparkhub-hub-setup
 
-sudo tee /etc/systemd/system/sparkhub-hub-setup.service >/dev/null <<'UNIT'
-@@SETUP_SERVICE@@
-UNIT
 sudo tee /etc/systemd/system/sparkhub-notebook-activity.service >/dev/null <<'UNIT'
 @@REPORTER_SERVICE@@
 UNIT
@@ -34,6 +32,4 @@ sudo tee /etc/systemd/system/sparkhub-notebook-activity.timer >/dev/null <<'UNIT
 @@REPORTER_TIMER@@
 UNIT
 sudo systemctl daemon-reload
-sudo systemctl enable sparkhub-hub-setup.service
-sudo systemctl start --no-block sparkhub-hub-setup.service
-echo "sparkhub bootstrap: notebook activity reporter installed; it starts once JupyterHub is up" >&2
+echo "sparkhub bootstrap: notebook activity reporter installed; the users step starts it once the cluster is ready" >&2

@@ -5,7 +5,7 @@
 # @@ACTIVE_SECONDS@@ seconds as the CloudWatch metric
 # Sparkhub/ActiveNotebookUsers (dimension JobFlowId), which sparkhub's idle
 # sweep reads, and keeps EMR's own auto-termination away while anyone is
-# active by holding /emr/metricscollector/isbusy.
+# active by touching /emr/metricscollector/isbusy (touch only: EMR owns it).
 #
 # What it measures: the `last_activity` the hub records for each user and for
 # each of their servers. It asks with the token of the JupyterHub service
@@ -97,10 +97,12 @@ aws cloudwatch put-metric-data --region "$region" --namespace Sparkhub \
   --metric-name ActiveNotebookUsers --dimensions "JobFlowId=$cluster_id" \
   --value "$active" --unit Count
 
+# EMR owns isbusy and reads its time: touching it says "busy now"; an old
+# time says nothing. It is never removed (EMR's management guide,
+# emr-auto-termination-policy.html: "periodically touch or update isbusy to
+# tell Amazon EMR that the cluster is not idle").
 if [ "$active" -gt 0 ]; then
   mkdir -p "$(dirname "$isbusy")"
   touch "$isbusy"
-else
-  rm -f "$isbusy"
 fi
 log "cluster $cluster_id: $active active notebook user(s) in the last $ACTIVE_SECONDS s"

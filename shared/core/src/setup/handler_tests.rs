@@ -368,7 +368,10 @@ async fn other_states_unmanaged_clusters_and_profiles_without_users_are_ignored(
     starting["detail"]["state"] = json!("STARTING");
     let mut unmanaged = managed("tutorial");
     unmanaged.tags.remove("sparkhub:managed");
-    let no_users = TUTORIAL.replace("users = [\"philipp\", \"admin\"]", "users = []");
+    // Without JupyterHub (a JupyterHub profile needs a user).
+    let no_users = TUTORIAL
+        .replace("users = [\"philipp\", \"admin\"]", "users = []")
+        .replace(", \"JupyterHub\"", "");
     let mut unknown = waiting();
     unknown["detail"]["clusterId"] = json!("j-GONE");
 
