@@ -12,7 +12,9 @@ use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretS
 use sparkhub_core::profile::ProfileParseError;
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_core::sweep::Config;
-use sparkhub_core::users::secret_name;
+use sparkhub_core::users::{
+    hashes_secret_name, plan_hashes, random_password, random_salt, secret_name,
+};
 use sparkhub_core::workflow::{cluster_workflow, generated_definitions, mermaid};
 use sparkhub_core::{Profile, ProfileName, UserName};
 
@@ -187,23 +189,62 @@ pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<()
     Ok(())
 }
 
-pub async fn password(profile: &str, user: &str) -> Result<(), String> {
+pub async fn password(profile: &str, user: &str, rotate: bool) -> Result<(), String> {
     let profile = ProfileName::parse(profile)?;
     let user = UserName::parse(user)?;
     let config = aws().await;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&config));
     let name = secret_name(&profile);
-    let passwords = secrets
+    let mut passwords = secrets
         .read(&name)
         .await
         .map_err(|e| message_with_causes(&e))?
         .ok_or_else(|| {
             format!("no secret {name}: has a cluster of profile {profile} been set up yet?")
         })?;
-    let password = passwords.get(user.as_str()).ok_or_else(|| {
-        format!("secret {name} has no password for {user}; is {user} in the profile's users?")
-    })?;
-    println!("{password}");
+    if !passwords.contains_key(user.as_str()) {
+        return Err(format!(
+            "secret {name} has no password for {user}; is {user} in the profile's users?"
+        ));
+    }
+    if rotate {
+        passwords.insert(user.to_string(), random_password());
+        // The plaintext first: if the hashes cannot be written, the next
+        // users step's setup function writes them from it.
+        secrets
+            .update(&name, &passwords)
+            .await
+            .map_err(|e| message_with_causes(&e))?;
+        let hashes_name = hashes_secret_name(&profile);
+        let existing = secrets
+            .read(&hashes_name)
+            .await
+            .map_err(|e| message_with_causes(&e))?;
+        let (hashes, _) = plan_hashes(
+            &passwords,
+            existing.as_ref().unwrap_or(&Default::default()),
+            random_salt,
+        );
+        let written = match existing {
+            Some(_) => secrets.update(&hashes_name, &hashes).await.map(|()| true),
+            None => {
+                secrets
+                    .create(
+                        &hashes_name,
+                        &format!("sparkhub: SHA-512 crypt hashes of the JupyterHub passwords of profile {profile} (user -> hash), what its nodes read"),
+                        &hashes,
+                    )
+                    .await
+            }
+        };
+        written.map_err(|e| message_with_causes(&e))?;
+        eprintln!(
+            "{user} has a new password (the old one is gone from {name} and {hashes_name}). \
+             Clusters started from now on use it; a running cluster keeps the old one \
+             until its users step runs again."
+        );
+    }
+    println!("{}", passwords[user.as_str()]);
     Ok(())
 }
 

@@ -54,8 +54,17 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
-    /// Print one user's JupyterHub password.
-    Password { profile: String, user: String },
+    /// Print one user's JupyterHub password (operators only: nodes get
+    /// its crypt hash, never the password).
+    Password {
+        /// The sparkhub profile.
+        profile: String,
+        /// The JupyterHub user.
+        user: String,
+        /// Give the user a new password (and a new hash) first, and print it.
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Keep a sparkhub cluster from being terminated for being idle (its
     /// maximum lifetime still applies), or stop keeping it.
     KeepAlive {
@@ -107,7 +116,11 @@ async fn main() -> ExitCode {
             local_port,
             open,
         } => commands::connect(&cluster_id, local_port, open).await,
-        Command::Password { profile, user } => commands::password(&profile, &user).await,
+        Command::Password {
+            profile,
+            user,
+            rotate,
+        } => commands::password(&profile, &user, rotate).await,
         Command::KeepAlive { cluster_id, how } => {
             let ask = match (how.for_, how.until) {
                 (Some(text), _) => keep_alive::Ask::For(text),

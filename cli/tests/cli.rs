@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_aws::SecretsManager;
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
 use sparkhub_core::ports::SecretStore;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_tests::{LocalAws, unique};
@@ -136,6 +136,65 @@ async fn password_prints_only_the_asked_users_password() {
 }
 
 #[tokio::test]
+async fn password_rotate_gives_a_new_password_and_hash_and_keeps_the_others() {
+    let aws = LocalAws::connect().await;
+    let profile = unique("rot");
+    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws.config));
+    let plaintext = format!("sparkhub/{profile}/jupyterhub-users");
+    let hashes = format!("sparkhub/{profile}/jupyterhub-password-hashes");
+    let old = "AlicePassword1234567890";
+    let value = [
+        ("alice".to_string(), old.to_string()),
+        ("bob".to_string(), "BobPassword0987654321xx".to_string()),
+    ]
+    .into();
+    secrets.create(&plaintext, "test", &value).await.unwrap();
+
+    let out = sparkhub(&["password", &profile, "alice", "--rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = stdout(&out).trim().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), sparkhub_core::users::PASSWORD_LENGTH);
+    let stored = secrets.read(&plaintext).await.unwrap().unwrap();
+    assert_eq!(stored["alice"], new);
+    assert_eq!(stored["bob"], "BobPassword0987654321xx", "bob keeps his");
+    let hashed = secrets.read(&hashes).await.unwrap().unwrap();
+    assert!(sparkhub_core::users::hash_matches(&new, &hashed["alice"]));
+    assert!(!sparkhub_core::users::hash_matches(old, &hashed["alice"]));
+    assert!(sparkhub_core::users::hash_matches(
+        "BobPassword0987654321xx",
+        &hashed["bob"]
+    ));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&new),
+        "the password goes to stdout only"
+    );
+    // The next plain `password` prints the new one.
+    assert_eq!(
+        stdout(&sparkhub(&["password", &profile, "alice"])).trim(),
+        new
+    );
+
+    let out = sparkhub(&["password", &profile, "carol", "--rotate"]);
+    assert!(
+        !out.status.success(),
+        "no password is made up for a stranger"
+    );
+    assert!(
+        !secrets
+            .read(&plaintext)
+            .await
+            .unwrap()
+            .unwrap()
+            .contains_key("carol")
+    );
+}
+
+#[tokio::test]
 async fn connect_prints_the_masters_dns_name_and_the_ssm_alternative() {
     let aws = LocalAws::connect().await;
     let id = aws
@@ -179,10 +238,18 @@ async fn status_shows_what_the_sweep_would_decide() {
         ("sparkhub:profile", profile.as_str()),
     ];
     let idle = aws
-        .run_cluster("sparkhub-status-idle", &tags, &["Spark", "JupyterHub"])
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &tags,
+            &["Spark", "JupyterHub"],
+        )
         .await;
     let young = aws
-        .run_cluster("sparkhub-status-young", &tags, &["Spark", "JupyterHub"])
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &tags,
+            &["Spark", "JupyterHub"],
+        )
         .await;
     let now = Timestamp::now();
     aws.set_cluster_times(
@@ -199,8 +266,13 @@ async fn status_shows_what_the_sweep_would_decide() {
     let zeros: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&idle, EMR_NAMESPACE, IS_IDLE_METRIC, &points)
         .await;
-    aws.put_cluster_metric(&idle, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &zeros)
-        .await;
+    aws.put_cluster_metric(
+        &idle,
+        &notebook_namespace(&profile),
+        NOTEBOOK_METRIC,
+        &zeros,
+    )
+    .await;
 
     let out = sparkhub(&["status", "--bucket", &bucket]);
     assert!(
@@ -369,10 +441,18 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
         ("sparkhub:profile", profile.as_str()),
     ];
     let idle = aws
-        .run_cluster("sparkhub-report-idle", &tags, &["Spark", "JupyterHub"])
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &tags,
+            &["Spark", "JupyterHub"],
+        )
         .await;
     let stopped = aws
-        .run_cluster("sparkhub-report-stopped", &tags, &["Spark", "JupyterHub"])
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &tags,
+            &["Spark", "JupyterHub"],
+        )
         .await;
     let now = Timestamp::now();
     aws.set_cluster_times(
@@ -384,8 +464,13 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     let zeros: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&idle, EMR_NAMESPACE, IS_IDLE_METRIC, &points)
         .await;
-    aws.put_cluster_metric(&idle, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &zeros)
-        .await;
+    aws.put_cluster_metric(
+        &idle,
+        &notebook_namespace(&profile),
+        NOTEBOOK_METRIC,
+        &zeros,
+    )
+    .await;
     // A person terminates the other one.
     aws.emr
         .terminate_job_flows()

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
 use sparkhub_core::sweep::{Config, Summary};
 use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
@@ -145,8 +145,12 @@ async fn fleet(aws: &LocalAws, n: usize, profile: &str) -> Vec<String> {
             } else {
                 &[("sparkhub:managed", "true"), ("sparkhub:profile", profile)]
             };
-            aws.run_cluster("sparkhub-bench", tags, &["Spark", "JupyterHub"])
-                .await
+            aws.run_cluster(
+                &format!("sparkhub-{profile}"),
+                tags,
+                &["Spark", "JupyterHub"],
+            )
+            .await
         })
         .buffered(4)
         .collect()
@@ -170,8 +174,12 @@ async fn fleet(aws: &LocalAws, n: usize, profile: &str) -> Vec<String> {
     }
     aws.put_metrics(EMR_NAMESPACE, IS_IDLE_METRIC, &idle_series)
         .await;
-    aws.put_metrics(NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &notebook_series)
-        .await;
+    aws.put_metrics(
+        &notebook_namespace(profile),
+        NOTEBOOK_METRIC,
+        &notebook_series,
+    )
+    .await;
     ids
 }
 

@@ -245,9 +245,10 @@ def fill(text, resolver):
     return text
 
 
-def simulate(parameters, existing_roles, without=None):
+def simulate(parameters, existing_roles, without=None, extra=None):
     """`without(role_name, statement)` true drops that statement of the
-    stack's own policies first (to show a grant is needed)."""
+    stack's own policies first (to show a grant is needed); `extra` maps a
+    role name to statements added to it (to show a Deny holds)."""
     inventory = load_inventory()
     resolver = Resolver(transformed_template(), parameters, inventory["bucket"])
     roles, names = principals(resolver, existing_roles)
@@ -258,6 +259,10 @@ def simulate(parameters, existing_roles, without=None):
                     statements = p["policy"]["Statement"]
                     statements = statements if isinstance(statements, list) else [statements]
                     p["policy"] = dict(p["policy"], Statement=[s for s in statements if not without(name, s)])
+    for name, statements in (extra or {}).items():
+        roles.setdefault(name, []).append(
+            {"name": "extra", "policy": {"Version": "2012-10-17", "Statement": statements}, "own": False}
+        )
 
     def principal(name):
         # Functions and the state machine by logical id (SAM names their
@@ -368,6 +373,32 @@ class ImpliedAuthorizationsAreNeeded(unittest.TestCase):
     def test_the_first_cluster_fails_without_the_service_linked_role(self):
         refused = self.refused_without("iam:CreateServiceLinkedRole")
         self.assertEqual({r["action"] for r in refused}, {"iam:CreateServiceLinkedRole"})
+
+
+class NodesCannotWriteControlData(unittest.TestCase):
+    """A profile whose log_uri (or [access] write location) is the sparkhub
+    bucket's root gets a grant on the whole bucket; the explicit Deny of
+    every node policy still keeps its nodes (and so every notebook user on
+    them) away from profiles/, scripts/, locks/ and history/."""
+
+    def test_a_log_uri_at_the_bucket_root_does_not_reach_the_control_prefixes(self):
+        bucket = load_inventory()["bucket"]
+        node = "sparkhub-node-tutorial"
+        grant = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": f"arn:aws:s3:::{bucket}/*"}
+        requests, expected, answer, _ = simulate({}, {}, extra={node: [grant]})
+        control = [
+            r for r in requests
+            if r["principal"] == node and expected[r["id"]] == "denied"
+            and r["action"] in ("s3:PutObject", "s3:DeleteObject")
+            and any(f"/{p}" in r["resource"] for p in ("profiles/", "scripts/", "locks/", "history/"))
+        ]
+        self.assertEqual(len(control), 8, control)
+        for r in control:
+            self.assertEqual(answer["results"][r["id"]], "ExplicitlyDenied", describe(r, answer["results"][r["id"]]))
+        # The grant itself works elsewhere in the bucket: the Deny is what holds.
+        logs = [r for r in requests if r["principal"] == node and r["action"] == "s3:PutObject"
+                and "/logs/tutorial/" in r["resource"]]
+        self.assertTrue(logs and all(answer["results"][r["id"]] == "Allowed" for r in logs))
 
 
 class DefaultParameters(IamSimulation, unittest.TestCase):

@@ -55,8 +55,12 @@ impl LocalHub {
         std::fs::create_dir_all(&conf_dir).unwrap();
         let (port, hub_port, proxy_api) = (free_port(), free_port(), free_port());
         let dir = conf_dir.display();
-        // What matters of EMR's configuration: PAM users (here a dummy
-        // authenticator: the tests log in with tokens), jovyan as admin.
+        // What matters of EMR's configuration: PAM users, jovyan as admin.
+        // PAM checks a password against the container's /etc/shadow, which
+        // the users step writes with `chpasswd -e`; here an authenticator
+        // does the same with glibc's crypt over `shadow/<user>` (where the
+        // tests' stand-in `docker exec … chpasswd -e` writes), so a login is
+        // a real password check against the hash sparkhub made.
         let config = format!(
             r#"# JupyterHub configuration for sparkhub's tests (EMR's lives in /etc/jupyter/conf).
 c = get_config()  # noqa: F821
@@ -68,12 +72,27 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api}"
 c.JupyterHub.db_url = "sqlite:///{dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{dir}/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = "{dir}/jupyterhub.pid"
-c.JupyterHub.authenticator_class = "dummy"
+import crypt, os  # noqa: E401
+from jupyterhub.auth import Authenticator
+class ShadowAuthenticator(Authenticator):
+    async def authenticate(self, handler, data):
+        try:
+            with open(os.path.join("{dir}/shadow", data["username"])) as f:
+                stored = f.read().strip()
+        except OSError:
+            return None
+        if stored.startswith("$") and crypt.crypt(data["password"], stored) == stored:
+            return data["username"]
+        return None
+c.JupyterHub.authenticator_class = ShadowAuthenticator
+# EMR's hub lets every PAM user in; JupyterHub >= 5 needs saying so.
+c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "simple"
 c.Authenticator.admin_users = {{"jovyan"}}
 "#
         );
         std::fs::write(conf_dir.join("jupyterhub_config.py"), config).unwrap();
+        std::fs::create_dir_all(conf_dir.join("shadow")).unwrap();
         let path = format!(
             "{}:{}:{}",
             venv.join("bin").display(),
@@ -155,6 +174,51 @@ c.Authenticator.admin_users = {{"jovyan"}}
             String::from_utf8_lossy(&out.stderr)
         );
         token
+    }
+
+    /// Plays the container's `/etc/shadow` for the hub's authenticator: one
+    /// file per user with their crypt hash.
+    pub fn shadow_dir(&self) -> PathBuf {
+        self.conf_dir.join("shadow")
+    }
+
+    /// Logs in through the hub's login form, as a person does; whether the
+    /// hub accepted `password` for `user`.
+    pub fn login(&self, user: &str, password: &str) -> bool {
+        let base = self.api.trim_end_matches("/api");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let page = agent
+            .get(&format!("{base}/login"))
+            .call()
+            .expect("the login page answers");
+        let xsrf = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("_xsrf="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let answer = agent
+            .post(&format!("{base}/login"))
+            .header("Cookie", &format!("_xsrf={xsrf}"))
+            .send_form([("username", user), ("password", password), ("_xsrf", &xsrf)])
+            .expect("the login form answers");
+        // A login redirects with a session cookie; a refusal shows the form again.
+        answer.status() == 302
+            && answer
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|c| {
+                    c.starts_with("jupyterhub-session-id=")
+                        || c.starts_with("jupyterhub-hub-login=")
+                })
     }
 
     /// `GET <api><path>` with `token`; the parsed JSON body.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sparkhub_core::Profile;
 use sparkhub_core::scripts::{USERS_SCRIPT, hub_setup, notebook_reporter, render_all};
+use sparkhub_core::users::{crypt_sha512, random_salt};
 use sparkhub_tests::hub::LocalHub;
 use sparkhub_tests::unique;
 
@@ -38,18 +39,22 @@ shift
 [ "$1" = -i ] && shift
 shift # the container
 users="$STATE/users"
+# The container's /etc/shadow: the hub's authenticator checks logins there.
+shadow="$SHADOW_DIR"
 case "$1" in
   id) [ -e "$users/$3" ] && echo 1001 ;;
-  useradd) [ ! -e "$users/${*: -1}" ] && echo L > "$users/${*: -1}" ;;
+  useradd) [ ! -e "$users/${*: -1}" ] && echo L > "$users/${*: -1}" && echo '!' > "$shadow/${*: -1}" ;;
   chpasswd)
-    while IFS=: read -r user password; do
-      printf '%s:%s\n' "$user" "$password" >> "$LOG/chpasswd.stdin"
-      [ -e "$users/$user" ] && echo P > "$users/$user"
+    [ "$2" = -e ] || { echo "sparkhub sets hashes only (chpasswd -e)" >&2; exit 2; }
+    while IFS=: read -r user hash; do
+      printf '%s:%s\n' "$user" "$hash" >> "$LOG/chpasswd.stdin"
+      [ -e "$users/$user" ] && echo P > "$users/$user" && printf '%s\n' "$hash" > "$shadow/$user"
     done ;;
+  getent) [ "$2" = shadow ] && [ -e "$users/$3" ] && printf '%s:%s:19000:0:99999:7:::\n' "$3" "$(cat "$shadow/$3" 2>/dev/null)" ;;
   passwd)
     case "$2" in
       -S) printf '%s %s 11/28/2026 0 99999 7 -1\n' "$3" "$(cat "$users/$3")" ;;
-      -l) echo L > "$users/$3"; echo "passwd: password expiry information changed." ;;
+      -l) echo L > "$users/$3"; sed -i 's/^/!/' "$shadow/$3" 2>/dev/null || true; echo "passwd: password expiry information changed." ;;
       *) exit 2 ;;
     esac ;;
   *) echo "unexpected docker exec: $*" >&2; exit 2 ;;
@@ -69,6 +74,9 @@ case "$1" in secretsmanager) printf '%s\n' "$SECRET_JSON" ;; esac"#,
 /// The master node around the hub: stand-ins, their logs, the container's users.
 struct Node {
     dir: PathBuf,
+    shadow_dir: PathBuf,
+    /// The hashes secret the stand-in `aws secretsmanager` answers with.
+    hashes: std::cell::RefCell<String>,
     hub_api: String,
     conf_dir: PathBuf,
     pid_file: PathBuf,
@@ -105,6 +113,8 @@ impl Node {
         .unwrap();
         Self {
             dir,
+            shadow_dir: hub.shadow_dir(),
+            hashes: std::cell::RefCell::new(hashes_json(&[("philipp", PHILIPP), ("admin", ADMIN)])),
             hub_api: hub.api.clone(),
             conf_dir: hub.conf_dir.clone(),
             pid_file: hub.pid_file(),
@@ -135,10 +145,8 @@ impl Node {
             .env("SPARKHUB_INFO_DIR", self.dir.join("info"))
             .env("SPARKHUB_ISBUSY_FILE", self.dir.join("emr/isbusy"))
             .env("SPARKHUB_LOCK_FILE", self.dir.join("reporter.lock"))
-            .env(
-                "SECRET_JSON",
-                format!(r#"{{"philipp": "{PHILIPP}", "admin": "{ADMIN}"}}"#),
-            )
+            .env("SECRET_JSON", self.hashes.borrow().as_str())
+            .env("SHADOW_DIR", &self.shadow_dir)
             .output()
             .expect("bash runs the script")
     }
@@ -166,7 +174,7 @@ impl Node {
         assert_eq!(published.len(), before + 1, "one datapoint per run");
         let line = published.last().unwrap();
         assert!(
-            line.contains("--namespace Sparkhub --metric-name ActiveNotebookUsers --dimensions JobFlowId=j-HUBTEST1"),
+            line.contains("--namespace Sparkhub/Notebooks/tutorial --metric-name ActiveNotebookUsers --dimensions JobFlowId=j-HUBTEST1"),
             "{line}"
         );
         line.split("--value ")
@@ -196,6 +204,15 @@ impl Drop for Node {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The hashes secret the setup function writes for these passwords.
+fn hashes_json(users: &[(&str, &str)]) -> String {
+    let hashes: std::collections::BTreeMap<&str, String> = users
+        .iter()
+        .map(|(user, password)| (*user, crypt_sha512(password, &random_salt())))
+        .collect();
+    serde_json::to_string(&hashes).unwrap()
 }
 
 fn write_executable(path: &Path, body: &str) {
@@ -295,10 +312,23 @@ fn the_hub_story(venv: &str, expected_major: &str) {
         Some("L"),
         "EMR's default admin can no longer log in with 'jupyter'"
     );
-    assert_eq!(
-        node.log("chpasswd.stdin"),
-        format!("philipp:{PHILIPP}\nadmin:{ADMIN}\n"),
-        "passwords reach chpasswd on stdin"
+    let set = node.log("chpasswd.stdin");
+    assert!(
+        set.starts_with("philipp:$6$") && set.contains("\nadmin:$6$"),
+        "crypt hashes reach chpasswd -e on stdin: {set}"
+    );
+    assert!(
+        !set.contains(PHILIPP) && !set.contains(ADMIN),
+        "no plaintext password ever reaches the node"
+    );
+    // People log in with their passwords through the hub's form; EMR's
+    // default admin no longer with its public one.
+    assert!(hub.login("philipp", PHILIPP), "philipp logs in");
+    assert!(hub.login("admin", ADMIN), "admin logs in");
+    assert!(!hub.login("philipp", ADMIN), "not with another's password");
+    assert!(
+        !hub.login("jovyan", "jupyter"),
+        "nor as EMR's default admin"
     );
     for secret in [PHILIPP, ADMIN, &activity, &token(&hub, "sparkhub-users")] {
         assert!(
@@ -310,11 +340,12 @@ fn the_hub_story(venv: &str, expected_major: &str) {
 
     // A user left without a password (chpasswd failed last time) gets one on the next run.
     std::fs::write(node.dir.join("state/users/admin"), "L\n").unwrap();
+    std::fs::write(node.shadow_dir.join("admin"), "!\n").unwrap();
     let out = node.run(&users_script.body, USERS_SCRIPT, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let output = stderr(&out);
     assert!(
-        output.contains("0 user(s) created, 1 given their missing password, 1 already present"),
+        output.contains("0 user(s) created, 1 given their password, 1 already present"),
         "{output}"
     );
     assert!(
@@ -322,10 +353,8 @@ fn the_hub_story(venv: &str, expected_major: &str) {
         "{output}"
     );
     assert_eq!(node.user_state("admin").as_deref(), Some("P"));
-    assert!(
-        node.log("chpasswd.stdin")
-            .ends_with(&format!("admin:{ADMIN}\n"))
-    );
+    assert!(node.log("chpasswd.stdin").contains("\nadmin:$6$"));
+    assert!(hub.login("admin", ADMIN), "admin's password works again");
     assert_eq!(
         node.log("argv").matches("docker stop jupyterhub").count(),
         1,
@@ -343,6 +372,34 @@ fn the_hub_story(venv: &str, expected_major: &str) {
         "{}",
         stderr(&out)
     );
+
+    // `sparkhub password --rotate tutorial philipp`: a new password in the
+    // secrets; the users step, run again, makes it the one that works.
+    const ROTATED: &str = "PhilippsNewPasswordIs77z";
+    node.hashes
+        .replace(hashes_json(&[("philipp", ROTATED), ("admin", ADMIN)]));
+    let out = node.run(&users_script.body, USERS_SCRIPT, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(hub.login("philipp", ROTATED), "the new password logs in");
+    assert!(!hub.login("philipp", PHILIPP), "the old one no longer does");
+
+    // admin leaves the profile: the next users step locks the password.
+    let mut without_admin = profile.clone();
+    without_admin.users.retain(|u| u.as_str() != "admin");
+    let step = render_all(&without_admin)
+        .into_iter()
+        .find(|s| s.file_name == USERS_SCRIPT)
+        .unwrap();
+    node.hashes.replace(hashes_json(&[("philipp", ROTATED)]));
+    let out = node.run(&step.body, USERS_SCRIPT, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("user admin is no longer in the profile: password locked"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!hub.login("admin", ADMIN), "a removed user cannot log in");
+    assert!(hub.login("philipp", ROTATED));
 
     // 3. Nobody works: the reporter publishes 0, run after run (it never
     // counts itself, and the users step's requests were nobody's activity).

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
 use sparkhub_core::sweep::Config;
 use sparkhub_tests::{LocalAws, unique};
 
@@ -144,8 +144,13 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
     };
     aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(&id, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &notebook)
-        .await;
+    aws.put_cluster_metric(
+        &id,
+        &notebook_namespace(profile),
+        NOTEBOOK_METRIC,
+        &notebook,
+    )
+    .await;
 
     match kind {
         Kind::Protected => {
@@ -364,8 +369,13 @@ async fn idle_since(
         .collect();
     aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(&id, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &every_5_min(0.0))
-        .await;
+    aws.put_cluster_metric(
+        &id,
+        &notebook_namespace(profile),
+        NOTEBOOK_METRIC,
+        &every_5_min(0.0),
+    )
+    .await;
     id
 }
 

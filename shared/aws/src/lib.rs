@@ -25,8 +25,8 @@ use sparkhub_core::emr::{ClusterState, StepState};
 use sparkhub_core::history::Record;
 use sparkhub_core::ports::{
     AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps, ClusterTagger,
-    ClusterUntagger, HistoryStore, LeaseStore, ListedCluster, MetricsSource, Notifier,
-    ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
+    ClusterUntagger, HistoryStore, LeaseStore, ListedCluster, MetricsQuery, MetricsSource,
+    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
 };
 use sparkhub_core::profile::ActionOnFailure;
 use sparkhub_core::render::StepConfig;
@@ -693,7 +693,7 @@ pub const CLUSTERS_PER_METRICS_CALL: usize = 250;
 impl MetricsSource for CloudWatch {
     async fn idle_metrics(
         &self,
-        cluster_ids: &[String],
+        clusters: &[MetricsQuery],
         start: jiff::Timestamp,
         end: jiff::Timestamp,
     ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
@@ -723,7 +723,7 @@ impl MetricsSource for CloudWatch {
                 .build()
         };
         let mut out: BTreeMap<String, ClusterMetrics> = BTreeMap::new();
-        for chunk in cluster_ids.chunks(CLUSTERS_PER_METRICS_CALL) {
+        for chunk in clusters.chunks(CLUSTERS_PER_METRICS_CALL) {
             let mut queries = Vec::with_capacity(chunk.len() * 2);
             for (i, cluster) in chunk.iter().enumerate() {
                 queries.push(query(
@@ -731,16 +731,18 @@ impl MetricsSource for CloudWatch {
                     sparkhub_core::idle::EMR_NAMESPACE,
                     sparkhub_core::idle::IS_IDLE_METRIC,
                     "Minimum",
-                    cluster,
+                    &cluster.cluster_id,
                 ));
-                queries.push(query(
-                    format!("nb{i}"),
-                    sparkhub_core::idle::NOTEBOOK_NAMESPACE,
-                    sparkhub_core::idle::NOTEBOOK_METRIC,
-                    "Maximum",
-                    cluster,
-                ));
-                out.entry(cluster.clone()).or_default();
+                if let Some(namespace) = &cluster.notebook_namespace {
+                    queries.push(query(
+                        format!("nb{i}"),
+                        namespace,
+                        sparkhub_core::idle::NOTEBOOK_METRIC,
+                        "Maximum",
+                        &cluster.cluster_id,
+                    ));
+                }
+                out.entry(cluster.cluster_id.clone()).or_default();
             }
             let mut pages = self
                 .client
@@ -759,7 +761,11 @@ impl MetricsSource for CloudWatch {
                         (_, Some(i)) => (i, true),
                         _ => continue,
                     };
-                    let Some(cluster) = index.parse::<usize>().ok().and_then(|i| chunk.get(i))
+                    let Some(cluster) = index
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| chunk.get(i))
+                        .map(|q| &q.cluster_id)
                     else {
                         continue;
                     };

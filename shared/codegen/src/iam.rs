@@ -29,7 +29,7 @@ use crate::infra::NOTEBOOK_PREFIX;
 use sparkhub_core::Profile;
 use sparkhub_core::names::S3Uri;
 use sparkhub_core::render::{self, Deployment, RunOptions};
-use sparkhub_core::users::secret_name;
+use sparkhub_core::users::{hashes_secret_name, secret_name};
 use sparkhub_core::workflow::cluster_workflow;
 
 /// A port of `ports.rs`, by its trait name.
@@ -214,6 +214,27 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
                 resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-users-AbCdEf",
                 context: &[],
                 why: "add the passwords of new users",
+            },
+            Call {
+                operation: "get_secret_value",
+                action: "secretsmanager:GetSecretValue",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-password-hashes-AbCdEf",
+                context: &[],
+                why: "read the crypt hashes of a profile's passwords",
+            },
+            Call {
+                operation: "create_secret",
+                action: "secretsmanager:CreateSecret",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-password-hashes-AbCdEf",
+                context: &[],
+                why: "create the secret of the crypt hashes the nodes read",
+            },
+            Call {
+                operation: "put_secret_value",
+                action: "secretsmanager:PutSecretValue",
+                resource: "arn:aws:secretsmanager:${Region}:${Account}:secret:sparkhub/${Profile}/jupyterhub-password-hashes-AbCdEf",
+                context: &[],
+                why: "write the crypt hashes of the passwords",
             },
         ],
     ),
@@ -838,10 +859,10 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
             "secretsmanager:GetSecretValue",
             &format!(
                 "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
-                secret_name(&profile.name)
+                hashes_secret_name(&profile.name)
             ),
             &[],
-            "the users step reads its profile's passwords",
+            "the users step reads the crypt hashes of its profile's passwords",
         ));
     }
     let logs = profile.log_location(BUCKET);
@@ -876,8 +897,11 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
         out.push(node(
             "cloudwatch:PutMetricData",
             "*",
-            &[("cloudwatch:namespace", "Sparkhub")],
-            "the notebook activity reporter publishes its count",
+            &[(
+                "cloudwatch:namespace",
+                &sparkhub_core::idle::notebook_namespace(profile.name.as_str()),
+            )],
+            "the notebook activity reporter publishes its count in its profile's namespace",
         ));
     }
     for step in &plan.input.steps {
@@ -1078,6 +1102,17 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             "the workflow creates EMR's service-linked role only",
         ));
     }
+    // Only the node roles the stack generated from the profiles, not any
+    // role that happens to carry the prefix.
+    for principal in [STATE_MACHINE, EMR_SERVICE_ROLE] {
+        out.push(request(
+            principal,
+            "iam:PassRole",
+            "arn:aws:iam::${Account}:role/${EmrInstanceRolePrefix}-not-a-profile",
+            &[("iam:PassedToService", "ec2.amazonaws.com")],
+            "a role of the node prefix the stack did not generate is not passed",
+        ));
+    }
     out.push(request(
         STATE_MACHINE,
         "iam:PassRole",
@@ -1098,6 +1133,13 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
                 &[],
                 "a node reads its own profile's passwords only",
             ));
+            out.push(request(
+                &node_role(a.name.as_str()),
+                "s3:PutObject",
+                &object_arn(&b.log_location(BUCKET), "j-EXAMPLE/steps/s-1/stderr.gz"),
+                &[],
+                "a node writes its own profile's logs only",
+            ));
             let bucket = b.notebook_bucket.as_deref().unwrap_or(BUCKET);
             for user in b.users.iter().filter(|u| !a.users.contains(u)) {
                 out.push(request(
@@ -1115,6 +1157,54 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
                     "a node lists its own profile's notebooks only",
                 ));
             }
+        }
+        let role = node_role(a.name.as_str());
+        // Threat model, notebook users: a node reads no plaintext password,
+        // not even its own profile's (only their crypt hashes).
+        out.push(request(
+            &role,
+            "secretsmanager:GetSecretValue",
+            &format!(
+                "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
+                secret_name(&a.name)
+            ),
+            &[],
+            "a node reads no plaintext password (notebook users have its credentials)",
+        ));
+        // ... writes nothing that steers other clusters: profiles, scripts,
+        // leases, history (denied explicitly, whatever log_uri or [access]
+        // grant; tests/infra/test_iam.py also tries it with a grant on the
+        // whole bucket).
+        for key in [
+            "profiles/tutorial.toml",
+            "scripts/0123456789abcdef/jupyterhub-users.sh",
+            "locks/tutorial.json",
+            "history/2026-11-28/j-EXAMPLE-termination-1795852800.json",
+        ] {
+            for action in ["s3:PutObject", "s3:DeleteObject"] {
+                out.push(request(
+                    &role,
+                    action,
+                    &format!("arn:aws:s3:::${{Bucket}}/{key}"),
+                    &[],
+                    "a node writes none of the bucket's control data",
+                ));
+            }
+        }
+        // ... publishes activity in its own profile's namespace only.
+        for namespace in ["Sparkhub".to_owned()].into_iter().chain(
+            profiles
+                .iter()
+                .filter(|b| b.name != a.name)
+                .map(|b| sparkhub_core::idle::notebook_namespace(b.name.as_str())),
+        ) {
+            out.push(request(
+                &role,
+                "cloudwatch:PutMetricData",
+                "*",
+                &[("cloudwatch:namespace", &namespace)],
+                "a node publishes activity for its own profile's clusters only",
+            ));
         }
         // Nobody's notebooks but the profile's users', not even the hub admin's.
         out.push(request(

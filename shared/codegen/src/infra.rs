@@ -17,9 +17,13 @@
 //! a test fails when they differ from what the profiles in `profiles/` say
 //! (`make generate` rewrites them).
 
+use serde_json::{Value, json};
 use sparkhub_core::Profile;
+use sparkhub_core::idle::notebook_namespace;
 use sparkhub_core::names::S3Uri;
+use sparkhub_core::profile::default_log_prefix;
 use sparkhub_core::render::TAG_PROFILE;
+use sparkhub_core::users::hashes_secret_name;
 
 pub const BEGIN_MARKER: &str =
     "  # BEGIN generated schedules (make generate; from profiles/*.toml)";
@@ -51,7 +55,21 @@ fn camel(profile: &str) -> String {
         .collect()
 }
 
-/// The YAML of the schedule resources, profiles in the order given.
+/// One generated resource as template text: `  <LogicalId>: <JSON>`. JSON is
+/// YAML (1.2, and what CloudFormation's and cfn-lint's parsers read), and
+/// serde_json writes it: a value from a profile is always a string, never
+/// structure (no `format!` of YAML here).
+fn resource(logical_id: &str, body: &Value) -> String {
+    let json = serde_json::to_string_pretty(body).expect("a resource serializes");
+    let indented = json.replace('\n', "\n    ");
+    format!("  {logical_id}: {indented}\n\n")
+}
+
+fn sub(text: &str) -> Value {
+    json!({ "Fn::Sub": text })
+}
+
+/// The schedule resources, profiles in the order given.
 pub fn schedule_resources(profiles: &[Profile]) -> String {
     let mut out = String::new();
     for profile in profiles {
@@ -59,88 +77,128 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
             continue;
         };
         let name = profile.name.as_str();
-        let input = serde_json::json!({"profile": name, "run_id": "schedule-<aws.scheduler.scheduled-time>"}).to_string();
-        out.push_str(&format!(
-            r#"  {id}:
-    Type: AWS::Scheduler::Schedule
-    Properties:
-      Name: !Sub "sparkhub-${{AWS::StackName}}-{name}"
-      Description: "sparkhub: start profile {name} at {cron} ({tz})"
-      ScheduleExpression: "{cron}"
-      ScheduleExpressionTimezone: {tz}
-      FlexibleTimeWindow:
-        Mode: "OFF"
-      State: ENABLED
-      Target:
-        Arn: !GetAtt CreateClusterFunction.Arn
-        RoleArn: !GetAtt SchedulerRole.Arn
-        Input: '{input}'
-        RetryPolicy:
-          MaximumRetryAttempts: 3
-          MaximumEventAgeInSeconds: 3600
-        DeadLetterConfig:
-          Arn: !GetAtt UndeliveredTriggers.Arn
-"#,
-            id = schedule_logical_id(name),
-            cron = schedule.cron,
-            tz = schedule.timezone,
+        let input = json!({"profile": name, "run_id": "schedule-<aws.scheduler.scheduled-time>"})
+            .to_string();
+        out.push_str(&resource(
+            &schedule_logical_id(name),
+            &json!({
+                "Type": "AWS::Scheduler::Schedule",
+                "Properties": {
+                    "Name": sub(&format!("sparkhub-${{AWS::StackName}}-{name}")),
+                    "Description": format!("sparkhub: start profile {name} at {} ({})", schedule.cron, schedule.timezone),
+                    "ScheduleExpression": schedule.cron,
+                    "ScheduleExpressionTimezone": schedule.timezone,
+                    "FlexibleTimeWindow": {"Mode": "OFF"},
+                    "State": "ENABLED",
+                    "Target": {
+                        "Arn": {"Fn::GetAtt": ["CreateClusterFunction", "Arn"]},
+                        "RoleArn": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+                        "Input": input,
+                        "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredTriggers", "Arn"]}}
+                    }
+                }
+            }),
         ));
     }
     out
 }
 
-/// The node role, instance profile and node policy of every profile.
+/// The node role of a profile, as a `Fn::Sub` string.
+fn node_role_name(profile: &str) -> String {
+    format!("${{EmrInstanceRolePrefix}}-{profile}")
+}
+
+/// The node role, instance profile and node policy of every profile, and
+/// the two PassRole grants that name exactly these roles: the workflow
+/// passes a profile's role to EC2 in RunJobFlow, EMR's service role passes
+/// it on to the instances. A role of the same prefix that the stack did not
+/// generate (`sparkhub-node-x`) cannot be passed.
 ///
 /// The role and instance profile exist only with `CreateEmrRoles=true`; the
-/// policy is attached in both set-ups, to the stack's role or to an existing
-/// role of the same name, so the nodes can always read their secret.
+/// policies are attached in both set-ups, to the stack's roles or to existing
+/// roles of the same names, so the nodes can always read their secret.
 pub fn node_role_resources(profiles: &[Profile]) -> String {
     let mut out = String::new();
+    let mut role_arns = Vec::new();
     for profile in profiles {
         let name = profile.name.as_str();
         let id = camel(name);
-        let role_name = format!(r#"!Sub "${{EmrInstanceRolePrefix}}-{name}""#);
-        out.push_str(&format!(
-            r#"  NodeRole{id}:
-    Type: AWS::IAM::Role
-    Condition: CreateRoles
-    Properties:
-      RoleName: {role_name}
-      Description: "sparkhub: nodes of profile {name}"
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              Service: ec2.amazonaws.com
-            Action: sts:AssumeRole
-      Tags:
-        - Key: {TAG_PROFILE}
-          Value: {name}
-
-  NodeInstanceProfile{id}:
-    Type: AWS::IAM::InstanceProfile
-    Condition: CreateRoles
-    Properties:
-      InstanceProfileName: {role_name}
-      Roles: [!Ref NodeRole{id}]
-
-  NodePolicy{id}:
-    Type: AWS::IAM::Policy
-    Properties:
-      PolicyName: sparkhub-node-{name}
-      Roles:
-        - !If [CreateRoles, !Ref NodeRole{id}, {role_name}]
-      PolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-{statements}
-
-"#,
-            statements = node_statements(profile),
+        let role_name = sub(&node_role_name(name));
+        role_arns.push(sub(&format!(
+            "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{}",
+            node_role_name(name)
+        )));
+        out.push_str(&resource(
+            &format!("NodeRole{id}"),
+            &json!({
+                "Type": "AWS::IAM::Role",
+                "Condition": "CreateRoles",
+                "Properties": {
+                    "RoleName": role_name,
+                    "Description": format!("sparkhub: nodes of profile {name}"),
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ec2.amazonaws.com"},
+                            "Action": "sts:AssumeRole"
+                        }]
+                    },
+                    "Tags": [{"Key": TAG_PROFILE, "Value": name}]
+                }
+            }),
+        ));
+        out.push_str(&resource(
+            &format!("NodeInstanceProfile{id}"),
+            &json!({
+                "Type": "AWS::IAM::InstanceProfile",
+                "Condition": "CreateRoles",
+                "Properties": {
+                    "InstanceProfileName": role_name,
+                    "Roles": [{"Ref": format!("NodeRole{id}")}]
+                }
+            }),
+        ));
+        out.push_str(&resource(
+            &format!("NodePolicy{id}"),
+            &json!({
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyName": format!("sparkhub-node-{name}"),
+                    "Roles": [{"Fn::If": ["CreateRoles", {"Ref": format!("NodeRole{id}")}, role_name]}],
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": node_statements(profile)}
+                }
+            }),
         ));
     }
-    out
+    let pass = |roles: Value| {
+        json!({
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "sparkhub-pass-node-roles",
+                "Roles": [roles],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": "iam:PassRole",
+                        "Resource": role_arns,
+                        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+                    }]
+                }
+            }
+        })
+    };
+    out.push_str(&resource(
+        "WorkflowPassNodeRoles",
+        &pass(json!({"Ref": "ClusterWorkflowRole"})),
+    ));
+    out.push_str(&resource(
+        "EmrServicePassNodeRoles",
+        &pass(json!({"Fn::If": ["CreateRoles", {"Ref": "EmrServiceRole"}, {"Ref": "EmrServiceRoleName"}]})),
+    ));
+    out.trim_end().to_owned() + "\n\n"
 }
 
 /// Users that two profiles share in one notebook bucket: `(user, bucket or
@@ -173,7 +231,7 @@ enum BucketRef {
 }
 
 impl BucketRef {
-    /// The bucket's ARN, as a `!Sub` string.
+    /// The bucket's ARN, as a `Fn::Sub` string.
     fn arn(&self) -> String {
         match self {
             Self::Sparkhub => "${SparkhubBucket.Arn}".to_owned(),
@@ -202,47 +260,34 @@ impl Location {
     }
 }
 
-fn statement(
-    sid: &str,
-    actions: &[&str],
-    resources: &[String],
-    condition: Option<String>,
-) -> String {
-    let mut out =
-        format!("          - Sid: {sid}\n            Effect: Allow\n            Action:\n");
-    for a in actions {
-        out.push_str(&format!("              - {a}\n"));
-    }
-    out.push_str("            Resource:\n");
-    for r in resources {
-        if r.contains("${") {
-            out.push_str(&format!("              - !Sub \"{r}\"\n"));
-        } else {
-            out.push_str(&format!("              - \"{r}\"\n"));
-        }
-    }
+/// The sparkhub bucket's prefixes that steer every cluster: profiles,
+/// scripts, leases, history. No node may write them, whatever its profile's
+/// `log_uri` or `[access]` say (an explicit Deny wins over every Allow).
+pub const CONTROL_PREFIXES: [&str; 4] = ["profiles/", "scripts/", "locks/", "history/"];
+
+fn statement(sid: &str, actions: &[&str], resources: &[String], condition: Option<Value>) -> Value {
+    let mut s = json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources.iter().map(|r| if r.contains("${") { sub(r) } else { json!(r) }).collect::<Vec<_>>(),
+    });
     if let Some(c) = condition {
-        out.push_str(&c);
+        s["Condition"] = c;
     }
-    out
+    s
 }
 
 /// ListBucket limited to the given prefixes (an empty one: the whole
 /// bucket). Every prefix ends in `/`, so `p*` cannot reach a sibling folder.
-fn list(sid: &str, bucket: &BucketRef, prefixes: &[String]) -> String {
+fn list(sid: &str, bucket: &BucketRef, prefixes: &[String]) -> Value {
     let condition = (!prefixes.iter().any(|p| p.is_empty())).then(|| {
-        let mut c =
-            "            Condition:\n              StringLike:\n                s3:prefix:\n"
-                .to_owned();
-        for p in prefixes {
-            c.push_str(&format!("                  - \"{p}*\"\n"));
-        }
-        c
+        json!({"StringLike": {"s3:prefix": prefixes.iter().map(|p| format!("{p}*")).collect::<Vec<_>>()}})
     });
     statement(sid, &["s3:ListBucket"], &[bucket.arn()], condition)
 }
 
-fn node_statements(profile: &Profile) -> String {
+fn node_statements(profile: &Profile) -> Vec<Value> {
     let name = &profile.name;
     let mut out = Vec::new();
     // Bootstrap and step scripts: content-addressed keys, no secrets in them.
@@ -256,24 +301,27 @@ fn node_statements(profile: &Profile) -> String {
         ],
         None,
     ));
-    // The users step reads this profile's passwords, no other profile's.
+    // The users step reads the crypt hashes of this profile's passwords, no
+    // plaintext and no other profile's.
     if !profile.users.is_empty() {
         let secret = format!(
-            "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:sparkhub/{name}/*"
+            "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}-*",
+            hashes_secret_name(&profile.name)
         );
         out.push(statement(
-            "OwnSecret",
+            "OwnPasswordHashes",
             &["secretsmanager:GetSecretValue"],
             &[secret],
             None,
         ));
     }
-    // EMR writes the cluster's logs with the node's credentials.
+    // EMR writes the cluster's logs with the node's credentials; by default
+    // under this profile's own prefix.
     let logs = match &profile.log_uri {
         Some(uri) => Location::of(uri),
         None => Location {
             bucket: BucketRef::Sparkhub,
-            prefix: "logs/".into(),
+            prefix: default_log_prefix(name),
         },
     };
     out.push(statement(
@@ -332,21 +380,28 @@ fn node_statements(profile: &Profile) -> String {
             ));
         }
     }
-    // The notebook activity reporter (clusters with JupyterHub);
-    // PutMetricData has no resource-level permissions, the namespace
-    // condition narrows it.
+    // The notebook activity reporter (clusters with JupyterHub), in this
+    // profile's own namespace, which the sweep reads for this profile's
+    // clusters only; PutMetricData has no resource-level permissions, the
+    // namespace condition narrows it.
     if profile.has_application("JupyterHub") {
         out.push(statement(
-        "ActivityMetric",
-        &["cloudwatch:PutMetricData"],
-        &["*".into()],
-        Some(
-            "            Condition:\n              StringEquals:\n                cloudwatch:namespace: Sparkhub\n"
-                .into(),
-        ),
+            "ActivityMetric",
+            &["cloudwatch:PutMetricData"],
+            &["*".into()],
+            Some(json!({"StringEquals": {"cloudwatch:namespace": notebook_namespace(name.as_str())}})),
         ));
     }
-    out.concat().trim_end().to_owned()
+    out.push(json!({
+        "Sid": "NoControlData",
+        "Effect": "Deny",
+        "Action": ["s3:PutObject", "s3:DeleteObject"],
+        "Resource": CONTROL_PREFIXES
+            .iter()
+            .map(|p| sub(&format!("${{SparkhubBucket.Arn}}/{p}*")))
+            .collect::<Vec<_>>(),
+    }));
+    out
 }
 
 /// Replaces the generated section of a template; `None` when a marker is missing.
@@ -446,18 +501,123 @@ mod tests {
     #[test]
     fn a_profile_schedule_becomes_a_scheduler_schedule_in_its_time_zone() {
         let profiles = repo_profiles();
-        let yaml = schedule_resources(&profiles);
-        assert!(
-            yaml.contains("  ScheduleTutorial:\n    Type: AWS::Scheduler::Schedule"),
-            "{yaml}"
+        let section = parse_section(&schedule_resources(&profiles));
+        assert_eq!(section.len(), 1, "profiles without a schedule get none");
+        let (id, schedule) = &section[0];
+        assert_eq!(id, "ScheduleTutorial");
+        assert_eq!(schedule["Type"], "AWS::Scheduler::Schedule");
+        let p = &schedule["Properties"];
+        assert_eq!(p["ScheduleExpression"], "cron(0 8 ? * MON-FRI *)");
+        assert_eq!(p["ScheduleExpressionTimezone"], "Europe/Berlin");
+        assert_eq!(
+            p["Target"]["Input"],
+            r#"{"profile":"tutorial","run_id":"schedule-<aws.scheduler.scheduled-time>"}"#
         );
-        assert!(yaml.contains(r#"ScheduleExpression: "cron(0 8 ? * MON-FRI *)""#));
-        assert!(yaml.contains("ScheduleExpressionTimezone: Europe/Berlin"));
-        assert!(yaml.contains(r#"Input: '{"profile":"tutorial","run_id":"schedule-<aws.scheduler.scheduled-time>"}'"#), "{yaml}");
-        assert!(
-            !yaml.contains("Retrain"),
-            "profiles without a schedule get none"
+        assert_eq!(
+            p["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "UndeliveredTriggers",
+            "a delivery that fails after its retries is kept"
         );
         assert_eq!(schedule_logical_id("ml-retrain-2"), "ScheduleMlRetrain2");
+    }
+
+    /// The resources of a generated section, parsed back: each is
+    /// `  <Id>: <JSON>`.
+    fn parse_section(section: &str) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for block in section.split("\n\n").filter(|b| !b.trim().is_empty()) {
+            let (id, json) = block.trim_start().split_once(": ").unwrap();
+            out.push((id.to_owned(), serde_json::from_str(json).unwrap()));
+        }
+        out
+    }
+
+    /// Threat model, operators' mistakes and hostile profiles: a location
+    /// with a quote, a newline or `..` is refused by validation, naming the
+    /// field; and even a value that got past validation stays one string in
+    /// the generated template, never an extra statement.
+    #[test]
+    fn a_hostile_location_cannot_add_a_policy_statement() {
+        let tutorial =
+            std::fs::read_to_string(crate::golden::workspace_root().join("profiles/tutorial.toml"))
+                .unwrap();
+        let hostile = "s3://b-1/x\\\"\\n          - Effect: Allow\\n            Action: \\\"*\\\"/";
+        for (field, line) in [
+            ("log_uri", format!("log_uri = \"{hostile}\"")),
+            (
+                "log_uri",
+                "log_uri = \"s3://b-1/a/../profiles/\"".to_owned(),
+            ),
+        ] {
+            let text = tutorial.replacen(
+                "name = \"tutorial\"",
+                &format!("name = \"tutorial\"\n{line}"),
+                1,
+            );
+            let e = sparkhub_core::Profile::parse(&text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{line}: {e}");
+        }
+        let text = format!("{tutorial}\n[access]\nwrite = [\"{hostile}\"]\n");
+        let e = sparkhub_core::Profile::parse(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("access.write[0]"), "{e}");
+
+        let profiles = repo_profiles();
+        let baseline = parse_section(&node_role_resources(&profiles));
+        let mut bent = profiles.clone();
+        let payload = "x\"\n          - Effect: Allow\n            Action: \"*\"\n            Resource: \"*\"\n";
+        bent[1].log_uri = Some(S3Uri::new("b-1", payload));
+        let generated = parse_section(&node_role_resources(&bent));
+        assert_eq!(generated.len(), baseline.len());
+        for ((id, a), (_, b)) in baseline.iter().zip(&generated) {
+            let statements = |v: &serde_json::Value| {
+                v["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .map(Vec::len)
+            };
+            assert_eq!(statements(a), statements(b), "{id}");
+        }
+        let policy = &generated
+            .iter()
+            .find(|(id, _)| id == "NodePolicyTutorial")
+            .unwrap()
+            .1;
+        let logs = policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "Logs")
+            .unwrap();
+        assert_eq!(
+            logs["Resource"][0]["Fn::Sub"],
+            format!("arn:${{AWS::Partition}}:s3:::b-1/{payload}*"),
+            "the payload is one string of one resource"
+        );
+    }
+
+    #[test]
+    fn pass_role_names_each_generated_node_role() {
+        let profiles = repo_profiles();
+        let section = parse_section(&node_role_resources(&profiles));
+        for id in ["WorkflowPassNodeRoles", "EmrServicePassNodeRoles"] {
+            let policy = &section.iter().find(|(i, _)| i == id).unwrap().1;
+            let resources = &policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"];
+            let names: Vec<&str> = resources
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["Fn::Sub"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${EmrInstanceRolePrefix}-retrain",
+                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${EmrInstanceRolePrefix}-tutorial"
+                ],
+                "{id}: no wildcard"
+            );
+        }
     }
 }

@@ -87,9 +87,20 @@ pub const QUERY_LOOKBACK: SignedDuration = IS_IDLE_TIMING.reach;
 /// EMR's namespace and its idleness metric (dimension `JobFlowId`).
 pub const EMR_NAMESPACE: &str = "AWS/ElasticMapReduce";
 pub const IS_IDLE_METRIC: &str = "IsIdle";
-/// The notebook activity reporter's namespace and metric (dimension `JobFlowId`).
-pub const NOTEBOOK_NAMESPACE: &str = "Sparkhub";
+/// The notebook activity reporter's metric (dimension `JobFlowId`), in its
+/// profile's own namespace ([`notebook_namespace`]).
 pub const NOTEBOOK_METRIC: &str = "ActiveNotebookUsers";
+
+/// Where the nodes of `profile` publish their notebook activity:
+/// `Sparkhub/Notebooks/<profile>`. CloudWatch lets IAM condition
+/// PutMetricData on the namespace only (`cloudwatch:namespace`), not on a
+/// dimension, so each profile's node role may publish in its own namespace,
+/// and the sweep reads a cluster's activity from its profile's namespace
+/// only: a notebook user of one profile cannot keep another profile's
+/// clusters alive.
+pub fn notebook_namespace(profile: &str) -> String {
+    format!("Sparkhub/Notebooks/{profile}")
+}
 
 /// The policy for a cluster whose profile cannot be read any more: slower to
 /// call it idle than any profile default, still bounded.

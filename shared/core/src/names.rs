@@ -178,6 +178,18 @@ impl S3Uri {
         Ok(Self::new(bucket, key))
     }
 
+    /// A URI a profile names as a location (`log_uri`, `[access]`): an
+    /// `s3://` URI whose key uses [`LOCATION_KEY_PUNCTUATION`] besides ASCII
+    /// letters and digits, without `.`, `..` or empty path segments (a
+    /// trailing `/` is the end of a folder). Such locations end up in IAM
+    /// policies, EMR requests and step arguments: no quote, newline or
+    /// wildcard can turn one into more than a location.
+    pub fn parse_location(uri: &str) -> Result<Self, String> {
+        let parsed = Self::parse(uri)?;
+        check_location_key(parsed.key()).map_err(|e| format!("{uri:?}: {e}"))?;
+        Ok(parsed)
+    }
+
     /// Builds a URI from parts already known to be valid.
     pub fn new(bucket: &str, key: &str) -> Self {
         Self {
@@ -210,7 +222,7 @@ pub struct S3Location(S3Uri);
 
 impl S3Location {
     pub fn parse(location: &str) -> Result<Self, String> {
-        let uri = S3Uri::parse(location)?;
+        let uri = S3Uri::parse_location(location)?;
         if !(uri.key().is_empty() || uri.key().ends_with('/')) {
             return Err(format!(
                 "{location:?} is not a location: a bucket or a prefix ending in \"/\" (e.g. \"s3://{}/{}/\")",
@@ -253,6 +265,46 @@ impl fmt::Display for S3Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// What a location's key may use besides ASCII letters and digits: the
+/// characters S3 calls safe minus the ones IAM, YAML, shells or Hadoop read
+/// specially (`*`, `'`, `(`, `)`, `!`); the same set as the keys of objects
+/// that trigger runs (`create::object_key`).
+pub const LOCATION_KEY_PUNCTUATION: &str = "/._-=+";
+
+/// A location's key (or a part of one, such as a trigger's prefix or
+/// suffix): [`LOCATION_KEY_PUNCTUATION`], letters and digits, no `.`, `..`
+/// or empty segment before its end, at most 1024 bytes.
+pub fn check_location_key(key: &str) -> Result<(), String> {
+    if key.len() > 1024 {
+        return Err(format!(
+            "the key is {} bytes, more than S3's 1024",
+            key.len()
+        ));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || LOCATION_KEY_PUNCTUATION.contains(*c)))
+    {
+        return Err(format!(
+            "the key contains {c:?}; a location may use only letters, digits and \"{LOCATION_KEY_PUNCTUATION}\" (no quotes, spaces, wildcards or control characters)"
+        ));
+    }
+    let segments: Vec<&str> = key.split('/').collect();
+    let (last, before) = segments.split_last().expect("split yields one part");
+    if before
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == "..")
+        || *last == "."
+        || *last == ".."
+    {
+        return Err(
+            "the key has an empty, \".\" or \"..\" path segment (write \"a/b/\", not \"a//b/\" or \"a/../b/\")"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// S3 bucket naming rules (general purpose buckets): 3 to 63 characters of
@@ -357,13 +409,40 @@ mod tests {
         }
         for (bad, says) in [
             ("s3://my-code/clean.py", "is not a location"),
-            ("s3://my-models/*/", "no wildcard"),
-            ("s3://my-models//", "no empty path segment"),
+            ("s3://my-models/*/", "wildcards"),
+            ("s3://my-models//", "empty"),
             ("https://example.com/", "is not an s3:// URI"),
         ] {
             let e = S3Location::parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_location_cannot_carry_a_quote_a_newline_or_a_way_up() {
+        for ok in ["s3://b-1/", "s3://b-1/logs/", "s3://b-1/a/b=c/d+e_f.g-h/"] {
+            assert!(S3Location::parse(ok).is_ok(), "{ok}");
+            assert!(S3Uri::parse_location(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "s3://b-1/logs\"/",
+            "s3://b-1/logs\n  - Effect: Allow/",
+            "s3://b-1/a/../profiles/",
+            "s3://b-1/./",
+            "s3://b-1//",
+            "s3://b-1/a b/",
+            "s3://b-1/it's/",
+            "s3://b-1/x\u{202e}/",
+            "s3://b-1/${AWS::AccountId}/",
+        ] {
+            let e = S3Location::parse(bad).unwrap_err();
+            assert!(e.contains("the key"), "{bad}: {e}");
+            assert!(S3Uri::parse_location(bad).is_err(), "{bad}");
+        }
+        assert!(
+            S3Uri::parse_location("s3://b-1/logs/a..b").is_ok(),
+            "dots inside a name are fine"
+        );
     }
 
     #[test]

@@ -284,13 +284,22 @@ pub struct ClusterMetrics {
     pub notebook_users: Vec<crate::idle::Datapoint>,
 }
 
+/// Which metrics of one cluster to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsQuery {
+    pub cluster_id: String,
+    /// The namespace its notebook activity is read from (its profile's,
+    /// [`crate::idle::notebook_namespace`]); `None`: none is read.
+    pub notebook_namespace: Option<String>,
+}
+
 /// CloudWatch metrics for many clusters at once.
 pub trait MetricsSource {
     /// Datapoints per cluster id over `[start, end)`, in as few calls as the
     /// API allows.
     fn idle_metrics(
         &self,
-        cluster_ids: &[String],
+        clusters: &[MetricsQuery],
         start: jiff::Timestamp,
         end: jiff::Timestamp,
     ) -> impl Future<Output = Result<BTreeMap<String, ClusterMetrics>, AwsError>> + Send;

@@ -519,13 +519,54 @@ impl Profile {
         self.applications.iter().any(|a| a == name)
     }
 
-    /// Where EMR writes the cluster's logs: `log_uri`, or `logs/` in the
-    /// sparkhub bucket.
+    /// Where EMR writes the cluster's logs: `log_uri`, or
+    /// [`default_log_prefix`] in the sparkhub bucket.
     pub fn log_location(&self, sparkhub_bucket: &str) -> S3Uri {
         self.log_uri
             .clone()
-            .unwrap_or_else(|| S3Uri::new(sparkhub_bucket, "logs/"))
+            .unwrap_or_else(|| S3Uri::new(sparkhub_bucket, &default_log_prefix(&self.name)))
     }
+
+    /// The profile's locations that lie in the sparkhub bucket where they
+    /// may not (field, location): `[access]` and triggers anywhere in it,
+    /// `log_uri` outside the profile's own [`default_log_prefix`]. Nodes get
+    /// what these name, and the bucket holds every profile's scripts,
+    /// leases, history, logs and notebooks; the template cannot tell (the
+    /// bucket's name is chosen on deploy), so create-cluster refuses them.
+    pub fn locations_in_sparkhub_bucket(&self, sparkhub_bucket: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(uri) = &self.log_uri
+            && uri.bucket() == sparkhub_bucket
+            && !uri.key().starts_with(&default_log_prefix(&self.name))
+        {
+            out.push(("log_uri".to_owned(), uri.to_string()));
+        }
+        for (list, locations) in [
+            ("access.read", &self.access.read),
+            ("access.write", &self.access.write),
+        ] {
+            for (i, location) in locations.iter().enumerate() {
+                if location.bucket() == sparkhub_bucket {
+                    out.push((format!("{list}[{i}]"), location.to_string()));
+                }
+            }
+        }
+        for (i, trigger) in self.triggers.iter().enumerate() {
+            if trigger.bucket == sparkhub_bucket {
+                out.push((
+                    format!("triggers[{i}]"),
+                    format!("s3://{}/{}", trigger.bucket, trigger.prefix),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Where a profile's cluster logs go by default: `logs/<profile>/` in the
+/// sparkhub bucket, so one profile's nodes cannot overwrite another's logs.
+pub fn default_log_prefix(profile: &ProfileName) -> String {
+    format!("logs/{profile}/")
 }
 
 impl RawProfile {
@@ -682,7 +723,7 @@ impl RawProfile {
         let log_uri = self
             .log_uri
             .as_deref()
-            .map(S3Uri::parse)
+            .map(S3Uri::parse_location)
             .transpose()
             .unwrap_or_else(|e| {
                 err("log_uri", e);
@@ -875,6 +916,11 @@ impl RawProfile {
         }
 
         for (i, trigger) in self.triggers.iter().enumerate() {
+            for (part, value) in [("prefix", &trigger.prefix), ("suffix", &trigger.suffix)] {
+                if let Err(e) = crate::names::check_location_key(value) {
+                    err(&format!("triggers[{i}].{part}"), format!("{value:?}: {e}"));
+                }
+            }
             if let Err(e) = crate::names::check_bucket(&trigger.bucket) {
                 err(&format!("triggers[{i}].bucket"), e);
             } else if !access.can_read(&S3Uri::new(&trigger.bucket, &trigger.prefix)) {

@@ -829,3 +829,40 @@ mod fuzz {
         }
     }
 }
+
+/// Threat model, a profile's values: every location of a profile — log_uri,
+/// [access], a trigger's prefix and suffix — uses the one key character set,
+/// and a quote, a newline or `..` is refused naming the field.
+#[test]
+fn hostile_locations_are_refused_naming_the_field() {
+    for (from, to, field) in [
+        (
+            "prefix = \"incoming/\"",
+            "prefix = \"incoming/../profiles/\"",
+            "triggers[0].prefix",
+        ),
+        (
+            "prefix = \"incoming/\"",
+            "prefix = \"incoming/\\\"\\n\"",
+            "triggers[0].prefix",
+        ),
+    ] {
+        let text = RETRAIN.replacen(from, to, 1);
+        assert_ne!(text, RETRAIN);
+        let e = Profile::parse(&text).unwrap_err().to_string();
+        assert!(e.contains(field), "{to}: {e}");
+    }
+    for line in [
+        "log_uri = \"s3://logs-1/a\\\"b/\"",
+        "log_uri = \"s3://logs-1/a/../b/\"",
+        "log_uri = \"s3://logs-1/a\\nb/\"",
+    ] {
+        let text = TUTORIAL.replacen(
+            "name = \"tutorial\"",
+            &format!("name = \"tutorial\"\n{line}"),
+            1,
+        );
+        let e = Profile::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("log_uri"), "{line}: {e}");
+    }
+}

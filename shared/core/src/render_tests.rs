@@ -31,7 +31,7 @@ fn tutorial_request_has_what_the_tutorial_configured() {
     assert_eq!(s3.classification, "jupyter-s3-conf");
     assert_eq!(s3.properties["s3.persistence.enabled"], "true");
     assert_eq!(s3.properties["s3.persistence.bucket"], "sparkhub-example");
-    assert_eq!(r.log_uri, "s3://sparkhub-example/logs/");
+    assert_eq!(r.log_uri, "s3://sparkhub-example/logs/tutorial/");
     assert_eq!(
         r.instances.ec2_key_name.as_deref(),
         Some("sparkhub-tutorial")

@@ -12,9 +12,18 @@ use crate::render::{HadoopJarStep, StepConfig};
 /// Length of generated passwords (62 symbols: about 143 bits).
 pub const PASSWORD_LENGTH: usize = 24;
 
-/// Secrets Manager name of a profile's JupyterHub passwords.
+/// Secrets Manager name of a profile's JupyterHub passwords in plaintext:
+/// read by the setup function and by operators (`sparkhub password`), never
+/// by a node.
 pub fn secret_name(profile: &ProfileName) -> String {
     format!("sparkhub/{profile}/jupyterhub-users")
+}
+
+/// Secrets Manager name of the crypt hashes of a profile's passwords: what
+/// the users step on the cluster reads (`chpasswd -e`). Every notebook user
+/// has the node's credentials, so the nodes may read this secret only.
+pub fn hashes_secret_name(profile: &ProfileName) -> String {
+    format!("sparkhub/{profile}/jupyterhub-password-hashes")
 }
 
 /// Why a secret's value is not a JSON object of user → password. It names
@@ -49,23 +58,37 @@ pub fn parse_passwords(text: &str) -> Result<BTreeMap<String, String>, SecretFor
 /// What to do with a profile's password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordPlan {
-    /// The secret's value afterwards: every existing password kept, one new
-    /// password for each user that had none.
+    /// The secret's value afterwards: the profile's users only, every
+    /// existing password of theirs kept, one new password for each user that
+    /// had none.
     pub passwords: BTreeMap<String, String>,
     /// Users that got a new password.
     pub added: Vec<String>,
-    /// Users in the secret that the profile no longer lists (kept, reported).
+    /// Users in the secret that the profile no longer lists: their password
+    /// is dropped (from the hashes the nodes read too), so they cannot log in
+    /// on any later cluster.
     pub removed: Vec<String>,
 }
 
-/// Existing passwords are never overwritten; users the profile dropped keep
-/// theirs (a person may still need to log in) and are reported.
+impl PasswordPlan {
+    /// Whether the secret must be written.
+    pub fn changes(&self) -> bool {
+        !self.added.is_empty() || !self.removed.is_empty()
+    }
+}
+
+/// Existing passwords of the profile's users are never overwritten (use
+/// `sparkhub password --rotate`); users the profile dropped lose theirs.
 pub fn plan_passwords(
     users: &[UserName],
     existing: &BTreeMap<String, String>,
     mut generate: impl FnMut() -> String,
 ) -> PasswordPlan {
-    let mut passwords = existing.clone();
+    let mut passwords: BTreeMap<String, String> = existing
+        .iter()
+        .filter(|(k, _)| users.iter().any(|u| u.as_str() == k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut added = Vec::new();
     for user in users {
         if !passwords.contains_key(user.as_str()) {
@@ -83,6 +106,69 @@ pub fn plan_passwords(
         added,
         removed,
     }
+}
+
+/// The characters of a crypt salt (and of its hash): `./0-9A-Za-z`.
+const CRYPT_ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A 16-character crypt salt from the operating system's CSPRNG.
+pub fn random_salt() -> String {
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).expect("the operating system's random source works");
+    // 64 symbols: every byte maps evenly.
+    buf.iter()
+        .map(|b| CRYPT_ALPHABET[(b % 64) as usize] as char)
+        .collect()
+}
+
+/// `password`'s SHA-512 crypt hash with `salt` (`$6$<salt>$<hash>`, 5,000
+/// rounds, as `chpasswd -e` and glibc's crypt read it).
+pub fn crypt_sha512(password: &str, salt: &str) -> String {
+    let params = sha_crypt::Sha512Params::default();
+    let hash = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+        .expect("a salt of at most 16 characters and the default rounds are valid");
+    format!("$6${salt}${hash}")
+}
+
+/// Whether `hash` (`$6$<salt>$…`) is `password`'s.
+pub fn hash_matches(password: &str, hash: &str) -> bool {
+    let mut parts = hash.split('$');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(""), Some("6"), Some(salt), Some(_), None)
+            if !salt.starts_with("rounds=") && salt.len() <= 16 =>
+        {
+            crypt_sha512(password, salt) == hash
+        }
+        _ => false,
+    }
+}
+
+/// The hashes secret for `passwords`: an existing hash is kept while it
+/// still is its user's password's, every other user gets a new one with
+/// `salt()`; users without a password have none. Returns whether it changed.
+pub fn plan_hashes(
+    passwords: &BTreeMap<String, String>,
+    existing: &BTreeMap<String, String>,
+    mut salt: impl FnMut() -> String,
+) -> (BTreeMap<String, String>, bool) {
+    let hashes: BTreeMap<String, String> = passwords
+        .iter()
+        .map(|(user, password)| {
+            let hash = match existing.get(user) {
+                Some(h) if hash_matches(password, h) => h.clone(),
+                _ => crypt_sha512(password, &salt()),
+            };
+            (user.clone(), hash)
+        })
+        .collect();
+    let changed = &hashes != existing;
+    (hashes, changed)
 }
 
 /// The users step's name; it encodes the set of users, so a step for the same
@@ -131,6 +217,54 @@ pub fn random_password() -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn crypt_hashes_are_glibcs_sha512_crypt() {
+        // The test vector of the SHA-crypt specification
+        // (https://www.akkadia.org/drepper/SHA-crypt.txt), default rounds.
+        assert_eq!(
+            crypt_sha512("Hello world!", "saltstring"),
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+        );
+        let salt = random_salt();
+        assert_eq!(salt.len(), 16);
+        assert!(salt.bytes().all(|b| CRYPT_ALPHABET.contains(&b)));
+        assert_ne!(random_salt(), salt, "a fresh salt each time");
+        let hash = crypt_sha512("pw", &salt);
+        assert!(hash_matches("pw", &hash));
+        assert!(!hash_matches("other", &hash));
+        assert!(!hash_matches("pw", "pw"));
+    }
+
+    #[test]
+    fn hashes_follow_the_passwords_and_never_carry_them() {
+        let passwords = BTreeMap::from([
+            ("alice".to_owned(), "A1".to_owned()),
+            ("bob".to_owned(), "B2".to_owned()),
+        ]);
+        let mut n = 0;
+        let mut salt = || {
+            n += 1;
+            format!("salt{n}")
+        };
+        let (hashes, changed) = plan_hashes(&passwords, &BTreeMap::new(), &mut salt);
+        assert!(changed);
+        assert_eq!(hashes.keys().collect::<Vec<_>>(), ["alice", "bob"]);
+        for (user, hash) in &hashes {
+            assert!(hash_matches(&passwords[user], hash));
+            assert!(!hash.contains(&passwords[user]));
+        }
+        // Unchanged passwords keep their hashes; a rotated one and a removed
+        // user change the secret.
+        let (again, changed) = plan_hashes(&passwords, &hashes, &mut salt);
+        assert!(!changed);
+        assert_eq!(again, hashes);
+        let rotated = BTreeMap::from([("alice".to_owned(), "A3".to_owned())]);
+        let (after, changed) = plan_hashes(&rotated, &hashes, &mut salt);
+        assert!(changed);
+        assert_eq!(after.len(), 1, "bob is gone");
+        assert!(hash_matches("A3", &after["alice"]));
+    }
 
     #[test]
     fn a_malformed_secret_is_an_error_that_never_shows_its_content() {
@@ -199,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn existing_passwords_are_kept_new_users_get_one_dropped_users_are_reported() {
+    fn existing_passwords_are_kept_new_users_get_one_dropped_users_lose_theirs() {
         let existing = BTreeMap::from([
             ("alice".to_string(), "a-secret".to_string()),
             ("carol".to_string(), "c-secret".to_string()),
@@ -211,9 +345,13 @@ mod tests {
         });
         assert_eq!(plan.passwords["alice"], "a-secret", "never overwritten");
         assert_eq!(plan.passwords["bob"], "generated-1");
-        assert_eq!(plan.passwords["carol"], "c-secret", "kept, not deleted");
+        assert!(
+            !plan.passwords.contains_key("carol"),
+            "a user removed from the profile loses the password"
+        );
         assert_eq!(plan.added, ["bob"]);
         assert_eq!(plan.removed, ["carol"]);
+        assert!(plan.changes());
     }
 
     #[test]

@@ -6,12 +6,17 @@
 # well-known "jupyter"). An EMR step, added once the cluster is WAITING, so
 # EMR is done configuring the container when the setup restarts it.
 #
-# Usage: jupyterhub-users.sh <secret-id> <region>
+# Usage: jupyterhub-users.sh <hashes-secret-id> <region>
 #
-# The Secrets Manager secret holds a JSON object {"<user>": "<password>", ...}.
-# Passwords are read here and handed on through stdin only: they never appear
-# in a command line, in the step's arguments or in this script's output.
-# Never add `set -x` to this script.
+# The Secrets Manager secret holds a JSON object {"<user>": "<SHA-512 crypt
+# hash>", ...}: the node may read no plaintext password (every notebook user
+# has the node's credentials). Hashes go to `chpasswd -e` through stdin only:
+# they never appear in a command line, in the step's arguments or in this
+# script's output. Never add `set -x` to this script.
+#
+# Every run makes each user's password the secret's (so a rotated password
+# takes effect when the step runs again), and locks the password of every
+# user an earlier run made whom the profile no longer lists.
 #
 # It talks to the hub as the JupyterHub service sparkhub-users (allowed to
 # create users, nothing else), whose token sparkhub-hub-setup keeps in a
@@ -44,21 +49,26 @@ sudo --preserve-env=SPARKHUB_HUB_CONF_DIR,SPARKHUB_HUB_API,SPARKHUB_HUB_WAIT_SEC
 secret_json=$(aws secretsmanager get-secret-value --region "$region" \
   --secret-id "$secret_id" --query SecretString --output text)
 
-password_of() {
-  # The secret goes in on stdin; the password comes out on stdout, into a pipe.
+# shellcheck disable=SC2016 # the Python's "$6$" is a crypt prefix, not the shell's
+hash_of() {
+  # The secret goes in on stdin; the hash comes out on stdout, into a pipe.
   printf '%s' "$secret_json" | python3 -c '
 import json, sys
-passwords = json.load(sys.stdin)
-if sys.argv[1] not in passwords:
-    sys.exit("no password for user " + sys.argv[1] + " in the secret")
-print(passwords[sys.argv[1]])
+hashes = json.load(sys.stdin)
+if sys.argv[1] not in hashes:
+    sys.exit("no password hash for user " + sys.argv[1] + " in the secret")
+if not hashes[sys.argv[1]].startswith("$6$"):
+    sys.exit("the password hash of user " + sys.argv[1] + " is not a SHA-512 crypt hash")
+print(hashes[sys.argv[1]])
 ' "$1"
 }
 
 set_password() {
-  local password
-  password=$(password_of "$1")
-  printf '%s:%s\n' "$1" "$password" | sudo docker exec -i "$HUB_CONTAINER" chpasswd
+  printf '%s:%s\n' "$1" "$2" | sudo docker exec -i "$HUB_CONTAINER" chpasswd -e
+}
+
+current_hash() {
+  sudo docker exec "$HUB_CONTAINER" getent shadow "$1" | cut -d: -f2
 }
 
 # An HTTP request to the hub as sparkhub-users; prints the status (000 when
@@ -80,22 +90,42 @@ created=0
 existing=0
 repaired=0
 for user in "${USERS[@]}"; do
+  hash=$(hash_of "$user")
   if ! sudo docker exec "$HUB_CONTAINER" id -u "$user" >/dev/null 2>&1; then
     sudo docker exec "$HUB_CONTAINER" useradd -m -s /bin/bash -N "$user"
-    set_password "$user"
+    set_password "$user" "$hash"
     log "user $user created"
     created=$((created + 1))
-  elif [ "$(sudo docker exec "$HUB_CONTAINER" passwd -S "$user" | awk '{print $2}')" != P ]; then
-    # Created by an earlier run whose chpasswd failed (or locked since):
-    # without a usable password nobody can log in as this user.
-    set_password "$user"
-    log "user $user existed without a usable password; password set"
+  elif [ "$(current_hash "$user")" != "$hash" ]; then
+    # A rotated password, a failed chpasswd of an earlier run, or a user
+    # locked since: the secret's password is the one that counts.
+    set_password "$user" "$hash"
+    log "user $user existed with another or no password; password set"
     repaired=$((repaired + 1))
   else
-    log "user $user exists with a password, left as it is"
+    log "user $user exists with its password, left as it is"
     existing=$((existing + 1))
   fi
 done
+
+# Users an earlier run made whom the profile no longer lists: password
+# locked (their files stay). The list is root's, next to the hub's
+# configuration.
+made="$hub_conf/sparkhub-users.made"
+locked=0
+while IFS= read -r old; do
+  [ -n "$old" ] || continue
+  if ! printf '%s\n' "${USERS[@]}" | grep -qxF "$old" &&
+    sudo docker exec "$HUB_CONTAINER" id -u "$old" >/dev/null 2>&1; then
+    sudo docker exec "$HUB_CONTAINER" passwd -l "$old" >/dev/null
+    log "user $old is no longer in the profile: password locked"
+    locked=$((locked + 1))
+  fi
+done < <(sudo cat "$made" 2>/dev/null || true)
+{ sudo cat "$made" 2>/dev/null || true; printf '%s\n' "${USERS[@]}"; } | sort -u |
+  sudo tee "$made.new" >/dev/null
+sudo chmod 0600 "$made.new"
+sudo mv -f "$made.new" "$made"
 
 # The hub may be restarting (an earlier run's setup, or a person): wait
 # until it answers sparkhub's service again.
@@ -123,4 +153,4 @@ for user in "${USERS[@]}"; do
       ;;
   esac
 done
-log "$created user(s) created, $repaired given their missing password, $existing already present"
+log "$created user(s) created, $repaired given their password, $existing already present, $locked removed user(s) locked"

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, NOTEBOOK_NAMESPACE};
+use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
 use sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
@@ -247,8 +247,13 @@ async fn run(t: &mut Timeline) -> bool {
     let nobody: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&cluster, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(&cluster, NOTEBOOK_NAMESPACE, NOTEBOOK_METRIC, &nobody)
-        .await;
+    aws.put_cluster_metric(
+        &cluster,
+        &notebook_namespace(&name),
+        NOTEBOOK_METRIC,
+        &nobody,
+    )
+    .await;
     t.step(
         "idle",
         true,

@@ -50,6 +50,15 @@ pub enum CreateError {
         "{object} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
     )]
     LimitReached { object: S3Uri, reason: String },
+    #[error(
+        "profile {profile}: {} lie(s) in the sparkhub bucket {bucket}, which holds every profile's scripts, leases, history, logs and notebooks; its nodes (and every notebook user on them) would reach them. Leave log_uri unset (logs go to s3://{bucket}/logs/{profile}/) and keep [access] and [[triggers]] in other buckets. The run was not started",
+        .locations.iter().map(|(field, uri)| format!("{field} = {uri}")).collect::<Vec<_>>().join(", ")
+    )]
+    LocationInSparkhubBucket {
+        profile: String,
+        bucket: String,
+        locations: Vec<(String, String)>,
+    },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -81,7 +90,7 @@ impl Failure for CreateError {
             Self::Config(_) => "sparkhub.Config",
             Self::BadEvent(_) => "sparkhub.BadEvent",
             Self::Profile(ProfileError::NotFound { .. }) => "sparkhub.ProfileNotFound",
-            Self::Profile(_) => "sparkhub.InvalidProfile",
+            Self::Profile(_) | Self::LocationInSparkhubBucket { .. } => "sparkhub.InvalidProfile",
             Self::NoMatchingTrigger { .. } => "sparkhub.NoMatchingTrigger",
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",

@@ -167,6 +167,15 @@ where
         let profile = &run.profile;
         let execution_name = execution_name(&profile.name, &run.run_id);
 
+        let in_bucket = profile.locations_in_sparkhub_bucket(&self.config.bucket);
+        if !in_bucket.is_empty() {
+            return Err(CreateError::LocationInSparkhubBucket {
+                profile: profile.name.to_string(),
+                bucket: self.config.bucket.clone(),
+                locations: in_bucket,
+            });
+        }
+
         if let Some(execution_arn) = self.workflow.find_execution(&execution_name).await? {
             info!(profile = %profile.name, %execution_name, %execution_arn, "this trigger already started a run");
             return Ok(Outcome::AlreadyStarted {

@@ -149,7 +149,10 @@ async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
     let inputs = started_inputs(&h);
     let input = &inputs[&name];
     assert_eq!(input["request"]["Name"], "sparkhub-tutorial");
-    assert_eq!(input["request"]["LogUri"], "s3://sparkhub-test/logs/");
+    assert_eq!(
+        input["request"]["LogUri"], "s3://sparkhub-test/logs/tutorial/",
+        "each profile logs under its own prefix"
+    );
     assert_eq!(input["terminate_when_done"], false);
     assert!(input.get("topic_arn").is_none());
 
@@ -628,4 +631,67 @@ fn configuration_names_what_is_missing() {
         err.to_string().contains("SPARKHUB_POLL_SECONDS=\"0\""),
         "{err}"
     );
+}
+
+/// Threat model, notebook users: a profile whose log_uri lies in the sparkhub
+/// bucket outside its own logs/<profile>/ (or whose [access] or triggers
+/// name that bucket) would give its nodes other profiles' scripts, leases,
+/// history, logs and notebooks; no run of it starts.
+#[tokio::test]
+async fn a_log_uri_at_the_sparkhub_bucket_root_starts_nothing() {
+    for (change, field) in [
+        (
+            (
+                "name = \"tutorial\"",
+                "name = \"tutorial\"\nlog_uri = \"s3://sparkhub-test/\"",
+            ),
+            "log_uri = s3://sparkhub-test/",
+        ),
+        (
+            (
+                "name = \"tutorial\"",
+                "name = \"tutorial\"\nlog_uri = \"s3://sparkhub-test/logs/retrain/\"",
+            ),
+            "log_uri = s3://sparkhub-test/logs/retrain/",
+        ),
+        (
+            ("", "\n[access]\nread = [\"s3://sparkhub-test/jupyter/\"]\n"),
+            "access.read[0] = s3://sparkhub-test/jupyter/",
+        ),
+    ] {
+        let text = if change.0.is_empty() {
+            format!("{TUTORIAL}{}", change.1)
+        } else {
+            TUTORIAL.replacen(change.0, change.1, 1)
+        };
+        assert_ne!(text, TUTORIAL, "{field}: the change applies");
+        let h = handler_with(&[("tutorial", &text)]);
+        let e = h
+            .handle(event("create-cluster-manual.json"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, CreateError::LocationInSparkhubBucket { .. }),
+            "{field}: {e}"
+        );
+        assert!(e.to_string().contains(field), "{e}");
+        assert!(
+            e.to_string().contains("logs/tutorial/"),
+            "says what to do: {e}"
+        );
+        assert_eq!(e.error_type(), "sparkhub.InvalidProfile");
+        assert!(started_inputs(&h).is_empty(), "{field}: no run");
+        assert!(
+            h.scripts.0.lock().unwrap().is_empty(),
+            "{field}: nothing uploaded"
+        );
+    }
+    // Its own prefix is fine.
+    let own = TUTORIAL.replacen(
+        "name = \"tutorial\"",
+        "name = \"tutorial\"\nlog_uri = \"s3://sparkhub-test/logs/tutorial/emr/\"",
+        1,
+    );
+    let h = handler_with(&[("tutorial", &own)]);
+    h.handle(event("create-cluster-manual.json")).await.unwrap();
 }

@@ -2,9 +2,10 @@
 # sparkhub notebook activity reporter (profile @@PROFILE@@), run every minute
 # on the master node by the systemd timer sparkhub-notebook-activity.timer. It
 # publishes how many JupyterHub users were active in the last
-# @@ACTIVE_SECONDS@@ seconds as the CloudWatch metric
-# Sparkhub/ActiveNotebookUsers (dimension JobFlowId), which sparkhub's idle
-# sweep reads, and keeps EMR's own auto-termination away while anyone is
+# @@ACTIVE_SECONDS@@ seconds as the CloudWatch metric ActiveNotebookUsers
+# (dimension JobFlowId) in the profile's own namespace
+# Sparkhub/Notebooks/@@PROFILE@@ (the only one this node may publish in, and
+# the only one the idle sweep reads for this profile's clusters), and keeps EMR's own auto-termination away while anyone is
 # active by touching /emr/metricscollector/isbusy (touch only: EMR owns it).
 #
 # What it measures: the `last_activity` the hub records for each user and for
@@ -93,7 +94,7 @@ print(active, next_offset)
   offset=${counted#* }
 done
 
-aws cloudwatch put-metric-data --region "$region" --namespace Sparkhub \
+aws cloudwatch put-metric-data --region "$region" --namespace "Sparkhub/Notebooks/@@PROFILE@@" \
   --metric-name ActiveNotebookUsers --dimensions "JobFlowId=$cluster_id" \
   --value "$active" --unit Count
 

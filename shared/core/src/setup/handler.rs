@@ -7,10 +7,14 @@ use crate::ports::{AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, 
 use crate::scripts::{self, USERS_SCRIPT};
 use crate::settings::Settings;
 use crate::setup::steps::{UsersStep, users_step};
-use crate::users::{plan_passwords, secret_name, step_name, users_step as users_step_config};
+use crate::users::{
+    hashes_secret_name, plan_hashes, plan_passwords, random_salt, secret_name, step_name,
+    users_step as users_step_config,
+};
 use crate::{ProfileName, UserName};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use tracing::{info, warn};
 
 use crate::setup::error::SetupError;
@@ -139,14 +143,18 @@ where
         }
         let users = &profile.users;
 
-        // Passwords first: the step's script reads them from the secret.
-        let secret = secret_name(&profile.name);
-        let (new_passwords_for, removed_users) = self
-            .ensure_passwords(&secret, profile.name.as_str(), users)
+        // Passwords first, then their crypt hashes: the step's script reads
+        // the hashes (nodes may read no plaintext password).
+        let plaintext = secret_name(&profile.name);
+        let (new_passwords_for, removed_users, passwords) = self
+            .ensure_passwords(&plaintext, profile.name.as_str(), users)
             .await?;
         if !removed_users.is_empty() {
-            warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile keep their password and account; remove them by hand if they should go");
+            warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile lost their password (both secrets); their accounts on running clusters stay until those end");
         }
+        let secret = hashes_secret_name(&profile.name);
+        self.ensure_hashes(&secret, profile.name.as_str(), &passwords)
+            .await?;
         let user_names: Vec<String> = users.iter().map(UserName::to_string).collect();
 
         let name = step_name(users);
@@ -254,14 +262,56 @@ where
         }
     }
 
-    /// Makes sure every user has a password in the secret; returns the users
-    /// that got a new one and the users the profile no longer lists.
+    /// Makes the hashes secret hold the crypt hash of every password (and
+    /// nothing else); a hash that still matches its password is kept.
+    async fn ensure_hashes(
+        &self,
+        secret: &str,
+        profile: &str,
+        passwords: &BTreeMap<String, String>,
+    ) -> Result<(), SetupError> {
+        let description = format!(
+            "sparkhub: SHA-512 crypt hashes of the JupyterHub passwords of profile {profile} (user -> hash), what its nodes read"
+        );
+        for _ in 0..2 {
+            let existing = self.secrets.read(secret).await?;
+            let (hashes, changed) = plan_hashes(
+                passwords,
+                existing.as_ref().unwrap_or(&Default::default()),
+                random_salt,
+            );
+            if !changed && existing.is_some() {
+                return Ok(());
+            }
+            match existing {
+                Some(_) => self.secrets.update(secret, &hashes).await?,
+                None => {
+                    if !self.secrets.create(secret, &description, &hashes).await? {
+                        continue;
+                    }
+                }
+            }
+            info!(%secret, users = ?hashes.keys().collect::<Vec<_>>(), "wrote password hashes");
+            return Ok(());
+        }
+        Err(SetupError::Aws(AwsError::new(
+            "Secrets Manager CreateSecret",
+            true,
+            Some("ConcurrentModification".into()),
+            format!("secret {secret} changed twice while sparkhub was writing hashes"),
+        )))
+    }
+
+    /// Makes sure every user has a password in the secret and no one else
+    /// has; returns the users that got a new one, the users the profile no
+    /// longer lists, and the passwords.
+    #[allow(clippy::type_complexity)]
     async fn ensure_passwords(
         &self,
         secret: &str,
         profile: &str,
         users: &[UserName],
-    ) -> Result<(Vec<String>, Vec<String>), SetupError> {
+    ) -> Result<(Vec<String>, Vec<String>, BTreeMap<String, String>), SetupError> {
         let description =
             format!("sparkhub: JupyterHub passwords of profile {profile} (user -> password)");
         // Two attempts: a concurrent invocation may create the secret between
@@ -273,8 +323,8 @@ where
                 existing.as_ref().unwrap_or(&Default::default()),
                 self.password,
             );
-            if plan.added.is_empty() {
-                return Ok((plan.added, plan.removed));
+            if !plan.changes() && existing.is_some() {
+                return Ok((plan.added, plan.removed, plan.passwords));
             }
             match existing {
                 Some(_) => self.secrets.update(secret, &plan.passwords).await?,
@@ -288,8 +338,8 @@ where
                     }
                 }
             }
-            info!(%secret, users = ?plan.added, "generated passwords");
-            return Ok((plan.added, plan.removed));
+            info!(%secret, users = ?plan.added, removed = ?plan.removed, "passwords written");
+            return Ok((plan.added, plan.removed, plan.passwords));
         }
         Err(SetupError::Aws(AwsError::new(
             "Secrets Manager CreateSecret",

@@ -132,6 +132,10 @@ fn secret(h: &Handler) -> BTreeMap<String, String> {
     h.secrets.0.lock().unwrap()["sparkhub/tutorial/jupyterhub-users"].clone()
 }
 
+fn hashes(h: &Handler) -> BTreeMap<String, String> {
+    h.secrets.0.lock().unwrap()["sparkhub/tutorial/jupyterhub-password-hashes"].clone()
+}
+
 fn steps(h: &Handler) -> Vec<(StepSummary, StepConfig)> {
     h.clusters.steps.lock().unwrap().clone()
 }
@@ -160,8 +164,16 @@ async fn a_waiting_cluster_gets_passwords_and_one_users_step() {
     );
     assert_eq!(
         args[1..],
-        ["sparkhub/tutorial/jupyterhub-users", "us-east-1"]
+        ["sparkhub/tutorial/jupyterhub-password-hashes", "us-east-1"],
+        "the step reads the hashes, never the plaintext"
     );
+    let hashed = hashes(&h);
+    assert_eq!(hashed.keys().collect::<Vec<_>>(), ["admin", "philipp"]);
+    for (user, hash) in &hashed {
+        assert!(hash.starts_with("$6$"), "{hash}");
+        assert!(crate::users::hash_matches(&passwords[user], hash));
+        assert!(!hash.contains(passwords[user].as_str()));
+    }
     let script_key = args[0].strip_prefix("s3://sparkhub-test/").unwrap();
     assert!(h.scripts.0.lock().unwrap()[script_key].contains("USERS=('philipp' 'admin')"));
 
@@ -258,7 +270,7 @@ async fn after_three_failed_users_steps_no_fourth_and_one_message() {
     assert_eq!(failed_steps, &["s-3", "s-2", "s-1"]);
     assert_eq!(reason, "Unknown Error: the users script exited with 1");
     assert_eq!(
-        log, "s3://sparkhub-test/logs/j-1YONHTCP3YZKC/steps/s-3/",
+        log, "s3://sparkhub-test/logs/tutorial/j-1YONHTCP3YZKC/steps/s-3/",
         "EMR's step log under the profile's log location"
     );
     assert!(notified);
@@ -269,7 +281,7 @@ async fn after_three_failed_users_steps_no_fourth_and_one_message() {
     assert!(
         message.contains("failed 3 times")
             && message.contains("Unknown Error: the users script exited with 1")
-            && message.contains("s3://sparkhub-test/logs/j-1YONHTCP3YZKC/steps/s-3/"),
+            && message.contains("s3://sparkhub-test/logs/tutorial/j-1YONHTCP3YZKC/steps/s-3/"),
         "{message}"
     );
 
@@ -347,7 +359,7 @@ async fn a_new_user_gets_a_new_step_and_old_passwords_stay() {
 }
 
 #[tokio::test]
-async fn removed_users_are_reported_not_deleted() {
+async fn removed_users_lose_their_password_and_hash() {
     let h = handler(TUTORIAL, managed("tutorial"));
     h.handle(waiting()).await.unwrap();
     h.profiles.texts.lock().unwrap().insert(
@@ -359,7 +371,9 @@ async fn removed_users_are_reported_not_deleted() {
         panic!("{outcome:?}")
     };
     assert_eq!(removed_users, ["admin"]);
-    assert!(secret(&h).contains_key("admin"), "the password is kept");
+    assert!(!secret(&h).contains_key("admin"), "the password is gone");
+    assert!(!hashes(&h).contains_key("admin"), "its hash is gone");
+    assert!(hashes(&h).contains_key("philipp"));
 }
 
 #[tokio::test]

@@ -27,12 +27,12 @@ use crate::ProfileName;
 use crate::errors::message_with_causes;
 use crate::idle::{
     Bounds, FALLBACK_POLICY, KeepAlive, KeepReason, Listed, ProfileTrouble, Snapshot,
-    TerminateReason, Verdict, judge, screen_listing, screen_metrics,
+    TerminateReason, Verdict, judge, notebook_namespace, screen_listing, screen_metrics,
 };
 use crate::loading::{ProfileError, load_profile};
 use crate::ports::{
-    AwsError, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster, MetricsSource, Notifier,
-    ProfileStore,
+    AwsError, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster, MetricsQuery,
+    MetricsSource, Notifier, ProfileStore,
 };
 use crate::profile::IdlePolicy;
 use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
@@ -296,11 +296,7 @@ where
             ..Summary::default()
         };
         for cluster in &listed {
-            let profile = cluster
-                .name
-                .strip_prefix("sparkhub-")
-                .filter(|p| ProfileName::parse(p).is_ok())
-                .unwrap_or(OTHER_CLUSTERS);
+            let profile = profile_of_name(&cluster.name).unwrap_or(OTHER_CLUSTERS);
             *summary
                 .active_by_profile
                 .entry(profile.to_owned())
@@ -327,7 +323,17 @@ where
         }
 
         // 2. Metrics, batched, for every cluster that may be idle.
-        let wanted: Vec<String> = idle.iter().chain(&lifetime).map(|c| c.id.clone()).collect();
+        // A cluster's notebook activity comes from its profile's namespace
+        // (the profile its name says; checked against its tag below), where
+        // only that profile's nodes may publish.
+        let wanted: Vec<MetricsQuery> = idle
+            .iter()
+            .chain(&lifetime)
+            .map(|c| MetricsQuery {
+                cluster_id: c.id.clone(),
+                notebook_namespace: profile_of_name(&c.name).map(notebook_namespace),
+            })
+            .collect();
         let metrics = if wanted.is_empty() {
             BTreeMap::new()
         } else {
@@ -401,7 +407,12 @@ where
                 Err(_) => FALLBACK_POLICY,
             };
             let policy = &policy;
-            let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            let mut m = metrics.get(&cluster.id).cloned().unwrap_or_default();
+            if profile_of_name(&cluster.name) != Some(profile.as_str()) {
+                // Read from the namespace of another profile than its tag's:
+                // nobody's word for this cluster.
+                m.notebook_users.clear();
+            }
             let keep_alive =
                 KeepAlive::from_tag(details.tags.get(TAG_KEEP_ALIVE_UNTIL).map(String::as_str));
             let real = Snapshot {
@@ -764,6 +775,13 @@ impl PolicyBook {
             _ => None,
         })
     }
+}
+
+/// The profile a cluster's name says (`sparkhub-<profile>`, the name
+/// sparkhub gives its clusters).
+fn profile_of_name(name: &str) -> Option<&str> {
+    name.strip_prefix("sparkhub-")
+        .filter(|p| ProfileName::parse(p).is_ok())
 }
 
 #[cfg(test)]

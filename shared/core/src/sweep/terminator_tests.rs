@@ -148,19 +148,23 @@ impl ClusterFleet for Fleet {
 }
 
 struct Metrics {
-    by_cluster: BTreeMap<String, ClusterMetrics>,
+    /// Each cluster's datapoints; its notebook activity as published by its
+    /// nodes, in the namespace of its tagged profile.
+    by_cluster: BTreeMap<String, (ClusterMetrics, Option<String>)>,
     fail: bool,
     calls: Mutex<usize>,
+    queries: Mutex<Vec<MetricsQuery>>,
 }
 
 impl MetricsSource for Metrics {
     async fn idle_metrics(
         &self,
-        ids: &[String],
+        queries: &[MetricsQuery],
         _: Timestamp,
         _: Timestamp,
     ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
         *self.calls.lock().unwrap() += 1;
+        self.queries.lock().unwrap().extend_from_slice(queries);
         if self.fail {
             return Err(AwsError::new(
                 "CloudWatch GetMetricData",
@@ -169,9 +173,17 @@ impl MetricsSource for Metrics {
                 "injected",
             ));
         }
-        Ok(ids
+        // What CloudWatch holds: notebook datapoints only in the namespace
+        // of the profile that published them (the cluster's, in these tests).
+        Ok(queries
             .iter()
-            .filter_map(|id| Some((id.clone(), self.by_cluster.get(id)?.clone())))
+            .filter_map(|q| {
+                let (mut m, published_in) = self.by_cluster.get(&q.cluster_id)?.clone();
+                if q.notebook_namespace.is_none() || q.notebook_namespace != published_in {
+                    m.notebook_users.clear();
+                }
+                Some((q.cluster_id.clone(), m))
+            })
             .collect())
     }
 }
@@ -181,7 +193,10 @@ type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox, History>;
 fn terminator(clusters: Vec<Fake>) -> Sweep {
     let by_cluster = clusters
         .iter()
-        .map(|c| (c.listed.id.clone(), c.metrics.clone()))
+        .map(|c| {
+            let namespace = c.details.profile().map(crate::idle::notebook_namespace);
+            (c.listed.id.clone(), (c.metrics.clone(), namespace))
+        })
         .collect();
     Terminator {
         config: Config {
@@ -199,6 +214,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             by_cluster,
             fail: false,
             calls: Mutex::new(0),
+            queries: Mutex::new(Vec::new()),
         },
         notifier: Some(Outbox::default()),
         history: History::default(),
@@ -417,6 +433,8 @@ async fn a_cluster_whose_profile_is_gone_gets_the_slower_fallback_policy() {
         .details
         .tags
         .insert("sparkhub:profile".into(), "deleted".into());
+    orphan.listed.name = "sparkhub-deleted".into();
+    orphan.details.name = "sparkhub-deleted".into();
     let t = terminator(vec![orphan.clone()]);
     // 110 minutes since ready: past the tutorial's grace, inside the fallback's 60 + 120 idle window.
     let summary = t.sweep().await.unwrap();
@@ -1047,4 +1065,50 @@ async fn the_metric_lines_count_active_clusters_by_profile_and_terminations_by_r
         .collect();
     assert_eq!(zeros.len(), 2);
     assert!(zeros.iter().all(|l| l["Terminations"] == 0));
+}
+
+/// Threat model, notebook users: a node publishes activity in its own
+/// profile's namespace only, and the sweep reads a cluster's activity from
+/// the namespace of the profile its name and tag agree on. A cluster whose
+/// name says another profile than its tag has no notebook signal at all, as
+/// with a silent reporter.
+#[tokio::test]
+async fn activity_is_read_from_the_clusters_own_profiles_namespace_only() {
+    let mut busy = idle("j-BUSY");
+    busy.metrics.notebook_users = series(70, 1.0);
+    let t = terminator(vec![busy.clone()]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.terminated.is_empty(), "someone works: kept");
+    assert!(
+        !summary.kept.contains_key("notebook_metric_gap"),
+        "kept for the activity: {:?}",
+        summary.kept
+    );
+    let asked = t.metrics.queries.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [MetricsQuery {
+            cluster_id: "j-BUSY".into(),
+            notebook_namespace: Some("Sparkhub/Notebooks/tutorial".into()),
+        }]
+    );
+
+    // Named for another profile than its tag: that namespace says nothing.
+    busy.listed.name = "sparkhub-retrain".into();
+    busy.details.name = "sparkhub-retrain".into();
+    let t = terminator(vec![busy]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(
+        t.metrics.queries.lock().unwrap()[0]
+            .notebook_namespace
+            .as_deref(),
+        Some("Sparkhub/Notebooks/retrain")
+    );
+    assert!(summary.terminated.is_empty());
+    assert_eq!(
+        summary.kept.get("notebook_metric_gap"),
+        Some(&1),
+        "the activity published in retrain's namespace does not count for a tutorial cluster: no signal, kept as for a silent reporter: {:?}",
+        summary.kept
+    );
 }
