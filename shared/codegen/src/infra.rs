@@ -60,8 +60,10 @@ fn camel(profile: &str) -> String {
 /// serde_json writes it: a value from a profile is always a string, never
 /// structure (no `format!` of YAML here).
 fn resource(logical_id: &str, body: &Value) -> String {
-    let json = serde_json::to_string_pretty(body).expect("a resource serializes");
-    let indented = json.replace('\n', "\n    ");
+    // Keys sorted: the same text whether or not a crate of the build turns on
+    // serde_json's preserve_order.
+    let json = sparkhub_core::json::canonical(body);
+    let indented = json.trim_end().replace('\n', "\n    ");
     format!("  {logical_id}: {indented}\n\n")
 }
 
