@@ -1,6 +1,7 @@
 //! The commands. Each prints for people and returns an error message that
 //! says what to do.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use jiff::Timestamp;
 use sparkhub_aws::{Emr, SecretsManager};
 use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
-use sparkhub_core::profile::ProfileParseError;
+use sparkhub_core::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_core::sweep::Config;
 use sparkhub_core::users::secret_name;
@@ -18,9 +19,31 @@ use sparkhub_core::{Profile, ProfileName, UserName};
 
 use crate::keep_alive::{self, Ask};
 
+/// A profile file's text, reading at most [`MAX_PROFILE_BYTES`] + 1 bytes of
+/// it: a larger file (or a device that never ends) is the parser's "too
+/// large", never read whole.
+fn read_text(path: &Path) -> std::io::Result<Result<String, ProfileParseError>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    (&file)
+        .take(MAX_PROFILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_PROFILE_BYTES {
+        let size = file.metadata().map_or(0, |m| m.len());
+        return Ok(Err(ProfileParseError::TooLarge {
+            size: usize::try_from(size).unwrap_or(usize::MAX).max(bytes.len()),
+        }));
+    }
+    String::from_utf8(bytes)
+        .map(Ok)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn read_profile(path: &Path) -> Result<Profile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Profile::parse(&text).map_err(|e| format!("{}:\n{e}", path.display()))
+    read_text(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .and_then(|text| Profile::parse(&text))
+        .map_err(|e| format!("{}:\n{e}", path.display()))
 }
 
 /// 0: every profile valid; 1: some are invalid; 2: some cannot be read or
@@ -28,7 +51,7 @@ fn read_profile(path: &Path) -> Result<Profile, String> {
 pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut worst = 0u8;
     for path in paths {
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_text(path) {
             Ok(text) => text,
             Err(e) => {
                 println!("{}: cannot be read: {e}", path.display());
@@ -36,7 +59,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
                 continue;
             }
         };
-        match Profile::parse(&text) {
+        match text.and_then(|text| Profile::parse(&text)) {
             Ok(profile) => println!("{}: ok (profile {})", path.display(), profile.name),
             Err(ProfileParseError::Invalid(errors)) => {
                 println!("{}: {} problem(s)", path.display(), errors.0.len());

@@ -80,6 +80,27 @@ fn validate_exit_codes_say_valid_invalid_or_unreadable() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `validate` reads at most a profile's limit and one byte more: a file that
+/// never ends is "too large" (exit 2, as an unreadable file), under a memory
+/// limit that reading it whole would break.
+#[test]
+fn validate_refuses_an_oversized_file_without_reading_it_whole() {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "ulimit -v 2000000 && exec \"$0\" validate /dev/zero",
+            env!("CARGO_BIN_EXE_sparkhub"),
+        ])
+        .output()
+        .expect("bash runs");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("/dev/zero: 262145 bytes; a profile has at most 262144 bytes"),
+        "{text}"
+    );
+}
+
 #[test]
 fn plan_shows_the_request_and_the_scripts() {
     let tutorial = workspace_root().join("profiles/tutorial.toml");
