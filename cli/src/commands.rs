@@ -13,6 +13,7 @@ use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretS
 use sparkhub_core::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_core::sweep::Config;
+use sparkhub_core::text::{printable, shell_word};
 use sparkhub_core::users::secret_name;
 use sparkhub_core::workflow::{cluster_workflow, generated_definitions, mermaid};
 use sparkhub_core::{Profile, ProfileName, UserName};
@@ -183,21 +184,31 @@ pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<()
             cluster.state
         )
     })?;
-    let key = cluster.key_name.as_deref().unwrap_or("<your key pair>");
+    // Every value from EMR is one shell word of the printed commands, so a
+    // key pair or host named like a command stays a name.
+    let key = cluster.key_name.as_deref();
+    let key_file = match key {
+        Some(key) => format!("~/.ssh/{}", shell_word(&format!("{key}.pem"))),
+        None => "~/.ssh/<your key pair>.pem".to_owned(),
+    };
     let tunnel = format!("{local_port}:localhost:9443");
     let target = format!("hadoop@{dns}");
+    let id = shell_word(cluster_id);
     println!(
-        "JupyterHub of {cluster_id} at https://localhost:{local_port} once one of these runs:\n"
+        "JupyterHub of {} at https://localhost:{local_port} once one of these runs:\n",
+        printable(cluster_id)
     );
     println!(
-        "SSH tunnel (port 22 open to you):\n  ssh -i ~/.ssh/{key}.pem -N -L {tunnel} {target}\n"
+        "SSH tunnel (port 22 open to you):\n  ssh -i {key_file} -N -L {tunnel} {}\n",
+        shell_word(&target)
     );
     println!(
-        "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {cluster_id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
+        "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
     );
     if open {
         let home = std::env::var("HOME")
             .map_err(|_| "HOME is not set; run the printed ssh command yourself".to_owned())?;
+        let key = key.unwrap_or("<your key pair>");
         let key_file = format!("{home}/.ssh/{key}.pem");
         let status = std::process::Command::new("ssh")
             .args(["-i", &key_file, "-N", "-L", &tunnel, &target])
