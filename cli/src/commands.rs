@@ -154,9 +154,16 @@ pub async fn status(bucket: &str) -> Result<(), String> {
             .map(|t| format!("{}m", now.duration_since(t).as_mins()))
             .unwrap_or_else(|| "?".into());
         let verdict = if c.terminate { "TERMINATE" } else { "keep" };
+        // Names, states and reasons come from AWS (tags, profile names):
+        // nothing in them acts on the terminal.
         println!(
             "{:<16} {:<28} {:<14} {:>8}  {:<10} {}",
-            c.cluster_id, c.name, c.state, age, verdict, c.reason
+            printable(&c.cluster_id),
+            printable(&c.name),
+            printable(&c.state),
+            age,
+            verdict,
+            printable(&c.reason)
         );
     }
     println!(
@@ -165,7 +172,7 @@ pub async fn status(bucket: &str) -> Result<(), String> {
         summary.to_terminate.len()
     );
     for error in &summary.errors {
-        println!("error: {error}");
+        println!("error: {}", printable(error));
     }
     Ok(())
 }
@@ -181,7 +188,7 @@ pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<()
     let dns = cluster.master_dns.as_deref().ok_or_else(|| {
         format!(
             "cluster {cluster_id} has no master DNS name yet (state {})",
-            cluster.state
+            printable(&cluster.state.to_string())
         )
     })?;
     // Every value from EMR is one shell word of the printed commands, so a
@@ -254,13 +261,13 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
         return Err(format!(
             "cluster {cluster_id} ({}) is not sparkhub's (no sparkhub:managed = true tag); \
              sparkhub never tags or terminates it, so there is nothing to keep",
-            cluster.name
+            printable(&cluster.name)
         ));
     }
     if !cluster.state.is_active() {
         return Err(format!(
             "cluster {cluster_id} is {}; only a running cluster can be kept",
-            cluster.state
+            printable(&cluster.state.to_string())
         ));
     }
     let tagging = |e| format!("tagging {cluster_id}: {}", message_with_causes(&e));
@@ -278,7 +285,7 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
             }
             println!(
                 "{cluster_id} ({}) is kept alive until {until}: the idle sweep does not terminate it for being idle before then; its maximum lifetime still applies.",
-                cluster.name
+                printable(&cluster.name)
             );
         }
         None => {
@@ -287,7 +294,7 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
                 .map_err(tagging)?;
             println!(
                 "{cluster_id} ({}) is no longer kept alive: the idle sweep judges it as usual.",
-                cluster.name
+                printable(&cluster.name)
             );
         }
     }

@@ -321,6 +321,45 @@ async fn status_shows_what_the_sweep_would_decide() {
     );
 }
 
+/// A cluster named (and tagged) with a carriage return and a right-to-left
+/// override: `status` shows both escaped, so the name can neither overwrite
+/// its line nor reverse the text after it.
+#[tokio::test]
+async fn status_shows_terminal_controls_in_names_and_tags_escaped() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-status");
+    aws.bucket_with(&bucket, &[]).await;
+    let id = aws
+        .run_cluster(
+            "sparkhub-evil\rTERMINATE\u{202e}peek",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "gone\r\u{202e}x"),
+            ],
+            &["Spark"],
+        )
+        .await;
+    let out = sparkhub(&["status", "--bucket", &bucket]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\r') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {text}"));
+    assert!(
+        line.contains("sparkhub-evil\\rTERMINATE\\u{202e}peek"),
+        "{line}"
+    );
+}
+
 async fn tags_of(aws: &LocalAws, id: &str) -> std::collections::BTreeMap<String, String> {
     aws.describe_cluster(id)
         .await
