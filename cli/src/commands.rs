@@ -192,22 +192,24 @@ pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<()
         )
     })?;
     // Every value from EMR is one shell word of the printed commands, so a
-    // key pair or host named like a command stays a name.
+    // key pair or host named like a command stays a name (and a control
+    // character in one is shown escaped, not sent to the terminal).
+    let word = |value: &str| printable(&shell_word(value)).into_owned();
     let key = cluster.key_name.as_deref();
     let key_file = match key {
-        Some(key) => format!("~/.ssh/{}", shell_word(&format!("{key}.pem"))),
+        Some(key) => format!("~/.ssh/{}", word(&format!("{key}.pem"))),
         None => "~/.ssh/<your key pair>.pem".to_owned(),
     };
     let tunnel = format!("{local_port}:localhost:9443");
     let target = format!("hadoop@{dns}");
-    let id = shell_word(cluster_id);
+    let id = word(cluster_id);
     println!(
         "JupyterHub of {} at https://localhost:{local_port} once one of these runs:\n",
         printable(cluster_id)
     );
     println!(
         "SSH tunnel (port 22 open to you):\n  ssh -i {key_file} -N -L {tunnel} {}\n",
-        shell_word(&target)
+        word(&target)
     );
     println!(
         "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
