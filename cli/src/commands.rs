@@ -1,6 +1,7 @@
 //! The commands. Each prints for people and returns an error message that
 //! says what to do.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,9 +10,10 @@ use jiff::Timestamp;
 use sparkhub_aws::{Emr, SecretsManager};
 use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
-use sparkhub_core::profile::ProfileParseError;
+use sparkhub_core::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_core::sweep::Config;
+use sparkhub_core::text::{printable, shell_word};
 use sparkhub_core::users::{
     hashes_secret_name, plan_hashes, random_password, random_salt, secret_name,
 };
@@ -20,9 +22,31 @@ use sparkhub_core::{Profile, ProfileName, UserName};
 
 use crate::keep_alive::{self, Ask};
 
+/// A profile file's text, reading at most [`MAX_PROFILE_BYTES`] + 1 bytes of
+/// it: a larger file (or a device that never ends) is the parser's "too
+/// large", never read whole.
+fn read_text(path: &Path) -> std::io::Result<Result<String, ProfileParseError>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    (&file)
+        .take(MAX_PROFILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_PROFILE_BYTES {
+        let size = file.metadata().map_or(0, |m| m.len());
+        return Ok(Err(ProfileParseError::TooLarge {
+            size: usize::try_from(size).unwrap_or(usize::MAX).max(bytes.len()),
+        }));
+    }
+    String::from_utf8(bytes)
+        .map(Ok)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn read_profile(path: &Path) -> Result<Profile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Profile::parse(&text).map_err(|e| format!("{}:\n{e}", path.display()))
+    read_text(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .and_then(|text| Profile::parse(&text))
+        .map_err(|e| format!("{}:\n{e}", path.display()))
 }
 
 /// 0: every profile valid; 1: some are invalid; 2: some cannot be read or
@@ -30,7 +54,7 @@ fn read_profile(path: &Path) -> Result<Profile, String> {
 pub fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut worst = 0u8;
     for path in paths {
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_text(path) {
             Ok(text) => text,
             Err(e) => {
                 println!("{}: cannot be read: {e}", path.display());
@@ -38,7 +62,7 @@ pub fn validate(paths: &[PathBuf]) -> ExitCode {
                 continue;
             }
         };
-        match Profile::parse(&text) {
+        match text.and_then(|text| Profile::parse(&text)) {
             Ok(profile) => println!("{}: ok (profile {})", path.display(), profile.name),
             Err(ProfileParseError::Invalid(errors)) => {
                 println!("{}: {} problem(s)", path.display(), errors.0.len());
@@ -132,9 +156,16 @@ pub async fn status(bucket: &str) -> Result<(), String> {
             .map(|t| format!("{}m", now.duration_since(t).as_mins()))
             .unwrap_or_else(|| "?".into());
         let verdict = if c.terminate { "TERMINATE" } else { "keep" };
+        // Names, states and reasons come from AWS (tags, profile names):
+        // nothing in them acts on the terminal.
         println!(
             "{:<16} {:<28} {:<14} {:>8}  {:<10} {}",
-            c.cluster_id, c.name, c.state, age, verdict, c.reason
+            printable(&c.cluster_id),
+            printable(&c.name),
+            printable(&c.state),
+            age,
+            verdict,
+            printable(&c.reason)
         );
     }
     println!(
@@ -143,7 +174,7 @@ pub async fn status(bucket: &str) -> Result<(), String> {
         summary.to_terminate.len()
     );
     for error in &summary.errors {
-        println!("error: {error}");
+        println!("error: {}", printable(error));
     }
     Ok(())
 }
@@ -159,24 +190,36 @@ pub async fn connect(cluster_id: &str, local_port: u16, open: bool) -> Result<()
     let dns = cluster.master_dns.as_deref().ok_or_else(|| {
         format!(
             "cluster {cluster_id} has no master DNS name yet (state {})",
-            cluster.state
+            printable(&cluster.state.to_string())
         )
     })?;
-    let key = cluster.key_name.as_deref().unwrap_or("<your key pair>");
+    // Every value from EMR is one shell word of the printed commands, so a
+    // key pair or host named like a command stays a name (and a control
+    // character in one is shown escaped, not sent to the terminal).
+    let word = |value: &str| printable(&shell_word(value)).into_owned();
+    let key = cluster.key_name.as_deref();
+    let key_file = match key {
+        Some(key) => format!("~/.ssh/{}", word(&format!("{key}.pem"))),
+        None => "~/.ssh/<your key pair>.pem".to_owned(),
+    };
     let tunnel = format!("{local_port}:localhost:9443");
     let target = format!("hadoop@{dns}");
+    let id = word(cluster_id);
     println!(
-        "JupyterHub of {cluster_id} at https://localhost:{local_port} once one of these runs:\n"
+        "JupyterHub of {} at https://localhost:{local_port} once one of these runs:\n",
+        printable(cluster_id)
     );
     println!(
-        "SSH tunnel (port 22 open to you):\n  ssh -i ~/.ssh/{key}.pem -N -L {tunnel} {target}\n"
+        "SSH tunnel (port 22 open to you):\n  ssh -i {key_file} -N -L {tunnel} {}\n",
+        word(&target)
     );
     println!(
-        "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {cluster_id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
+        "SSM port forwarding (no open port; the master's instance id is in `aws emr list-instances --cluster-id {id} --instance-fleet-type MASTER`):\n  aws ssm start-session --target <master instance id> --document-name AWS-StartPortForwardingSession --parameters 'portNumber=9443,localPortNumber={local_port}'"
     );
     if open {
         let home = std::env::var("HOME")
             .map_err(|_| "HOME is not set; run the printed ssh command yourself".to_owned())?;
+        let key = key.unwrap_or("<your key pair>");
         let key_file = format!("{home}/.ssh/{key}.pem");
         let status = std::process::Command::new("ssh")
             .args(["-i", &key_file, "-N", "-L", &tunnel, &target])
@@ -261,13 +304,13 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
         return Err(format!(
             "cluster {cluster_id} ({}) is not sparkhub's (no sparkhub:managed = true tag); \
              sparkhub never tags or terminates it, so there is nothing to keep",
-            cluster.name
+            printable(&cluster.name)
         ));
     }
     if !cluster.state.is_active() {
         return Err(format!(
             "cluster {cluster_id} is {}; only a running cluster can be kept",
-            cluster.state
+            printable(&cluster.state.to_string())
         ));
     }
     let tagging = |e| format!("tagging {cluster_id}: {}", message_with_causes(&e));
@@ -285,7 +328,7 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
             }
             println!(
                 "{cluster_id} ({}) is kept alive until {until}: the idle sweep does not terminate it for being idle before then; its maximum lifetime still applies.",
-                cluster.name
+                printable(&cluster.name)
             );
         }
         None => {
@@ -294,7 +337,7 @@ pub async fn keep_alive(cluster_id: &str, ask: &Ask) -> Result<(), String> {
                 .map_err(tagging)?;
             println!(
                 "{cluster_id} ({}) is no longer kept alive: the idle sweep judges it as usual.",
-                cluster.name
+                printable(&cluster.name)
             );
         }
     }

@@ -16,7 +16,7 @@ use sparkhub_aws::{Emr, S3Bucket, to_jiff};
 use sparkhub_core::emr::ClusterState;
 use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::history::{HISTORY_PREFIX, Record};
-use sparkhub_core::ports::{ClusterSteps, ProfileStore};
+use sparkhub_core::ports::{ClusterSteps, ProfileStore, StoredProfile};
 use sparkhub_core::profile::ProfileKind;
 use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
 use sparkhub_core::{Profile, ProfileName};
@@ -259,7 +259,9 @@ pub async fn inputs(
             .map_err(|e| format!("reading profile {name}: {}", message_with_causes(&e)))?;
         // A profile deleted or broken since: its clusters are still reported,
         // with their costs from EMR's fleets and no hours saved.
-        if let Some(Ok(profile)) = text.as_deref().map(Profile::parse) {
+        if let Some(StoredProfile::Text(text)) = text
+            && let Ok(profile) = Profile::parse(&text)
+        {
             profiles.insert(name, facts(&profile));
         }
     }

@@ -80,6 +80,27 @@ fn validate_exit_codes_say_valid_invalid_or_unreadable() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `validate` reads at most a profile's limit and one byte more: a file that
+/// never ends is "too large" (exit 2, as an unreadable file), under a memory
+/// limit that reading it whole would break.
+#[test]
+fn validate_refuses_an_oversized_file_without_reading_it_whole() {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "ulimit -v 2000000 && exec \"$0\" validate /dev/zero",
+            env!("CARGO_BIN_EXE_sparkhub"),
+        ])
+        .output()
+        .expect("bash runs");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("/dev/zero: 262145 bytes; a profile has at most 262144 bytes"),
+        "{text}"
+    );
+}
+
 #[test]
 fn plan_shows_the_request_and_the_scripts() {
     let tutorial = workspace_root().join("profiles/tutorial.toml");
@@ -223,6 +244,79 @@ async fn connect_prints_the_masters_dns_name_and_the_ssm_alternative() {
     assert!(text.contains("AWS-StartPortForwardingSession"), "{text}");
 }
 
+/// A key pair named like a command (EC2 allows `;` and `#` in key names; a
+/// cluster sparkhub did not start can have one) is one argument of the
+/// printed ssh command: the line, run by bash with `ssh` a function that
+/// prints its arguments, gives the key file whole and runs nothing else.
+#[tokio::test]
+async fn connect_prints_a_key_named_like_a_command_as_one_argument() {
+    use aws_sdk_emr::types::JobFlowInstancesConfig;
+    let aws = LocalAws::connect().await;
+    let key = "team key; touch pwned #";
+    let id = aws
+        .emr
+        .run_job_flow()
+        .name("sparkhub-connect-key")
+        .release_label("emr-7.10.0")
+        .service_role("EMR_DefaultRole")
+        .job_flow_role("EMR_EC2_DefaultRole")
+        .instances(
+            JobFlowInstancesConfig::builder()
+                .instance_count(1)
+                .master_instance_type("m5.xlarge")
+                .keep_job_flow_alive_when_no_steps(true)
+                .ec2_key_name(key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("run_job_flow")
+        .job_flow_id
+        .expect("a cluster id");
+    let dns = aws
+        .describe_cluster(&id)
+        .await
+        .master_public_dns_name
+        .expect("the emulator reports a master DNS name");
+    let out = sparkhub(&["connect", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ssh "))
+        .unwrap_or_else(|| panic!("no ssh command: {text}"));
+
+    let dir = std::env::temp_dir().join(unique("sparkhub-connect"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ran = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ssh() {{ printf '%s\\n' \"$@\"; }}\n{line}"))
+        .env("HOME", "/home/someone")
+        .current_dir(&dir)
+        .output()
+        .expect("bash runs");
+    let args: Vec<String> = stdout(&ran).lines().map(str::to_owned).collect();
+    assert_eq!(
+        args,
+        [
+            "-i",
+            "/home/someone/.ssh/team key; touch pwned #.pem",
+            "-N",
+            "-L",
+            "10501:localhost:9443",
+            &format!("hadoop@{dns}"),
+        ],
+        "{line}"
+    );
+    assert!(!dir.join("pwned").exists(), "the key name ran: {line}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[tokio::test]
 async fn status_shows_what_the_sweep_would_decide() {
     let aws = LocalAws::connect().await;
@@ -296,6 +390,45 @@ async fn status_shows_what_the_sweep_would_decide() {
         aws.cluster_state(&idle).await,
         "WAITING",
         "status only looks, it terminates nothing"
+    );
+}
+
+/// A cluster named (and tagged) with a carriage return and a right-to-left
+/// override: `status` shows both escaped, so the name can neither overwrite
+/// its line nor reverse the text after it.
+#[tokio::test]
+async fn status_shows_terminal_controls_in_names_and_tags_escaped() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-status");
+    aws.bucket_with(&bucket, &[]).await;
+    let id = aws
+        .run_cluster(
+            "sparkhub-evil\rTERMINATE\u{202e}peek",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "gone\r\u{202e}x"),
+            ],
+            &["Spark"],
+        )
+        .await;
+    let out = sparkhub(&["status", "--bucket", &bucket]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\r') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {text}"));
+    assert!(
+        line.contains("sparkhub-evil\\rTERMINATE\\u{202e}peek"),
+        "{line}"
     );
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sparkhub_aws::{Emr, S3Bucket, StepFunctions};
 use sparkhub_core::create::{Config, CreateCluster, CreateError, Outcome};
 use sparkhub_core::loading::ProfileError;
+use sparkhub_core::profile::MAX_PROFILE_BYTES;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::{LocalAws, unique, wait_for};
@@ -169,7 +170,16 @@ async fn an_s3_event_starts_a_pipeline_whose_steps_carry_the_object() {
 async fn bad_input_is_a_clear_error_and_starts_nothing() {
     let broken = unique("broken");
     let invalid = unique("invalid");
+    let huge = unique("huge");
+    let empty = unique("empty");
+    let huge_text = format!(
+        "{}\n# {}\n",
+        renamed(TUTORIAL, &huge),
+        "x".repeat(MAX_PROFILE_BYTES + 1000)
+    );
     let s = setup(&[
+        (&huge, huge_text.clone()),
+        (&empty, String::new()),
         (
             &broken,
             format!("name = \"{broken}\"\napplications = [\"Spark\"\n"),
@@ -204,6 +214,32 @@ async fn bad_input_is_a_clear_error_and_starts_nothing() {
         .unwrap_err();
     assert!(
         matches!(err, CreateError::Profile(ProfileError::Unreadable { .. })),
+        "{err}"
+    );
+
+    // Refused by the size S3 reports for the ranged read, not after reading it.
+    let err = s
+        .handler
+        .handle(json!({"profile": huge}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::Profile(ProfileError::Unreadable { .. }))
+            && err.to_string().contains(&format!(
+                "{} bytes; a profile has at most {MAX_PROFILE_BYTES} bytes",
+                huge_text.len()
+            )),
+        "{err}"
+    );
+
+    // An empty object has no range to read: it is an invalid profile.
+    let err = s
+        .handler
+        .handle(json!({"profile": empty}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::Profile(ProfileError::Invalid { .. })),
         "{err}"
     );
 

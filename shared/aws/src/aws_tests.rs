@@ -45,8 +45,74 @@ async fn profile_text_is_read() {
     });
     let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
     assert_eq!(
-        s3.read_profile("x").await.unwrap().as_deref(),
-        Some("name = \"x\"")
+        s3.read_profile("x").await.unwrap(),
+        Some(StoredProfile::Text("name = \"x\"".into()))
+    );
+}
+
+/// A 300 MB object under `profiles/` costs one ranged GET and no body: the
+/// body here fails if it is read at all.
+#[tokio::test]
+async fn an_oversized_profile_is_refused_before_its_body_is_read() {
+    const HUGE: i64 = 300 << 20;
+    let range = format!("bytes=0-{MAX_PROFILE_BYTES}");
+    let ranged = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(move |r| r.range() == Some(range.as_str()))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .content_length(MAX_PROFILE_BYTES as i64 + 1)
+                .content_range(format!("bytes 0-{MAX_PROFILE_BYTES}/{HUGE}"))
+                .body(ByteStream::new(SdkBody::taken()))
+                .build()
+        });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&ranged]), "b-1");
+    assert_eq!(
+        s3.read_profile("x").await.unwrap(),
+        Some(StoredProfile::TooLarge { size: HUGE as u64 })
+    );
+
+    // A store that ignores the range: refused by its Content-Length.
+    let whole = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .content_length(HUGE)
+            .body(ByteStream::new(SdkBody::taken()))
+            .build()
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&whole]), "b-1");
+    assert_eq!(
+        s3.read_profile("x").await.unwrap(),
+        Some(StoredProfile::TooLarge { size: HUGE as u64 })
+    );
+
+    // And one that says nothing of the size: read only up to the limit.
+    let silent = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .body(ByteStream::from(vec![b'#'; MAX_PROFILE_BYTES + 1000]))
+            .build()
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&silent]), "b-1");
+    assert!(matches!(
+        s3.read_profile("x").await.unwrap(),
+        Some(StoredProfile::TooLarge { size }) if size > MAX_PROFILE_BYTES as u64
+    ));
+}
+
+/// S3 answers a range on an empty object with 416: an empty profile, not an
+/// AWS failure (it is then reported as the invalid profile it is).
+#[tokio::test]
+async fn an_empty_profile_object_is_empty_text() {
+    let rule = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
+        GetObjectError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidRange")
+                .message("The requested range is not satisfiable")
+                .build(),
+        )
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&rule]), "b-1");
+    assert_eq!(
+        s3.read_profile("x").await.unwrap(),
+        Some(StoredProfile::Text(String::new()))
     );
 }
 

@@ -26,9 +26,10 @@ use sparkhub_core::history::Record;
 use sparkhub_core::ports::{
     AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps, ClusterTagger,
     ClusterUntagger, HistoryStore, LeaseStore, ListedCluster, MetricsQuery, MetricsSource,
-    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, Workflow,
+    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, StoredProfile,
+    Workflow,
 };
-use sparkhub_core::profile::ActionOnFailure;
+use sparkhub_core::profile::{ActionOnFailure, MAX_PROFILE_BYTES};
 use sparkhub_core::render::StepConfig;
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
 
@@ -79,27 +80,57 @@ impl S3Bucket {
 }
 
 impl ProfileStore for S3Bucket {
-    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+    /// One ranged GET of the first [`MAX_PROFILE_BYTES`] + 1 bytes: a larger
+    /// object is known by its `Content-Range` (or `Content-Length`, should
+    /// the range be ignored) and refused before its body is read, and the
+    /// body is read chunk by chunk only up to that limit, whatever the
+    /// headers say.
+    async fn read_profile(&self, name: &str) -> Result<Option<StoredProfile>, AwsError> {
         let result = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(Self::profile_key(name))
+            .range(format!("bytes=0-{MAX_PROFILE_BYTES}"))
             .send()
             .await;
         let object = match result {
             Ok(object) => object,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            // An empty object has no byte 0: S3 answers a range on it with
+            // 416 InvalidRange.
+            Err(e)
+                if e.code() == Some("InvalidRange")
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 416) =>
+            {
+                return Ok(Some(StoredProfile::Text(String::new())));
+            }
             Err(e) => return Err(aws_error("S3 GetObject", e)),
         };
-        let bytes = object
-            .body
-            .collect()
+        let declared = object
+            .content_range()
+            .and_then(|range| range.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok())
+            .or_else(|| object.content_length().and_then(|n| u64::try_from(n).ok()));
+        if let Some(size) = declared.filter(|&size| size > MAX_PROFILE_BYTES as u64) {
+            return Ok(Some(StoredProfile::TooLarge { size }));
+        }
+        let mut body = object.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body
+            .try_next()
             .await
             .map_err(|e| AwsError::new("S3 GetObject (reading the body)", true, None, e))?
-            .into_bytes();
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
+        {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_PROFILE_BYTES {
+                return Ok(Some(StoredProfile::TooLarge {
+                    size: bytes.len() as u64,
+                }));
+            }
+        }
+        String::from_utf8(bytes)
+            .map(|text| Some(StoredProfile::Text(text)))
             .map_err(|e| AwsError::new("S3 GetObject", false, Some("ProfileNotUtf8".into()), e))
     }
 

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::task::Poll;
 
-use crate::ports::{AwsError, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore};
+use crate::ports::{
+    AwsError, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore, StoredProfile,
+};
+use crate::profile::MAX_PROFILE_BYTES;
 
 /// The bucket the fakes pretend to be.
 pub const BUCKET: &str = "sparkhub-test";
@@ -64,14 +67,23 @@ impl Profiles {
 }
 
 impl ProfileStore for Profiles {
-    async fn read_profile(&self, name: &str) -> Result<Option<String>, AwsError> {
+    /// Like the S3 adapter: a text over the limit is only its size.
+    async fn read_profile(&self, name: &str) -> Result<Option<StoredProfile>, AwsError> {
         if let Some(retryable) = self.fail_every_read {
             return Err(injected("S3 GetObject", retryable));
         }
         if self.fail_reading.iter().any(|n| n == name) {
             return Err(injected("S3 GetObject", true));
         }
-        Ok(self.texts.lock().unwrap().get(name).cloned())
+        Ok(self.texts.lock().unwrap().get(name).map(|text| {
+            if text.len() > MAX_PROFILE_BYTES {
+                StoredProfile::TooLarge {
+                    size: text.len() as u64,
+                }
+            } else {
+                StoredProfile::Text(text.clone())
+            }
+        }))
     }
     async fn list_profiles(&self) -> Result<Vec<String>, AwsError> {
         if self.fail_listing {

@@ -29,6 +29,7 @@ pub mod scripts;
 pub mod settings;
 pub mod setup;
 pub mod sweep;
+pub mod text;
 pub mod users;
 pub mod workflow;
 

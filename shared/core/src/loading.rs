@@ -1,7 +1,7 @@
 //! Reading a profile from the profile store: found, parsed, named like its
 //! file, valid — or an error that says which and where.
 
-use crate::ports::{AwsError, ProfileStore};
+use crate::ports::{AwsError, ProfileStore, StoredProfile};
 use crate::profile::{ProfileParseError, RawProfile};
 use crate::{Profile, ProfileName, ValidationErrors};
 
@@ -30,13 +30,25 @@ pub async fn load_profile(
     adjust: impl FnOnce(&mut RawProfile),
 ) -> Result<Profile, ProfileError> {
     let location = store.location(name.as_str());
-    let text = store
-        .read_profile(name.as_str())
-        .await?
-        .ok_or_else(|| ProfileError::NotFound {
-            name: name.to_string(),
-            location: location.clone(),
-        })?;
+    let text = match store.read_profile(name.as_str()).await? {
+        Some(StoredProfile::Text(text)) => text,
+        // Refused by its size, as the parser refuses a text that large.
+        Some(StoredProfile::TooLarge { size }) => {
+            return Err(ProfileError::Unreadable {
+                location,
+                message: ProfileParseError::TooLarge {
+                    size: usize::try_from(size).unwrap_or(usize::MAX),
+                }
+                .to_string(),
+            });
+        }
+        None => {
+            return Err(ProfileError::NotFound {
+                name: name.to_string(),
+                location,
+            });
+        }
+    };
     // Parsed, adjusted and validated in one go: unknown, missing and bad
     // keys are reported together.
     let profile = Profile::parse_with(&text, adjust).map_err(|e| match e {

@@ -57,13 +57,26 @@ impl Error for AwsError {
     }
 }
 
+/// What the profile store holds under a profile's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredProfile {
+    /// Its text, at most [`MAX_PROFILE_BYTES`](crate::profile::MAX_PROFILE_BYTES).
+    Text(String),
+    /// Larger than [`MAX_PROFILE_BYTES`](crate::profile::MAX_PROFILE_BYTES) (`size` bytes, or more): refused by
+    /// its size, its body not read, so one huge object cannot exhaust a
+    /// function's memory.
+    TooLarge { size: u64 },
+}
+
 /// Cluster profiles in `s3://$SPARKHUB_BUCKET/profiles/<name>.toml`.
 pub trait ProfileStore {
-    /// The profile's TOML, or `None` when there is no such object.
+    /// The profile's TOML, or `None` when there is no such object. An object
+    /// larger than [`MAX_PROFILE_BYTES`](crate::profile::MAX_PROFILE_BYTES) is [`StoredProfile::TooLarge`]: at
+    /// most that many bytes and one more are read of it, never the whole.
     fn read_profile(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredProfile>, AwsError>> + Send;
     /// Names of every stored profile.
     fn list_profiles(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Where the profile lives, for messages (`s3://bucket/profiles/<name>.toml`).

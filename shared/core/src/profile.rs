@@ -356,6 +356,24 @@ pub const KNOWN_APPLICATIONS: &[&str] = &[
 /// function's memory, and is checked before parsing.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
 
+/// The characters of a `key_name` besides ASCII letters and digits: EC2's
+/// for key pair names, without `;&{}!$*`, which mean something to the shell
+/// (`sparkhub connect` prints the key's file name in a command).
+pub const KEY_PAIR_NAME_PUNCTUATION: &str = " ._-:/()#,@[]+=";
+
+const KEY_PAIR_NAME_RULE: &str = "a key pair name sparkhub accepts: 1 to 255 ASCII letters, digits, spaces (not first or last) and ._-:/()#,@[]+= (EC2 also allows ;&{}!$*, which sparkhub refuses as the shell's)";
+
+/// Whether `name` is a key pair name sparkhub accepts (see
+/// [`KEY_PAIR_NAME_PUNCTUATION`]).
+pub fn is_key_pair_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && !name.starts_with(' ')
+        && !name.ends_with(' ')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || KEY_PAIR_NAME_PUNCTUATION.as_bytes().contains(&b))
+}
+
 /// Keys a profile must have (paths in the profile's TOML; `[]` for each
 /// element of an array of tables). Serde fills them with defaults so that
 /// parsing goes on and every problem is reported at once; these are then
@@ -713,12 +731,9 @@ impl RawProfile {
             );
         }
         if let Some(key) = &self.key_name
-            && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
+            && !is_key_pair_name(key)
         {
-            err(
-                "key_name",
-                format!("{key:?} is not an EC2 key pair name (1 to 255 printable characters)"),
-            );
+            err("key_name", format!("{key:?} is not {KEY_PAIR_NAME_RULE}"));
         }
         let log_uri = self
             .log_uri

@@ -183,6 +183,41 @@ fn each_rule_flips_validation() {
             "key_name",
         ),
         (
+            "a key name that is a shell command",
+            |p| p.key_name = Some("k; touch x #".into()),
+            "key_name",
+        ),
+        (
+            "a key name with $( )",
+            |p| p.key_name = Some("k$(id)".into()),
+            "key_name",
+        ),
+        (
+            "a key name EC2 would take: spaces, brackets, slashes",
+            |p| p.key_name = Some("team key (prod) [eu-central-1]/v2@ops+1=a,b#c".into()),
+            "",
+        ),
+        (
+            "a key name with a leading space",
+            |p| p.key_name = Some(" team".into()),
+            "key_name",
+        ),
+        (
+            "a key name over 255 characters",
+            |p| p.key_name = Some("k".repeat(256)),
+            "key_name",
+        ),
+        (
+            "a key name of 255 characters",
+            |p| p.key_name = Some("k".repeat(255)),
+            "",
+        ),
+        (
+            "a key name beyond ASCII",
+            |p| p.key_name = Some("schlüssel".into()),
+            "key_name",
+        ),
+        (
             "log uri not s3",
             |p| p.log_uri = Some("/var/log".into()),
             "log_uri",
@@ -865,4 +900,17 @@ fn hostile_locations_are_refused_naming_the_field() {
         let e = Profile::parse(&text).unwrap_err().to_string();
         assert!(e.contains("log_uri"), "{line}: {e}");
     }
+}
+
+#[test]
+fn a_refused_key_name_names_the_field_and_the_rule() {
+    let mut p = tutorial();
+    p.key_name = Some("k; touch x #".into());
+    let text = p.validate().unwrap_err().to_string();
+    assert!(
+        text.contains("key_name: \"k; touch x #\" is not a key pair name sparkhub accepts")
+            && text
+                .contains("ASCII letters, digits, spaces (not first or last) and ._-:/()#,@[]+="),
+        "{text}"
+    );
 }

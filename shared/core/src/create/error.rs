@@ -43,6 +43,17 @@ pub enum CreateError {
         holder: String,
         key: String,
     },
+    /// StartExecution did not answer while the lease still held; the start
+    /// is recorded in the lease, so it counts whether or not it happened.
+    #[error(
+        "Step Functions did not answer StartExecution of {execution_name} within {} s, before this invocation's lease on profile {profile} would end; the start is recorded in the lease and counts as active; this is transient, the event can be retried (a retry finds the execution if it was started)",
+        waited.as_secs()
+    )]
+    StartTimedOut {
+        profile: String,
+        execution_name: String,
+        waited: std::time::Duration,
+    },
     /// An object arrived while the profile ran as many clusters as it may:
     /// an error, not a quiet skip, so that Lambda retries the event and then
     /// keeps it in the failed-invocations queue, where it can be sent again.
@@ -75,11 +86,15 @@ impl From<ProfileError> for CreateError {
 impl CreateError {
     /// Whether the same event may succeed later: AWS failures that the SDK
     /// classified transient (throttling, 5xx, timeouts), a profile whose
-    /// lease another invocation held for longer than this one waited, and an
+    /// lease another invocation held for longer than this one waited, a
+    /// StartExecution that did not answer before the lease would end, and an
     /// object that arrived while its profile was at its cluster limit.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Aws(e) if e.retryable)
-            || matches!(self, Self::Busy { .. } | Self::LimitReached { .. })
+            || matches!(
+                self,
+                Self::Busy { .. } | Self::StartTimedOut { .. } | Self::LimitReached { .. }
+            )
     }
 }
 
@@ -94,7 +109,7 @@ impl Failure for CreateError {
             Self::NoMatchingTrigger { .. } => "sparkhub.NoMatchingTrigger",
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",
-            Self::Busy { .. } => "sparkhub.Retryable",
+            Self::Busy { .. } | Self::StartTimedOut { .. } => "sparkhub.Retryable",
             Self::LimitReached { .. } => "sparkhub.LimitReached",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",
             Self::Aws(_) => "sparkhub.AwsError",

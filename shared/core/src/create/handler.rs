@@ -15,7 +15,9 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::create::error::CreateError;
-use crate::create::limit::{self, Attempt, Lease, TAG_EXECUTION, active_runs, lease_key};
+use crate::create::limit::{
+    self, Attempt, LEASE_MARGIN, Lease, TAG_EXECUTION, active_runs, lease_key,
+};
 use crate::create::matching;
 use crate::create::trigger::{self, Trigger, execution_name};
 
@@ -216,19 +218,17 @@ where
         let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
 
         // Count and start under the profile's lease (see crate::create::limit).
-        let lease = self.acquire(&profile.name, &execution_name).await?;
+        let mut lease = self.acquire(&profile.name, &execution_name).await?;
         let outcome = self
             .count_and_start(
-                &lease,
+                &mut lease,
                 profile,
                 &plan.input.request.name,
                 &execution_name,
                 &input,
             )
             .await;
-        let started =
-            matches!(outcome, Ok(Outcome::Started { .. })).then_some(execution_name.as_str());
-        if let Err(e) = limit::release(&self.leases, lease, started, (self.now)()).await {
+        if let Err(e) = limit::release(&self.leases, lease, (self.now)()).await {
             // The run's fate does not depend on it: the lease expires.
             warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
         }
@@ -268,7 +268,7 @@ where
     /// the start.
     async fn count_and_start(
         &self,
-        lease: &Lease,
+        lease: &mut Lease,
         profile: &Profile,
         cluster_name: &str,
         execution_name: &str,
@@ -291,7 +291,17 @@ where
                 execution_arn,
             });
         }
-        let active = active_runs(&profile.name, &clusters, &running, &lease.body.started);
+        // A start of this very execution recorded earlier (a delivery that
+        // died in StartExecution) is not another run: the name makes a
+        // second start of it the same execution.
+        let others: Vec<_> = lease
+            .body
+            .started
+            .iter()
+            .filter(|s| s.execution != execution_name)
+            .cloned()
+            .collect();
+        let active = active_runs(&profile.name, &clusters, &running, &others);
         if let Some(reason) = limit::at_limit(profile, &active) {
             info!(profile = %profile.name, %reason, "skipped");
             return Ok(Outcome::Skipped {
@@ -299,14 +309,45 @@ where
                 reason,
             });
         }
-        if !lease.still_held((self.now)()) {
-            return Err(CreateError::Busy {
-                profile: profile.name.to_string(),
-                holder: format!("{execution_name}, whose own lease ran out while it counted"),
-                key: lease.key.clone(),
-            });
+        let lost = CreateError::Busy {
+            profile: profile.name.to_string(),
+            holder: format!("{execution_name}, whose own lease ran out while it counted"),
+            key: lease.key.clone(),
+        };
+        let now = (self.now)();
+        // Written down before it is made (see crate::create::limit): if this
+        // invocation dies in StartExecution, or the call outlives the lease,
+        // whoever takes the lease over counts this start.
+        if !lease.still_held(now)
+            || !limit::record_start(&self.leases, lease, execution_name, now).await?
+        {
+            return Err(lost);
         }
-        let outcome = match self.workflow.start_execution(execution_name, input).await? {
+        // And not waited for beyond the lease: past it, another invocation
+        // may be counting (and would count this start).
+        let deadline = lease.body.expires_at.unwrap_or(now) - LEASE_MARGIN;
+        let wait = Duration::try_from(deadline.duration_since((self.now)())).unwrap_or_default();
+        let start = std::pin::pin!(self.workflow.start_execution(execution_name, input));
+        let started = match futures::future::select(start, (self.sleep)(wait)).await {
+            futures::future::Either::Left((Ok(started), _)) => started,
+            // Refused outright, it will never run; any other failure may
+            // have started it, and its record stays.
+            futures::future::Either::Left((Err(e), _)) => {
+                if !e.retryable {
+                    lease.forget_start(execution_name);
+                }
+                return Err(e.into());
+            }
+            futures::future::Either::Right(_) => {
+                warn!(profile = %profile.name, %execution_name, waited_ms = wait.as_millis() as u64, "StartExecution did not answer before the lease would end; its start stays recorded");
+                return Err(CreateError::StartTimedOut {
+                    profile: profile.name.to_string(),
+                    execution_name: execution_name.to_owned(),
+                    waited: wait,
+                });
+            }
+        };
+        let outcome = match started {
             Started::New(execution_arn) => {
                 info!(profile = %profile.name, %execution_name, %execution_arn, "started a cluster run");
                 Outcome::Started {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::emr::ClusterState;
 use crate::errors::{Failure, Reported};
@@ -9,6 +10,7 @@ use crate::ports::{AwsError, Cluster};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::create::limit::LEASE_TTL;
 use crate::fakes::{Leases, Profiles, Scripts};
 
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
@@ -19,6 +21,13 @@ struct Executions {
     started: Mutex<BTreeMap<String, Value>>,
     /// Another delivery starts the same execution between our check and our start.
     race: bool,
+    /// StartExecution reaches Step Functions (the execution exists) and then
+    /// never answers.
+    hang: bool,
+    /// ListExecutions lags: started executions are not listed yet.
+    unlisted: bool,
+    /// StartExecution is refused (not retryable) and starts nothing.
+    refuse: bool,
 }
 
 fn arn(name: &str) -> String {
@@ -37,16 +46,32 @@ impl Workflow for Executions {
     async fn start_execution(&self, name: &str, input: &str) -> Result<Started, AwsError> {
         // Let concurrent invocations interleave here, as real calls would.
         tokio::task::yield_now().await;
-        let mut started = self.started.lock().unwrap();
-        if self.race || started.contains_key(name) {
-            return Ok(Started::AlreadyExisted(arn(name)));
+        if self.refuse {
+            return Err(AwsError::new(
+                "SFN StartExecution",
+                false,
+                Some("AccessDeniedException".into()),
+                "injected",
+            ));
         }
-        started.insert(name.into(), serde_json::from_str(input).unwrap());
+        {
+            let mut started = self.started.lock().unwrap();
+            if self.race || started.contains_key(name) {
+                return Ok(Started::AlreadyExisted(arn(name)));
+            }
+            started.insert(name.into(), serde_json::from_str(input).unwrap());
+        }
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
         Ok(Started::New(arn(name)))
     }
     /// Every started execution still runs (none has a cluster yet).
     async fn running_executions(&self) -> Result<Vec<String>, AwsError> {
         tokio::task::yield_now().await;
+        if self.unlisted {
+            return Ok(Vec::new());
+        }
         Ok(self.started.lock().unwrap().keys().cloned().collect())
     }
 }
@@ -494,6 +519,117 @@ async fn fifty_concurrent_triggers_start_one_run() {
         "max_active_clusters = 1 holds under concurrency"
     );
     assert_eq!(started_inputs(&h).len(), 1);
+}
+
+/// An invocation dies inside StartExecution (its function timed out) after
+/// Step Functions received the call; no listing shows the run yet. Whoever
+/// takes the expired lease over counts that start: one run, not two.
+#[tokio::test]
+async fn a_start_whose_invocation_died_in_start_execution_still_counts() {
+    static CLOCK: AtomicI64 = AtomicI64::new(0);
+    fn now() -> Timestamp {
+        "2026-11-25T07:00:00Z".parse::<Timestamp>().unwrap()
+            + jiff::SignedDuration::from_secs(CLOCK.load(Ordering::SeqCst))
+    }
+    let mut h = handler();
+    h.now = now;
+    h.workflow.hang = true;
+    h.workflow.unlisted = true;
+    let cut_off = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        h.handle(json!({"profile": "tutorial", "run_id": "a"})),
+    )
+    .await;
+    assert!(cut_off.is_err(), "a never returns: {cut_off:?}");
+    assert_eq!(started_inputs(&h).len(), 1, "Step Functions got a's start");
+
+    // Past a's lease, b takes it over.
+    CLOCK.store(LEASE_TTL.as_secs() + 1, Ordering::SeqCst);
+    h.workflow.hang = false;
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    let Outcome::Skipped { reason, .. } = outcome else {
+        panic!("a second run started beside a's: {outcome:?}")
+    };
+    assert!(
+        reason.contains(&format!("execution {}", name_of("tutorial", "a"))),
+        "{reason}"
+    );
+    assert_eq!(started_inputs(&h).len(), 1, "exactly one run");
+}
+
+/// A StartExecution that does not answer is not waited for beyond the
+/// lease: the invocation gives up with a retryable error while its lease
+/// still holds, the start stays counted, and the retry finds the execution.
+#[tokio::test]
+async fn a_start_slower_than_the_lease_is_given_up_before_the_lease_ends() {
+    static CLOCK: AtomicI64 = AtomicI64::new(0);
+    fn now() -> Timestamp {
+        "2026-11-25T07:00:00Z".parse::<Timestamp>().unwrap()
+            + jiff::SignedDuration::from_secs(CLOCK.load(Ordering::SeqCst))
+    }
+    let mut h = handler();
+    h.now = now;
+    // Waiting moves the clock (the test does not wait), and lets the other
+    // side of a race run once.
+    h.sleep = |d| {
+        CLOCK.fetch_add(d.as_secs() as i64, Ordering::SeqCst);
+        Box::pin(tokio::task::yield_now())
+    };
+    h.workflow.hang = true;
+    h.workflow.unlisted = true;
+    let a = json!({"profile": "tutorial", "run_id": "a"});
+    let err = tokio::time::timeout(std::time::Duration::from_secs(5), h.handle(a.clone()))
+        .await
+        .expect("a gives up by itself")
+        .unwrap_err();
+    assert!(
+        matches!(err, CreateError::StartTimedOut { .. }) && err.is_retryable(),
+        "{err}"
+    );
+    assert_eq!(err.error_type(), "sparkhub.Retryable");
+    assert_eq!(started_inputs(&h).len(), 1, "Step Functions got a's start");
+    assert!(
+        CLOCK.load(Ordering::SeqCst) < LEASE_TTL.as_secs(),
+        "gave up after {} s, beyond the lease",
+        CLOCK.load(Ordering::SeqCst)
+    );
+
+    // Its start may have happened: another run waits for it.
+    h.workflow.hang = false;
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    // The retry of a's event finds the execution Step Functions did start.
+    assert!(matches!(
+        h.handle(a).await.unwrap(),
+        Outcome::AlreadyStarted { .. }
+    ));
+    assert_eq!(started_inputs(&h).len(), 1, "exactly one run");
+}
+
+/// A start Step Functions refused outright will never run: it is not
+/// remembered, and the profile's next run starts (a remembered one would
+/// hold the profile at its limit for 15 minutes).
+#[tokio::test]
+async fn a_refused_start_does_not_count() {
+    let mut h = handler();
+    h.workflow.refuse = true;
+    let err = h
+        .handle(json!({"profile": "tutorial", "run_id": "a"}))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    h.workflow.refuse = false;
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "b"}))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Started { .. }), "{outcome:?}");
 }
 
 #[tokio::test]

@@ -30,6 +30,14 @@
 //!    object, because the listings may not show them yet). A cluster carries
 //!    the tag [`TAG_EXECUTION`] with its run's execution name, so a run is
 //!    counted once whether it is seen as a cluster, an execution or both.
+//! 4. **A start is written down before it is made.** The holder records the
+//!    run in the lease object ([`record_start`], `If-Match` again, renewing
+//!    the expiry) *before* it calls `StartExecution`, and gives up waiting
+//!    for the call before its lease ends. So an invocation that takes over
+//!    a lease whose holder died inside `StartExecution` (or whose call
+//!    outlived the lease) counts that start as active. A start Step
+//!    Functions refused outright is forgotten again on release; one that
+//!    may have happened (a timeout, a transient error) is remembered.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +91,12 @@ pub struct Lease {
 }
 
 impl Lease {
+    /// Forgets a recorded start that Step Functions refused outright: it
+    /// will never run, so it is not remembered on release.
+    pub fn forget_start(&mut self, execution: &str) {
+        self.body.started.retain(|s| s.execution != execution);
+    }
+
     /// Whether enough of the lease is left to act under it.
     pub fn still_held(&self, now: Timestamp) -> bool {
         self.body
@@ -172,25 +186,52 @@ pub async fn try_acquire<L: LeaseStore>(
     })
 }
 
-/// Frees the lease, remembering the run started under it (if one was).
-/// Returns false when the lease had expired and someone else took it.
+/// Records in the lease, before `StartExecution`, that `execution` is being
+/// started, and renews the lease: a conditional write (`If-Match`), so it
+/// fails when someone else took the lease over. Returns whether it was
+/// recorded; `lease` then has the new version, body and expiry.
+pub async fn record_start<L: LeaseStore>(
+    store: &L,
+    lease: &mut Lease,
+    execution: &str,
+    now: Timestamp,
+) -> Result<bool, AwsError> {
+    let mut started = recent(lease.body.started.clone(), now);
+    started.retain(|s| s.execution != execution);
+    started.push(RecentStart {
+        execution: execution.to_owned(),
+        at: now,
+    });
+    let body = LeaseBody {
+        holder: lease.body.holder.clone(),
+        expires_at: Some(now + LEASE_TTL),
+        started,
+    };
+    match store
+        .replace(&lease.key, &lease.version, &to_json(&body))
+        .await?
+    {
+        Some(version) => {
+            lease.version = version;
+            lease.body = body;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Frees the lease, remembering the starts recorded under it
+/// ([`record_start`]). Returns false when the lease had expired and someone
+/// else took it.
 pub async fn release<L: LeaseStore>(
     store: &L,
     lease: Lease,
-    started: Option<&str>,
     now: Timestamp,
 ) -> Result<bool, AwsError> {
-    let mut remembered = recent(lease.body.started, now);
-    if let Some(execution) = started {
-        remembered.push(RecentStart {
-            execution: execution.to_owned(),
-            at: now,
-        });
-    }
     let body = LeaseBody {
         holder: None,
         expires_at: None,
-        started: remembered,
+        started: recent(lease.body.started, now),
     };
     let released = store
         .replace(&lease.key, &lease.version, &to_json(&body))
@@ -273,7 +314,9 @@ mod tests {
                 until: Some(t0 + LEASE_TTL)
             }
         );
-        assert!(release(&store, first, Some("a_1"), t0).await.unwrap());
+        let mut first = first;
+        assert!(record_start(&store, &mut first, "a_1", t0).await.unwrap());
+        assert!(release(&store, first, t0).await.unwrap());
         let Attempt::Acquired(second) = try_acquire(&store, "k", "b_2", t0).await.unwrap() else {
             panic!("a released lease is taken")
         };
@@ -293,8 +336,8 @@ mod tests {
         let Attempt::Acquired(third) = try_acquire(&store, "k", "c_3", later).await.unwrap() else {
             panic!("an expired lease is taken over")
         };
-        assert!(!release(&store, second, None, later).await.unwrap());
-        assert!(release(&store, third, None, later).await.unwrap());
+        assert!(!release(&store, second, later).await.unwrap());
+        assert!(release(&store, third, later).await.unwrap());
 
         // Starts older than RECENT are forgotten.
         let much_later = t0 + RECENT + SignedDuration::from_secs(1);
@@ -303,6 +346,55 @@ mod tests {
             panic!()
         };
         assert!(fourth.body.started.is_empty());
+    }
+
+    /// The start is in the lease before StartExecution is called: whoever
+    /// takes the lease over after its holder died in the call counts it; a
+    /// start Step Functions refused is forgotten on release.
+    #[tokio::test]
+    async fn a_start_is_recorded_before_it_is_made_and_survives_a_takeover() {
+        let store = Store::default();
+        let t0 = at("2026-11-25T07:00:00Z");
+        let Attempt::Acquired(mut a) = try_acquire(&store, "k", "a_1", t0).await.unwrap() else {
+            panic!()
+        };
+        let t1 = t0 + SignedDuration::from_secs(30);
+        assert!(record_start(&store, &mut a, "a_1", t1).await.unwrap());
+        assert_eq!(a.body.expires_at, Some(t1 + LEASE_TTL), "recording renews");
+        assert!(a.still_held(t1 + SignedDuration::from_secs(45)));
+
+        // a_1 never returns from StartExecution; b_2 takes the lease over.
+        let later = t1 + LEASE_TTL + SignedDuration::from_secs(1);
+        let Attempt::Acquired(mut b) = try_acquire(&store, "k", "b_2", later).await.unwrap() else {
+            panic!("an expired lease is taken over")
+        };
+        assert_eq!(
+            b.body.started,
+            [RecentStart {
+                execution: "a_1".into(),
+                at: t1
+            }],
+            "the pending start is counted by whoever takes over"
+        );
+        assert!(
+            !record_start(&store, &mut a, "a_1", later).await.unwrap(),
+            "a lease taken over cannot be written by its old holder"
+        );
+
+        // b_2's own start is refused: it is forgotten, a_1's is kept.
+        assert!(record_start(&store, &mut b, "b_2", later).await.unwrap());
+        b.forget_start("b_2");
+        assert!(release(&store, b, later).await.unwrap());
+        let Attempt::Acquired(c) = try_acquire(&store, "k", "c_3", later).await.unwrap() else {
+            panic!()
+        };
+        let remembered: Vec<&str> = c
+            .body
+            .started
+            .iter()
+            .map(|s| s.execution.as_str())
+            .collect();
+        assert_eq!(remembered, ["a_1"]);
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::emr::ClusterState;
 use crate::history::{Cause, Record, RecordKind};
+use crate::text::printable;
 
 /// The price table in `prices.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -536,28 +537,32 @@ fn nih(n: Option<i64>) -> String {
 }
 
 /// The report as a terminal table.
+///
+/// Profile names (from tags) and cluster ids come from AWS: they are shown
+/// [`printable`], so nothing in them acts on the terminal.
 pub fn text(r: &Report) -> String {
     use std::fmt::Write;
+    let width = |s: &str| printable(s).chars().count();
     let mut out = String::new();
     let _ = writeln!(
         out,
         "sparkhub report, {} to {} UTC, region {}",
         short(Some(r.since)),
         short(Some(r.until)),
-        r.region
+        printable(&r.region)
     );
     // Columns as wide as the longest profile name and cluster id.
     let pw = r
         .profiles
         .iter()
-        .map(|p| p.profile.len())
+        .map(|p| width(&p.profile))
         .max()
         .unwrap_or(0)
         .max("profile".len());
     let cw = r
         .clusters
         .iter()
-        .map(|c| c.cluster_id.len())
+        .map(|c| width(&c.cluster_id))
         .max()
         .unwrap_or(0)
         .max("cluster".len());
@@ -570,7 +575,7 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(
             out,
             "{:<pw$} {:>8} {:>9.1} {:>9} {:>14} {:>9.1} {:>14}",
-            p.profile,
+            printable(&p.profile),
             p.clusters,
             p.running_hours,
             p.normalized_instance_hours,
@@ -599,8 +604,8 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(
             out,
             "{:<cw$} {:<pw$} {:<16} {:<16} {:>7.1} {:>7} {:>12} {:>7.1}  {}{}",
-            c.cluster_id,
-            c.profile,
+            printable(&c.cluster_id),
+            printable(&c.profile),
             short(c.created_at),
             short(c.ended_at),
             c.running_hours,

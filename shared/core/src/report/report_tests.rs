@@ -360,3 +360,17 @@ fn the_shipped_price_table_knows_the_example_profiles_types() {
         }
     }
 }
+
+/// A profile tag with a carriage return and a right-to-left override is
+/// shown escaped: the table's rows cannot be overwritten or reordered.
+#[test]
+fn the_table_shows_terminal_controls_from_tags_escaped() {
+    let c = cluster("j-EVIL", Some("evil\r\u{202e}lave"), "08:00", Some("10:00"));
+    let out = text(&compute(&inputs(vec![c], vec![]), &prices()));
+    assert!(!out.contains('\r') && !out.contains('\u{202e}'), "{out:?}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("j-EVIL") && l.contains("evil\\r\\u{202e}lave")),
+        "{out}"
+    );
+}

@@ -610,7 +610,17 @@ fn thirty_hours_old(id: &str, profile: &str) -> Fake {
 async fn a_profile_that_exists_but_cannot_be_used_keeps_its_clusters() {
     let broken_toml = long_profile().replacen("[idle]", "[idle", 1);
     let invalid = long_profile().replacen("timeout_minutes = 60", "timeout_minutes = 1", 1);
+    let oversized = format!(
+        "{}\n# {}\n",
+        long_profile(),
+        "x".repeat(crate::profile::MAX_PROFILE_BYTES)
+    );
     let cases: &[(&str, Profiles, &str)] = &[
+        (
+            "someone stored a huge object under its name",
+            Profiles::with(&[("long", &oversized)]),
+            "cannot be parsed",
+        ),
         (
             "an edit broke its TOML",
             Profiles::with(&[("long", &broken_toml)]),
@@ -653,6 +663,13 @@ async fn a_profile_that_exists_but_cannot_be_used_keeps_its_clusters() {
             "{what}: {:?}",
             summary.errors
         );
+        if what.contains("huge") {
+            assert!(
+                summary.errors[0].contains("a profile has at most 262144 bytes"),
+                "{what}: {:?}",
+                summary.errors
+            );
+        }
     }
 }
 
