@@ -283,8 +283,9 @@ pub async fn password(profile: &str, user: &str, rotate: bool) -> Result<(), Str
         written.map_err(|e| message_with_causes(&e))?;
         eprintln!(
             "{user} has a new password (the old one is gone from {name} and {hashes_name}). \
-             Clusters started from now on use it; a running cluster keeps the old one \
-             until its users step runs again."
+             Clusters started from now on use it. A running cluster gets it from a new users \
+             step, which sparkhub adds when the cluster next turns WAITING (after any step); \
+             until then the old password works there."
         );
     }
     println!("{}", passwords[user.as_str()]);

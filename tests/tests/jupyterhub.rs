@@ -147,6 +147,7 @@ impl Node {
             .env("SPARKHUB_LOCK_FILE", self.dir.join("reporter.lock"))
             .env("SECRET_JSON", self.hashes.borrow().as_str())
             .env("SHADOW_DIR", &self.shadow_dir)
+            .env("SPARKHUB_STATE_DIR", self.dir.join("var-lib-sparkhub"))
             .output()
             .expect("bash runs the script")
     }
@@ -399,6 +400,18 @@ fn the_hub_story(venv: &str, expected_major: &str) {
         stderr(&out)
     );
     assert!(!hub.login("admin", ADMIN), "a removed user cannot log in");
+    assert_eq!(
+        hub.user_names(&activity),
+        ["jovyan", "philipp"],
+        "and is gone from the hub (server stopped, sessions and tokens ended)"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let state = node.dir.join("var-lib-sparkhub");
+    assert_eq!(
+        std::fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "the list of users sparkhub made is root's alone"
+    );
     assert!(hub.login("philipp", ROTATED));
 
     // 3. Nobody works: the reporter publishes 0, run after run (it never

@@ -1135,6 +1135,16 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             ));
             out.push(request(
                 &node_role(a.name.as_str()),
+                "secretsmanager:GetSecretValue",
+                &format!(
+                    "arn:aws:secretsmanager:${{Region}}:${{Account}}:secret:{}-AbCdEf",
+                    hashes_secret_name(&b.name)
+                ),
+                &[],
+                "a node reads its own profile's password hashes only",
+            ));
+            out.push(request(
+                &node_role(a.name.as_str()),
                 "s3:PutObject",
                 &object_arn(&b.log_location(BUCKET), "j-EXAMPLE/steps/s-1/stderr.gz"),
                 &[],

@@ -397,11 +397,19 @@ fn node_statements(profile: &Profile) -> Vec<Value> {
     out.push(json!({
         "Sid": "NoControlData",
         "Effect": "Deny",
-        "Action": ["s3:PutObject", "s3:DeleteObject"],
+        "Action": ["s3:Put*", "s3:Delete*", "s3:Restore*", "s3:Replicate*"],
         "Resource": CONTROL_PREFIXES
             .iter()
             .map(|p| sub(&format!("${{SparkhubBucket.Arn}}/{p}*")))
             .collect::<Vec<_>>(),
+    }));
+    // Nor the bucket's own settings (policy, ACL, versioning, lifecycle...),
+    // whatever an existing role may carry besides (CreateEmrRoles=false).
+    out.push(json!({
+        "Sid": "NoBucketSettings",
+        "Effect": "Deny",
+        "Action": ["s3:PutBucket*", "s3:DeleteBucket*", "s3:PutLifecycleConfiguration", "s3:PutEncryptionConfiguration", "s3:PutReplicationConfiguration"],
+        "Resource": [sub("${SparkhubBucket.Arn}")],
     }));
     out
 }

@@ -569,6 +569,15 @@ impl Profile {
                 }
             }
         }
+        if self.notebook_bucket.as_deref() == Some(sparkhub_bucket) {
+            // The same folders as the default, but two profiles could then
+            // both name the user's folder there (the template's check of
+            // shared folders sees two different buckets).
+            out.push((
+                "notebook_bucket".to_owned(),
+                format!("s3://{sparkhub_bucket}/"),
+            ));
+        }
         for (i, trigger) in self.triggers.iter().enumerate() {
             if trigger.bucket == sparkhub_bucket {
                 out.push((
@@ -738,7 +747,7 @@ impl RawProfile {
         let log_uri = self
             .log_uri
             .as_deref()
-            .map(S3Uri::parse_location)
+            .map(|uri| S3Location::parse(uri).map(|l| l.as_uri().clone()))
             .transpose()
             .unwrap_or_else(|e| {
                 err("log_uri", e);

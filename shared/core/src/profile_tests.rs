@@ -891,6 +891,8 @@ fn hostile_locations_are_refused_naming_the_field() {
         "log_uri = \"s3://logs-1/a\\\"b/\"",
         "log_uri = \"s3://logs-1/a/../b/\"",
         "log_uri = \"s3://logs-1/a\\nb/\"",
+        // Without the closing "/", logs/a would also grant logs/ab/.
+        "log_uri = \"s3://logs-1/logs/a\"",
     ] {
         let text = TUTORIAL.replacen(
             "name = \"tutorial\"",

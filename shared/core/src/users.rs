@@ -171,21 +171,33 @@ pub fn plan_hashes(
     (hashes, changed)
 }
 
-/// The users step's name; it encodes the set of users, so a step for the same
-/// users is recognised on the cluster and a changed set gets a new step.
-pub fn step_name(users: &[UserName]) -> String {
+/// The users step's name: it encodes the set of users and their password
+/// hashes, so a step for the same users and passwords is recognised on the
+/// cluster, and a changed set, a rotated password or a removed user gets a
+/// new step (at the cluster's next WAITING).
+pub fn step_name(users: &[UserName], hashes: &BTreeMap<String, String>) -> String {
     let mut sorted: Vec<&str> = users.iter().map(UserName::as_str).collect();
     sorted.sort_unstable();
-    let digest = Sha256::digest(sorted.join("\n").as_bytes());
+    let mut text = sorted.join("\n");
+    for (user, hash) in hashes {
+        text.push_str(&format!("\n{user}:{hash}"));
+    }
+    let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     format!("sparkhub: JupyterHub users {hex}")
 }
 
 /// The EMR step that runs the users script through `script-runner.jar` of the
 /// cluster's region. Its arguments name the secret, never a password.
-pub fn users_step(users: &[UserName], script_uri: &str, secret: &str, region: &str) -> StepConfig {
+pub fn users_step(
+    users: &[UserName],
+    hashes: &BTreeMap<String, String>,
+    script_uri: &str,
+    secret: &str,
+    region: &str,
+) -> StepConfig {
     StepConfig {
-        name: step_name(users),
+        name: step_name(users, hashes),
         action_on_failure: ActionOnFailure::Continue,
         hadoop_jar_step: HadoopJarStep {
             jar: format!("s3://{region}.elasticmapreduce/libs/script-runner/script-runner.jar"),
@@ -365,14 +377,23 @@ mod tests {
     }
 
     #[test]
-    fn step_name_depends_on_the_set_of_users_only() {
+    fn step_name_changes_with_a_rotated_or_removed_password() {
+        let one = BTreeMap::from([("a".to_owned(), "$6$s$h1".to_owned())]);
+        let rotated = BTreeMap::from([("a".to_owned(), "$6$t$h2".to_owned())]);
+        let u = users(&["a"]);
+        assert_eq!(step_name(&u, &one), step_name(&u, &one.clone()));
+        assert_ne!(step_name(&u, &one), step_name(&u, &rotated));
+    }
+
+    #[test]
+    fn step_name_depends_on_the_set_of_users_not_their_order() {
         assert_eq!(
-            step_name(&users(&["a", "b"])),
-            step_name(&users(&["b", "a"]))
+            step_name(&users(&["a", "b"]), &BTreeMap::new()),
+            step_name(&users(&["b", "a"]), &BTreeMap::new())
         );
         assert_ne!(
-            step_name(&users(&["a", "b"])),
-            step_name(&users(&["a", "b", "c"]))
+            step_name(&users(&["a", "b"]), &BTreeMap::new()),
+            step_name(&users(&["a", "b", "c"]), &BTreeMap::new())
         );
     }
 
@@ -380,6 +401,7 @@ mod tests {
     fn the_step_uses_the_regions_script_runner_and_names_only_the_secret() {
         let step = users_step(
             &users(&["philipp"]),
+            &BTreeMap::new(),
             "s3://b/scripts/x/jupyterhub-users.sh",
             "sparkhub/t/jupyterhub-users",
             "eu-central-1",

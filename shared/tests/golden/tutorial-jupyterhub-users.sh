@@ -14,9 +14,11 @@
 # they never appear in a command line, in the step's arguments or in this
 # script's output. Never add `set -x` to this script.
 #
-# Every run makes each user's password the secret's (so a rotated password
-# takes effect when the step runs again), and locks the password of every
-# user an earlier run made whom the profile no longer lists.
+# Every run makes each user's password the secret's, and locks and removes
+# from the hub every user an earlier run made whom the profile no longer
+# lists. The step's name encodes the users and their hashes, so after a
+# rotation or a removal the setup function adds a new step at the cluster's
+# next WAITING.
 #
 # It talks to the hub as the JupyterHub service sparkhub-users (allowed to
 # create users, nothing else), whose token sparkhub-hub-setup keeps in a
@@ -109,23 +111,30 @@ for user in "${USERS[@]}"; do
 done
 
 # Users an earlier run made whom the profile no longer lists: password
-# locked (their files stay). The list is root's, next to the hub's
-# configuration.
-made="$hub_conf/sparkhub-users.made"
-locked=0
+# locked (their files stay), and below removed from the hub, which stops
+# their server and ends their sessions and tokens. The list lives in a
+# root-only directory (not the hub's configuration directory, which every
+# notebook user may write).
+state_dir=${SPARKHUB_STATE_DIR:-/var/lib/sparkhub}
+sudo mkdir -p "$state_dir"
+sudo chmod 0700 "$state_dir"
+made="$state_dir/users-made"
+declare -A listed=()
+for user in "${USERS[@]}"; do listed[$user]=1; done
+removed=()
 while IFS= read -r old; do
   [ -n "$old" ] || continue
-  if ! printf '%s\n' "${USERS[@]}" | grep -qxF "$old" &&
-    sudo docker exec "$HUB_CONTAINER" id -u "$old" >/dev/null 2>&1; then
+  if [ -z "${listed[$old]:-}" ] && sudo docker exec "$HUB_CONTAINER" id -u "$old" >/dev/null 2>&1; then
     sudo docker exec "$HUB_CONTAINER" passwd -l "$old" >/dev/null
     log "user $old is no longer in the profile: password locked"
-    locked=$((locked + 1))
+    removed+=("$old")
   fi
 done < <(sudo cat "$made" 2>/dev/null || true)
+locked=${#removed[@]}
+tmp=$(sudo mktemp "$state_dir/.users-made.XXXXXX")
 { sudo cat "$made" 2>/dev/null || true; printf '%s\n' "${USERS[@]}"; } | sort -u |
-  sudo tee "$made.new" >/dev/null
-sudo chmod 0600 "$made.new"
-sudo mv -f "$made.new" "$made"
+  sudo tee "$tmp" >/dev/null
+sudo mv -f "$tmp" "$made"
 
 # The hub may be restarting (an earlier run's setup, or a person): wait
 # until it answers sparkhub's service again.
@@ -140,6 +149,17 @@ while :; do
     exit 1
   fi
   sleep 5
+done
+
+for old in "${removed[@]}"; do
+  status=$(hub DELETE "/users/$old")
+  case "$status" in
+    204 | 404) log "user $old removed from the hub (server stopped, sessions and tokens ended)" ;;
+    *)
+      log "removing $old from the hub failed (HTTP $status)"
+      exit 1
+      ;;
+  esac
 done
 
 for user in "${USERS[@]}"; do

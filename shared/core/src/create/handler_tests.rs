@@ -791,6 +791,13 @@ async fn a_log_uri_at_the_sparkhub_bucket_root_starts_nothing() {
             "log_uri = s3://sparkhub-test/logs/retrain/",
         ),
         (
+            (
+                "name = \"tutorial\"",
+                "name = \"tutorial\"\nnotebook_bucket = \"sparkhub-test\"",
+            ),
+            "notebook_bucket = s3://sparkhub-test/",
+        ),
+        (
             ("", "\n[access]\nread = [\"s3://sparkhub-test/jupyter/\"]\n"),
             "access.read[0] = s3://sparkhub-test/jupyter/",
         ),

@@ -150,14 +150,15 @@ where
             .ensure_passwords(&plaintext, profile.name.as_str(), users)
             .await?;
         if !removed_users.is_empty() {
-            warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile lost their password (both secrets); their accounts on running clusters stay until those end");
+            warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile lost their password (both secrets); the users step locks them and removes them from the hub");
         }
         let secret = hashes_secret_name(&profile.name);
-        self.ensure_hashes(&secret, profile.name.as_str(), &passwords)
+        let hashes = self
+            .ensure_hashes(&secret, profile.name.as_str(), &passwords)
             .await?;
         let user_names: Vec<String> = users.iter().map(UserName::to_string).collect();
 
-        let name = step_name(users);
+        let name = step_name(users, &hashes);
         let steps = self.clusters.steps(&cluster_id).await?;
         match users_step(&steps, &name) {
             UsersStep::Add => {}
@@ -215,7 +216,7 @@ where
             .await?;
         let region = event.region.unwrap_or_else(|| self.config.region.clone());
         let script_uri = format!("s3://{}/{}", self.config.bucket, script.key);
-        let step = users_step_config(users, &script_uri, &secret, &region);
+        let step = users_step_config(users, &hashes, &script_uri, &secret, &region);
         let step_id = self.clusters.add_step(&cluster_id, &step).await?;
         info!(%cluster_id, profile = %profile.name, %step_id, users = ?user_names, ?new_passwords_for, "added the JupyterHub users step");
         Ok(Outcome::StepAdded {
@@ -269,7 +270,7 @@ where
         secret: &str,
         profile: &str,
         passwords: &BTreeMap<String, String>,
-    ) -> Result<(), SetupError> {
+    ) -> Result<BTreeMap<String, String>, SetupError> {
         let description = format!(
             "sparkhub: SHA-512 crypt hashes of the JupyterHub passwords of profile {profile} (user -> hash), what its nodes read"
         );
@@ -281,7 +282,7 @@ where
                 random_salt,
             );
             if !changed && existing.is_some() {
-                return Ok(());
+                return Ok(hashes);
             }
             match existing {
                 Some(_) => self.secrets.update(secret, &hashes).await?,
@@ -292,7 +293,7 @@ where
                 }
             }
             info!(%secret, users = ?hashes.keys().collect::<Vec<_>>(), "wrote password hashes");
-            return Ok(());
+            return Ok(hashes);
         }
         Err(SetupError::Aws(AwsError::new(
             "Secrets Manager CreateSecret",

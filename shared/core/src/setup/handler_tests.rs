@@ -479,3 +479,31 @@ fn the_configuration_needs_bucket_and_region_and_may_name_a_topic() {
         assert!(err.to_string().contains(missing), "{err}");
     }
 }
+
+/// `sparkhub password --rotate` changes the secrets; the cluster's next
+/// WAITING gets a users step for the new hashes (the step's name encodes
+/// them), which sets the new password on the running cluster.
+#[tokio::test]
+async fn a_rotated_password_gets_a_new_users_step() {
+    let h = handler(TUTORIAL, managed("tutorial"));
+    h.handle(waiting()).await.unwrap();
+    let again = h.handle(waiting()).await.unwrap();
+    assert!(
+        matches!(again, Outcome::AlreadySetUp { .. }),
+        "nothing changed: {again:?}"
+    );
+    let mut rotated = secret(&h);
+    rotated.insert("philipp".into(), "RotatedPassword000000000".into());
+    h.secrets
+        .0
+        .lock()
+        .unwrap()
+        .insert("sparkhub/tutorial/jupyterhub-users".into(), rotated);
+    let outcome = h.handle(waiting()).await.unwrap();
+    assert!(matches!(outcome, Outcome::StepAdded { .. }), "{outcome:?}");
+    assert_eq!(steps(&h).len(), 2);
+    assert!(crate::users::hash_matches(
+        "RotatedPassword000000000",
+        &hashes(&h)["philipp"]
+    ));
+}
