@@ -83,6 +83,15 @@ fn waiting(cluster_id: &str) -> Value {
     e
 }
 
+async fn secret(s: &Setup, name: &str) -> BTreeMap<String, String> {
+    s.handler
+        .secrets
+        .read(name)
+        .await
+        .unwrap()
+        .expect("the secret exists")
+}
+
 async fn passwords(s: &Setup) -> BTreeMap<String, String> {
     s.handler
         .secrets
@@ -127,10 +136,23 @@ async fn waiting_cluster_gets_passwords_and_one_step_and_a_new_user_gets_another
     assert_eq!(
         args[1..],
         [
-            format!("sparkhub/{}/jupyterhub-users", s.profile),
+            format!("sparkhub/{}/jupyterhub-password-hashes", s.profile),
             "us-east-1".into()
-        ]
+        ],
+        "the step names the hashes, which is all a node may read"
     );
+    let hashes = secret(
+        &s,
+        &format!("sparkhub/{}/jupyterhub-password-hashes", s.profile),
+    )
+    .await;
+    assert_eq!(hashes.keys().collect::<Vec<_>>(), ["admin", "philipp"]);
+    for (user, hash) in &hashes {
+        assert!(
+            sparkhub_core::users::hash_matches(&first[user], hash),
+            "{user}"
+        );
+    }
     let script_key = args[0]
         .strip_prefix(&format!("s3://{}/", s.bucket))
         .expect("the script is in the sparkhub bucket");
