@@ -43,7 +43,11 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 	.venv-jupyterhub5/bin/pip install --quiet --disable-pip-version-check -r requirements-jupyterhub5.txt
 	touch $@
 
-DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q -p sparkhub-tests --bin demo
+# Without -p: cargo resolves the features of every workspace member, as
+# cargo-lambda's `cargo run --bin <function>` does, so the demo, the CLI it
+# runs and the three functions share one build of the AWS SDK (with -p each
+# resolved a smaller graph and compiled the SDK again).
+DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q --bin demo
 
 demo: venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium
 	$(WITH_EMULATOR) sh -c '$(DEMO)'

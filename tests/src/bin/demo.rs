@@ -346,7 +346,9 @@ async fn run(t: &mut Timeline) -> bool {
     let html = std::env::temp_dir().join(format!("{}.html", unique("sparkhub-demo-report")));
     let report = Command::new("cargo")
         .args([
-            "run", "-q", "-p", "sparkhub", "--", "report", "--since", "1d",
+            // No -p: the features of the whole workspace, as the functions
+            // under cargo lambda watch are built, so nothing is compiled again.
+            "run", "-q", "--bin", "sparkhub", "--", "report", "--since", "1d",
         ])
         .arg("--bucket")
         .arg(&bucket)
