@@ -405,17 +405,22 @@ impl LocalAws {
         .await
     }
 
-    /// The error names of the execution's failed task attempts, in order.
-    pub async fn task_failures(&self, execution_arn: &str) -> Vec<String> {
-        let history = self
-            .sfn
+    /// The execution's history events (the first page: enough for the
+    /// tests' short runs).
+    async fn history(&self, execution_arn: &str) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+        self.sfn
             .get_execution_history()
             .execution_arn(execution_arn)
             .send()
             .await
-            .expect("get_execution_history");
-        history
+            .expect("get_execution_history")
             .events
+    }
+
+    /// The error names of the execution's failed task attempts, in order.
+    pub async fn task_failures(&self, execution_arn: &str) -> Vec<String> {
+        self.history(execution_arn)
+            .await
             .iter()
             .filter_map(|e| e.task_failed_event_details.as_ref())
             .map(|d| d.error.clone().unwrap_or_default())
@@ -425,14 +430,8 @@ impl LocalAws {
     /// The cluster id the execution's "Create cluster" state produced.
     pub async fn cluster_of(&self, execution_arn: &str) -> String {
         wait_for("the execution to create its cluster", || async {
-            let history = self
-                .sfn
-                .get_execution_history()
-                .execution_arn(execution_arn)
-                .send()
-                .await
-                .expect("get_execution_history");
-            history.events.iter().find_map(|e| {
+            let events = self.history(execution_arn).await;
+            events.iter().find_map(|e| {
                 let exited = e.state_exited_event_details.as_ref()?;
                 if exited.name != sparkhub_core::workflow::CREATE_CLUSTER {
                     return None;

@@ -28,6 +28,15 @@ fn plan(profile_toml: &str, test_tag: &str, run: RunOptions) -> ClusterPlan {
     render::plan(&profile, &Deployment::with_default_roles(BUCKET), &run)
 }
 
+/// The cluster's steps once the workflow has added `n` of them.
+async fn steps_added(aws: &LocalAws, cluster: &str, n: usize) -> Vec<sparkhub_tests::Step> {
+    wait_for(&format!("step {n} of the run"), || async {
+        let steps = aws.steps(cluster).await;
+        (steps.len() >= n).then_some(steps)
+    })
+    .await
+}
+
 async fn start(aws: &LocalAws, plan: &ClusterPlan, name: &str) -> String {
     let machine = aws.create_state_machine(CLUSTER_WORKFLOW_FILE, name).await;
     aws.start(&machine, name, &serde_json::to_value(&plan.input).unwrap())
@@ -147,11 +156,7 @@ async fn pipeline_run_adds_steps_in_order_waits_and_terminates_at_the_end() {
     let execution = start(&aws, &plan, &name).await;
     let cluster = aws.cluster_of(&execution).await;
 
-    let first = wait_for("the first step", || async {
-        let steps = aws.steps(&cluster).await;
-        (!steps.is_empty()).then_some(steps)
-    })
-    .await;
+    let first = steps_added(&aws, &cluster, 1).await;
     assert_eq!(first.len(), 1, "one step at a time: {first:?}");
     assert_eq!(first[0].name, "clean");
     assert_eq!(
@@ -170,11 +175,7 @@ async fn pipeline_run_adds_steps_in_order_waits_and_terminates_at_the_end() {
     );
 
     aws.set_step_state(&cluster, &first[0].id, "COMPLETED", None);
-    let second = wait_for("the second step", || async {
-        let steps = aws.steps(&cluster).await;
-        (steps.len() == 2).then_some(steps)
-    })
-    .await;
+    let second = steps_added(&aws, &cluster, 2).await;
     let names: Vec<&str> = second.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["clean", "train"]);
     assert_eq!(aws.cluster_state(&cluster).await, "RUNNING");
@@ -323,11 +324,7 @@ async fn throttled_create_and_add_step_are_retried_and_the_cluster_lives() {
     let execution = start(&aws, &plan, &name).await;
     let cluster = aws.cluster_of(&execution).await;
 
-    let first = wait_for("the first step", || async {
-        let steps = aws.steps(&cluster).await;
-        (!steps.is_empty()).then_some(steps)
-    })
-    .await;
+    let first = steps_added(&aws, &cluster, 1).await;
     assert_eq!(first.len(), 1, "one step, added once: {first:?}");
     assert_eq!(
         aws.cluster_state(&cluster).await,
@@ -335,11 +332,7 @@ async fn throttled_create_and_add_step_are_retried_and_the_cluster_lives() {
         "not terminated"
     );
     aws.set_step_state(&cluster, &first[0].id, "COMPLETED", None);
-    let second = wait_for("the second step", || async {
-        let steps = aws.steps(&cluster).await;
-        (steps.len() == 2).then_some(steps)
-    })
-    .await;
+    let second = steps_added(&aws, &cluster, 2).await;
     aws.set_step_state(&cluster, &second[1].id, "COMPLETED", None);
     let done = aws.finished(&execution).await;
     assert_eq!(done.status, "SUCCEEDED", "{done:?}");
