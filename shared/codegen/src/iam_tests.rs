@@ -248,3 +248,86 @@ fn sparkhubs_create_secret_sends_no_tags_and_no_kms_key() {
         );
     }
 }
+
+/// Threat model, one test per way a notebook user (the node role) or a
+/// starter of executions could reach beyond their profile: each is in the
+/// inventory's abuse list, which the simulation (tests/infra/test_iam.py,
+/// `test_every_listed_abuse_is_denied`) proves denied.
+fn denied(
+    principal: &str,
+    action: &str,
+    resource_has: &str,
+    context: Option<(&str, &str)>,
+) -> bool {
+    inventory(&repo_profiles()).denied.iter().any(|r| {
+        r.principal == principal
+            && r.action == action
+            && r.resource.contains(resource_has)
+            && context.is_none_or(|(k, v)| r.context.get(k) == Some(&ContextValue::One(v.into())))
+    })
+}
+
+#[test]
+fn a_node_cannot_read_the_plaintext_passwords_of_its_own_profile() {
+    assert!(denied(
+        &node_role("tutorial"),
+        "secretsmanager:GetSecretValue",
+        "secret:sparkhub/tutorial/jupyterhub-users-",
+        None
+    ));
+}
+
+#[test]
+fn a_node_cannot_write_the_buckets_profiles_scripts_locks_or_history() {
+    for prefix in ["/profiles/", "/scripts/", "/locks/", "/history/"] {
+        for action in ["s3:PutObject", "s3:DeleteObject"] {
+            assert!(
+                denied(&node_role("tutorial"), action, prefix, None),
+                "{action} {prefix}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_node_cannot_overwrite_another_profiles_logs() {
+    assert!(denied(
+        &node_role("retrain"),
+        "s3:PutObject",
+        "/logs/tutorial/",
+        None
+    ));
+    assert!(denied(
+        &node_role("tutorial"),
+        "s3:PutObject",
+        "/logs/retrain/",
+        None
+    ));
+}
+
+#[test]
+fn a_node_cannot_publish_activity_for_another_profiles_clusters() {
+    for namespace in ["Sparkhub", "Sparkhub/Notebooks/retrain"] {
+        assert!(
+            denied(
+                &node_role("tutorial"),
+                "cloudwatch:PutMetricData",
+                "*",
+                Some(("cloudwatch:namespace", namespace))
+            ),
+            "{namespace}"
+        );
+    }
+}
+
+#[test]
+fn a_node_role_the_stack_did_not_generate_cannot_be_passed() {
+    for principal in [STATE_MACHINE, EMR_SERVICE_ROLE] {
+        assert!(denied(
+            principal,
+            "iam:PassRole",
+            "role/${EmrInstanceRolePrefix}-not-a-profile",
+            None
+        ));
+    }
+}

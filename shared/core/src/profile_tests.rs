@@ -839,6 +839,43 @@ mod fuzz {
             }
         }
 
+        /// Any log_uri, [access] location or trigger prefix a profile
+        /// accepts uses the one key character set, without `.`, `..` or
+        /// empty segments: nothing in it can be read as a quote, a wildcard,
+        /// a newline or a way up by IAM, YAML, a shell or Hadoop.
+        #[test]
+        fn every_accepted_location_is_plain(
+            key in "[ -~\n\u{202e}]{0,24}",
+            field in 0usize..3,
+        ) {
+            let uri = format!("s3://loc-1/{key}");
+            let text = match field {
+                0 => TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"tutorial\"\nlog_uri = {uri:?}"), 1),
+                1 => format!("{TUTORIAL}\n[access]\nread = [{uri:?}]\n"),
+                _ => RETRAIN.replacen("prefix = \"incoming/\"", &format!("prefix = {key:?}"), 1),
+            };
+            if let Ok(profile) = Profile::parse(&text) {
+                let keys: Vec<String> = profile
+                    .log_uri
+                    .iter()
+                    .map(|u| u.key().to_owned())
+                    .chain(profile.access.read.iter().map(|l| l.prefix().to_owned()))
+                    .chain(profile.triggers.iter().map(|t| t.prefix.clone()))
+                    .collect();
+                for k in keys {
+                    prop_assert!(
+                        k.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=+".contains(c)),
+                        "{k:?}"
+                    );
+                    let segments: Vec<&str> = k.split('/').collect();
+                    prop_assert!(
+                        segments[..segments.len() - 1].iter().all(|s| !s.is_empty() && *s != "." && *s != ".."),
+                        "{k:?}"
+                    );
+                }
+            }
+        }
+
         /// The tutorial with one value replaced by anything: never a panic.
         #[test]
         fn the_tutorial_with_one_value_changed_never_panics(
