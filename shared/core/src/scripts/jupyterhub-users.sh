@@ -151,7 +151,9 @@ while :; do
   sleep 5
 done
 
-for old in "${removed[@]}"; do
+# ${a[@]+"${a[@]}"}: an empty array under `set -u` is an error in bash 4.2
+# (Amazon Linux 2, emr-6.x); bash 5 (Amazon Linux 2023) would not mind.
+for old in ${removed[@]+"${removed[@]}"}; do
   status=$(hub DELETE "/users/$old")
   case "$status" in
     204 | 404) log "user $old removed from the hub (server stopped, sessions and tokens ended)" ;;
