@@ -30,6 +30,12 @@ STAR_RESOURCE_ALLOWED = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # Session Manager's message channels have no resource-level permissions
+    # (Service Authorization Reference, Amazon Message Gateway Service).
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 
 

@@ -904,6 +904,19 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
             "the notebook activity reporter publishes its count in its profile's namespace",
         ));
     }
+    for action in crate::infra::SSM_AGENT_ACTIONS {
+        let resource = if action.starts_with("ssm:") {
+            "arn:aws:ec2:${Region}:${Account}:instance/i-0example"
+        } else {
+            "*"
+        };
+        out.push(node(
+            action,
+            resource,
+            &[],
+            "the SSM Agent keeps the node reachable by Session Manager port forwarding (sparkhub connect)",
+        ));
+    }
     for step in &plan.input.steps {
         for arg in std::iter::once(&step.hadoop_jar_step.jar).chain(&step.hadoop_jar_step.args) {
             if let Ok(uri) = S3Uri::parse(arg) {

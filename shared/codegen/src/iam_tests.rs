@@ -331,3 +331,22 @@ fn a_node_role_the_stack_did_not_generate_cannot_be_passed() {
         ));
     }
 }
+
+/// With the defaults (no key pair, no SSH rule) Session Manager port
+/// forwarding is the way into JupyterHub: every node role may do what the
+/// SSM Agent needs, and the simulation proves it allowed.
+#[test]
+fn every_node_can_be_reached_by_session_manager() {
+    let inventory = inventory(&repo_profiles());
+    for profile in ["tutorial", "retrain"] {
+        for action in crate::infra::SSM_AGENT_ACTIONS {
+            assert!(
+                inventory
+                    .allowed
+                    .iter()
+                    .any(|r| r.principal == node_role(profile) && r.action == action),
+                "{profile}: {action}"
+            );
+        }
+    }
+}

@@ -166,6 +166,10 @@ pub fn node_role_resources(profiles: &[Profile]) -> String {
             &format!("NodePolicy{id}"),
             &json!({
                 "Type": "AWS::IAM::Policy",
+                "Metadata": {"checkov": {"skip": [{
+                    "id": "CKV_AWS_111",
+                    "comment": "Session Manager's ssmmessages channel actions have no resource-level permissions; every other write names its resources."
+                }]}},
                 "Properties": {
                     "PolicyName": format!("sparkhub-node-{name}"),
                     "Roles": [{"Fn::If": ["CreateRoles", {"Ref": format!("NodeRole{id}")}, role_name]}],
@@ -261,6 +265,16 @@ impl Location {
         format!("{}/{}*", self.bucket.arn(), self.prefix)
     }
 }
+
+/// What the SSM Agent on a node needs for Session Manager (port forwarding
+/// to JupyterHub); these actions have no resource-level permissions.
+pub const SSM_AGENT_ACTIONS: [&str; 5] = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
 
 /// The sparkhub bucket's prefixes that steer every cluster: profiles,
 /// scripts, leases, history. No node may write them, whatever its profile's
@@ -394,6 +408,24 @@ fn node_statements(profile: &Profile) -> Vec<Value> {
             Some(json!({"StringEquals": {"cloudwatch:namespace": notebook_namespace(name.as_str())}})),
         ));
     }
+    // Session Manager port forwarding to the hub (no open port, no key
+    // pair): the SSM Agent on the node registers and opens its channels with
+    // the node's credentials. The minimal instance-profile actions of
+    // https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-create-iam-instance-profile.html
+    // (AmazonSSMManagedInstanceCore grants more: parameters, documents,
+    // inventory). They let the node answer sessions, not start any.
+    out.push(statement(
+        "SessionManagerInstance",
+        &SSM_AGENT_ACTIONS[..1],
+        &["arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*".into()],
+        None,
+    ));
+    out.push(statement(
+        "SessionManagerChannels",
+        &SSM_AGENT_ACTIONS[1..],
+        &["*".into()],
+        None,
+    ));
     out.push(json!({
         "Sid": "NoControlData",
         "Effect": "Deny",
