@@ -12,11 +12,10 @@ use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::ports::{ClusterSteps, ClusterTagger, ClusterUntagger, SecretStore};
 use sparkhub_core::profile::{MAX_PROFILE_BYTES, ProfileParseError};
 use sparkhub_core::render::{self, Deployment, RunOptions, TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
+use sparkhub_core::setup::secrets::write_hashes;
 use sparkhub_core::sweep::Config;
 use sparkhub_core::text::{printable, shell_word};
-use sparkhub_core::users::{
-    hashes_secret_name, plan_hashes, random_password, random_salt, secret_name,
-};
+use sparkhub_core::users::{hashes_secret_name, random_password, secret_name};
 use sparkhub_core::workflow::{cluster_workflow, generated_definitions, mermaid};
 use sparkhub_core::{Profile, ProfileName, UserName};
 
@@ -259,28 +258,9 @@ pub async fn password(profile: &str, user: &str, rotate: bool) -> Result<(), Str
             .await
             .map_err(|e| message_with_causes(&e))?;
         let hashes_name = hashes_secret_name(&profile);
-        let existing = secrets
-            .read(&hashes_name)
+        write_hashes(&secrets, &profile, &passwords)
             .await
             .map_err(|e| message_with_causes(&e))?;
-        let (hashes, _) = plan_hashes(
-            &passwords,
-            existing.as_ref().unwrap_or(&Default::default()),
-            random_salt,
-        );
-        let written = match existing {
-            Some(_) => secrets.update(&hashes_name, &hashes).await.map(|()| true),
-            None => {
-                secrets
-                    .create(
-                        &hashes_name,
-                        &format!("sparkhub: SHA-512 crypt hashes of the JupyterHub passwords of profile {profile} (user -> hash), what its nodes read"),
-                        &hashes,
-                    )
-                    .await
-            }
-        };
-        written.map_err(|e| message_with_causes(&e))?;
         eprintln!(
             "{user} has a new password (the old one is gone from {name} and {hashes_name}). \
              Clusters started from now on use it. A running cluster gets it from a new users \

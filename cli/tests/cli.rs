@@ -250,29 +250,11 @@ async fn connect_prints_the_masters_dns_name_and_the_ssm_alternative() {
 /// prints its arguments, gives the key file whole and runs nothing else.
 #[tokio::test]
 async fn connect_prints_a_key_named_like_a_command_as_one_argument() {
-    use aws_sdk_emr::types::JobFlowInstancesConfig;
     let aws = LocalAws::connect().await;
     let key = "team key; touch pwned #";
     let id = aws
-        .emr
-        .run_job_flow()
-        .name("sparkhub-connect-key")
-        .release_label("emr-7.10.0")
-        .service_role("EMR_DefaultRole")
-        .job_flow_role("EMR_EC2_DefaultRole")
-        .instances(
-            JobFlowInstancesConfig::builder()
-                .instance_count(1)
-                .master_instance_type("m5.xlarge")
-                .keep_job_flow_alive_when_no_steps(true)
-                .ec2_key_name(key)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("run_job_flow")
-        .job_flow_id
-        .expect("a cluster id");
+        .run_cluster_with_key("sparkhub-connect-key", &[], &[], Some(key))
+        .await;
     let dns = aws
         .describe_cluster(&id)
         .await

@@ -175,6 +175,18 @@ impl LocalAws {
         tags: &[(&str, &str)],
         applications: &[&str],
     ) -> String {
+        self.run_cluster_with_key(name, tags, applications, None)
+            .await
+    }
+
+    /// [`Self::run_cluster`] with an EC2 key pair name on the instances.
+    pub async fn run_cluster_with_key(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        applications: &[&str],
+        key_name: Option<&str>,
+    ) -> String {
         use aws_sdk_emr::types::{Application, JobFlowInstancesConfig, Tag};
         let mut request = self
             .emr
@@ -188,6 +200,7 @@ impl LocalAws {
                     .instance_count(1)
                     .master_instance_type("m5.xlarge")
                     .keep_job_flow_alive_when_no_steps(true)
+                    .set_ec2_key_name(key_name.map(str::to_owned))
                     .build(),
             );
         for (key, value) in tags {

@@ -3,13 +3,13 @@
 use crate::emr::ClusterState;
 use crate::errors::message_with_causes;
 use crate::loading::{ProfileError, load_profile};
-use crate::ports::{AwsError, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore};
+use crate::ports::{ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore};
 use crate::scripts::{self, USERS_SCRIPT};
 use crate::settings::Settings;
+use crate::setup::secrets::{write_hashes, write_planned};
 use crate::setup::steps::{UsersStep, users_step};
 use crate::users::{
-    hashes_secret_name, plan_hashes, plan_passwords, random_salt, secret_name, step_name,
-    users_step as users_step_config,
+    hashes_secret_name, plan_passwords, secret_name, step_name, users_step as users_step_config,
 };
 use crate::{ProfileName, UserName};
 use serde::Serialize;
@@ -153,9 +153,7 @@ where
             warn!(%cluster_id, profile = %profile.name, ?removed_users, "users no longer in the profile lost their password (both secrets); the users step locks them and removes them from the hub");
         }
         let secret = hashes_secret_name(&profile.name);
-        let hashes = self
-            .ensure_hashes(&secret, profile.name.as_str(), &passwords)
-            .await?;
+        let hashes = write_hashes(&self.secrets, &profile.name, &passwords).await?;
         let user_names: Vec<String> = users.iter().map(UserName::to_string).collect();
 
         let name = step_name(users, &hashes);
@@ -263,46 +261,6 @@ where
         }
     }
 
-    /// Makes the hashes secret hold the crypt hash of every password (and
-    /// nothing else); a hash that still matches its password is kept.
-    async fn ensure_hashes(
-        &self,
-        secret: &str,
-        profile: &str,
-        passwords: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, SetupError> {
-        let description = format!(
-            "sparkhub: SHA-512 crypt hashes of the JupyterHub passwords of profile {profile} (user -> hash), what its nodes read"
-        );
-        for _ in 0..2 {
-            let existing = self.secrets.read(secret).await?;
-            let (hashes, changed) = plan_hashes(
-                passwords,
-                existing.as_ref().unwrap_or(&Default::default()),
-                random_salt,
-            );
-            if !changed && existing.is_some() {
-                return Ok(hashes);
-            }
-            match existing {
-                Some(_) => self.secrets.update(secret, &hashes).await?,
-                None => {
-                    if !self.secrets.create(secret, &description, &hashes).await? {
-                        continue;
-                    }
-                }
-            }
-            info!(%secret, users = ?hashes.keys().collect::<Vec<_>>(), "wrote password hashes");
-            return Ok(hashes);
-        }
-        Err(SetupError::Aws(AwsError::new(
-            "Secrets Manager CreateSecret",
-            true,
-            Some("ConcurrentModification".into()),
-            format!("secret {secret} changed twice while sparkhub was writing hashes"),
-        )))
-    }
-
     /// Makes sure every user has a password in the secret and no one else
     /// has; returns the users that got a new one, the users the profile no
     /// longer lists, and the passwords.
@@ -315,39 +273,14 @@ where
     ) -> Result<(Vec<String>, Vec<String>, BTreeMap<String, String>), SetupError> {
         let description =
             format!("sparkhub: JupyterHub passwords of profile {profile} (user -> password)");
-        // Two attempts: a concurrent invocation may create the secret between
-        // our read and our create; then we read again and add to it.
-        for _ in 0..2 {
-            let existing = self.secrets.read(secret).await?;
-            let plan = plan_passwords(
-                users,
-                existing.as_ref().unwrap_or(&Default::default()),
-                self.password,
-            );
-            if !plan.changes() && existing.is_some() {
-                return Ok((plan.added, plan.removed, plan.passwords));
-            }
-            match existing {
-                Some(_) => self.secrets.update(secret, &plan.passwords).await?,
-                None => {
-                    if !self
-                        .secrets
-                        .create(secret, &description, &plan.passwords)
-                        .await?
-                    {
-                        continue;
-                    }
-                }
-            }
-            info!(%secret, users = ?plan.added, removed = ?plan.removed, "passwords written");
-            return Ok((plan.added, plan.removed, plan.passwords));
-        }
-        Err(SetupError::Aws(AwsError::new(
-            "Secrets Manager CreateSecret",
-            true,
-            Some("ConcurrentModification".into()),
-            format!("secret {secret} changed twice while sparkhub was adding passwords"),
-        )))
+        let (passwords, (added, removed)) =
+            write_planned(&self.secrets, secret, &description, |existing| {
+                let plan = plan_passwords(users, existing, self.password);
+                let changed = plan.changes();
+                (plan.passwords, changed, (plan.added, plan.removed))
+            })
+            .await?;
+        Ok((added, removed, passwords))
     }
 }
 

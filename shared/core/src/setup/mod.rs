@@ -5,6 +5,7 @@
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod secrets;
 pub mod steps;
 
 pub use error::SetupError;
