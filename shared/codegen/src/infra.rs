@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sparkhub_core::Profile;
 use sparkhub_core::idle::notebook_namespace;
 use sparkhub_core::names::S3Uri;
-use sparkhub_core::profile::default_log_prefix;
+use sparkhub_core::profile::{default_log_prefix, shared_notebook_folders};
 use sparkhub_core::render::TAG_PROFILE;
 use sparkhub_core::users::hashes_secret_name;
 
@@ -205,29 +205,6 @@ pub fn node_role_resources(profiles: &[Profile]) -> String {
         &pass(json!({"Fn::If": ["CreateRoles", {"Ref": "EmrServiceRole"}, {"Ref": "EmrServiceRoleName"}]})),
     ));
     out.trim_end().to_owned() + "\n\n"
-}
-
-/// Users that two profiles share in one notebook bucket: `(user, bucket or
-/// None for the sparkhub bucket, the profiles)`. Notebooks live under
-/// `jupyter/<user>/`, and each profile's node role may read its users'
-/// folders, so such a user's notebooks would be open to both profiles'
-/// clusters; the generated template refuses it.
-pub fn shared_notebook_folders(profiles: &[Profile]) -> Vec<(String, Option<String>, Vec<String>)> {
-    let mut owners: std::collections::BTreeMap<(String, Option<String>), Vec<String>> =
-        std::collections::BTreeMap::new();
-    for profile in profiles.iter().filter(|p| p.has_application("JupyterHub")) {
-        for user in &profile.users {
-            owners
-                .entry((user.to_string(), profile.notebook_bucket.clone()))
-                .or_default()
-                .push(profile.name.to_string());
-        }
-    }
-    owners
-        .into_iter()
-        .filter(|(_, names)| names.len() > 1)
-        .map(|((user, bucket), names)| (user, bucket, names))
-        .collect()
 }
 
 #[derive(Clone)]
@@ -473,7 +450,7 @@ pub fn with_section(
 /// of `profiles`), or an error when a marker is missing or two profiles would
 /// share a user's notebook folder.
 pub fn generated_template(template: &str, profiles: &[Profile]) -> Result<String, String> {
-    let shared = shared_notebook_folders(profiles);
+    let shared = shared_notebook_folders(&profiles.iter().collect::<Vec<_>>());
     if !shared.is_empty() {
         return Err(format!(
             "profiles/: these users' notebooks would be readable by the clusters of several profiles; rename them or give the profiles different notebook_bucket values: {shared:?}"
@@ -500,13 +477,18 @@ pub fn repo_profiles() -> Vec<Profile> {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     paths.sort();
-    paths
+    let profiles = paths
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).expect("a profile is readable");
             Profile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         })
-        .collect()
+        .collect::<Vec<_>>();
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let files: Vec<(&str, &Profile)> = names.iter().map(String::as_str).zip(&profiles).collect();
+    let together = sparkhub_core::profile::problems_together(&files);
+    assert!(together.is_empty(), "profiles/: {together:?}");
+    profiles
 }
 
 #[cfg(test)]
@@ -517,7 +499,7 @@ mod tests {
     #[test]
     fn two_profiles_may_not_share_a_users_notebook_folder() {
         let profiles = repo_profiles();
-        assert!(shared_notebook_folders(&profiles).is_empty());
+        assert!(shared_notebook_folders(&profiles.iter().collect::<Vec<_>>()).is_empty());
         let tutorial = profiles
             .iter()
             .find(|p| p.name.as_str() == "tutorial")
@@ -529,7 +511,7 @@ mod tests {
             .to_vec();
         let both = [tutorial.clone(), other.clone()];
         assert_eq!(
-            shared_notebook_folders(&both),
+            shared_notebook_folders(&both.iter().collect::<Vec<_>>()),
             [(
                 "philipp".to_string(),
                 None,
@@ -537,7 +519,7 @@ mod tests {
             )]
         );
         other.notebook_bucket = Some("team-b-notebooks".into());
-        assert!(shared_notebook_folders(&[tutorial.clone(), other]).is_empty());
+        assert!(shared_notebook_folders(&[tutorial, &other]).is_empty());
     }
 
     #[test]

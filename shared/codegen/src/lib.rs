@@ -15,6 +15,23 @@ use sparkhub_core::workflow;
 /// The profile the golden renderings show (`shared/tests/golden/`).
 const GOLDEN_PROFILE: &str = "tutorial";
 
+/// The README's profile key reference, generated from the profile model
+/// (`sparkhub_core::profile::keys`), between these markers.
+pub const KEYS_BEGIN: &str = "<!-- BEGIN generated: profile keys (make generate) -->";
+pub const KEYS_END: &str = "<!-- END generated: profile keys -->";
+
+/// `readme` with the key reference between [`KEYS_BEGIN`] and [`KEYS_END`].
+pub fn with_key_reference(readme: &str) -> Option<String> {
+    let begin = readme.find(KEYS_BEGIN)?;
+    let end = readme.find(KEYS_END)?;
+    Some(format!(
+        "{}{KEYS_BEGIN}\n{}{}",
+        &readme[..begin],
+        sparkhub_core::profile::keys::reference_markdown(),
+        &readme[end..]
+    ))
+}
+
 /// Every generated file with what the code makes of it now.
 pub fn generated() -> Result<Vec<Generated>, String> {
     let root = workspace_root();
@@ -33,6 +50,9 @@ pub fn generated() -> Result<Vec<Generated>, String> {
             .and_then(|readme| {
                 implied::with_readme_table(&readme)
                     .ok_or("README.md lacks the markers of the table of permissions AWS checks beside the named action")
+            })
+            .and_then(|readme| {
+                with_key_reference(&readme).ok_or("README.md lacks the profile key reference markers")
             })?,
     );
 

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::names::{ProfileName, S3Location, S3Uri, UserName};
 
+#[path = "profile_keys.rs"]
+pub mod keys;
+
 /// The EMR release a profile gets when it names none: a current emr-7 release.
 pub const DEFAULT_RELEASE_LABEL: &str = "emr-7.10.0";
 
@@ -374,25 +377,6 @@ pub fn is_key_pair_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || KEY_PAIR_NAME_PUNCTUATION.as_bytes().contains(&b))
 }
 
-/// Keys a profile must have (paths in the profile's TOML; `[]` for each
-/// element of an array of tables). Serde fills them with defaults so that
-/// parsing goes on and every problem is reported at once; these are then
-/// reported as missing.
-pub const REQUIRED_KEYS: &[&str] = &[
-    "name",
-    "applications",
-    "fleets",
-    "fleets.master",
-    "fleets.core",
-    "fleets.master.instance_types",
-    "fleets.core.instance_types",
-    "fleets.task.instance_types",
-    "schedule.cron",
-    "schedule.timezone",
-    "steps[].name",
-    "triggers[].bucket",
-];
-
 /// Why a text is not a valid profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileParseError {
@@ -483,7 +467,7 @@ fn missing_keys(table: &toml::Table) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    for key in REQUIRED_KEYS {
+    for key in keys::required() {
         let parts: Vec<&str> = key.split('.').collect();
         walk(table, &parts, "", &mut out);
     }
@@ -511,12 +495,15 @@ impl Profile {
             Err(ValidationErrors(errors)) => {
                 // A missing key's default would also be reported as a bad
                 // value: a field reported already is not reported again.
+                // Nor is a section whose key was taken out (its default
+                // would make the section look wrong: a master fleet of 0).
                 let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
                 problems.extend(errors.into_iter().filter(|e| {
                     !reported.iter().any(|m| {
                         e.field == *m
                             || e.field.starts_with(&format!("{m}."))
                             || e.field.starts_with(&format!("{m}["))
+                            || m.starts_with(&format!("{}.", e.field))
                     })
                 }));
             }
@@ -590,6 +577,80 @@ impl Profile {
     }
 }
 
+/// Users that two profiles share in one notebook bucket: `(user, bucket or
+/// None for the sparkhub bucket, the profiles)`. Notebooks live under
+/// `jupyter/<user>/`, and each profile's node role may read its users'
+/// folders, so such a user's notebooks would be open to both profiles'
+/// clusters; `validate` and `make generate` refuse it.
+pub fn shared_notebook_folders(
+    profiles: &[&Profile],
+) -> Vec<(String, Option<String>, Vec<String>)> {
+    let mut owners: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
+    for profile in profiles.iter().filter(|p| p.has_application("JupyterHub")) {
+        for user in &profile.users {
+            owners
+                .entry((user.to_string(), profile.notebook_bucket.clone()))
+                .or_default()
+                .push(profile.name.to_string());
+        }
+    }
+    owners
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|((user, bucket), names)| (user, bucket, names))
+        .collect()
+}
+
+/// What is wrong with valid profiles taken together, as `(file, problem)`:
+/// a file whose name is not `<name>.toml` (the functions read
+/// `profiles/<name>.toml`), two files of one name, and a user two profiles
+/// share in one notebook bucket. `files` pairs each file's name with its
+/// profile.
+pub fn problems_together(files: &[(&str, &Profile)]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, (file, profile)) in files.iter().enumerate() {
+        let expected = format!("{}.toml", profile.name);
+        let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+        if base != expected {
+            out.push((
+                (*file).to_owned(),
+                format!(
+                    "the file must be named {expected} after its name = \"{}\" (sparkhub reads profiles/{expected}); rename the file or the profile",
+                    profile.name
+                ),
+            ));
+        }
+        if let Some((first, _)) = files[..i].iter().find(|(_, p)| p.name == profile.name) {
+            out.push((
+                (*file).to_owned(),
+                format!(
+                    "name = \"{}\" is also the name of {first}; each profile needs its own name",
+                    profile.name
+                ),
+            ));
+        }
+    }
+    let profiles: Vec<&Profile> = files.iter().map(|(_, p)| *p).collect();
+    for (user, bucket, names) in shared_notebook_folders(&profiles) {
+        let bucket =
+            bucket.map_or_else(|| "the sparkhub bucket".to_owned(), |b| format!("s3://{b}"));
+        let file = files
+            .iter()
+            .filter(|(_, p)| names.contains(&p.name.to_string()))
+            .map(|(f, _)| *f)
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push((
+            file,
+            format!(
+                "profiles {} share the user {user} in {bucket}: each cluster could read the other's notebooks of {user} (jupyter/{user}/); rename the user in one of them or give them different notebook_bucket values",
+                names.join(" and ")
+            ),
+        ));
+    }
+    out
+}
+
 /// Where a profile's cluster logs go by default: `logs/<profile>/` in the
 /// sparkhub bucket, so one profile's nodes cannot overwrite another's logs.
 pub fn default_log_prefix(profile: &ProfileName) -> String {
@@ -614,15 +675,27 @@ impl RawProfile {
         if text.len() > MAX_PROFILE_BYTES {
             return Err(ProfileParseError::TooLarge { size: text.len() });
         }
-        let table: toml::Table = toml::from_str(text)
+        let mut table: toml::Table = toml::from_str(text)
             .map_err(|e: toml::de::Error| ProfileParseError::NotToml(e.to_string()))?;
         let mut problems: Vec<FieldError> = missing_keys(&table)
             .into_iter()
             .map(|field| FieldError {
+                message: match keys::find(&field.replace(|c: char| c.is_ascii_digit(), "")) {
+                    Some(key) if !key.example.is_empty() => {
+                        format!(
+                            "is required, like {} = {}",
+                            key.path.rsplit('.').next().unwrap_or(&field),
+                            key.example
+                        )
+                    }
+                    _ => "is required".into(),
+                },
                 field,
-                message: "is required".into(),
             })
             .collect();
+        // Unknown keys, wrong kinds and misplaced keys, in plain words; what
+        // they name is taken out, so that serde below reads the rest.
+        problems.extend(keys::check_shape(&mut table));
         let mut unknown = Vec::new();
         let mut on_unknown = |path: serde_ignored::Path| unknown.push(ignored_path(&path));
         let parsed: Result<RawProfile, _> = serde_path_to_error::deserialize(
@@ -753,11 +826,29 @@ impl RawProfile {
                 err("log_uri", e);
                 None
             });
-        if let Some(bucket) = &self.notebook_bucket
-            && let Err(e) = crate::names::check_bucket(bucket)
-        {
-            err("notebook_bucket", e);
-        }
+        // Like every other location, `s3://bucket` (or `s3://bucket/`); the
+        // bare name, as earlier versions took it, is read the same.
+        let notebook_bucket = self.notebook_bucket.as_deref().and_then(|written| {
+            let bucket = written
+                .strip_prefix("s3://")
+                .map_or(written, |rest| rest.strip_suffix('/').unwrap_or(rest));
+            if bucket.contains('/') {
+                err(
+                    "notebook_bucket",
+                    format!(
+                        "{written:?} names a folder; notebook_bucket is a whole bucket, like \"s3://team-notebooks\" (sparkhub keeps each user's notebooks in their own folder of it)"
+                    ),
+                );
+                return None;
+            }
+            match crate::names::check_bucket(bucket) {
+                Ok(()) => Some(bucket.to_owned()),
+                Err(e) => {
+                    err("notebook_bucket", e);
+                    None
+                }
+            }
+        });
         for (i, subnet) in self.subnet_ids.iter().enumerate() {
             if !is_aws_id(subnet, "subnet-") {
                 err(
@@ -980,7 +1071,7 @@ impl RawProfile {
                 users,
                 key_name: self.key_name.clone(),
                 log_uri,
-                notebook_bucket: self.notebook_bucket.clone(),
+                notebook_bucket,
                 subnet_ids: self.subnet_ids.clone(),
                 access,
                 fleets: self.fleets.clone(),
@@ -1105,11 +1196,132 @@ fn is_instance_type(t: &str) -> bool {
     ok(family) && ok(size) && family.as_bytes()[0].is_ascii_lowercase()
 }
 
-/// Checks the shape of an EventBridge Scheduler cron expression:
-/// `cron(minutes hours day-of-month month day-of-week year)`, with exactly one
-/// of day-of-month and day-of-week set to `?`. The field syntax itself is
-/// checked by EventBridge when the schedule is created; sparkhub catches the
-/// mistakes people make most (five-field Unix cron, both days set).
+/// One field of a cron expression: its name, range, value names and the
+/// wildcards it allows, from EventBridge's cron reference
+/// (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html>,
+/// the format EventBridge Scheduler's `cron()` uses too).
+struct CronField {
+    name: &'static str,
+    low: u32,
+    high: u32,
+    /// Names for low, low + 1, ... (months, days of the week).
+    names: &'static [&'static str],
+    /// Wildcards besides `,` `-` `*` `/` digits and names.
+    special: &'static str,
+}
+
+const CRON_FIELDS: [CronField; 6] = [
+    CronField {
+        name: "minutes",
+        low: 0,
+        high: 59,
+        names: &[],
+        special: "",
+    },
+    CronField {
+        name: "hours",
+        low: 0,
+        high: 23,
+        names: &[],
+        special: "",
+    },
+    CronField {
+        name: "day-of-month",
+        low: 1,
+        high: 31,
+        names: &[],
+        special: "?LW",
+    },
+    CronField {
+        name: "month",
+        low: 1,
+        high: 12,
+        names: &[
+            "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+        ],
+        special: "",
+    },
+    CronField {
+        name: "day-of-week",
+        low: 1,
+        high: 7,
+        names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+        special: "?L#",
+    },
+    CronField {
+        name: "year",
+        low: 1970,
+        high: 2199,
+        names: &[],
+        special: "",
+    },
+];
+
+impl CronField {
+    fn range(&self) -> String {
+        match (self.names.first(), self.names.last()) {
+            (Some(first), Some(last)) => {
+                format!("{}-{} or {first}-{last}", self.low, self.high)
+            }
+            _ => format!("{}-{}", self.low, self.high),
+        }
+    }
+
+    /// One value: a number in range or a name.
+    fn value(&self, text: &str) -> bool {
+        match text.parse::<u32>() {
+            Ok(n) => (self.low..=self.high).contains(&n),
+            Err(_) => self.names.contains(&text),
+        }
+    }
+
+    /// One element of a comma list: `*`, `v`, `a-b`, with `/step`, and the
+    /// field's own `?`, `L`, `W`, `#`.
+    fn element(&self, text: &str) -> bool {
+        let allows = |c: char| self.special.contains(c);
+        match text {
+            "?" => return allows('?'),
+            "L" => return allows('L'),
+            "LW" => return allows('W'),
+            _ => {}
+        }
+        if allows('W')
+            && let Some(day) = text.strip_suffix('W')
+        {
+            return self.value(day);
+        }
+        if allows('L')
+            && let Some(day) = text.strip_suffix('L')
+            && self.value(day)
+        {
+            return true;
+        }
+        if allows('#')
+            && let Some((day, nth)) = text.split_once('#')
+        {
+            return self.value(day) && matches!(nth, "1" | "2" | "3" | "4" | "5");
+        }
+        let (base, step) = match text.split_once('/') {
+            Some((base, step)) => (base, Some(step)),
+            None => (text, None),
+        };
+        if let Some(step) = step
+            && !step.parse::<u32>().is_ok_and(|s| s >= 1 && s <= self.high)
+        {
+            return false;
+        }
+        match base.split_once('-') {
+            _ if base == "*" => true,
+            Some((from, to)) => self.value(from) && self.value(to),
+            None => self.value(base),
+        }
+    }
+}
+
+/// Checks an EventBridge Scheduler cron expression:
+/// `cron(minutes hours day-of-month month day-of-week year)`, each field
+/// against EventBridge's ranges, names and wildcards ([`CRON_FIELDS`]), with
+/// exactly one of day-of-month and day-of-week `?`.
 fn check_cron(expr: &str) -> Result<(), String> {
     let example = "e.g. \"cron(0 8 ? * MON-FRI *)\"";
     let Some(body) = expr
@@ -1127,14 +1339,23 @@ fn check_cron(expr: &str) -> Result<(), String> {
             fields.len()
         ));
     }
-    let allowed = |f: &str| {
-        f.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b",-*?/LW#".contains(&b))
-    };
-    if let Some(bad) = fields.iter().find(|f| !allowed(f)) {
-        return Err(format!(
-            "{expr:?}: field {bad:?} has characters cron does not use"
-        ));
+    let mut wrong = Vec::new();
+    for (field, text) in CRON_FIELDS.iter().zip(&fields) {
+        let elements: Vec<&str> = text.split(',').collect();
+        let ok = elements.iter().all(|e| field.element(e))
+            // `?` and `#` stand alone ("3#1,6#3" is two expressions).
+            && (elements.len() == 1 || !text.contains(['?', '#']));
+        if !ok {
+            let special: String = field.special.chars().map(|c| format!(" {c}")).collect();
+            wrong.push(format!(
+                "{} {text:?} (allowed: {}, with , - * /{special})",
+                field.name,
+                field.range()
+            ));
+        }
+    }
+    if !wrong.is_empty() {
+        return Err(format!("{expr:?}: {}", wrong.join("; ")));
     }
     if (fields[2] == "?") == (fields[4] == "?") {
         return Err(format!(

@@ -953,3 +953,417 @@ fn a_refused_key_name_names_the_field_and_the_rule() {
         "{text}"
     );
 }
+
+/// The problems of one parse, as "field: message" lines.
+fn problems(text: &str) -> Vec<String> {
+    match Profile::parse(text) {
+        Ok(_) => vec![],
+        Err(ProfileParseError::Invalid(ValidationErrors(errors))) => {
+            errors.iter().map(ToString::to_string).collect()
+        }
+        Err(other) => panic!("valid TOML reported as {other}"),
+    }
+}
+
+/// The issue's file: a wrong type, a typo and a reserved user, each named in
+/// plain words, in one answer.
+#[test]
+fn a_wrong_type_a_typo_and_a_reserved_user_are_all_named_in_plain_words() {
+    let text = TUTORIAL
+        .replace("timeout_minutes = 60", "timeout_minutes = \"60\"")
+        .replace("python_packages", "python_package")
+        .replace("\"admin\"]", "\"root\"]");
+    let found = problems(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let all = found.join("\n");
+    assert!(
+        all.contains(
+            "idle.timeout_minutes: must be a whole number of minutes, like 60 (without quotes)"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "python_package: is not a key sparkhub knows; did you mean `python_packages`?"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("users[1]: \"root\""), "{all}");
+    for rust in [
+        "expected u32",
+        "invalid type",
+        "unknown variant",
+        "sequence",
+    ] {
+        assert!(!all.contains(rust), "{rust} in {all}");
+    }
+}
+
+/// One broken profile per case, each alone (exactly its field, in its
+/// words), then all of them in one file: every problem reported.
+#[test]
+fn broken_profiles_each_alone_and_all_together() {
+    // (text in the tutorial → replacement, field, words in the message)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "timeout_minutes = 60",
+            "timeout_minutes = \"60\"",
+            "idle.timeout_minutes",
+            "must be a whole number of minutes, like 60 (without quotes)",
+        ),
+        (
+            "grace_minutes = 30",
+            "grace_minutes = -5",
+            "idle.grace_minutes",
+            "whole number of minutes, like 30; -5 is negative",
+        ),
+        (
+            "max_lifetime_hours = 12",
+            "max_lifetime_hours = 1.5",
+            "idle.max_lifetime_hours",
+            "must be a whole number of hours, like 12; it is the number 1.5",
+        ),
+        (
+            "kind = \"interactive\"",
+            "kind = \"batch\"",
+            "kind",
+            "must be one of \"interactive\", \"pipeline\"; \"batch\" is none of them",
+        ),
+        (
+            "users = [\"philipp\", \"admin\"]",
+            "users = \"philipp\"",
+            "users",
+            "must be a list of texts in quotes, like [\"alice\", \"bob\"]; it is text (\"philipp\")",
+        ),
+        (
+            "\"pandas\", \"boto3\"]",
+            "\"pandas\", 3]",
+            "python_packages[4]",
+            "must be text in quotes",
+        ),
+        (
+            "key_name = \"sparkhub-tutorial\"",
+            "key_name = true",
+            "key_name",
+            "must be text in quotes, like \"team-a\"; it is true",
+        ),
+        (
+            "on_demand = 2",
+            "on_demand = 99999999999",
+            "fleets.core.on_demand",
+            "99999999999 is too large",
+        ),
+        (
+            "[fleets.master]",
+            "access = \"s3://data-1/\"\n[fleets.master]",
+            "access",
+            "must be a section, [access], with its keys on the lines below; it is text",
+        ),
+        (
+            "timeout_minutes = 60",
+            "timeout_minute = 60",
+            "idle.timeout_minute",
+            "did you mean `timeout_minutes`?",
+        ),
+        (
+            "cron = \"cron(0 8 ? * MON-FRI *)\"",
+            "cron = \"cron(0 25 ? * MON-FRI *)\"",
+            "schedule.cron",
+            "hours \"25\" (allowed: 0-23",
+        ),
+        (
+            "cron = \"cron(0 8 ? * MON-FRI *)\"",
+            "cron = \"cron(61 8 ? * MON-FRI *)\"",
+            "schedule.cron",
+            "minutes \"61\" (allowed: 0-59",
+        ),
+        (
+            "cron = \"cron(0 8 ? * MON-FRI *)\"",
+            "cron = \"cron(0 8 ? 13 MON-FRI *)\"",
+            "schedule.cron",
+            "month \"13\" (allowed: 1-12 or JAN-DEC",
+        ),
+        (
+            "cron = \"cron(0 8 ? * MON-FRI *)\"",
+            "cron = \"cron(0 8 ? * MON-FRY *)\"",
+            "schedule.cron",
+            "day-of-week \"MON-FRY\" (allowed: 1-7 or SUN-SAT",
+        ),
+        (
+            "[fleets.master]",
+            "notebook_bucket = \"s3://team-nb/notebooks/\"\n[fleets.master]",
+            "notebook_bucket",
+            "names a folder",
+        ),
+    ];
+    let mut all = TUTORIAL.to_owned();
+    let mut expected = Vec::new();
+    for (from, to, field, words) in cases {
+        assert!(TUTORIAL.contains(from), "{from:?} is in the tutorial");
+        let found = problems(&TUTORIAL.replacen(from, to, 1));
+        assert_eq!(found.len(), 1, "{to:?}: {found:#?}");
+        assert!(
+            found[0].starts_with(&format!("{field}: ")) && found[0].contains(words),
+            "{to:?}: {found:?}"
+        );
+        // Together: the cases that edit one line edit it in turn; the ones
+        // on a line already edited are left out of the combined file.
+        if all.contains(from) {
+            all = all.replacen(from, to, 1);
+            expected.push(*field);
+        }
+    }
+    // A key appended at the end of the file lands in [tags].
+    all.push_str("\nmax_active_clusters = 2\n");
+    expected.push("tags.max_active_clusters");
+    let found = problems(&all);
+    let fields: Vec<&str> = found
+        .iter()
+        .map(|f| f.split(": ").next().unwrap())
+        .collect();
+    for field in &expected {
+        assert!(fields.contains(field), "{field} missing from {found:#?}");
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}
+
+#[test]
+fn a_top_level_key_written_below_a_section_is_named_as_such() {
+    let found = problems(&format!("{TUTORIAL}\nnotebook_bucket = \"s3://team-nb\"\n"));
+    assert_eq!(
+        found,
+        [
+            "tags.notebook_bucket: `notebook_bucket` is a top-level key; it must come before the first [section] (below [tags], TOML makes it a tag)"
+        ]
+    );
+    let text = TUTORIAL.replace("grace_minutes = 30", "grace_minutes = 30\nkey_name = \"k\"");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "idle.key_name: `key_name` is a top-level key; it must come before the first [section]"
+        ),
+        "{found:?}"
+    );
+    // A real tag stays a tag.
+    assert!(problems(&format!("{TUTORIAL}\nowner = \"data-team\"\n")).is_empty());
+}
+
+#[test]
+fn cron_fields_are_checked_against_eventbridges_ranges_and_names() {
+    for good in [
+        "cron(0 8 ? * MON-FRI *)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+        "cron(0 8 L * ? *)",
+        "cron(0 8 15W * ? 2027)",
+        "cron(0 8 LW * ? *)",
+        "cron(0 8 ? * 6#3 *)",
+        "cron(0 8 ? * 6L *)",
+        "cron(30 7 1,15 JAN,MAR-MAY ? 2026-2030)",
+        "cron(*/5 * ? * * *)",
+    ] {
+        assert_eq!(check_cron(good), Ok(()), "{good}");
+    }
+    for (bad, words) in [
+        ("cron(0 25 ? * MON-FRI *)", "hours \"25\""),
+        ("cron(61 8 ? * MON-FRI *)", "minutes \"61\""),
+        ("cron(0 8 ? 13 MON-FRI *)", "month \"13\""),
+        ("cron(0 8 ? * MON-FRY *)", "day-of-week \"MON-FRY\""),
+        ("cron(0 8 32 * ? *)", "day-of-month \"32\""),
+        ("cron(0 8 ? * 8 *)", "day-of-week \"8\""),
+        ("cron(0 8 ? * 3#1,6#3 *)", "day-of-week \"3#1,6#3\""),
+        ("cron(0 8 ? * MON-FRI 1969)", "year \"1969\""),
+        (
+            "cron(0 8 L * MON *)",
+            "exactly one of day-of-month and day-of-week",
+        ),
+        ("cron(0 8 ? * MON#6 *)", "day-of-week"),
+        ("cron(0/0 8 ? * MON *)", "minutes \"0/0\""),
+        ("cron(0 8W ? * MON *)", "hours \"8W\""),
+        ("0 8 * * 1-5", "not an EventBridge cron expression"),
+    ] {
+        let message = check_cron(bad).unwrap_err();
+        assert!(message.contains(words), "{bad}: {message}");
+    }
+}
+
+#[test]
+fn notebook_bucket_takes_an_s3_uri_or_a_bare_name_alike() {
+    for written in ["team-nb", "s3://team-nb", "s3://team-nb/"] {
+        let text = TUTORIAL.replacen(
+            "[fleets.master]",
+            &format!("notebook_bucket = {written:?}\n[fleets.master]"),
+            1,
+        );
+        let profile = Profile::parse(&text).unwrap();
+        assert_eq!(
+            profile.notebook_bucket.as_deref(),
+            Some("team-nb"),
+            "{written}"
+        );
+    }
+}
+
+/// The key table is the model: every key a full profile has is in it, and
+/// none else; each default is what parsing fills in.
+#[test]
+fn the_key_table_is_the_profile_model() {
+    use super::keys::{KEYS, Kind, Need};
+    fn paths(value: &toml::Value, at: &str, out: &mut Vec<String>) {
+        let toml::Value::Table(table) = value else {
+            return;
+        };
+        for (name, inner) in table {
+            let path = if at.is_empty() {
+                name.clone()
+            } else {
+                format!("{at}.{name}")
+            };
+            out.push(path.clone());
+            match inner {
+                toml::Value::Table(_) if path != "tags" => paths(inner, &path, out),
+                toml::Value::Array(items) if items.first().is_some_and(toml::Value::is_table) => {
+                    paths(&items[0], &format!("{path}[]"), out)
+                }
+                _ => {}
+            }
+        }
+    }
+    let full = r#"
+name = "x"
+kind = "pipeline"
+release_label = "emr-7.10.0"
+applications = ["Spark"]
+python_packages = ["pandas"]
+users = []
+key_name = "k"
+log_uri = "s3://logs-1/"
+notebook_bucket = "nb-1"
+subnet_ids = ["subnet-0abc"]
+max_active_clusters = 2
+[access]
+read = ["s3://in-1/"]
+write = ["s3://out-1/"]
+[fleets.master]
+instance_types = ["m5.xlarge"]
+on_demand = 1
+spot = 0
+[fleets.core]
+instance_types = ["m5.xlarge"]
+on_demand = 1
+spot = 0
+[fleets.task]
+instance_types = ["m5.xlarge"]
+on_demand = 0
+spot = 1
+[idle]
+timeout_minutes = 60
+grace_minutes = 30
+max_lifetime_hours = 12
+warn_minutes = 15
+[schedule]
+cron = "cron(0 8 ? * MON-FRI *)"
+timezone = "UTC"
+[tags]
+team = "a"
+[[steps]]
+name = "s"
+jar = "command-runner.jar"
+args = ["x"]
+action_on_failure = "CONTINUE"
+[[triggers]]
+bucket = "in-1"
+prefix = "p/"
+suffix = ".csv"
+"#;
+    let raw = RawProfile::from_toml(full).unwrap();
+    let mut model = Vec::new();
+    paths(&toml::Value::try_from(&raw).unwrap(), "", &mut model);
+    model.sort();
+    let mut table: Vec<String> = KEYS.iter().map(|k| k.path.to_owned()).collect();
+    table.sort();
+    assert_eq!(table, model, "the key table and RawProfile differ");
+
+    let minimal = r#"
+name = "x"
+applications = ["Spark"]
+[fleets.master]
+instance_types = ["m5.xlarge"]
+[fleets.core]
+instance_types = ["m5.xlarge"]
+[fleets.task]
+instance_types = ["m5.xlarge"]
+[schedule]
+cron = "cron(0 8 ? * MON-FRI *)"
+timezone = "UTC"
+[[steps]]
+name = "s"
+[[triggers]]
+bucket = "in-1"
+"#;
+    let filled = toml::Value::try_from(RawProfile::from_toml(minimal).unwrap()).unwrap();
+    for key in KEYS {
+        let mut at = Some(&filled);
+        for part in key.path.split('.') {
+            at = match part.strip_suffix("[]") {
+                Some(list) => at.and_then(|v| v.get(list)).and_then(|v| v.get(0)),
+                None => at.and_then(|v| v.get(part)),
+            };
+        }
+        let sections = matches!(key.kind, Kind::Section | Kind::Sections | Kind::TextMap);
+        match key.default {
+            Some(default) => {
+                let expected: toml::Table = toml::from_str(&format!("v = {default}")).unwrap();
+                assert_eq!(at, Some(&expected["v"]), "default of {}", key.path);
+            }
+            None if key.need == Need::Optional && !sections => {
+                assert_eq!(
+                    at, None,
+                    "{} has a default the table does not name",
+                    key.path
+                )
+            }
+            None => {}
+        }
+        if !key.example.is_empty() && !matches!(key.kind, Kind::Choice(_)) {
+            let example: Result<toml::Table, _> = toml::from_str(&format!("v = {}", key.example));
+            assert!(example.is_ok(), "the example of {} is TOML", key.path);
+        }
+    }
+}
+
+#[test]
+fn profiles_are_checked_together() {
+    let tutorial = Profile::parse(TUTORIAL).unwrap();
+    let retrain = Profile::parse(RETRAIN).unwrap();
+    assert!(
+        problems_together(&[
+            ("profiles/tutorial.toml", &tutorial),
+            ("profiles/retrain.toml", &retrain)
+        ])
+        .is_empty()
+    );
+    let mut team_b = tutorial.clone();
+    team_b.name = ProfileName::parse("team-b").unwrap();
+    let found = problems_together(&[
+        ("profiles/tutorial.toml", &tutorial),
+        ("profiles/tutorial-copy.toml", &tutorial),
+        ("team-b.toml", &team_b),
+    ]);
+    let text: Vec<String> = found.iter().map(|(f, p)| format!("{f}: {p}")).collect();
+    assert_eq!(found.len(), 4, "{text:#?}");
+    assert!(
+        text[0].starts_with("profiles/tutorial-copy.toml: the file must be named tutorial.toml"),
+        "{text:#?}"
+    );
+    assert!(text[1].starts_with("profiles/tutorial-copy.toml: name = \"tutorial\" is also the name of profiles/tutorial.toml"), "{text:#?}");
+    assert!(
+        text[2].contains("share the user admin in the sparkhub bucket"),
+        "{text:#?}"
+    );
+    assert!(text[3].contains("share the user philipp"), "{text:#?}");
+    team_b.notebook_bucket = Some("team-b-nb".into());
+    assert!(
+        problems_together(&[("tutorial.toml", &tutorial), ("team-b.toml", &team_b)]).is_empty()
+    );
+}
