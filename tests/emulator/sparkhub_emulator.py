@@ -74,10 +74,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 os.environ.setdefault("MOTO_ENABLE_RECORDING", "True")
-os.environ.setdefault(
-    "MOTO_RECORDER_FILEPATH",
-    os.path.join(tempfile.mkdtemp(prefix="sparkhub-emulator-"), "recording.jsonl"),
-)
+# with-emulator names a file in its own directory (removed with it); run alone,
+# the emulator makes one.
+if "MOTO_RECORDER_FILEPATH" not in os.environ:
+    os.environ["MOTO_RECORDER_FILEPATH"] = os.path.join(
+        tempfile.mkdtemp(prefix="sparkhub-emulator-"), "recording.jsonl"
+    )
 
 from moto.cloudwatch import models as cloudwatch_models  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
