@@ -33,7 +33,10 @@ port). On top of moto it:
     POST /sparkhub-control/emr/step-state
          {"region": "...", "cluster_id": "j-...", "step_id": "s-...", "state": "FAILED", "reason": "..."}
     POST /sparkhub-control/emr/cluster-times
-         {"region": "...", "cluster_id": "j-...", "created_at": "<ISO 8601>", "ready_at": "<ISO 8601>"}
+         {"region": "...", "cluster_id": "j-...", "created_at": "<ISO 8601>", "ready_at": "<ISO 8601>",
+          "normalized_instance_hours": 72}
+         (each key optional; NormalizedInstanceHours is what EMR counts up
+         while a cluster runs: moto leaves it at 0)
 
     POST /sparkhub-control/emr/fail-next
          {"operation": "RunJobFlow", "match": "<text>", "code": "ThrottlingException",
@@ -188,6 +191,8 @@ def _set_cluster_times(body):
         cluster.creation_datetime = _parse_time(body["created_at"]).replace(tzinfo=None)
     if body.get("ready_at"):
         cluster.ready_datetime = _parse_time(body["ready_at"]).replace(tzinfo=None)
+    if body.get("normalized_instance_hours") is not None:
+        cluster.normalized_instance_hours = int(body["normalized_instance_hours"])
     return {"cluster_id": cluster.id}
 
 

@@ -167,6 +167,15 @@ impl LocalAws {
         );
     }
 
+    /// Sets the `NormalizedInstanceHours` EMR reports for a cluster (EMR
+    /// counts them up while it runs; the emulator leaves them at 0).
+    pub fn set_normalized_instance_hours(&self, cluster_id: &str, hours: u32) {
+        self.control(
+            "emr/cluster-times",
+            json!({"region": self.region, "cluster_id": cluster_id, "normalized_instance_hours": hours}),
+        );
+    }
+
     /// Creates a small cluster directly (not through sparkhub) with the given
     /// tags and applications; it starts WAITING, as in the emulator.
     pub async fn run_cluster(
