@@ -47,9 +47,12 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 # cargo-lambda's `cargo run --bin <function>` does, so the demo, the CLI it
 # runs and the three functions share one build of the AWS SDK (with -p each
 # resolved a smaller graph and compiled the SDK again).
-DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q --bin demo
+# The demo runs with an emulator of its own (in test-rust too): the tutorial
+# profile keeps its name, and no cluster another test left counts against it.
+# KEEP=1 keeps its files (the report's HTML page) and prints where they are.
+DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q --bin demo$(if $(KEEP), -- --keep)
 
-demo: venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium
+demo: venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium (KEEP=1 keeps the report's page)
 	$(WITH_EMULATOR) sh -c '$(DEMO)'
 
 venv-checkov: .venv-checkov/.installed
@@ -83,8 +86,9 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium), the stack smoke test and the demo against one local emulator
-	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py && $(DEMO)'
+test-rust: venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium) and the stack smoke test against one local emulator, then the demo against its own
+	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py'
+	$(WITH_EMULATOR) sh -c '$(DEMO)'
 
 # The definitions name the partition as ${Partition} (the template's
 # DefinitionSubstitutions fill it in); validated as the aws partition deploys them.

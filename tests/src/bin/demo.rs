@@ -7,20 +7,34 @@
 //! events as EventBridge would deliver them. The emulated cluster is walked
 //! through its life: created → users step completes → idle → warned before
 //! its termination → terminated by the terminator; the demo ends by printing
-//! `sparkhub report` for it. Exits non-zero when any stage did not happen.
+//! `sparkhub report` for it, what its figures mean, and what to run against
+//! a real account. Exits non-zero when any stage did not happen.
+//!
+//! It prints one line per stage, stamped with the time of day (UTC, as the
+//! report shows times). Its files (the report's HTML page, Chromium's
+//! profile) live in one directory under the system's temporary directory,
+//! removed at the end; `--keep` (`make demo KEEP=1`) keeps it and prints
+//! where, and so does a failed stage.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
+use sparkhub_core::profile::{Fleet, Profile};
 use sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL;
 use sparkhub_core::testing::workspace_root;
+use sparkhub_core::users::secret_name;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
 use sparkhub_tests::browser::chromium;
-use sparkhub_tests::{LocalAws, unique, wait_for};
+use sparkhub_tests::{LocalAws, wait_for};
+
+/// How long ago the demo says the cluster was created, and became ready.
+const CREATED_HOURS_AGO: i64 = 3;
+const READY_HOURS_AGO: i64 = 2;
 
 struct Watch(Child);
 
@@ -31,20 +45,45 @@ impl Drop for Watch {
     }
 }
 
-struct Timeline {
-    start: Instant,
-    stages: Vec<(String, bool, String)>,
+/// The demo's files: one directory under the system's temporary directory,
+/// removed when the demo ends unless it is to be kept.
+struct Scratch {
+    dir: PathBuf,
+    keep: bool,
 }
 
-impl Timeline {
-    fn step(&mut self, stage: &str, ok: bool, detail: impl Into<String>) {
-        let detail = detail.into();
-        let mark = if ok { "ok " } else { "FAILED" };
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The time of day, to the second, in UTC: how every line of the demo
+/// says when.
+fn clock(at: Timestamp) -> String {
+    at.strftime("%H:%M:%S").to_string()
+}
+
+/// One line per stage; the names of the stages that did not happen; what
+/// to print once the stages are told (the report and what it means).
+struct Story {
+    failed: Vec<String>,
+    after: String,
+}
+
+impl Story {
+    fn step(&mut self, stage: &str, ok: bool, detail: impl AsRef<str>) {
+        let mark = if ok { "ok" } else { "FAILED" };
         println!(
-            "[{:>6.1}s] {mark} {stage}: {detail}",
-            self.start.elapsed().as_secs_f64()
+            "{}  {mark:<6}  {stage:<19} {}",
+            clock(Timestamp::now()),
+            detail.as_ref()
         );
-        self.stages.push((stage.to_owned(), ok, detail));
+        if !ok {
+            self.failed.push(stage.to_owned());
+        }
     }
 }
 
@@ -76,54 +115,202 @@ fn invoke(port: u16, function: &str, payload: &Value) -> Result<Value, String> {
     Ok(value)
 }
 
+/// EMR's normalization factor of an instance type (an hour of it counts
+/// this many normalized instance hours): 1 for `small`, 2 `medium`, 4
+/// `large`, 8 `xlarge`, 16 `2xlarge`, and so on (EMR Management Guide,
+/// "normalized instance hours").
+fn normalization_factor(instance_type: &str) -> Option<u32> {
+    let size = instance_type.split('.').nth(1)?;
+    match size {
+        "small" => Some(1),
+        "medium" => Some(2),
+        "large" => Some(4),
+        "xlarge" => Some(8),
+        _ => size
+            .strip_suffix("xlarge")?
+            .parse::<u32>()
+            .ok()
+            .map(|n| n * 8),
+    }
+}
+
+/// The profile's fleets: master, core, and the task fleet when it has one.
+fn fleets(profile: &Profile) -> impl Iterator<Item = &Fleet> {
+    [&profile.fleets.master, &profile.fleets.core]
+        .into_iter()
+        .chain(profile.fleets.task.as_ref())
+}
+
 #[tokio::main]
 async fn main() {
-    let mut timeline = Timeline {
-        start: Instant::now(),
-        stages: Vec::new(),
-    };
-    let ok = run(&mut timeline).await;
-    println!("\n| stage | result | detail |\n|---|---|---|");
-    for (stage, passed, detail) in &timeline.stages {
-        println!(
-            "| {stage} | {} | {detail} |",
-            if *passed { "ok" } else { "FAILED" }
-        );
+    let mut keep = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--keep" => keep = true,
+            "-h" | "--help" => {
+                println!(
+                    "Usage: demo [--keep]\n\n  --keep  keep the demo's files (the report's HTML page) and print where they are\n\n\
+                     Run it with `make demo` (`make demo KEEP=1` for --keep): it needs the local emulator."
+                );
+                return;
+            }
+            other => {
+                eprintln!("demo: unknown argument {other:?}; usage: demo [--keep]");
+                std::process::exit(2);
+            }
+        }
     }
-    if !ok {
-        eprintln!("\nmake demo: a stage did not happen");
+    let started = Instant::now();
+    let run = Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
+    let dir = std::env::temp_dir().join(format!("sparkhub-demo-{run}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let scratch = Scratch { dir, keep };
+    let mut story = Story {
+        failed: Vec::new(),
+        after: String::new(),
+    };
+
+    println!(
+        "make demo: the tutorial profile's cluster from its schedule to its report, against a local \
+         AWS emulator.\nEach line: the time (UTC), whether the stage happened, the stage, what happened.\n"
+    );
+    let profile = run_story(&mut story, &run, &scratch.dir).await;
+    print!("{}", story.after);
+    if !story.failed.is_empty() {
+        // Kept for a look, unless there is nothing in it.
+        let kept = std::fs::remove_dir(&scratch.dir).is_err();
+        eprintln!(
+            "\nmake demo: these stages did not happen: {}.{}",
+            story.failed.join(", "),
+            if kept {
+                format!(" The demo's files are kept in {}", scratch.dir.display())
+            } else {
+                String::new()
+            }
+        );
         std::process::exit(1);
     }
     println!(
-        "\nmake demo: the cluster went through its whole life in {:.0} s",
-        timeline.start.elapsed().as_secs_f64()
+        "\nmake demo: the cluster went through its whole life in {} s.",
+        started.elapsed().as_secs()
     );
+    if scratch.keep {
+        println!(
+            "The report's page is kept: {} (open it in a browser; remove {} when done).",
+            scratch.dir.join("report.html").display(),
+            scratch.dir.display()
+        );
+    } else {
+        drop(scratch);
+        println!(
+            "The report's page was removed with the demo's other files (`make demo KEEP=1` keeps them)."
+        );
+    }
+    if let Some(profile) = profile {
+        what_next(&profile);
+    }
 }
 
-async fn run(t: &mut Timeline) -> bool {
+/// The README's path to a real account, in the order a user takes it.
+fn what_next(profile: &Profile) {
+    let name = &profile.name;
+    let user = profile
+        .users
+        .first()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| "<user>".into());
+    let upload = format!("aws s3 cp profiles/{name}.toml s3://<BucketName>/profiles/{name}.toml");
+    let password = format!("sparkhub password {name} {user}");
+    let whose = format!("{user}'s JupyterHub password");
+    let commands: [(&str, &str); 7] = [
+        (
+            "sparkhub validate profiles/*.toml",
+            "every problem of every profile at once",
+        ),
+        (
+            "make generate",
+            "the node roles and schedules of profiles/ into the template",
+        ),
+        (
+            "sam build && sam deploy --guided",
+            "the stack; note its output BucketName",
+        ),
+        (&upload, ""),
+        (
+            "sparkhub status --bucket <BucketName>",
+            "the clusters, and what the idle sweep would decide",
+        ),
+        (
+            "sparkhub connect j-XXXXXXXX",
+            "the command that brings JupyterHub to your machine",
+        ),
+        (&password, &whose),
+    ];
+    println!(
+        "\nNext, against a real AWS account (README: \"Deploy to an AWS account\"; \
+         `cargo install --path cli` installs sparkhub):"
+    );
+    for (command, what) in commands {
+        if what.is_empty() {
+            println!("  {command}");
+        } else {
+            println!("  {command:<40} # {what}");
+        }
+    }
+}
+
+/// The cluster's life, stage by stage. Returns the tutorial profile when it
+/// could be read.
+async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     let aws = LocalAws::connect().await;
-    let bucket = unique("sparkhub-demo");
-    // The tutorial profile under a name of its own, so that clusters other
-    // runs left in the emulator do not count against its one-cluster limit.
-    let name = unique("demo");
-    let profile = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
-        .expect("profiles/tutorial.toml")
-        .replacen("name = \"tutorial\"", &format!("name = \"{name}\""), 1);
-    aws.bucket_with(&bucket, &[(&format!("profiles/{name}.toml"), &profile)])
+    let bucket = format!("sparkhub-demo-{run}");
+    let text = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
+        .expect("profiles/tutorial.toml");
+    let profile = match Profile::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            t.step("set up", false, format!("profiles/tutorial.toml: {e}"));
+            return None;
+        }
+    };
+    let name = profile.name.to_string();
+    // The profile keeps its name: the Makefile gives the demo an emulator of
+    // its own (in `make test` too), so no cluster another test left running
+    // under the tutorial's name counts against its one active cluster.
+    let others = aws.clusters_of_profile(&name).await;
+    if !others.is_empty() {
+        t.step(
+            "set up",
+            false,
+            format!(
+                "this emulator already runs {name} cluster(s) {}: the demo needs an emulator of its own (`make demo` starts one)",
+                others.join(", ")
+            ),
+        );
+        return Some(profile);
+    }
+    aws.bucket_with(&bucket, &[(&format!("profiles/{name}.toml"), &text)])
         .await;
     let machine = aws
-        .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
+        .create_state_machine(CLUSTER_WORKFLOW_FILE, &format!("sparkhub-cluster-{run}"))
         .await;
     // The topic the warnings and termination notices go to.
     let topic = aws_sdk_sns::Client::new(&aws.config)
         .create_topic()
-        .name(unique("sparkhub-demo"))
+        .name(format!("sparkhub-demo-{run}"))
         .send()
         .await
         .ok()
         .and_then(|t| t.topic_arn)
         .unwrap_or_default();
-    t.step("set up", true, format!("bucket {bucket} with the tutorial profile as profiles/{name}.toml, state machine {machine}"));
+    t.step(
+        "set up",
+        true,
+        format!(
+            "bucket {bucket} with profiles/{name}.toml, the cluster state machine, an SNS topic for warnings"
+        ),
+    );
 
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -151,11 +338,13 @@ async fn run(t: &mut Timeline) -> bool {
         Ok(child) => Watch(child),
         Err(e) => {
             t.step(
-                "cargo lambda watch",
+                "functions up",
                 false,
-                format!("{e}; install it with `pip install cargo-lambda` (make demo does)"),
+                format!(
+                    "cargo lambda watch: {e}; install it with `pip install cargo-lambda` (make demo does)"
+                ),
             );
-            return false;
+            return Some(profile);
         }
     };
     let ready = wait_for("cargo lambda watch to listen", || async {
@@ -164,35 +353,47 @@ async fn run(t: &mut Timeline) -> bool {
     .await;
     drop(ready);
     t.step(
-        "cargo lambda watch",
+        "functions up",
         true,
-        format!("serving the functions on 127.0.0.1:{port} (first invocations compile them)"),
+        "create-cluster, setup-jupyter-users, terminate-idle-clusters under `cargo lambda watch` (the first call compiles them)",
     );
 
-    // 1. The schedule fires: EventBridge Scheduler's target input.
+    // 1. The schedule fires: EventBridge Scheduler's target input, whose
+    // run_id is the occurrence's scheduled time (to the second).
+    let fired = Timestamp::from_second(Timestamp::now().as_second()).expect("a time");
     let mut scheduled = event("create-cluster-scheduler-target.json");
     scheduled["profile"] = json!(name);
-    scheduled["run_id"] = json!(format!("schedule-{}", Timestamp::now()));
+    scheduled["run_id"] = json!(format!("schedule-{fired}"));
     let outcome = match invoke(port, "create-cluster", &scheduled) {
         Ok(o) => o,
         Err(e) => {
-            t.step("create-cluster", false, e);
-            return false;
+            t.step("schedule fires", false, e);
+            return Some(profile);
         }
     };
     let Some(execution) = outcome["execution_arn"]
         .as_str()
         .filter(|_| outcome["outcome"] == "started")
     else {
-        t.step("create-cluster", false, outcome.to_string());
-        return false;
+        t.step("schedule fires", false, outcome.to_string());
+        return Some(profile);
     };
-    t.step("create-cluster", true, format!("started {execution}"));
+    t.step(
+        "schedule fires",
+        true,
+        format!(
+            "create-cluster, for the schedule's {} occurrence, started the cluster workflow",
+            clock(fired)
+        ),
+    );
     let again = invoke(port, "create-cluster", &scheduled).unwrap_or_default();
     t.step(
-        "duplicate delivery",
+        "fires again",
         again["outcome"] == "already_started",
-        format!("second delivery: {}", again["outcome"]),
+        format!(
+            "the same occurrence again (Scheduler delivers at least once): {}, still one cluster",
+            again["outcome"].as_str().unwrap_or("no answer")
+        ),
     );
 
     let cluster = aws.cluster_of(execution).await;
@@ -201,7 +402,10 @@ async fn run(t: &mut Timeline) -> bool {
     t.step(
         "cluster ready",
         done.status == "SUCCEEDED" && state == "WAITING",
-        format!("{cluster} is {state}; workflow {}", done.status),
+        format!(
+            "EMR says {cluster} is {state} (up, nothing running); the workflow {}",
+            done.status
+        ),
     );
 
     // 2. EMR reports WAITING: the users are set up.
@@ -210,39 +414,68 @@ async fn run(t: &mut Timeline) -> bool {
     match invoke(port, "setup-jupyter-users", &waiting) {
         Ok(o) if o["outcome"] == "step_added" => {
             let step = o["step_id"].as_str().unwrap_or_default().to_owned();
+            let users = o["users"]
+                .as_array()
+                .map(|u| {
+                    u.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let secret = secret_name(&profile.name);
+            let stored = aws_sdk_secretsmanager::Client::new(&aws.config)
+                .describe_secret()
+                .secret_id(&secret)
+                .send()
+                .await
+                .is_ok();
             t.step(
-                "setup-jupyter-users",
-                true,
+                "users",
+                stored,
                 format!(
-                    "passwords in {}, users step {step}",
-                    o["secret"].as_str().unwrap_or_default()
+                    "setup-jupyter-users, on EMR's WAITING event: passwords for {users} in Secrets Manager ({secret}{}), users step {step}",
+                    if stored { "" } else { " is missing" }
                 ),
             );
             aws.set_step_state(&cluster, &step, "COMPLETED", None);
             let steps = aws.steps(&cluster).await;
+            let completed = steps.iter().filter(|s| s.state == "COMPLETED").count();
             t.step(
-                "users step completed",
+                "users step done",
                 steps.iter().all(|s| s.state == "COMPLETED"),
-                format!("{} step(s) COMPLETED", steps.len()),
+                format!(
+                    "{completed} of {} step(s) COMPLETED (the demo plays EMR here)",
+                    steps.len()
+                ),
             );
         }
         Ok(o) => {
-            t.step("setup-jupyter-users", false, o.to_string());
-            return false;
+            t.step("users", false, o.to_string());
+            return Some(profile);
         }
         Err(e) => {
-            t.step("setup-jupyter-users", false, e);
-            return false;
+            t.step("users", false, e);
+            return Some(profile);
         }
     }
 
-    // 3. Time passes and nobody uses the cluster.
+    // 3. Time passes and nobody uses the cluster: the demo moves its clock
+    // back, and EMR counts the normalized instance hours it ran.
     let now = Timestamp::now();
-    aws.set_cluster_times(
-        &cluster,
-        now - SignedDuration::from_hours(3),
-        Some(now - SignedDuration::from_hours(2)),
-    );
+    let created = now - SignedDuration::from_hours(CREATED_HOURS_AGO);
+    let ready_at = now - SignedDuration::from_hours(READY_HOURS_AGO);
+    aws.set_cluster_times(&cluster, created, Some(ready_at));
+    let instances: u32 = fleets(&profile).map(|f| f.on_demand + f.spot).sum();
+    let normalized: Option<u32> = fleets(&profile)
+        .map(|f| {
+            let factor = normalization_factor(f.instance_types.first()?)?;
+            Some((f.on_demand + f.spot) * factor * CREATED_HOURS_AGO as u32)
+        })
+        .sum();
+    if let Some(n) = normalized {
+        aws.set_normalized_instance_hours(&cluster, n);
+    }
     let idle: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 1.0)).collect();
     let nobody: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&cluster, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
@@ -255,9 +488,14 @@ async fn run(t: &mut Timeline) -> bool {
     )
     .await;
     t.step(
-        "idle",
+        "nobody uses it",
         true,
-        "ready 2 h ago, IsIdle = 1 and no notebook user for the last 70 min",
+        format!(
+            "backdated: created {}, ready {}; since {} EMR's IsIdle is 1 (no YARN work) and 0 notebook users",
+            clock(created),
+            clock(ready_at),
+            clock(now - SignedDuration::from_mins(70)),
+        ),
     );
 
     // 4. Somebody kept it alive until ten minutes from now: the sweep keeps
@@ -279,7 +517,8 @@ async fn run(t: &mut Timeline) -> bool {
                 .is_ok()
         }
     };
-    let kept = tag(Timestamp::now() + SignedDuration::from_mins(10)).await;
+    let kept_until = Timestamp::now() + SignedDuration::from_mins(10);
+    let kept = tag(kept_until).await;
     let sweep = event("terminate-idle-clusters-scheduled-event.json");
     match invoke(port, "terminate-idle-clusters", &sweep) {
         Ok(summary) => {
@@ -289,23 +528,30 @@ async fn run(t: &mut Timeline) -> bool {
             let sent = summary["warnings_sent"].as_u64().unwrap_or(0);
             let detail = match warning {
                 Some(w) => format!(
-                    "kept alive for 10 more min; SNS warning sent: terminated by {} ({})",
-                    w["terminate_by"].as_str().unwrap_or("?"),
+                    "a keep-alive until {} holds it: the idle sweep keeps it and warns (SNS): terminated by {} at the latest, {}",
+                    clock(kept_until),
+                    w["terminate_by"]
+                        .as_str()
+                        .and_then(|by| by.parse::<Timestamp>().ok())
+                        .map(clock)
+                        .unwrap_or_else(|| "?".into()),
                     w["reason"].as_str().unwrap_or("?")
                 ),
                 None => format!("no warning: {summary}"),
             };
-            t.step("warning", kept && warning.is_some() && sent >= 1, detail);
+            t.step("warned", kept && warning.is_some() && sent >= 1, detail);
         }
         Err(e) => {
-            t.step("warning", false, e);
-            return false;
+            t.step("warned", false, e);
+            return Some(profile);
         }
     }
 
     // 5. The keep-alive runs out (the demo cannot wait ten minutes: it
     // moves the tag to a minute ago), and the next sweep terminates it.
-    tag(Timestamp::now() - SignedDuration::from_mins(1)).await;
+    let ran_out = Timestamp::now() - SignedDuration::from_mins(1);
+    tag(ran_out).await;
+    let terminated_at = Timestamp::now();
     match invoke(port, "terminate-idle-clusters", &sweep) {
         Ok(summary) => {
             let terminated = summary["terminated"]
@@ -317,18 +563,25 @@ async fn run(t: &mut Timeline) -> bool {
                 .and_then(|d| d["reason"].as_str())
                 .unwrap_or("not decided")
                 .to_owned();
-            t.step("terminate-idle-clusters", terminated, reason);
+            t.step(
+                "sweep terminates",
+                terminated,
+                format!(
+                    "keep-alive over (moved to {} rather than wait 10 min): the next sweep terminates it, {reason}",
+                    clock(ran_out)
+                ),
+            );
         }
         Err(e) => {
-            t.step("terminate-idle-clusters", false, e);
-            return false;
+            t.step("sweep terminates", false, e);
+            return Some(profile);
         }
     }
     let state = aws.cluster_state(&cluster).await;
     t.step(
         "terminated",
         state == "TERMINATED",
-        format!("{cluster} is {state}"),
+        format!("EMR says {cluster} is {state}"),
     );
     let history = aws.keys(&bucket, "history/").await;
     let recorded = |kind: &str| {
@@ -339,11 +592,14 @@ async fn run(t: &mut Timeline) -> bool {
     t.step(
         "history",
         recorded("warning") && recorded("termination"),
-        format!("s3://{bucket}/: {}", history.join(", ")),
+        format!(
+            "warning and termination recorded in s3://{bucket}/: {}",
+            history.join(", ")
+        ),
     );
 
     // 6. What it cost and what idle termination saved: `sparkhub report`.
-    let html = std::env::temp_dir().join(format!("{}.html", unique("sparkhub-demo-report")));
+    let html = dir.join("report.html");
     let report = Command::new("cargo")
         .args([
             // No -p: the features of the whole workspace, as the functions
@@ -359,8 +615,9 @@ async fn run(t: &mut Timeline) -> bool {
     match report {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            println!(
-                "\n$ sparkhub report --since 1d --html {}\n{text}",
+            t.after = format!(
+                "\nWhat it cost, and what terminating it when idle saved:\n\n\
+                 $ sparkhub report --bucket {bucket} --since 1d --html {}\n{text}",
                 html.display()
             );
             let row = text
@@ -368,38 +625,107 @@ async fn run(t: &mut Timeline) -> bool {
                 .find(|l| l.starts_with(&cluster))
                 .unwrap_or_default()
                 .to_owned();
+            let columns: Vec<&str> = row.split_whitespace().collect();
+            // cluster, profile, created (date, time), ended (date, time),
+            // hours, norm. h, cost, saved h, how it ended.
+            let figures = (columns.len() > 10).then(|| Figures {
+                hours: columns[6],
+                normalized: columns[7],
+                cost: columns[8],
+                saved: columns[9],
+            });
+            if let Some(f) = &figures {
+                t.after += &explain(
+                    f,
+                    &profile,
+                    instances,
+                    created,
+                    terminated_at,
+                    normalized.is_some(),
+                );
+            }
+            let expected_normalized = normalized.map(|n| n.to_string());
             t.step(
                 "report",
                 row.contains("sparkhub: idle")
                     && row.contains("(warned first)")
-                    && row.contains('$'),
-                format!(
-                    "{} (HTML: {})",
-                    row.split_whitespace().collect::<Vec<_>>().join(" "),
-                    html.display()
-                ),
+                    && row.contains('$')
+                    && figures.as_ref().is_some_and(|f| {
+                        expected_normalized
+                            .as_deref()
+                            .is_none_or(|n| f.normalized == n)
+                    }),
+                match &figures {
+                    Some(f) => format!(
+                        "sparkhub report: {cluster} ended by sparkhub as idle, warned first; {} h, {} norm. h, {}, {} h saved",
+                        f.hours, f.normalized, f.cost, f.saved
+                    ),
+                    None => format!("no row for {cluster} in the report: {row:?}"),
+                },
             );
-            let (shown, detail) = bar_in_browser(&html, &cluster);
+            let (shown, detail) = bar_in_browser(&html, &dir.join("chromium"), &cluster);
             t.step("report in a browser", shown, detail);
         }
-        Ok(out) => t.step(
-            "report",
-            false,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
+        Ok(out) => t.step("report", false, String::from_utf8_lossy(&out.stderr)),
         Err(e) => t.step("report", false, e.to_string()),
     }
-    t.stages.iter().all(|(_, ok, _)| *ok)
+    Some(profile)
+}
+
+/// The cluster's figures in the report, as printed.
+struct Figures<'a> {
+    hours: &'a str,
+    normalized: &'a str,
+    cost: &'a str,
+    saved: &'a str,
+}
+
+/// One line for each figure of the cluster's row: what it counts.
+fn explain(
+    f: &Figures,
+    profile: &Profile,
+    instances: u32,
+    created: Timestamp,
+    ended: Timestamp,
+    emr_counted: bool,
+) -> String {
+    let mut kinds: Vec<&str> = fleets(profile)
+        .filter_map(|f| f.instance_types.first().map(String::as_str))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    format!(
+        "\nWhat the cluster's figures mean:\n\
+         \x20 hours    {:>6}  it ran from {} to {} (created to terminated)\n\
+         \x20 norm. h  {:>6}  EMR's NormalizedInstanceHours: instance hours weighted by size, an xlarge's hour counting 8{}\n\
+         \x20 cost     {:>6}  on-demand EC2 + EMR for its {instances} instances ({}) for those hours, from sparkhub's price table\n\
+         \x20 saved h  {:>6}  terminated when idle, it ran that much less than its {} h maximum lifetime (idle.max_lifetime_hours) allows\n\
+         The profile's row adds up its clusters; cost saved is what the hours saved would have cost.\n",
+        f.hours,
+        clock(created),
+        clock(ended),
+        f.normalized,
+        if emr_counted {
+            format!(
+                " ({instances} instances × {CREATED_HOURS_AGO} h × 8, as the demo tells the emulator EMR would count)"
+            )
+        } else {
+            " (the emulator does not count them)".into()
+        },
+        f.cost,
+        kinds.join(", "),
+        f.saved,
+        profile.idle.max_lifetime_hours,
+    )
 }
 
 /// Opens the HTML report in a headless Chromium (Debian's `chromium`, which
 /// `make demo` and `make test` install) and looks for the cluster's bar in
 /// the DOM the browser built. The page's own checks (rendering, colours, no
 /// request leaving it) are `tests/tests/report_html.rs`.
-fn bar_in_browser(html: &std::path::Path, cluster: &str) -> (bool, String) {
-    let profile = std::env::temp_dir().join(unique("sparkhub-demo-chromium"));
-    let out = chromium(html, &profile, &["--dump-dom".into()]);
-    let _ = std::fs::remove_dir_all(&profile);
+fn bar_in_browser(html: &Path, profile: &Path, cluster: &str) -> (bool, String) {
+    let out = chromium(html, profile, &["--dump-dom".into()]);
+    let _ = std::fs::remove_dir_all(profile);
     match out {
         Ok(out) if out.status.success() => {
             let dom = String::from_utf8_lossy(&out.stdout);
@@ -407,10 +733,13 @@ fn bar_in_browser(html: &std::path::Path, cluster: &str) -> (bool, String) {
             let bars = dom.matches("class=\"cluster-bar\"").count();
             (
                 dom.contains(&bar),
-                format!(
-                    "chromium drew {bars} timeline bar(s), {cluster}'s among them: {}",
-                    dom.contains(&bar)
-                ),
+                if dom.contains(&bar) {
+                    format!(
+                        "headless Chromium drew {bars} timeline bar(s) on the report's page, {cluster}'s among them"
+                    )
+                } else {
+                    format!("headless Chromium drew {bars} timeline bar(s), none for {cluster}")
+                },
             )
         }
         Ok(out) => (false, String::from_utf8_lossy(&out.stderr).into_owned()),
