@@ -746,3 +746,28 @@ fn bar_in_browser(html: &Path, profile: &Path, cluster: &str) -> (bool, String) 
         Err(e) => (false, e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::normalization_factor;
+
+    #[test]
+    fn normalization_factors_are_emrs() {
+        for (instance_type, factor) in [
+            ("m1.small", Some(1)),
+            ("t3.medium", Some(2)),
+            ("m5.large", Some(4)),
+            ("m5.xlarge", Some(8)),
+            ("m5a.2xlarge", Some(16)),
+            ("r5.24xlarge", Some(192)),
+            ("m5.metal", None),
+            ("m5", None),
+        ] {
+            assert_eq!(
+                normalization_factor(instance_type),
+                factor,
+                "{instance_type}"
+            );
+        }
+    }
+}
