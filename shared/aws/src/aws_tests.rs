@@ -726,3 +726,126 @@ async fn a_described_cluster_carries_what_connect_and_the_sweep_read() {
     assert_eq!(bare.state, ClusterState::Starting);
     assert_eq!(emr.cluster("j-3").await.unwrap(), None);
 }
+
+/// The request never left: no credentials is no transient failure, and the
+/// CLI tells it apart from a refused connection, which is one.
+#[test]
+fn missing_credentials_are_not_retryable_a_refused_connection_is() {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_emr::operation::describe_cluster::DescribeClusterError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use operator::{Trouble, diagnose};
+
+    let no_credentials =
+        SdkError::<DescribeClusterError, HttpResponse>::dispatch_failure(ConnectorError::other(
+            Box::new(CredentialsError::not_loaded("none in chain")),
+            None,
+        ));
+    let err = aws_error("EMR DescribeCluster", no_credentials);
+    assert!(!err.retryable, "{err}");
+    assert_eq!(diagnose(&err), Trouble::NoCredentials);
+
+    let refused =
+        SdkError::<DescribeClusterError, HttpResponse>::dispatch_failure(ConnectorError::io(
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ));
+    let err = aws_error("EMR DescribeCluster", refused);
+    assert!(err.retryable, "{err}");
+    assert!(matches!(diagnose(&err), Trouble::Unreachable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn access_denied_names_the_iam_action_throttling_is_transient() {
+    use aws_sdk_emr::operation::describe_cluster::DescribeClusterError;
+    use operator::{Trouble, diagnose};
+    let denied = mock!(aws_sdk_emr::Client::describe_cluster).then_error(|| {
+        DescribeClusterError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("User: arn:aws:iam::123456789012:user/ana is not authorized")
+                .build(),
+        )
+    });
+    let emr = Emr::new(mock_client!(aws_sdk_emr, [&denied]));
+    let err = emr.details("j-1").await.unwrap_err();
+    assert_eq!(
+        diagnose(&err),
+        Trouble::AccessDenied {
+            action: "elasticmapreduce:DescribeCluster".into()
+        }
+    );
+
+    let listing = mock!(aws_sdk_s3::Client::list_objects_v2).then_error(|| {
+        aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error::generic(
+            ErrorMetadata::builder().code("AccessDenied").build(),
+        )
+    });
+    let s3 = S3Bucket::new(mock_client!(aws_sdk_s3, [&listing]), "b-1");
+    let err = s3.list_profiles().await.unwrap_err();
+    assert_eq!(
+        diagnose(&err),
+        Trouble::AccessDenied {
+            action: "s3:ListBucket".into()
+        }
+    );
+
+    let throttled = mock!(aws_sdk_emr::Client::describe_cluster).then_error(|| {
+        DescribeClusterError::generic(ErrorMetadata::builder().code("ThrottlingException").build())
+    });
+    let emr = Emr::new(mock_client!(aws_sdk_emr, [&throttled]));
+    let err = emr.details("j-1").await.unwrap_err();
+    assert!(matches!(diagnose(&err), Trouble::Transient(_)), "{err:?}");
+}
+
+/// The master of a cluster of instance groups, else of a fleet cluster; a
+/// core node is never the answer.
+#[tokio::test]
+async fn master_instance_comes_from_the_master_group_or_fleet() {
+    use aws_sdk_emr::operation::list_instances::ListInstancesOutput;
+    use aws_sdk_emr::types::{Instance, InstanceFleetType, InstanceGroupType};
+    let instance = |id: &str, group: Option<&str>, fleet: Option<&str>| {
+        Instance::builder()
+            .ec2_instance_id(id)
+            .set_instance_group_id(group.map(str::to_owned))
+            .set_instance_fleet_id(fleet.map(str::to_owned))
+            .build()
+    };
+    let groups = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
+        .then_output(move || {
+            ListInstancesOutput::builder()
+                .instances(instance("i-0master", Some("ig-M"), None))
+                .build()
+        });
+    let emr = Emr::new(mock_client!(aws_sdk_emr, [&groups]));
+    assert_eq!(
+        emr.master_instance("j-1").await.unwrap().as_deref(),
+        Some("i-0master")
+    );
+
+    // A fleet cluster: the group query has nothing of a group (whatever EMR
+    // answers to it), the fleet query has the master.
+    let none = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
+        .then_output(move || {
+            ListInstancesOutput::builder()
+                .instances(instance("i-0core", None, Some("if-C")))
+                .build()
+        });
+    let fleet = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_fleet_type() == Some(&InstanceFleetType::Master))
+        .then_output(move || {
+            ListInstancesOutput::builder()
+                .instances(instance("i-0fleetmaster", None, Some("if-M")))
+                .build()
+        });
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&none, &fleet]
+    ));
+    assert_eq!(
+        emr.master_instance("j-2").await.unwrap().as_deref(),
+        Some("i-0fleetmaster")
+    );
+}

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod operator;
 mod wiring;
 
 pub use wiring::{
@@ -24,26 +25,27 @@ use futures::{StreamExt, stream};
 use sparkhub_core::emr::{ClusterState, StepState};
 use sparkhub_core::history::Record;
 use sparkhub_core::ports::{
-    AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterMetrics, ClusterSteps, ClusterTagger,
-    ClusterUntagger, HistoryStore, LeaseStore, ListedCluster, MetricsQuery, MetricsSource,
-    Notifier, ProfileStore, ScriptStore, SecretStore, Started, StepSummary, StoredProfile,
-    Workflow,
+    AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterInstances, ClusterMetrics,
+    ClusterSteps, ClusterTagger, ClusterUntagger, HistoryStore, LeaseStore, ListedCluster,
+    MetricsQuery, MetricsSource, Notifier, ProfileStore, ScriptStore, SecretStore, Started,
+    StepSummary, StoredProfile, Workflow,
 };
 use sparkhub_core::profile::{ActionOnFailure, MAX_PROFILE_BYTES};
 use sparkhub_core::render::StepConfig;
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
 
-/// Classifies an SDK error: timeouts, dispatch failures, 5xx, 429 and the
+/// Classifies an SDK error: timeouts, connection failures, 5xx, 429 and the
 /// SDK's own throttling and transient codes are retryable; the rest is not.
+/// A dispatch failure that is neither IO nor a timeout (no credentials, a
+/// missing region: the request was never sent) is not retryable either.
 pub fn aws_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
     let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             status >= 500
@@ -881,6 +883,52 @@ impl ClusterUntagger for Emr {
             .await
             .map_err(|e| aws_error("EMR RemoveTags", e))?;
         Ok(())
+    }
+}
+
+impl ClusterInstances for Emr {
+    async fn master_instance(&self, cluster_id: &str) -> Result<Option<String>, AwsError> {
+        use aws_sdk_emr::types::{InstanceFleetType, InstanceGroupType, InstanceState};
+        // A cluster has instance groups or instance fleets. What EMR answers
+        // a group query on a fleet cluster (and the other way round) is not
+        // documented, so each query keeps only the instances of its kind,
+        // and a refused group query falls through to the fleet one.
+        let first = |instances: &[aws_sdk_emr::types::Instance],
+                     kind: fn(&aws_sdk_emr::types::Instance) -> Option<&str>| {
+            instances
+                .iter()
+                .filter(|i| kind(i).is_some_and(|id| !id.is_empty()))
+                .find_map(|i| i.ec2_instance_id().map(str::to_owned))
+        };
+        let groups = self
+            .client
+            .list_instances()
+            .cluster_id(cluster_id)
+            .instance_group_types(InstanceGroupType::Master)
+            .instance_states(InstanceState::Running)
+            .send()
+            .await;
+        match groups {
+            Ok(out) => {
+                if let Some(id) = first(out.instances(), |i| i.instance_group_id()) {
+                    return Ok(Some(id));
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_request_exception()) => {}
+            Err(e) => return Err(aws_error("EMR ListInstances", e)),
+        }
+        let fleets = self
+            .client
+            .list_instances()
+            .cluster_id(cluster_id)
+            .instance_fleet_type(InstanceFleetType::Master)
+            .instance_states(InstanceState::Running)
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR ListInstances", e))?;
+        Ok(first(fleets.instances(), |i| i.instance_fleet_id()))
     }
 }
 

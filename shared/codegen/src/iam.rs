@@ -296,6 +296,16 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         }],
     ),
     (
+        "ClusterInstances",
+        &[Call {
+            operation: "list_instances",
+            action: "elasticmapreduce:ListInstances",
+            resource: CLUSTER,
+            context: &[],
+            why: "sparkhub connect: the master's EC2 instance id for Session Manager (the operator's credentials, no function)",
+        }],
+    ),
+    (
         "HistoryStore",
         &[Call {
             operation: "put_object",

@@ -155,7 +155,7 @@ pub trait LeaseStore {
 ///
 /// The EMR capabilities stay separate ports ([`ClusterDirectory`],
 /// [`ClusterSteps`], [`ClusterFleet`], [`ClusterTagger`],
-/// [`ClusterUntagger`]) on purpose: each function's IAM policy is derived
+/// [`ClusterUntagger`], [`ClusterInstances`]) on purpose: each function's IAM policy is derived
 /// from the ports its use case imports (`shared/codegen/src/iam.rs`), so
 /// create-cluster, which only counts clusters, is never allowed to
 /// terminate one.
@@ -347,6 +347,18 @@ pub trait ClusterUntagger {
         cluster_id: &str,
         keys: &[&str],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// The EC2 instances of one EMR cluster (`ListInstances`); only `sparkhub
+/// connect` asks, with the operator's own credentials, for the target of a
+/// Session Manager port forwarding.
+pub trait ClusterInstances {
+    /// The EC2 instance id of the cluster's running master node (of its
+    /// master instance group or fleet); `None` while it has none.
+    fn master_instance(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// The sweep's history (`s3://$SPARKHUB_BUCKET/history/`): one object per
