@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sparkhub_aws::operator::AwsChoice;
 
 mod commands;
+mod failure;
 mod keep_alive;
 mod report;
 
@@ -13,39 +15,115 @@ mod report;
 #[command(
     name = "sparkhub",
     version,
-    about = "Spark + JupyterHub clusters on Amazon EMR, started and stopped for you"
+    about = "Spark + JupyterHub clusters on Amazon EMR, started and stopped for you",
+    after_help = "Exit codes, the same in every command: 0 ok; 1 the thing asked about is wrong \
+                  (an invalid profile, a cluster EMR does not know or that is not sparkhub's, a \
+                  user without a password); 2 usage or environment (a bad argument, an unreadable \
+                  file, no AWS credentials, no region, an unknown AWS profile, access denied, AWS \
+                  unreachable)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the commands that call AWS find it.
+#[derive(clap::Args, Debug, Clone)]
+struct AwsArgs {
+    /// The AWS region of the stack's clusters (default: AWS_REGION, or the
+    /// AWS profile's `region`).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The named profile of ~/.aws/config or ~/.aws/credentials to call AWS
+    /// with (default: AWS_PROFILE). Not a sparkhub profile.
+    #[arg(long, value_name = "NAME")]
+    aws_profile: Option<String>,
+}
+
+impl AwsArgs {
+    fn choice(&self) -> AwsChoice {
+        AwsChoice {
+            region: self.region.clone(),
+            profile: self.aws_profile.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check profiles; every problem of every file at once.
+    ///
+    /// Exit 0: every file is a valid profile; 1: some are invalid; 2: some
+    /// cannot be read, are not TOML or are too large.
+    ///
+    /// With --json, stdout is one JSON object:
+    /// {"files": [{"path": "<as given>", "status": "ok" | "invalid" | "unreadable",
+    /// "profile": "<name>" (when ok), "problems": [{"field": "<key path>",
+    /// "message": "<what is wrong>"}] (when invalid), "error": "<why>" (when
+    /// unreadable)}], "exit_code": 0 | 1 | 2}
     Validate {
-        #[arg(required = true)]
+        /// Profile files (TOML) to check.
+        #[arg(required = true, value_name = "PROFILE.toml")]
         profiles: Vec<PathBuf>,
+        /// Print one JSON object (fields above) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
-    /// Show the RunJobFlow request and the scripts a profile would upload.
+    /// Show what a profile's run would do: the RunJobFlow request, the
+    /// pipeline steps, the scripts uploaded, the users, schedule, packages and
+    /// idle policy. Calls no AWS.
+    ///
+    /// stdout is always JSON: the plan is a document (its RunJobFlow request
+    /// is JSON already), so it goes to `jq` as it is; a few notes for people
+    /// go to stderr, and --json leaves them out. Fields:
+    /// {"profile": "<name>", "kind": "interactive" | "pipeline",
+    /// "bucket": "<name>", "request": {RunJobFlow request as EMR's API spells
+    /// it}, "steps": [{"Name", "ActionOnFailure", "HadoopJarStep": {"Jar",
+    /// "Args"}}], "scripts": [{"name": "<file>", "key": "scripts/…", "uri":
+    /// "s3://…", "kind": "bootstrap" | "step", "bytes": <n>}], "users":
+    /// ["<name>"], "schedule": {"cron": "cron(…)", "timezone": "<IANA>"} |
+    /// null, "python_packages": ["<pip spec>"], "idle": {"timeout_minutes",
+    /// "grace_minutes", "max_lifetime_hours", "warn_minutes"}}
+    ///
+    /// Exit 1: the profile is invalid; 2: the file cannot be read or is not
+    /// TOML, or no bucket was given.
     Plan {
+        /// The profile file (TOML).
+        #[arg(value_name = "PROFILE.toml")]
         profile: PathBuf,
-        /// The sparkhub bucket (default: $SPARKHUB_BUCKET).
-        #[arg(long, env = "SPARKHUB_BUCKET", default_value = "your-sparkhub-bucket")]
-        bucket: String,
+        /// The sparkhub bucket's name, without s3:// (default: $SPARKHUB_BUCKET;
+        /// the stack's BucketName output).
+        #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
+        bucket: Option<String>,
+        /// Leave out the notes on stderr: JSON and nothing else.
+        #[arg(long)]
+        json: bool,
     },
-    /// Write the state machine definitions and print a Mermaid diagram of each.
-    Render {
-        #[arg(long, default_value = "infra/statemachines")]
-        out: PathBuf,
-    },
-    /// Managed clusters and what the idle sweep would decide for each, and why.
+    /// Managed clusters and what the idle sweep would decide for each, and
+    /// why. Read-only: it terminates, tags and notifies nothing.
+    ///
+    /// With --json, stdout is one JSON object:
+    /// {"clusters": [{"cluster_id", "name", "state", "created_at": "<RFC
+    /// 3339>" | null, "age_minutes": <n> | null, "verdict": "terminate" |
+    /// "keep", "reason": "<why>"}], "checked": <n>, "would_terminate":
+    /// ["<cluster id>"], "errors": ["<what could not be checked>"]}
     Status {
-        #[arg(long, env = "SPARKHUB_BUCKET")]
+        /// The sparkhub bucket's name (default: $SPARKHUB_BUCKET), where the
+        /// profiles and their idle policies are.
+        #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
         bucket: String,
+        /// Print one JSON object (fields above) instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
-    /// The SSH tunnel and SSM commands that reach a cluster's JupyterHub.
+    /// The commands that reach a cluster's JupyterHub: Session Manager port
+    /// forwarding to the master node (no open port; first unless the cluster
+    /// has a key pair) and an SSH tunnel.
     Connect {
+        /// The EMR cluster id (j-…).
+        #[arg(value_name = "CLUSTER_ID")]
         cluster_id: String,
         /// Local port for the hub.
         #[arg(long, default_value_t = 10501)]
@@ -53,24 +131,33 @@ enum Command {
         /// Run the SSH tunnel instead of printing it.
         #[arg(long)]
         open: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Print one user's JupyterHub password (operators only: nodes get
     /// its crypt hash, never the password).
     Password {
-        /// The sparkhub profile.
+        /// The sparkhub profile's name.
+        #[arg(value_name = "PROFILE")]
         profile: String,
         /// The JupyterHub user.
         user: String,
         /// Give the user a new password (and a new hash) first, and print it.
         #[arg(long)]
         rotate: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Keep a sparkhub cluster from being terminated for being idle (its
     /// maximum lifetime still applies), or stop keeping it.
     KeepAlive {
+        /// The EMR cluster id (j-…).
+        #[arg(value_name = "CLUSTER_ID")]
         cluster_id: String,
         #[command(flatten)]
         how: KeepAliveArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// What sparkhub's clusters of a period cost, how each ended, and the
     /// hours idle termination saved (EMR's cluster list and sparkhub's history).
@@ -84,8 +171,12 @@ enum Command {
         /// Print JSON instead of the table.
         #[arg(long)]
         json: bool,
-        #[arg(long, env = "SPARKHUB_BUCKET")]
+        /// The sparkhub bucket's name (default: $SPARKHUB_BUCKET), where the
+        /// profiles and the history are.
+        #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
         bucket: String,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
 }
 
@@ -107,40 +198,94 @@ struct KeepAliveArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { profiles } => return commands::validate(&profiles),
-        Command::Plan { profile, bucket } => commands::plan(&profile, &bucket),
-        Command::Render { out } => commands::render(&out),
-        Command::Status { bucket } => commands::status(&bucket).await,
+        Command::Validate { profiles, json } => return commands::validate(&profiles, json),
+        Command::Plan {
+            profile,
+            bucket,
+            json,
+        } => commands::plan(&profile, bucket.as_deref(), json),
+        Command::Status { bucket, json, aws } => {
+            commands::status(&aws.choice(), &bucket, json).await
+        }
         Command::Connect {
             cluster_id,
             local_port,
             open,
-        } => commands::connect(&cluster_id, local_port, open).await,
+            aws,
+        } => commands::connect(&aws.choice(), &cluster_id, local_port, open).await,
         Command::Password {
             profile,
             user,
             rotate,
-        } => commands::password(&profile, &user, rotate).await,
-        Command::KeepAlive { cluster_id, how } => {
+            aws,
+        } => commands::password(&aws.choice(), &profile, &user, rotate).await,
+        Command::KeepAlive {
+            cluster_id,
+            how,
+            aws,
+        } => {
             let ask = match (how.for_, how.until) {
                 (Some(text), _) => keep_alive::Ask::For(text),
                 (None, Some(text)) => keep_alive::Ask::Until(text),
                 (None, None) => keep_alive::Ask::Clear,
             };
-            commands::keep_alive(&cluster_id, &ask).await
+            commands::keep_alive(&aws.choice(), &cluster_id, &ask).await
         }
         Command::Report {
             since,
             html,
             json,
             bucket,
-        } => report::run(&bucket, &since, &report::Output { json, html }).await,
+            aws,
+        } => {
+            report::run(
+                &aws.choice(),
+                &bucket,
+                &since,
+                &report::Output { json, html },
+            )
+            .await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("sparkhub: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("sparkhub: {}", failure.message);
+            ExitCode::from(failure.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every positional argument and flag of every command says what it is
+    /// in `--help`.
+    #[test]
+    fn every_argument_has_a_help_line() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let command = Cli::command();
+        let mut missing = Vec::new();
+        walk(&command, "sparkhub", &mut missing);
+        assert!(
+            command.get_subcommands().count() >= 7,
+            "the walk sees the commands"
+        );
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }

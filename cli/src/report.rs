@@ -12,14 +12,16 @@ use std::collections::BTreeMap;
 use aws_sdk_emr::primitives::DateTime;
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_aws::{Emr, S3Bucket, to_jiff};
+use sparkhub_aws::operator::AwsChoice;
+use sparkhub_aws::{Emr, S3Bucket, aws_error, to_jiff};
 use sparkhub_core::emr::ClusterState;
-use sparkhub_core::errors::message_with_causes;
 use sparkhub_core::history::{HISTORY_PREFIX, Record};
 use sparkhub_core::ports::{ClusterSteps, ProfileStore, StoredProfile};
 use sparkhub_core::profile::ProfileKind;
 use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
 use sparkhub_core::{Profile, ProfileName};
+
+use crate::failure::{Aws, Failure};
 
 /// How far back EMR lists terminated clusters: about two months, as EMR's
 /// console says. The ListClusters reference
@@ -49,15 +51,12 @@ pub fn since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     Ok(now - duration)
 }
 
-fn aws_message(what: &str, e: impl std::error::Error + 'static) -> String {
-    format!("{what}: {}", message_with_causes(&e))
-}
-
 /// Every cluster created since `since`, in any state, as ListClusters gives it.
 async fn list_clusters(
+    aws: &Aws,
     emr: &aws_sdk_emr::Client,
     since: Timestamp,
-) -> Result<Vec<ClusterFacts>, String> {
+) -> Result<Vec<ClusterFacts>, Failure> {
     let mut pages = emr
         .list_clusters()
         .created_after(DateTime::from_secs(since.as_second()))
@@ -65,7 +64,8 @@ async fn list_clusters(
         .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws_message("EMR ListClusters", e))?;
+        let page = page
+            .map_err(|e| aws.failure("listing the clusters", &aws_error("EMR ListClusters", e)))?;
         for c in page.clusters() {
             let Some(id) = c.id() else { continue };
             let status = c.status();
@@ -101,15 +101,18 @@ async fn list_clusters(
 /// fleets (ListInstanceFleets; none for a cluster of instance groups or when
 /// EMR gives none).
 async fn describe(
+    aws: &Aws,
     emr: &aws_sdk_emr::Client,
     id: &str,
-) -> Result<(Option<String>, Vec<FleetUse>), String> {
+) -> Result<(Option<String>, Vec<FleetUse>), Failure> {
     let cluster = Emr::new(emr.clone())
         .cluster(id)
         .await
-        .map_err(|e| format!("EMR DescribeCluster {id}: {}", message_with_causes(&e)))?;
-    let cluster = cluster
-        .ok_or_else(|| format!("EMR DescribeCluster {id}: EMR does not know the cluster"))?;
+        .map_err(|e| aws.failure(&format!("describing {id}"), &e))?;
+    // Listed a moment ago, gone now: not sparkhub's business any more.
+    let Some(cluster) = cluster else {
+        return Ok((None, Vec::new()));
+    };
     if !cluster.is_managed() {
         return Ok((None, Vec::new()));
     }
@@ -156,10 +159,11 @@ fn facts(profile: &Profile) -> ProfileFacts {
 /// The history records of the period: one listing of `history/` from the
 /// first day on, then each object.
 async fn history(
+    aws: &Aws,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     since: Timestamp,
-) -> Result<Vec<Record>, String> {
+) -> Result<Vec<Record>, Failure> {
     let first_day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut pages = s3
         .list_objects_v2()
@@ -171,9 +175,9 @@ async fn history(
     let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            aws_message(
-                &format!("S3 ListObjectsV2 s3://{bucket}/{HISTORY_PREFIX}"),
-                e,
+            aws.failure(
+                &format!("listing s3://{bucket}/{HISTORY_PREFIX}"),
+                &aws_error("S3 ListObjectsV2", e),
             )
         })?;
         keys.extend(
@@ -182,7 +186,7 @@ async fn history(
                 .filter_map(|o| o.key().map(str::to_owned)),
         );
     }
-    let bodies: Vec<Result<String, String>> = stream::iter(keys)
+    let bodies: Vec<Result<String, Failure>> = stream::iter(keys)
         .map(|key| async move {
             let out = s3
                 .get_object()
@@ -190,12 +194,17 @@ async fn history(
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| aws_message(&format!("S3 GetObject s3://{bucket}/{key}"), e))?;
+                .map_err(|e| {
+                    aws.failure(
+                        &format!("reading s3://{bucket}/{key}"),
+                        &aws_error("S3 GetObject", e),
+                    )
+                })?;
             let bytes = out
                 .body
                 .collect()
                 .await
-                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?;
+                .map_err(|e| Failure::usage(format!("reading s3://{bucket}/{key}: {e}")))?;
             Ok(String::from_utf8_lossy(&bytes.into_bytes()).into_owned())
         })
         .buffered(IN_FLIGHT)
@@ -213,23 +222,21 @@ async fn history(
 
 /// Reads everything the report needs.
 pub async fn inputs(
-    config: &aws_config::SdkConfig,
+    aws: &Aws,
     bucket: &str,
     since: Timestamp,
     now: Timestamp,
-) -> Result<Inputs, String> {
-    let region = config
-        .region()
-        .map(|r| r.to_string())
-        .ok_or("no AWS region configured; set AWS_REGION")?;
+) -> Result<Inputs, Failure> {
+    let config = aws.sdk();
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
     let emr = aws_sdk_emr::Client::new(config);
     let s3 = aws_sdk_s3::Client::new(config);
-    let listed = list_clusters(&emr, since).await?;
+    let listed = list_clusters(aws, &emr, since).await?;
     let described: Vec<_> = stream::iter(listed)
         .map(|c| {
             let emr = &emr;
             async move {
-                let found = describe(emr, &c.id).await;
+                let found = describe(aws, emr, &c.id).await;
                 (c, found)
             }
         })
@@ -256,7 +263,7 @@ pub async fn inputs(
         let text = store
             .read_profile(&name)
             .await
-            .map_err(|e| format!("reading profile {name}: {}", message_with_causes(&e)))?;
+            .map_err(|e| aws.failure(&format!("reading profile {name}"), &e))?;
         // A profile deleted or broken since: its clusters are still reported,
         // with their costs from EMR's fleets and no hours saved.
         if let Some(StoredProfile::Text(text)) = text
@@ -265,7 +272,7 @@ pub async fn inputs(
             profiles.insert(name, facts(&profile));
         }
     }
-    let history = history(&s3, bucket, since).await?;
+    let history = history(aws, &s3, bucket, since).await?;
     Ok(Inputs {
         since,
         now,
@@ -282,15 +289,20 @@ pub struct Output {
     pub html: Option<std::path::PathBuf>,
 }
 
-pub async fn run(bucket: &str, since_text: &str, output: &Output) -> Result<(), String> {
+pub async fn run(
+    choice: &AwsChoice,
+    bucket: &str,
+    since_text: &str,
+    output: &Output,
+) -> Result<(), Failure> {
     let now = Timestamp::now();
-    let since = since(since_text, now)?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let inputs = inputs(&config, bucket, since, now).await?;
+    let since = since(since_text, now).map_err(Failure::usage)?;
+    let aws = Aws::load(choice).await?;
+    let inputs = inputs(&aws, bucket, since, now).await?;
     let report = report::compute(&inputs, &PriceTable::shipped());
     if let Some(path) = &output.html {
         std::fs::write(path, report::html::render(&report))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Failure::usage(format!("{}: cannot be written: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());
     }
     if output.json {

@@ -101,23 +101,126 @@ fn validate_refuses_an_oversized_file_without_reading_it_whole() {
     );
 }
 
+/// `plan` prints one JSON document a script can read: the request, the
+/// scripts with their locations in the bucket, and what a person checks in a
+/// profile (users, schedule, packages, idle policy).
 #[test]
-fn plan_shows_the_request_and_the_scripts() {
+fn plan_prints_json_with_the_request_scripts_users_schedule_and_idle_policy() {
     let tutorial = workspace_root().join("profiles/tutorial.toml");
     let out = sparkhub(&[
         "plan",
         tutorial.to_str().unwrap(),
         "--bucket",
         "my-sparkhub",
+        "--json",
     ]);
-    assert!(out.status.success());
-    let text = stdout(&out);
-    assert!(text.contains("\"ReleaseLabel\": \"emr-7.10.0\""), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "--json: JSON and nothing else");
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(plan["profile"], "tutorial");
+    assert_eq!(plan["request"]["ReleaseLabel"], "emr-7.10.0", "{plan:#}");
+    assert_eq!(plan["users"], serde_json::json!(["philipp", "admin"]));
+    assert_eq!(plan["schedule"]["cron"], "cron(0 8 ? * MON-FRI *)");
+    assert_eq!(plan["schedule"]["timezone"], "Europe/Berlin");
+    assert_eq!(plan["idle"]["timeout_minutes"], 60);
+    assert_eq!(plan["idle"]["max_lifetime_hours"], 12);
     assert!(
-        text.contains("s3://my-sparkhub/scripts/")
-            && text.contains("bootstrap-python.sh (bootstrap action"),
-        "{text}"
+        plan["python_packages"]
+            .as_array()
+            .unwrap()
+            .contains(&"pandas".into()),
+        "{plan:#}"
     );
+    let scripts = plan["scripts"].as_array().unwrap();
+    let python = scripts
+        .iter()
+        .find(|s| s["name"] == "bootstrap-python.sh")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert_eq!(python["kind"], "bootstrap");
+    assert!(python["bytes"].as_u64().unwrap() > 0);
+    let uri = python["uri"].as_str().unwrap();
+    assert_eq!(
+        uri,
+        format!("s3://my-sparkhub/{}", python["key"].as_str().unwrap())
+    );
+    // The request points at the same object.
+    assert!(plan["request"].to_string().contains(uri), "{plan:#}");
+
+    // Without --json the same JSON, and a note for people on stderr.
+    let out = sparkhub(&[
+        "plan",
+        tutorial.to_str().unwrap(),
+        "--bucket",
+        "my-sparkhub",
+    ]);
+    let again: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again, plan);
+    assert!(
+        stderr(&out).contains("nothing was called"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plan_refuses_an_s3_uri_a_missing_bucket_and_an_unreadable_file_with_exit_2() {
+    let tutorial = workspace_root().join("profiles/tutorial.toml");
+    let tutorial = tutorial.to_str().unwrap();
+    let out = sparkhub(&["plan", tutorial, "--bucket", "s3://my-bkt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("without s3://: --bucket my-bkt"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "", "no plan with a wrong bucket");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sparkhub"))
+        .args(["plan", tutorial])
+        .env_remove("SPARKHUB_BUCKET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("pass --bucket <name> or set SPARKHUB_BUCKET"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("your-sparkhub-bucket"));
+
+    let out = sparkhub(&["plan", "/nonexistent/profile.toml", "--bucket", "b-1"]);
+    assert_eq!(out.status.code(), Some(2), "as validate: unreadable is 2");
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+}
+
+#[test]
+fn validate_json_names_each_files_status_and_problems() {
+    let dir = std::env::temp_dir().join(unique("sparkhub-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tutorial = workspace_root().join("profiles/tutorial.toml");
+    let invalid = dir.join("invalid.toml");
+    let text = std::fs::read_to_string(&tutorial)
+        .unwrap()
+        .replace("users = [\"philipp\", \"admin\"]", "users = [\"bob;rm\"]");
+    std::fs::write(&invalid, text).unwrap();
+    let out = sparkhub(&[
+        "validate",
+        "--json",
+        tutorial.to_str().unwrap(),
+        invalid.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(report["files"][0]["status"], "ok");
+    assert_eq!(report["files"][0]["profile"], "tutorial");
+    assert_eq!(report["files"][1]["status"], "invalid");
+    let problems = report["files"][1]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["field"] == "users[0]"),
+        "{report:#}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test]
@@ -148,7 +251,11 @@ async fn password_prints_only_the_asked_users_password() {
     assert_eq!(stdout(&out), "AlicePassword1234567890\n");
 
     let out = sparkhub(&["password", &profile, "carol"]);
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no such user: the thing asked about"
+    );
     let all = stdout(&out) + &String::from_utf8_lossy(&out.stderr);
     assert!(
         all.contains("no password for carol") && !all.contains("Password"),
@@ -215,33 +322,95 @@ async fn password_rotate_gives_a_new_password_and_hash_and_keeps_the_others() {
     );
 }
 
-#[tokio::test]
-async fn connect_prints_the_masters_dns_name_and_the_ssm_alternative() {
-    let aws = LocalAws::connect().await;
-    let id = aws
-        .run_cluster(
-            "sparkhub-connect",
-            &[("sparkhub:managed", "true")],
-            &["Spark"],
+/// A cluster of instance groups, a master and a core node, without a key pair.
+async fn cluster_with_groups(aws: &LocalAws, name: &str) -> String {
+    use aws_sdk_emr::types::{InstanceGroupConfig, InstanceRoleType, JobFlowInstancesConfig};
+    let group = |role: InstanceRoleType| {
+        InstanceGroupConfig::builder()
+            .instance_role(role)
+            .instance_type("m5.xlarge")
+            .instance_count(1)
+            .build()
+    };
+    aws.emr
+        .run_job_flow()
+        .name(name)
+        .release_label("emr-7.10.0")
+        .service_role("EMR_DefaultRole")
+        .job_flow_role("EMR_EC2_DefaultRole")
+        .instances(
+            JobFlowInstancesConfig::builder()
+                .instance_groups(group(InstanceRoleType::Core))
+                .instance_groups(group(InstanceRoleType::Master))
+                .keep_job_flow_alive_when_no_steps(true)
+                .build(),
         )
-        .await;
-    let dns = aws
-        .describe_cluster(&id)
+        .send()
         .await
-        .master_public_dns_name
-        .expect("the emulator reports a master DNS name");
-    let out = sparkhub(&["connect", &id]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap()
+        .job_flow_id
+        .unwrap()
+}
+
+/// Without a key pair the way in is Session Manager: `connect` prints the
+/// command with the master's own instance id, and the printed line, run by
+/// bash with `aws` a function that prints its arguments, gives the
+/// document its parameters as one JSON argument.
+#[tokio::test]
+async fn connect_prints_the_ssm_command_with_the_masters_instance_id() {
+    use aws_sdk_emr::types::InstanceGroupType;
+    let aws = LocalAws::connect().await;
+    let id = cluster_with_groups(&aws, "sparkhub-connect").await;
+    let instances = |kind: InstanceGroupType| {
+        let emr = aws.emr.clone();
+        let id = id.clone();
+        async move {
+            emr.list_instances()
+                .cluster_id(id)
+                .instance_group_types(kind)
+                .send()
+                .await
+                .unwrap()
+                .instances()
+                .iter()
+                .filter_map(|i| i.ec2_instance_id().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    let master = instances(InstanceGroupType::Master).await;
+    let core = instances(InstanceGroupType::Core).await;
+    assert!(master.len() == 1 && core.len() == 1 && master != core);
+
+    let out = sparkhub(&["connect", &id, "--local-port", "10777"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains(&format!("-L 10501:localhost:9443 hadoop@{dns}")),
-        "{text}"
+    assert!(!text.contains("ssh "), "no key pair, no ssh: {text}");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("aws ssm start-session"))
+        .unwrap_or_else(|| panic!("no ssm command: {text}"));
+    let ran = Command::new("bash")
+        .arg("-c")
+        .arg(format!("aws() {{ printf '%s\\n' \"$@\"; }}\n{line}"))
+        .output()
+        .expect("bash runs");
+    let args: Vec<String> = stdout(&ran).lines().map(str::to_owned).collect();
+    let after = |flag: &str| {
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} in {args:?}"));
+        args[at + 1].clone()
+    };
+    assert_eq!(after("--target"), master[0], "{line}");
+    assert_eq!(after("--document-name"), "AWS-StartPortForwardingSession");
+    let parameters: serde_json::Value = serde_json::from_str(&after("--parameters")).unwrap();
+    assert_eq!(
+        parameters,
+        serde_json::json!({"portNumber": ["9443"], "localPortNumber": ["10777"]})
     );
-    assert!(text.contains("AWS-StartPortForwardingSession"), "{text}");
+    assert_eq!(after("--region"), aws.config.region().unwrap().as_ref());
 }
 
 /// A key pair named like a command (EC2 allows `;` and `#` in key names; a
@@ -368,6 +537,35 @@ async fn status_shows_what_the_sweep_would_decide() {
         "{text}"
     );
     assert!(line(&young).contains("keep"), "{text}");
+
+    let out = sparkhub(&["status", "--bucket", &bucket, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let cluster = |id: &str| {
+        status["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cluster_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {status:#}"))
+    };
+    assert_eq!(cluster(&idle)["verdict"], "terminate", "{status:#}");
+    assert!(
+        cluster(&idle)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("idle for 60 min")
+    );
+    let age = cluster(&idle)["age_minutes"].as_i64().unwrap();
+    assert!((179..=181).contains(&age), "{status:#}");
+    assert_eq!(cluster(&young)["verdict"], "keep");
+    assert!(
+        status["would_terminate"]
+            .as_array()
+            .unwrap()
+            .contains(&idle.as_str().into())
+    );
     assert_eq!(
         aws.cluster_state(&idle).await,
         "WAITING",
@@ -486,7 +684,7 @@ async fn keep_alive_tags_a_managed_cluster_until_a_time_the_sweep_honours() {
         let mut all = vec!["keep-alive", id.as_str()];
         all.extend(args.iter().copied());
         let out = sparkhub(&all);
-        assert!(!out.status.success(), "{args:?} is refused");
+        assert_eq!(out.status.code(), Some(2), "{args:?} is refused as usage");
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
         assert_eq!(
             tags_of(&aws, &id).await[TAG_KEEP_ALIVE_UNTIL],
@@ -519,7 +717,7 @@ async fn keep_alive_never_touches_a_cluster_sparkhub_does_not_own() {
             let mut args = vec!["keep-alive", id.as_str()];
             args.extend(how);
             let out = sparkhub(&args);
-            assert!(!out.status.success(), "{args:?}");
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
             assert!(
                 stderr(&out).contains("is not sparkhub's"),
                 "{}",
@@ -533,7 +731,7 @@ async fn keep_alive_never_touches_a_cluster_sparkhub_does_not_own() {
         );
     }
     let out = sparkhub(&["keep-alive", "j-NOSUCHCLUSTER", "--for", "1h"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("does not know cluster j-NOSUCHCLUSTER"),
         "{}",
