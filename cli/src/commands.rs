@@ -64,6 +64,7 @@ fn read_profile(path: &Path) -> Result<Profile, Failure> {
 pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
     let mut worst = 0u8;
     let mut files = Vec::new();
+    let mut valid: Vec<(String, Profile)> = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
         let parsed = match read_text(path) {
@@ -84,6 +85,7 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
                 }
                 files
                     .push(json!({"path": shown, "status": "ok", "profile": profile.name.as_str()}));
+                valid.push((shown, profile));
             }
             Err(ProfileParseError::Invalid(errors)) => {
                 worst = worst.max(1);
@@ -111,11 +113,27 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
             }
         }
     }
+    // The files taken together: names, file names, shared notebook folders.
+    let pairs: Vec<(&str, &Profile)> = valid.iter().map(|(f, p)| (f.as_str(), p)).collect();
+    let together: Vec<Value> = sparkhub_core::profile::problems_together(&pairs)
+        .into_iter()
+        .map(|(file, message)| {
+            if !json {
+                println!("{file}: {message}");
+            }
+            json!({"files": file, "message": message})
+        })
+        .collect();
+    if !together.is_empty() {
+        worst = worst.max(1);
+    }
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"files": files, "exit_code": worst}))
-                .expect("JSON values serialize")
+            serde_json::to_string_pretty(
+                &json!({"files": files, "together": together, "exit_code": worst})
+            )
+            .expect("JSON values serialize")
         );
     }
     ExitCode::from(worst)

@@ -51,16 +51,19 @@ impl AwsArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check profiles; every problem of every file at once.
+    /// Check profiles; every problem of every file at once, and of the files
+    /// together (a file not named <name>.toml, two files of one name, two
+    /// profiles sharing a user in one notebook bucket).
     ///
-    /// Exit 0: every file is a valid profile; 1: some are invalid; 2: some
-    /// cannot be read, are not TOML or are too large.
+    /// Exit 0: every file is a valid profile; 1: some are invalid, or do not
+    /// go together; 2: some cannot be read, are not TOML or are too large.
     ///
     /// With --json, stdout is one JSON object:
     /// {"files": [{"path": "<as given>", "status": "ok" | "invalid" | "unreadable",
     /// "profile": "<name>" (when ok), "problems": [{"field": "<key path>",
     /// "message": "<what is wrong>"}] (when invalid), "error": "<why>" (when
-    /// unreadable)}], "exit_code": 0 | 1 | 2}
+    /// unreadable)}], "together": [{"files": "<paths>", "message": "<what is
+    /// wrong>"}], "exit_code": 0 | 1 | 2}
     Validate {
         /// Profile files (TOML) to check.
         #[arg(required = true, value_name = "PROFILE.toml")]

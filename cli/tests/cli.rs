@@ -223,6 +223,90 @@ fn validate_json_names_each_files_status_and_problems() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Files that are valid alone but not together: a copy under another file
+/// name (its name is not the file's, and two files share it), and a second
+/// profile with a user of the first in the same notebook bucket.
+#[test]
+fn validate_checks_the_files_together() {
+    let dir = std::env::temp_dir().join(unique("sparkhub-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tutorial_text =
+        std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml")).unwrap();
+    let tutorial = dir.join("tutorial.toml");
+    std::fs::write(&tutorial, &tutorial_text).unwrap();
+    let copy = dir.join("tutorial-copy.toml");
+    std::fs::write(&copy, &tutorial_text).unwrap();
+    let team = dir.join("team-b.toml");
+    std::fs::write(
+        &team,
+        tutorial_text.replace("name = \"tutorial\"", "name = \"team-b\""),
+    )
+    .unwrap();
+
+    let alone = sparkhub(&["validate", tutorial.to_str().unwrap()]);
+    assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
+    let out = sparkhub(&[
+        "validate",
+        tutorial.to_str().unwrap(),
+        copy.to_str().unwrap(),
+        team.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for words in [
+        "tutorial-copy.toml: the file must be named tutorial.toml",
+        "tutorial-copy.toml: name = \"tutorial\" is also the name of",
+        "share the user philipp in the sparkhub bucket",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    let json = sparkhub(&[
+        "validate",
+        "--json",
+        tutorial.to_str().unwrap(),
+        team.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["exit_code"], 1, "{report:#}");
+    assert_eq!(
+        report["together"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The file: a wrong type, a typo and a reserved user, all three
+/// named in plain words by `sparkhub validate`, exit 1.
+#[test]
+fn validate_names_a_wrong_type_a_typo_and_a_reserved_user_at_once() {
+    let dir = std::env::temp_dir().join(unique("sparkhub-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tutorial.toml");
+    let text = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
+        .unwrap()
+        .replace("timeout_minutes = 60", "timeout_minutes = \"60\"")
+        .replace("python_packages", "python_package")
+        .replace("\"admin\"]", "\"root\"]");
+    std::fs::write(&file, text).unwrap();
+    let out = sparkhub(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("3 problem(s)"), "{text}");
+    assert!(
+        text.contains("idle.timeout_minutes: must be a whole number of minutes, like 60"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "python_package: is not a key sparkhub knows; did you mean `python_packages`?"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("users[1]: \"root\""), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[tokio::test]
 async fn password_prints_only_the_asked_users_password() {
     let aws = LocalAws::connect().await;
