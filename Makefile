@@ -9,12 +9,12 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/core/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
+.PHONY: help test build demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: tools fmt-check clippy test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
+test: tools fmt-check build test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
 	@echo "make test: all checks passed"
 
 tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium ## Install the test tools this machine lacks
@@ -43,16 +43,24 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 	.venv-jupyterhub5/bin/pip install --quiet --disable-pip-version-check -r requirements-jupyterhub5.txt
 	touch $@
 
-# Without -p: cargo resolves the features of every workspace member, as
-# cargo-lambda's `cargo run --bin <function>` does, so the demo, the CLI it
-# runs and the three functions share one build of the AWS SDK (with -p each
-# resolved a smaller graph and compiled the SDK again).
+# One cargo build for the lints, the tests, the demo and its functions:
+# clippy-driver compiles the workspace's own crates (as RUSTC_WORKSPACE_WRAPPER,
+# with -D warnings: the lints of `cargo clippy --all-targets`, and the code it
+# emits is rustc's), and `--all-targets` resolves one set of features for the
+# test executables and the binaries alike, so `cargo test`, the demo, the CLI
+# it runs and the three functions reuse every crate of it: the AWS SDK is
+# compiled once, not once for clippy, once for the tests and once more for
+# the binaries.
+export RUSTC_WORKSPACE_WRAPPER := clippy-driver
+export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+TARGET_DIR ?= target
+
 # The demo runs with an emulator of its own (in test-rust too): the tutorial
 # profile keeps its name, and no cluster another test left counts against it.
 # KEEP=1 keeps its files (the report's HTML page) and prints where they are.
-DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(CARGO) run -q --bin demo$(if $(KEEP), -- --keep)
+DEMO := PATH="$(CURDIR)/.venv-lambda/bin:$$PATH" $(TARGET_DIR)/debug/demo$(if $(KEEP), --keep)
 
-demo: venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium (KEEP=1 keeps the report's page)
+demo: build venv venv-lambda chromium ## The whole life of a cluster, locally: emulator, the three functions under cargo lambda watch, the report in a headless Chromium (KEEP=1 keeps the report's page)
 	$(WITH_EMULATOR) sh -c '$(DEMO)'
 
 venv-checkov: .venv-checkov/.installed
@@ -83,10 +91,13 @@ chromium: ## chromium from Debian when it is missing (needs root, as in CI)
 fmt-check:
 	$(CARGO) fmt --all --check
 
-clippy:
+build: ## Compile and lint every crate and target once (clippy -D warnings on the workspace's own crates)
+	$(CARGO) build --workspace --all-targets --locked
+
+clippy: ## clippy alone (make build lints too, and builds what the tests need)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium) and the stack smoke test against one local emulator, then the demo against its own
+test-rust: build venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium) and the stack smoke test against one local emulator, then the demo against its own
 	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py'
 	$(WITH_EMULATOR) sh -c '$(DEMO)'
 

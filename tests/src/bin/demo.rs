@@ -3,7 +3,8 @@
 //! Against the local emulator (started by `tests/emulator/with-emulator`), it
 //! puts the tutorial profile into a bucket, creates the state machine from
 //! the generated definition, runs the three functions as real Lambda
-//! processes under `cargo lambda watch`, and invokes them with the sample
+//! processes behind `cargo lambda watch`'s Lambda APIs (the binaries `make
+//! build` made beside this one), and invokes them with the sample
 //! events as EventBridge would deliver them. The emulated cluster is walked
 //! through its life: created → users step completes → idle → warned before
 //! its termination → terminated by the terminator; the demo ends by printing
@@ -37,6 +38,21 @@ const CREATED_HOURS_AGO: i64 = 3;
 const READY_HOURS_AGO: i64 = 2;
 
 struct Watch(Child);
+
+/// The functions the demo runs, by their binaries' names.
+const FUNCTIONS: [&str; 3] = [
+    "create-cluster",
+    "setup-jupyter-users",
+    "terminate-idle-clusters",
+];
+
+/// A binary of the workspace, built beside the demo's own.
+fn built(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
 
 impl Drop for Watch {
     fn drop(&mut self) {
@@ -98,7 +114,7 @@ fn invoke(port: u16, function: &str, payload: &Value) -> Result<Value, String> {
     let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations");
     let mut response = ureq::post(&url)
         .config()
-        .timeout_global(Some(Duration::from_secs(600)))
+        .timeout_global(Some(Duration::from_secs(120)))
         .http_status_as_error(false)
         .build()
         .send_json(payload)
@@ -316,26 +332,27 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
+    // cargo lambda watch serves the Lambda APIs only; the functions are the
+    // binaries beside this one, built by the same `cargo build --workspace
+    // --all-targets` as the tests (make build), so nothing compiles here.
+    // Each polls the runtime API under its own name, as cargo lambda's own
+    // processes do (AWS_LAMBDA_RUNTIME_API = <address>/.rt/<function>).
     let child = Command::new("cargo")
         .args([
             "lambda",
             "watch",
+            "--only-lambda-apis",
             "--invoke-address",
             "127.0.0.1",
             "--invoke-port",
             &port.to_string(),
         ])
-        .env("SPARKHUB_BUCKET", &bucket)
-        .env("SPARKHUB_STATE_MACHINE_ARN", &machine)
-        .env("SPARKHUB_POLL_SECONDS", "1")
-        .env("SPARKHUB_DRY_RUN", "false")
-        .env("SPARKHUB_TOPIC_ARN", &topic)
         .current_dir(workspace_root())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    let _watch = match child {
-        Ok(child) => Watch(child),
+    let mut processes = match child {
+        Ok(child) => vec![Watch(child)],
         Err(e) => {
             t.step(
                 "functions up",
@@ -352,10 +369,45 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     })
     .await;
     drop(ready);
+    for function in FUNCTIONS {
+        let binary = built(function);
+        let process = Command::new(&binary)
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt/{function}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("SPARKHUB_BUCKET", &bucket)
+            .env("SPARKHUB_STATE_MACHINE_ARN", &machine)
+            .env("SPARKHUB_POLL_SECONDS", "1")
+            .env("SPARKHUB_DRY_RUN", "false")
+            .env("SPARKHUB_TOPIC_ARN", &topic)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match process {
+            Ok(process) => processes.push(Watch(process)),
+            Err(e) => {
+                t.step(
+                    "functions up",
+                    false,
+                    format!(
+                        "{}: {e}; build the workspace first (`make build`, which make demo runs)",
+                        binary.display()
+                    ),
+                );
+                return Some(profile);
+            }
+        }
+    }
+    // Started once the APIs listen: a function that cannot reach them exits.
+    let _processes = processes;
     t.step(
         "functions up",
         true,
-        "create-cluster, setup-jupyter-users, terminate-idle-clusters under `cargo lambda watch` (the first call compiles them)",
+        "create-cluster, setup-jupyter-users, terminate-idle-clusters as Lambda processes behind `cargo lambda watch`'s Lambda APIs",
     );
 
     // 1. The schedule fires: EventBridge Scheduler's target input, whose
@@ -600,12 +652,8 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
 
     // 6. What it cost and what idle termination saved: `sparkhub report`.
     let html = dir.join("report.html");
-    let report = Command::new("cargo")
-        .args([
-            // No -p: the features of the whole workspace, as the functions
-            // under cargo lambda watch are built, so nothing is compiled again.
-            "run", "-q", "--bin", "sparkhub", "--", "report", "--since", "1d",
-        ])
+    let report = Command::new(built("sparkhub"))
+        .args(["report", "--since", "1d"])
         .arg("--bucket")
         .arg(&bucket)
         .arg("--html")
