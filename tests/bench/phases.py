@@ -1,0 +1,78 @@
+"""The phases of a stamped `make test` log (tests/bench/clean-clone.sh).
+
+Each line of the log is `<seconds since start> <output line>`. A phase
+starts at the first line that matches one of MARKERS (a command make
+echoes, or a line cargo prints when a test binary starts) and lasts until
+the next phase starts; the table lists each phase's seconds, and for a test
+binary the tests it ran.
+"""
+
+import re
+import sys
+
+# (pattern at the start of an output line, phase name); the first match wins.
+MARKERS = [
+    (r"python3 -m venv \.venv-checkov", "tools: checkov venv"),
+    (r"python3 -m venv \.venv-lambda", "tools: cargo-lambda venv"),
+    (r"python3 -m venv \.venv-jupyterhub5", "tools: JupyterHub 5 venv"),
+    (r"python3 -m venv \.venv-jupyterhub", "tools: JupyterHub 1.5 venv"),
+    (r"python3 -m venv \.venv", "tools: emulator venv"),
+    (r"npm ci", "tools: npm"),
+    (r"cargo fmt", "fmt-check"),
+    (r"cargo clippy", "clippy"),
+    (r"cargo build --workspace --all-targets", "build (and clippy)"),
+    (r"tests/emulator/with-emulator sh -c '.*cargo test", "test build"),
+    (r"\s*Running (unittests )?(\S+)", None),  # one phase per test binary
+    (r"\s*Doc-tests (\S+)", None),
+    (r".*deploy_emulator", "stack smoke test (deploy_emulator.py)"),
+    (r"make demo: ", "demo"),
+    (r"npx --no-install asl-validator|.*asl-validator", "check-asl"),
+    (r"shellcheck ", "check-shell"),
+    (r".*-m unittest discover", "check-infra: template and IAM simulation"),
+    (r".*cfn-lint ", "check-infra: cfn-lint"),
+    (r".*checkov ", "check-infra: checkov"),
+    (r"make test: all checks passed", "end"),
+]
+
+
+def main(path):
+    phases = []  # [name, start, tests]
+    last = 0.0
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for raw in log:
+            stamp, _, line = raw.rstrip("\n").partition(" ")
+            try:
+                seconds = float(stamp)
+            except ValueError:
+                continue
+            line = line.lstrip()
+            last = seconds
+            for pattern, name in MARKERS:
+                m = re.match(pattern, line)
+                if not m:
+                    continue
+                if name is None:
+                    name = "test binary: " + m.group(m.lastindex).split("/")[-1]
+                    name = re.sub(r"-[0-9a-f]{16}\)?$", "", name).rstrip(")")
+                if not phases or phases[-1][0] != name:
+                    phases.append([name, seconds, ""])
+                break
+            t = re.match(r"test result: \w+\. (\d+) passed", line)
+            if t and phases:
+                phases[-1][2] = t.group(1)
+    print("| phase | seconds | tests passed |")
+    print("|---|---:|---:|")
+    if phases and phases[0][1] > 0:
+        print(f"| start (before the first phase) | {phases[0][1]:.0f} | |")
+    total_tests = 0
+    for i, (name, start, tests) in enumerate(phases):
+        if name == "end":
+            continue
+        end = phases[i + 1][1] if i + 1 < len(phases) else last
+        total_tests += int(tests or 0)
+        print(f"| {name} | {end - start:.0f} | {tests} |")
+    print(f"| **total** | **{last:.0f}** | **{total_tests}** |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
