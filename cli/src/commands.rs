@@ -500,7 +500,7 @@ pub async fn keep_alive(choice: &AwsChoice, cluster_id: &str, ask: &Ask) -> Resu
                     .map_err(tagging)?;
             }
             println!(
-                "{shown} ({}) is kept alive until {until}: the idle sweep does not terminate it for being idle before then; its maximum lifetime still applies.",
+                "{shown} ({}) is kept alive until {until}: the idle sweep does not terminate it before then, neither for being idle nor at its maximum lifetime.",
                 printable(&cluster.name)
             );
         }

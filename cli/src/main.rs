@@ -151,8 +151,9 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
-    /// Keep a sparkhub cluster from being terminated for being idle (its
-    /// maximum lifetime still applies), or stop keeping it.
+    /// Keep a sparkhub cluster from being terminated by the idle sweep until
+    /// an instant at most 7 days ahead (for being idle, and past its maximum
+    /// lifetime too), or stop keeping it.
     KeepAlive {
         /// The EMR cluster id (j-…).
         #[arg(value_name = "CLUSTER_ID")]

@@ -741,6 +741,13 @@ async fn keep_alive_tags_a_managed_cluster_until_a_time_the_sweep_honours() {
         "{}",
         stdout(&out)
     );
+    // As the sweep judges it: a keep-alive that counts holds past the
+    // maximum lifetime too.
+    assert!(
+        stdout(&out).contains("neither for being idle nor at its maximum lifetime"),
+        "{}",
+        stdout(&out)
+    );
     assert!(
         !tags.contains_key(TAG_WARNED_AT),
         "a keep-alive answers the warning, the next idle period gets its own: {tags:?}"

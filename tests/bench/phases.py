@@ -22,10 +22,14 @@ MARKERS = [
     (r"cargo clippy", "clippy"),
     (r"cargo build --workspace --all-targets", "build (and clippy)"),
     (r"tests/emulator/with-emulator sh -c '.*cargo test", "test build"),
-    (r"\s*Running (unittests )?(\S+)", None),  # one phase per test binary
+    # One phase per test binary, named by its executable (hash dropped).
+    (r"\s*Running .*\(target/debug/deps/(\S+?)-[0-9a-f]{16}\)", None),
     (r"\s*Doc-tests (\S+)", None),
-    (r".*deploy_emulator", "stack smoke test (deploy_emulator.py)"),
-    (r"make demo: ", "demo"),
+    (r"test_\w+ \(__main__\.TemplateDeploysIntoTheEmulator", "stack smoke test (deploy_emulator.py)"),
+    # The demo: its make line, or (when it runs in the same shell as the
+    # smoke test and compiles first) the smoke test's last line.
+    (r"tests/emulator/with-emulator sh -c '.*demo", "demo"),
+    (r"OK$", "demo (with its cargo run build)"),
     (r"npx --no-install asl-validator|.*asl-validator", "check-asl"),
     (r"shellcheck ", "check-shell"),
     (r".*-m unittest discover", "check-infra: template and IAM simulation"),
@@ -40,7 +44,7 @@ def main(path):
     last = 0.0
     with open(path, encoding="utf-8", errors="replace") as log:
         for raw in log:
-            stamp, _, line = raw.rstrip("\n").partition(" ")
+            stamp, _, line = raw.rstrip("\n").lstrip().partition(" ")
             try:
                 seconds = float(stamp)
             except ValueError:
@@ -51,15 +55,18 @@ def main(path):
                 m = re.match(pattern, line)
                 if not m:
                     continue
+                if name == "demo (with its cargo run build)" and (
+                    not phases or not phases[-1][0].startswith("stack smoke test")
+                ):
+                    continue
                 if name is None:
-                    name = "test binary: " + m.group(m.lastindex).split("/")[-1]
-                    name = re.sub(r"-[0-9a-f]{16}\)?$", "", name).rstrip(")")
+                    name = ("doc tests: " if "Doc-tests" in line else "test binary: ") + m.group(1)
                 if not phases or phases[-1][0] != name:
-                    phases.append([name, seconds, ""])
+                    phases.append([name, seconds, 0])
                 break
             t = re.match(r"test result: \w+\. (\d+) passed", line)
             if t and phases:
-                phases[-1][2] = t.group(1)
+                phases[-1][2] += int(t.group(1))
     print("| phase | seconds | tests passed |")
     print("|---|---:|---:|")
     if phases and phases[0][1] > 0:
@@ -69,8 +76,9 @@ def main(path):
         if name == "end":
             continue
         end = phases[i + 1][1] if i + 1 < len(phases) else last
-        total_tests += int(tests or 0)
-        print(f"| {name} | {end - start:.0f} | {tests} |")
+        total_tests += tests
+        shown = tests if tests or "test" in name else ""
+        print(f"| {name} | {end - start:.0f} | {shown} |")
     print(f"| **total** | **{last:.0f}** | **{total_tests}** |")
 
 
