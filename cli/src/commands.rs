@@ -113,15 +113,21 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
             }
         }
     }
-    // The files taken together: names, file names, shared notebook folders.
-    let pairs: Vec<(&str, &Profile)> = valid.iter().map(|(f, p)| (f.as_str(), p)).collect();
+    // The files taken together: names, file names, shared notebook folders
+    // (a file given twice counts once).
+    let mut seen = std::collections::BTreeSet::new();
+    let pairs: Vec<(&str, &Profile)> = valid
+        .iter()
+        .filter(|(f, _)| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f))))
+        .map(|(f, p)| (f.as_str(), p))
+        .collect();
     let together: Vec<Value> = sparkhub_core::profile::problems_together(&pairs)
         .into_iter()
-        .map(|(file, message)| {
+        .map(|(files, message)| {
             if !json {
-                println!("{file}: {message}");
+                println!("{}: {message}", files.join(", "));
             }
-            json!({"files": file, "message": message})
+            json!({"files": files, "message": message})
         })
         .collect();
     if !together.is_empty() {
@@ -139,28 +145,36 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
     ExitCode::from(worst)
 }
 
-/// The bucket `plan` renders locations in: a bucket's name, given.
-fn plan_bucket(bucket: Option<&str>) -> Result<String, Failure> {
-    let bucket = bucket.map(str::trim).filter(|b| !b.is_empty()).ok_or_else(|| {
-        Failure::usage(
-            "plan needs the sparkhub bucket its locations point into: pass --bucket <name> or set \
-             SPARKHUB_BUCKET (the stack's BucketName output)",
-        )
-    })?;
+/// The sparkhub bucket a command was given (--bucket or SPARKHUB_BUCKET): a
+/// bucket's name, the same convention for every command.
+pub fn bucket_name(command: &str, bucket: Option<&str>) -> Result<String, Failure> {
+    let bucket = bucket
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "{command} needs the sparkhub bucket: pass --bucket <name> or set \
+             SPARKHUB_BUCKET (the stack's BucketName output)"
+            ))
+        })?;
     if let Some(rest) = bucket.strip_prefix("s3://") {
         let name = rest.split('/').next().unwrap_or_default();
         return Err(Failure::usage(format!(
-            "--bucket takes the bucket's name, without s3://: --bucket {}",
+            "--bucket (or SPARKHUB_BUCKET) takes the bucket's name, without s3://: --bucket {}",
             shell_word(if name.is_empty() { "<name>" } else { name })
         )));
     }
-    sparkhub_core::names::check_bucket(bucket)
-        .map_err(|e| Failure::usage(format!("--bucket {}: {e}", printable(bucket))))?;
+    sparkhub_core::names::check_bucket(bucket).map_err(|e| {
+        Failure::usage(format!(
+            "--bucket (or SPARKHUB_BUCKET) {}: {e}",
+            printable(bucket)
+        ))
+    })?;
     Ok(bucket.to_owned())
 }
 
 pub fn plan(path: &Path, bucket: Option<&str>, json_only: bool) -> Result<(), Failure> {
-    let bucket = plan_bucket(bucket)?;
+    let bucket = bucket_name("plan", bucket)?;
     let profile = read_profile(path)?;
     let deployment = Deployment::with_default_roles(&bucket);
     let plan = render::plan(
@@ -222,6 +236,7 @@ pub fn plan(path: &Path, bucket: Option<&str>, json_only: bool) -> Result<(), Fa
 }
 
 pub async fn status(choice: &AwsChoice, bucket: &str, json: bool) -> Result<(), Failure> {
+    let bucket = &bucket_name("status", Some(bucket))?;
     let aws = Aws::load(choice).await?;
     let sweep = sparkhub_aws::terminator(
         Config {
@@ -425,8 +440,9 @@ pub async fn password(
     user: &str,
     rotate: bool,
 ) -> Result<(), Failure> {
-    let profile = ProfileName::parse(profile).map_err(Failure::wrong)?;
-    let user = UserName::parse(user).map_err(Failure::wrong)?;
+    // Names that cannot be a profile's or a user's are a usage error.
+    let profile = ProfileName::parse(profile).map_err(Failure::usage)?;
+    let user = UserName::parse(user).map_err(Failure::usage)?;
     let aws = Aws::load(choice).await?;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws.sdk()));
     let name = secret_name(&profile);
@@ -455,7 +471,16 @@ pub async fn password(
         let hashes_name = hashes_secret_name(&profile);
         write_hashes(&secrets, &profile, &passwords)
             .await
-            .map_err(|e| aws.failure(&format!("writing secret {hashes_name}"), &e))?;
+            .map_err(|e| {
+                // The new password is stored already: say where, so that it
+                // is not lost with this error.
+                let mut failure = aws.failure(&format!("writing secret {hashes_name}"), &e);
+                failure.message.push_str(&format!(
+                    "\nThe new password is stored in {name}: `sparkhub password {profile} {user}` \
+                     prints it; the next users step writes its hash."
+                ));
+                failure
+            })?;
         eprintln!(
             "{user} has a new password (the old one is gone from {name} and {hashes_name}). \
              Clusters started from now on use it. A running cluster gets it from a new users \

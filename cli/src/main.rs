@@ -62,8 +62,8 @@ enum Command {
     /// {"files": [{"path": "<as given>", "status": "ok" | "invalid" | "unreadable",
     /// "profile": "<name>" (when ok), "problems": [{"field": "<key path>",
     /// "message": "<what is wrong>"}] (when invalid), "error": "<why>" (when
-    /// unreadable)}], "together": [{"files": "<paths>", "message": "<what is
-    /// wrong>"}], "exit_code": 0 | 1 | 2}
+    /// unreadable)}], "together": [{"files": ["<path>", …], "message": "<what
+    /// is wrong>"}] (problems of the files taken together), "exit_code": 0 | 1 | 2}
     Validate {
         /// Profile files (TOML) to check.
         #[arg(required = true, value_name = "PROFILE.toml")]

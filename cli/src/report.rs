@@ -295,6 +295,7 @@ pub async fn run(
     since_text: &str,
     output: &Output,
 ) -> Result<(), Failure> {
+    let bucket = &crate::commands::bucket_name("report", Some(bucket))?;
     let now = Timestamp::now();
     let since = since(since_text, now).map_err(Failure::usage)?;
     let aws = Aws::load(choice).await?;

@@ -245,6 +245,13 @@ fn validate_checks_the_files_together() {
 
     let alone = sparkhub(&["validate", tutorial.to_str().unwrap()]);
     assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
+    // One file given twice is one profile, not two of one name.
+    let twice = sparkhub(&[
+        "validate",
+        tutorial.to_str().unwrap(),
+        tutorial.to_str().unwrap(),
+    ]);
+    assert_eq!(twice.status.code(), Some(0), "{}", stdout(&twice));
     let out = sparkhub(&[
         "validate",
         tutorial.to_str().unwrap(),

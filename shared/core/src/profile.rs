@@ -495,16 +495,24 @@ impl Profile {
             Err(ValidationErrors(errors)) => {
                 // A missing key's default would also be reported as a bad
                 // value: a field reported already is not reported again.
-                // Nor is a section whose key was taken out (its default
-                // would make the section look wrong: a master fleet of 0).
+                // Nor is a section whose value of the wrong kind was
+                // replaced by its default (that default would make the
+                // section look wrong: a master fleet of 0 instances); a
+                // section with an unknown or missing key is still judged.
                 let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+                let defaulted: Vec<String> = problems
+                    .iter()
+                    .filter(|p| p.message.starts_with(keys::WRONG_KIND))
+                    .map(|p| p.field.clone())
+                    .collect();
                 problems.extend(errors.into_iter().filter(|e| {
                     !reported.iter().any(|m| {
                         e.field == *m
                             || e.field.starts_with(&format!("{m}."))
                             || e.field.starts_with(&format!("{m}["))
-                            || m.starts_with(&format!("{}.", e.field))
-                    })
+                    }) && !defaulted
+                        .iter()
+                        .any(|m| m.starts_with(&format!("{}.", e.field)))
                 }));
             }
         }
@@ -601,19 +609,19 @@ pub fn shared_notebook_folders(
         .collect()
 }
 
-/// What is wrong with valid profiles taken together, as `(file, problem)`:
+/// What is wrong with valid profiles taken together, as `(the files, problem)`:
 /// a file whose name is not `<name>.toml` (the functions read
 /// `profiles/<name>.toml`), two files of one name, and a user two profiles
 /// share in one notebook bucket. `files` pairs each file's name with its
 /// profile.
-pub fn problems_together(files: &[(&str, &Profile)]) -> Vec<(String, String)> {
+pub fn problems_together(files: &[(&str, &Profile)]) -> Vec<(Vec<String>, String)> {
     let mut out = Vec::new();
     for (i, (file, profile)) in files.iter().enumerate() {
         let expected = format!("{}.toml", profile.name);
         let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
         if base != expected {
             out.push((
-                (*file).to_owned(),
+                vec![(*file).to_owned()],
                 format!(
                     "the file must be named {expected} after its name = \"{}\" (sparkhub reads profiles/{expected}); rename the file or the profile",
                     profile.name
@@ -622,7 +630,7 @@ pub fn problems_together(files: &[(&str, &Profile)]) -> Vec<(String, String)> {
         }
         if let Some((first, _)) = files[..i].iter().find(|(_, p)| p.name == profile.name) {
             out.push((
-                (*file).to_owned(),
+                vec![(*file).to_owned()],
                 format!(
                     "name = \"{}\" is also the name of {first}; each profile needs its own name",
                     profile.name
@@ -630,16 +638,21 @@ pub fn problems_together(files: &[(&str, &Profile)]) -> Vec<(String, String)> {
             ));
         }
     }
-    let profiles: Vec<&Profile> = files.iter().map(|(_, p)| *p).collect();
+    // A name twice is reported above; its users are not "shared" again.
+    let mut profiles: Vec<&Profile> = Vec::new();
+    for (_, profile) in files {
+        if !profiles.iter().any(|p| p.name == profile.name) {
+            profiles.push(profile);
+        }
+    }
     for (user, bucket, names) in shared_notebook_folders(&profiles) {
         let bucket =
             bucket.map_or_else(|| "the sparkhub bucket".to_owned(), |b| format!("s3://{b}"));
-        let file = files
+        let file: Vec<String> = files
             .iter()
             .filter(|(_, p)| names.contains(&p.name.to_string()))
-            .map(|(f, _)| *f)
-            .collect::<Vec<_>>()
-            .join(", ");
+            .map(|(f, _)| (*f).to_owned())
+            .collect();
         out.push((
             file,
             format!(
@@ -829,24 +842,27 @@ impl RawProfile {
         // Like every other location, `s3://bucket` (or `s3://bucket/`); the
         // bare name, as earlier versions took it, is read the same.
         let notebook_bucket = self.notebook_bucket.as_deref().and_then(|written| {
-            let bucket = written
-                .strip_prefix("s3://")
-                .map_or(written, |rest| rest.strip_suffix('/').unwrap_or(rest));
-            if bucket.contains('/') {
-                err(
-                    "notebook_bucket",
-                    format!(
-                        "{written:?} names a folder; notebook_bucket is a whole bucket, like \"s3://team-notebooks\" (sparkhub keeps each user's notebooks in their own folder of it)"
-                    ),
-                );
-                return None;
-            }
-            match crate::names::check_bucket(bucket) {
-                Ok(()) => Some(bucket.to_owned()),
-                Err(e) => {
-                    err("notebook_bucket", e);
+            let bare = written.strip_prefix("s3://").unwrap_or(written);
+            let bucket = bare.strip_suffix('/').unwrap_or(bare);
+            let problem = if written.contains("://") && !written.starts_with("s3://") {
+                Some(format!(
+                    "{written:?} is not an S3 location; write the bucket as \"s3://<bucket>\" or its bare name"
+                ))
+            } else if bucket.contains('/') {
+                Some(format!(
+                    "{written:?} names a folder; notebook_bucket is a whole bucket, like \"s3://team-notebooks\" (sparkhub keeps each user's notebooks in their own folder of it)"
+                ))
+            } else {
+                crate::names::check_bucket(bucket)
+                    .err()
+                    .map(|e| format!("{written:?}: {e}"))
+            };
+            match problem {
+                Some(problem) => {
+                    err("notebook_bucket", problem);
                     None
                 }
+                None => Some(bucket.to_owned()),
             }
         });
         for (i, subnet) in self.subnet_ids.iter().enumerate() {
@@ -1269,9 +1285,11 @@ impl CronField {
 
     /// One value: a number in range or a name.
     fn value(&self, text: &str) -> bool {
-        match text.parse::<u32>() {
-            Ok(n) => (self.low..=self.high).contains(&n),
-            Err(_) => self.names.contains(&text),
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            text.parse::<u32>()
+                .is_ok_and(|n| (self.low..=self.high).contains(&n))
+        } else {
+            self.names.contains(&text)
         }
     }
 
@@ -1306,7 +1324,8 @@ impl CronField {
             None => (text, None),
         };
         if let Some(step) = step
-            && !step.parse::<u32>().is_ok_and(|s| s >= 1 && s <= self.high)
+            && !(step.bytes().all(|b| b.is_ascii_digit())
+                && step.parse::<u32>().is_ok_and(|s| s >= 1 && s <= self.high))
         {
             return false;
         }

@@ -462,6 +462,10 @@ fn is_top_level_value(name: &str) -> bool {
         .any(|k| k.path == name && !matches!(k.kind, Section | Sections | TextMap))
 }
 
+/// How every message about a value of the wrong kind begins ([`rule`]):
+/// such a value is replaced by its default before the value rules run.
+pub const WRONG_KIND: &str = "must be";
+
 /// What the value must be, in words, with an example.
 pub fn rule(key: &Key) -> String {
     let example = if key.example.is_empty() {
@@ -503,7 +507,7 @@ fn described(value: &toml::Value) -> String {
         toml::Value::String(s) if s.chars().count() <= 40 => format!("text ({s:?})"),
         toml::Value::String(_) => "text".into(),
         toml::Value::Integer(i) => format!("the number {i}"),
-        toml::Value::Float(f) => format!("the number {f}"),
+        toml::Value::Float(f) => format!("the number {f:?} (with a decimal point)"),
         toml::Value::Boolean(b) => format!("{b}"),
         toml::Value::Datetime(d) => format!("the date {d}"),
         toml::Value::Array(_) => "a list".into(),

@@ -1350,7 +1350,10 @@ fn profiles_are_checked_together() {
         ("profiles/tutorial-copy.toml", &tutorial),
         ("team-b.toml", &team_b),
     ]);
-    let text: Vec<String> = found.iter().map(|(f, p)| format!("{f}: {p}")).collect();
+    let text: Vec<String> = found
+        .iter()
+        .map(|(f, p)| format!("{}: {p}", f.join(", ")))
+        .collect();
     assert_eq!(found.len(), 4, "{text:#?}");
     assert!(
         text[0].starts_with("profiles/tutorial-copy.toml: the file must be named tutorial.toml"),
@@ -1366,4 +1369,69 @@ fn profiles_are_checked_together() {
     assert!(
         problems_together(&[("tutorial.toml", &tutorial), ("team-b.toml", &team_b)]).is_empty()
     );
+}
+
+/// A typo inside a section hides none of the section's own problems; a
+/// value of the wrong kind does (its default would be reported as wrong).
+#[test]
+fn a_typo_in_a_section_hides_none_of_its_problems() {
+    let text = TUTORIAL.replacen("on_demand = 1", "on_demand = 2\nowner = \"x\"", 1);
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found.iter().any(|f| f.starts_with("fleets.master.owner: ")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("fleets.master: the master fleet needs exactly 1 instance")),
+        "{found:#?}"
+    );
+    let text = TUTORIAL.replacen("on_demand = 1", "on_demand = \"1\"", 1);
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("fleets.master.on_demand: must be a whole number"),
+        "{found:#?}"
+    );
+    let found = problems(&TUTORIAL.replacen("on_demand = 2", "on_demand = 2.0", 1));
+    assert!(
+        found[0].ends_with("it is the number 2.0 (with a decimal point)"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn notebook_bucket_forms_that_are_no_bucket_say_why() {
+    for (written, words) in [
+        ("https://team-nb.s3.amazonaws.com", "is not an S3 location"),
+        ("S3://team-nb", "is not an S3 location"),
+        ("s3://team-nb/notebooks/", "names a folder"),
+        ("s3://", "\"s3://\": "),
+    ] {
+        let text = TUTORIAL.replacen(
+            "[fleets.master]",
+            &format!("notebook_bucket = {written:?}\n[fleets.master]"),
+            1,
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{written}: {found:#?}");
+        assert!(found[0].contains(words), "{written}: {found:#?}");
+    }
+    let text = TUTORIAL.replacen(
+        "[fleets.master]",
+        "notebook_bucket = \"team-nb/\"\n[fleets.master]",
+        1,
+    );
+    assert_eq!(
+        Profile::parse(&text).unwrap().notebook_bucket.as_deref(),
+        Some("team-nb")
+    );
+}
+
+#[test]
+fn a_cron_number_is_digits_only() {
+    assert!(check_cron("cron(+0 8 ? * MON *)").is_err());
+    assert!(check_cron("cron(0/+5 8 ? * MON *)").is_err());
 }
