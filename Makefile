@@ -14,7 +14,14 @@ SHELL_SCRIPTS := shared/core/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EM
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: tools fmt-check build test-rust check-asl check-shell check-infra ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
+# The tools install while cargo compiles (pip and npm mostly wait on the
+# network and the disk; the build keeps both cores busy), each target's
+# output printed when it is done.
+test: fmt-check ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
+	@echo "make test: tools and build, side by side"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target tools build
+	@echo "make test: the tests"
+	@$(MAKE) --no-print-directory test-rust check-asl check-shell check-infra
 	@echo "make test: all checks passed"
 
 tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium ## Install the test tools this machine lacks
@@ -51,9 +58,17 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 # it runs and the three functions reuse every crate of it: the AWS SDK is
 # compiled once, not once for clippy, once for the tests and once more for
 # the binaries.
-export RUSTC_WORKSPACE_WRAPPER := clippy-driver
-export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-TARGET_DIR ?= target
+# (Only for these targets: `make generate` builds without the lints.) The
+# binaries are built with the dev-dependencies' features too (the AWS SDK's
+# test-util, serde_json's preserve_order), so the demo's functions are those
+# of the tests, not byte for byte what `sam build` ships.
+build test-rust demo: export RUSTC_WORKSPACE_WRAPPER := clippy-driver
+build test-rust demo: export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+# A clean build gains nothing from incremental compilation's caches.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL := 0
+endif
 
 # The demo runs with an emulator of its own (in test-rust too): the tutorial
 # profile keeps its name, and no cluster another test left counts against it.
@@ -116,7 +131,7 @@ check-infra: venv venv-checkov npm ## The SAM template: checks against the code,
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 
-generate: ## Rewrite generated files (ASL, golden files, IAM inventory, template sections, README diagram) from the code; review the diff
+generate: ## Rewrite generated files (ASL, golden files, IAM inventory, template sections, README diagram, key reference and permissions table) from the code; review the diff
 	$(CARGO) run --locked -q -p sparkhub-codegen
 
 emulator: venv ## Run the local emulator in the foreground (prints its port)

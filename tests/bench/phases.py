@@ -12,6 +12,8 @@ import sys
 
 # (pattern at the start of an output line, phase name); the first match wins.
 MARKERS = [
+    (r"make test: tools and build, side by side", "tools and build, side by side"),
+    (r"make test: the tests", "(between the phases)"),
     (r"python3 -m venv \.venv-checkov", "tools: checkov venv"),
     (r"python3 -m venv \.venv-lambda", "tools: cargo-lambda venv"),
     (r"python3 -m venv \.venv-jupyterhub5", "tools: JupyterHub 5 venv"),
@@ -59,6 +61,14 @@ def main(path):
                     not phases or not phases[-1][0].startswith("stack smoke test")
                 ):
                     continue
+                if (
+                    phases
+                    and phases[-1][0].startswith("tools and build")
+                    and name != "(between the phases)"
+                ):
+                    # Side by side, their output comes when each is done:
+                    # the phase lasts until the tests start.
+                    break
                 if name is None:
                     name = ("doc tests: " if "Doc-tests" in line else "test binary: ") + m.group(1)
                 if not phases or phases[-1][0] != name:

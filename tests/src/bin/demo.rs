@@ -13,9 +13,10 @@
 //!
 //! It prints one line per stage, stamped with the time of day (UTC, as the
 //! report shows times). Its files (the report's HTML page, Chromium's
-//! profile) live in one directory under the system's temporary directory,
-//! removed at the end; `--keep` (`make demo KEEP=1`) keeps it and prints
-//! where, and so does a failed stage.
+//! profile, the logs of cargo lambda watch and of each function) live in one
+//! directory under the system's temporary directory, removed at the end;
+//! `--keep` (`make demo KEEP=1`) keeps it and prints where, and so does a
+//! failed stage.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,16 @@ const FUNCTIONS: [&str; 3] = [
     "setup-jupyter-users",
     "terminate-idle-clusters",
 ];
+
+/// Where a process's output goes: a file in the demo's directory, kept
+/// when a stage fails (nowhere when it cannot be created).
+fn log_to(dir: &Path, name: &str) -> (Stdio, Stdio) {
+    let file = std::fs::File::create(dir.join(format!("{name}.log")));
+    match file.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((out, err)) => (Stdio::from(out), Stdio::from(err)),
+        Err(_) => (Stdio::null(), Stdio::null()),
+    }
+}
 
 /// A binary of the workspace, built beside the demo's own.
 fn built(name: &str) -> PathBuf {
@@ -200,7 +211,10 @@ async fn main() {
             "\nmake demo: these stages did not happen: {}.{}",
             story.failed.join(", "),
             if kept {
-                format!(" The demo's files are kept in {}", scratch.dir.display())
+                format!(
+                    " The demo's files (and each process's log) are kept in {}",
+                    scratch.dir.display()
+                )
             } else {
                 String::new()
             }
@@ -337,6 +351,7 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     // --all-targets` as the tests (make build), so nothing compiles here.
     // Each polls the runtime API under its own name, as cargo lambda's own
     // processes do (AWS_LAMBDA_RUNTIME_API = <address>/.rt/<function>).
+    let (out, err) = log_to(dir, "cargo-lambda-watch");
     let child = Command::new("cargo")
         .args([
             "lambda",
@@ -348,8 +363,8 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
             &port.to_string(),
         ])
         .current_dir(workspace_root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out)
+        .stderr(err)
         .spawn();
     let mut processes = match child {
         Ok(child) => vec![Watch(child)],
@@ -371,6 +386,7 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     drop(ready);
     for function in FUNCTIONS {
         let binary = built(function);
+        let (out, err) = log_to(dir, function);
         let process = Command::new(&binary)
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
@@ -384,8 +400,8 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
             .env("SPARKHUB_POLL_SECONDS", "1")
             .env("SPARKHUB_DRY_RUN", "false")
             .env("SPARKHUB_TOPIC_ARN", &topic)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn();
         match process {
             Ok(process) => processes.push(Watch(process)),
