@@ -9,7 +9,7 @@ CARGO ?= cargo
 WITH_EMULATOR := tests/emulator/with-emulator
 SHELL_SCRIPTS := shared/core/src/scripts/*.sh shared/tests/golden/*.sh $(WITH_EMULATOR) .ci/run
 
-.PHONY: help test build demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
+.PHONY: help test build test-hubs demo tools venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium fmt-check clippy test-rust check-asl check-shell check-infra generate emulator clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,8 +20,8 @@ help: ## Show the targets
 test: fmt-check ## Everything CI checks: format, lints, unit + emulator tests, the demo, ASL, shell and infra checks
 	@echo "make test: tools and build, side by side"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target tools build
-	@echo "make test: the tests"
-	@$(MAKE) --no-print-directory test-rust check-asl check-shell check-infra
+	@echo "make test: the tests, side by side"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-rust test-hubs check-asl check-shell check-infra
 	@echo "make test: all checks passed"
 
 tools: venv venv-checkov venv-lambda venv-jupyterhub npm shellcheck chromium ## Install the test tools this machine lacks
@@ -62,8 +62,8 @@ venv-jupyterhub: .venv-jupyterhub/.installed .venv-jupyterhub5/.installed ## Pyt
 # binaries are built with the dev-dependencies' features too (the AWS SDK's
 # test-util, serde_json's preserve_order), so the demo's functions are those
 # of the tests, not byte for byte what `sam build` ships.
-build test-rust demo: export RUSTC_WORKSPACE_WRAPPER := clippy-driver
-build test-rust demo: export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+build test-rust test-hubs demo: export RUSTC_WORKSPACE_WRAPPER := clippy-driver
+build test-rust test-hubs demo: export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # A clean build gains nothing from incremental compilation's caches.
 ifeq ($(CI),true)
@@ -112,9 +112,19 @@ build: ## Compile and lint every crate and target once (clippy -D warnings on th
 clippy: ## clippy alone (make build lints too, and builds what the tests need)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust: build venv venv-lambda venv-jupyterhub npm chromium ## Unit tests, integration tests (with real JupyterHubs and a headless Chromium) and the stack smoke test against one local emulator, then the demo against its own
-	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked && $(PYTHON) tests/infra/deploy_emulator.py'
+# The real-hub tests (tests/tests/jupyterhub.rs) wait on their hubs, the
+# others on the emulator: make test runs them side by side (their own
+# processes and ports; cargo holds the build directory's lock only while it
+# builds). test-rust skips them by name; a test added there runs in both
+# until it is listed here.
+HUB_TESTS := the_hub_emr_7_ships the_current_hub
+
+test-rust: build venv venv-lambda npm chromium ## Unit tests, integration tests (with a headless Chromium) and the stack smoke test against one local emulator, then the demo against its own (test-hubs: the real-hub tests)
+	$(WITH_EMULATOR) sh -c '$(CARGO) test --workspace --locked -- $(foreach t,$(HUB_TESTS),--skip $(t)) && $(PYTHON) tests/infra/deploy_emulator.py'
 	$(WITH_EMULATOR) sh -c '$(DEMO)'
+
+test-hubs: build venv-jupyterhub npm ## The on-cluster scripts against two real JupyterHubs (1.5.0, what EMR 7 ships, and 5.x)
+	$(CARGO) test --workspace --locked --test jupyterhub
 
 # The definitions name the partition as ${Partition} (the template's
 # DefinitionSubstitutions fill it in); validated as the aws partition deploys them.

@@ -13,6 +13,7 @@ import sys
 # (pattern at the start of an output line, phase name); the first match wins.
 MARKERS = [
     (r"make test: tools and build, side by side", "tools and build, side by side"),
+    (r"make test: the tests, side by side", "the tests, side by side (test-rust ∥ test-hubs, then the checks)"),
     (r"make test: the tests", "(between the phases)"),
     (r"python3 -m venv \.venv-checkov", "tools: checkov venv"),
     (r"python3 -m venv \.venv-lambda", "tools: cargo-lambda venv"),
@@ -43,6 +44,8 @@ MARKERS = [
 
 def main(path):
     phases = []  # [name, start, tests]
+    inside = []  # (test binary, seconds) of a side-by-side phase
+    binary = "?"
     last = 0.0
     with open(path, encoding="utf-8", errors="replace") as log:
         for raw in log:
@@ -64,8 +67,8 @@ def main(path):
                 if (
                     phases
                     and phases[-1][0].startswith("tools and build")
-                    and name != "(between the phases)"
-                ):
+                    and not name.startswith(("(between", "the tests"))
+                ) or (phases and phases[-1][0].startswith("the tests") and name != "end"):
                     # Side by side, their output comes when each is done:
                     # the phase lasts until the tests start.
                     break
@@ -74,6 +77,12 @@ def main(path):
                 if not phases or phases[-1][0] != name:
                     phases.append([name, seconds, 0])
                 break
+            b = re.match(r"\s*Running .*\(target/debug/deps/(\S+?)-[0-9a-f]{16}\)", line)
+            if b:
+                binary = b.group(1)
+            f = re.match(r"test result: \w+\. \d+ passed.* finished in ([\d.]+)s", line)
+            if f and phases and phases[-1][0].startswith("the tests") and float(f.group(1)) >= 1:
+                inside.append((binary, float(f.group(1))))
             t = re.match(r"test result: \w+\. (\d+) passed", line)
             if t and phases:
                 phases[-1][2] += int(t.group(1))
@@ -90,6 +99,12 @@ def main(path):
         shown = tests if tests or "test" in name else ""
         print(f"| {name} | {end - start:.0f} | {shown} |")
     print(f"| **total** | **{last:.0f}** | **{total_tests}** |")
+    if inside:
+        print("\nInside the side-by-side phase, test binaries of a second or more (cargo's own figure):\n")
+        print("| test binary | seconds |")
+        print("|---|---:|")
+        for name, seconds in inside:
+            print(f"| {name} | {seconds:.0f} |")
 
 
 if __name__ == "__main__":
