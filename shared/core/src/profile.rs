@@ -694,6 +694,9 @@ impl RawProfile {
             .into_iter()
             .map(|field| FieldError {
                 message: match keys::find(&field.replace(|c: char| c.is_ascii_digit(), "")) {
+                    Some(key) if key.kind == keys::Kind::Section => {
+                        format!("is required: {}", key.about)
+                    }
                     Some(key) if !key.example.is_empty() => {
                         format!(
                             "is required, like {} = {}",

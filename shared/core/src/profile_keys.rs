@@ -623,7 +623,14 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldErr
                 let tags: Vec<String> = inner.keys().cloned().collect();
                 for tag in tags {
                     let value = &inner[&tag];
-                    let message = if is_top_level_value(&tag) || find(&tag).is_some() {
+                    let section =
+                        find(&tag).filter(|k| matches!(k.kind, Section | Sections | TextMap));
+                    let message = if let Some(section) = section {
+                        format!(
+                            "`{tag}` is one of sparkhub's sections ([{}]); written below [{name}], TOML makes it a tag",
+                            section.path
+                        )
+                    } else if is_top_level_value(&tag) {
                         format!(
                             "`{tag}` is a top-level key; it must come before the first [section] (below [{name}], TOML makes it a tag)"
                         )

@@ -574,6 +574,11 @@ fn a_profile_without_its_required_keys_names_each_of_them() {
     ] {
         assert!(fields.contains(&f), "{f}: {fields:?}");
     }
+    let fleets = errors.iter().find(|e| e.field == "fleets.core").unwrap();
+    assert!(
+        fleets.message.starts_with("is required: Core nodes"),
+        "{fleets:?}"
+    );
 }
 
 #[test]
@@ -1144,6 +1149,13 @@ fn a_top_level_key_written_below_a_section_is_named_as_such() {
             "idle.key_name: `key_name` is a top-level key; it must come before the first [section]"
         ),
         "{found:?}"
+    );
+    let found = problems(&format!("{TUTORIAL}\nschedule = \"daily\"\n"));
+    assert_eq!(
+        found,
+        [
+            "tags.schedule: `schedule` is one of sparkhub's sections ([schedule]); written below [tags], TOML makes it a tag"
+        ]
     );
     // A real tag stays a tag.
     assert!(problems(&format!("{TUTORIAL}\nowner = \"data-team\"\n")).is_empty());
