@@ -172,5 +172,10 @@ fn config_message(trouble: &ConfigTrouble) -> String {
             ),
             None => "no AWS region: pass --region or set AWS_REGION".into(),
         },
+        ConfigTrouble::BadRegion { region } => format!(
+            "\"{}\" is not an AWS region's name (lowercase letters, digits and -, like eu-central-1): \
+             check --region, AWS_REGION or the AWS profile's region",
+            printable(region)
+        ),
     }
 }

@@ -167,3 +167,21 @@ fn region_flag_is_the_region_called_and_an_unreachable_aws_is_named() {
         "{text}"
     );
 }
+
+#[test]
+fn a_region_that_is_no_region_name_is_named_before_any_call() {
+    let bare = Bare::new("badregion", "");
+    let out = bare.run(
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "example"),
+        ],
+        &["status", "--bucket", "b-1", "--region", "us east"],
+    );
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("\"us east\" is not an AWS region's name") && !text.contains("interceptor"),
+        "{text}"
+    );
+}

@@ -44,6 +44,9 @@ pub enum ConfigTrouble {
     ProfileFiles(String),
     /// No region from `--region`, `AWS_REGION` or the profile.
     NoRegion { profile: Option<String> },
+    /// A region that cannot be a region's name (AWS's are lowercase letters,
+    /// digits and `-`, like `eu-central-1`).
+    BadRegion { region: String },
 }
 
 /// A loaded configuration and the AWS profile it uses, if one is named.
@@ -90,8 +93,21 @@ pub async fn operator_config(choice: &AwsChoice) -> Result<OperatorConfig, Confi
     }
     let sdk = loader.load().await;
     let profile = named.map(|(name, _)| name);
-    if sdk.region().is_none() {
-        return Err(ConfigTrouble::NoRegion { profile });
+    match sdk.region().map(|r| r.as_ref()) {
+        None => return Err(ConfigTrouble::NoRegion { profile }),
+        // Checked here, or the SDK's endpoint resolver reports it in its
+        // own words at the first call.
+        Some(region)
+            if region.is_empty()
+                || !region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            return Err(ConfigTrouble::BadRegion {
+                region: region.to_owned(),
+            });
+        }
+        Some(_) => {}
     }
     Ok(OperatorConfig { sdk, profile })
 }
