@@ -797,10 +797,10 @@ async fn access_denied_names_the_iam_action_throttling_is_transient() {
     assert!(matches!(diagnose(&err), Trouble::Transient(_)), "{err:?}");
 }
 
-/// The master of a cluster of instance groups, else of a fleet cluster; a
-/// core node is never the answer.
+/// The master of a fleet cluster (what sparkhub renders: one call), else of
+/// a cluster of instance groups; a core node is never the answer.
 #[tokio::test]
-async fn master_instance_comes_from_the_master_group_or_fleet() {
+async fn master_instance_comes_from_the_master_fleet_or_group() {
     use aws_sdk_emr::operation::list_instances::ListInstancesOutput;
     use aws_sdk_emr::types::{Instance, InstanceFleetType, InstanceGroupType};
     let instance = |id: &str, group: Option<&str>, fleet: Option<&str>| {
@@ -810,28 +810,6 @@ async fn master_instance_comes_from_the_master_group_or_fleet() {
             .set_instance_fleet_id(fleet.map(str::to_owned))
             .build()
     };
-    let groups = mock!(aws_sdk_emr::Client::list_instances)
-        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
-        .then_output(move || {
-            ListInstancesOutput::builder()
-                .instances(instance("i-0master", Some("ig-M"), None))
-                .build()
-        });
-    let emr = Emr::new(mock_client!(aws_sdk_emr, [&groups]));
-    assert_eq!(
-        emr.master_instance("j-1").await.unwrap().as_deref(),
-        Some("i-0master")
-    );
-
-    // A fleet cluster: the group query has nothing of a group (whatever EMR
-    // answers to it), the fleet query has the master.
-    let none = mock!(aws_sdk_emr::Client::list_instances)
-        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
-        .then_output(move || {
-            ListInstancesOutput::builder()
-                .instances(instance("i-0core", None, Some("if-C")))
-                .build()
-        });
     let fleet = mock!(aws_sdk_emr::Client::list_instances)
         .match_requests(|r| r.instance_fleet_type() == Some(&InstanceFleetType::Master))
         .then_output(move || {
@@ -839,13 +817,47 @@ async fn master_instance_comes_from_the_master_group_or_fleet() {
                 .instances(instance("i-0fleetmaster", None, Some("if-M")))
                 .build()
         });
+    let groups_unasked = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
+        .then_output(|| ListInstancesOutput::builder().build());
     let emr = Emr::new(mock_client!(
         aws_sdk_emr,
         RuleMode::MatchAny,
-        [&none, &fleet]
+        [&fleet, &groups_unasked]
     ));
     assert_eq!(
         emr.master_instance("j-2").await.unwrap().as_deref(),
         Some("i-0fleetmaster")
+    );
+    assert_eq!(
+        groups_unasked.num_calls(),
+        0,
+        "a fleet cluster takes one call"
+    );
+
+    // A cluster of groups: the fleet query has nothing of a fleet (whatever
+    // EMR answers to it), the group query has the master.
+    let none = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_fleet_type() == Some(&InstanceFleetType::Master))
+        .then_output(move || {
+            ListInstancesOutput::builder()
+                .instances(instance("i-0core", Some("ig-C"), None))
+                .build()
+        });
+    let groups = mock!(aws_sdk_emr::Client::list_instances)
+        .match_requests(|r| r.instance_group_types() == [InstanceGroupType::Master])
+        .then_output(move || {
+            ListInstancesOutput::builder()
+                .instances(instance("i-0master", Some("ig-M"), None))
+                .build()
+        });
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&none, &groups]
+    ));
+    assert_eq!(
+        emr.master_instance("j-1").await.unwrap().as_deref(),
+        Some("i-0master")
     );
 }

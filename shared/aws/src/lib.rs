@@ -888,47 +888,48 @@ impl ClusterUntagger for Emr {
 
 impl ClusterInstances for Emr {
     async fn master_instance(&self, cluster_id: &str) -> Result<Option<String>, AwsError> {
-        use aws_sdk_emr::types::{InstanceFleetType, InstanceGroupType, InstanceState};
-        // A cluster has instance groups or instance fleets. What EMR answers
-        // a group query on a fleet cluster (and the other way round) is not
-        // documented, so each query keeps only the instances of its kind,
-        // and a refused group query falls through to the fleet one.
-        let first = |instances: &[aws_sdk_emr::types::Instance],
-                     kind: fn(&aws_sdk_emr::types::Instance) -> Option<&str>| {
-            instances
-                .iter()
-                .filter(|i| kind(i).is_some_and(|id| !id.is_empty()))
-                .find_map(|i| i.ec2_instance_id().map(str::to_owned))
+        use aws_sdk_emr::operation::list_instances::{ListInstancesError, ListInstancesOutput};
+        use aws_sdk_emr::types::{Instance, InstanceFleetType, InstanceGroupType, InstanceState};
+        // A cluster has instance fleets (every cluster sparkhub renders) or
+        // instance groups. What EMR answers a fleet query on a group cluster
+        // (and the other way round) is not documented, so each query keeps
+        // only the instances of its kind, and a refused query counts as
+        // finding none. Fleets first: a sparkhub cluster takes one call.
+        type Kind = fn(&Instance) -> Option<&str>;
+        let master =
+            |answer: Result<ListInstancesOutput, SdkError<ListInstancesError, HttpResponse>>,
+             kind: Kind| match answer {
+                Ok(out) => Ok(out
+                    .instances()
+                    .iter()
+                    .filter(|i| kind(i).is_some_and(|id| !id.is_empty()))
+                    .find_map(|i| i.ec2_instance_id().map(str::to_owned))),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_invalid_request_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(aws_error("EMR ListInstances", e)),
+            };
+        let list = || {
+            self.client
+                .list_instances()
+                .cluster_id(cluster_id)
+                .instance_states(InstanceState::Running)
         };
-        let groups = self
-            .client
-            .list_instances()
-            .cluster_id(cluster_id)
-            .instance_group_types(InstanceGroupType::Master)
-            .instance_states(InstanceState::Running)
+        let fleets = list()
+            .instance_fleet_type(InstanceFleetType::Master)
             .send()
             .await;
-        match groups {
-            Ok(out) => {
-                if let Some(id) = first(out.instances(), |i| i.instance_group_id()) {
-                    return Ok(Some(id));
-                }
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_request_exception()) => {}
-            Err(e) => return Err(aws_error("EMR ListInstances", e)),
+        if let Some(id) = master(fleets, |i| i.instance_fleet_id())? {
+            return Ok(Some(id));
         }
-        let fleets = self
-            .client
-            .list_instances()
-            .cluster_id(cluster_id)
-            .instance_fleet_type(InstanceFleetType::Master)
-            .instance_states(InstanceState::Running)
+        let groups = list()
+            .instance_group_types(InstanceGroupType::Master)
             .send()
-            .await
-            .map_err(|e| aws_error("EMR ListInstances", e))?;
-        Ok(first(fleets.instances(), |i| i.instance_fleet_id()))
+            .await;
+        master(groups, |i| i.instance_group_id())
     }
 }
 
