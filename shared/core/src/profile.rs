@@ -487,7 +487,7 @@ impl Profile {
         text: &str,
         adjust: impl FnOnce(&mut RawProfile),
     ) -> Result<Self, ProfileParseError> {
-        let (mut raw, mut problems) = RawProfile::read(text)?;
+        let (mut raw, mut problems, defaulted) = RawProfile::read(text)?;
         adjust(&mut raw);
         match raw.validate() {
             Ok(profile) if problems.is_empty() => return Ok(profile),
@@ -500,11 +500,6 @@ impl Profile {
                 // section look wrong: a master fleet of 0 instances); a
                 // section with an unknown or missing key is still judged.
                 let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-                let defaulted: Vec<String> = problems
-                    .iter()
-                    .filter(|p| p.message.starts_with(keys::WRONG_KIND))
-                    .map(|p| p.field.clone())
-                    .collect();
                 problems.extend(errors.into_iter().filter(|e| {
                     !reported.iter().any(|m| {
                         e.field == *m
@@ -675,7 +670,7 @@ impl RawProfile {
     /// a profile, reporting every unknown, missing and mistyped key at once.
     /// Values are not checked; [`Profile::parse`] does both.
     pub fn from_toml(text: &str) -> Result<Self, ProfileParseError> {
-        let (profile, problems) = Self::read(text)?;
+        let (profile, problems, _) = Self::read(text)?;
         if problems.is_empty() {
             Ok(profile)
         } else {
@@ -683,8 +678,9 @@ impl RawProfile {
         }
     }
 
-    /// The profile and its shape problems (unknown, missing, mistyped keys).
-    fn read(text: &str) -> Result<(Self, Vec<FieldError>), ProfileParseError> {
+    /// The profile, its shape problems (unknown, missing, mistyped keys) and
+    /// the fields given their default for a value of the wrong kind.
+    fn read(text: &str) -> Result<(Self, Vec<FieldError>, Vec<String>), ProfileParseError> {
         if text.len() > MAX_PROFILE_BYTES {
             return Err(ProfileParseError::TooLarge { size: text.len() });
         }
@@ -711,7 +707,8 @@ impl RawProfile {
             .collect();
         // Unknown keys, wrong kinds and misplaced keys, in plain words; what
         // they name is taken out, so that serde below reads the rest.
-        problems.extend(keys::check_shape(&mut table));
+        let shape = keys::check_shape(&mut table);
+        problems.extend(shape.problems);
         let mut unknown = Vec::new();
         let mut on_unknown = |path: serde_ignored::Path| unknown.push(ignored_path(&path));
         let parsed: Result<RawProfile, _> = serde_path_to_error::deserialize(
@@ -723,7 +720,7 @@ impl RawProfile {
                 "is not a key sparkhub knows (a typo?); see the profile keys in the README".into(),
         }));
         match parsed {
-            Ok(profile) => Ok((profile, problems)),
+            Ok(profile) => Ok((profile, problems, shape.defaulted)),
             Err(e) => {
                 problems.push(FieldError {
                     field: error_path(e.path()),

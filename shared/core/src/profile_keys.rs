@@ -462,10 +462,6 @@ fn is_top_level_value(name: &str) -> bool {
         .any(|k| k.path == name && !matches!(k.kind, Section | Sections | TextMap))
 }
 
-/// How every message about a value of the wrong kind begins ([`rule`]):
-/// such a value is replaced by its default before the value rules run.
-pub const WRONG_KIND: &str = "must be";
-
 /// What the value must be, in words, with an example.
 pub fn rule(key: &Key) -> String {
     let example = if key.example.is_empty() {
@@ -535,15 +531,24 @@ fn fits(kind: Kind, value: &toml::Value) -> bool {
 /// that deserializing what is left succeeds and the value rules can still
 /// check the rest (a removed key gets its default, and the caller does not
 /// report its field again).
-pub fn check_shape(table: &mut toml::Table) -> Vec<FieldError> {
-    let mut problems = Vec::new();
-    walk(table, "", "", &mut problems);
-    problems
+pub fn check_shape(table: &mut toml::Table) -> Shape {
+    let mut shape = Shape::default();
+    walk(table, "", "", &mut shape);
+    shape
+}
+
+/// What [`check_shape`] found.
+#[derive(Debug, Default)]
+pub struct Shape {
+    pub problems: Vec<FieldError>,
+    /// The fields whose value was of the wrong kind and was taken out, so
+    /// that the profile has the default there.
+    pub defaulted: Vec<String>,
 }
 
 /// `at`: the field as messages write it (`steps[1]`); `pattern`: the same
 /// as [`KEYS`] writes it (`steps[]`).
-fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldError>) {
+fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Shape) {
     let join = |base: &str, name: &str| {
         if base.is_empty() {
             name.to_owned()
@@ -567,7 +572,7 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldErr
             } else {
                 unknown(pattern, &name)
             };
-            out.push(problem(message));
+            out.problems.push(problem(message));
             table.remove(&name);
             continue;
         };
@@ -591,7 +596,8 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldErr
                 }
                 _ => format!("{}; it is {}", rule(key), described(value)),
             };
-            out.push(problem(message));
+            out.problems.push(problem(message));
+            out.defaulted.push(field.clone());
             table.remove(&name);
             continue;
         }
@@ -599,7 +605,7 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldErr
             (TextList, toml::Value::Array(items)) => {
                 let bad: Vec<usize> = (0..items.len()).filter(|i| !items[*i].is_str()).collect();
                 for &i in &bad {
-                    out.push(FieldError {
+                    out.problems.push(FieldError {
                         field: format!("{field}[{i}]"),
                         message: format!(
                             "must be text in quotes (each element of {name}); it is {}",
@@ -642,7 +648,7 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Vec<FieldErr
                     } else {
                         continue;
                     };
-                    out.push(FieldError {
+                    out.problems.push(FieldError {
                         field: format!("{field}.{tag}"),
                         message,
                     });
