@@ -159,6 +159,90 @@ impl fmt::Display for UserName {
     }
 }
 
+/// An e-mail address a profile gives one of its users (`[emails]`): where
+/// SNS sends that user the warnings about the profile's clusters.
+///
+/// A plausible address, not RFC 5322's: at most 254 bytes (SMTP's limit for
+/// a path), exactly one `@`, 1 to 64 bytes before it, a domain of dotted
+/// non-empty labels after it, and no space, control or bidirectional
+/// character, double quote, comma, semicolon, angle bracket or backslash
+/// anywhere (an apostrophe, as in `o'neil@example.com`, is fine). A hand
+/// check rather than a crate: the address crates (e.g. `email_address`)
+/// follow the RFCs, which allow what a person never writes into a profile
+/// but a copy-paste does — quoted local parts with spaces and commas
+/// (`"a, b"@example.com`), a display name around the address, a domain
+/// without a dot — so this check would be needed beside one anyway.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EmailAddress(String);
+
+/// The longest address [`EmailAddress`] accepts, in bytes (RFC 5321's path
+/// limit less its angle brackets).
+pub const MAX_EMAIL_ADDRESS_BYTES: usize = 254;
+
+impl EmailAddress {
+    pub fn parse(address: &str) -> Result<Self, String> {
+        let not = |why: String| {
+            Err(format!(
+                "{address:?} is not an e-mail address: {why} (write one address, like \"alice@example.com\")"
+            ))
+        };
+        if address.is_empty() {
+            return not("it is empty".into());
+        }
+        if address.len() > MAX_EMAIL_ADDRESS_BYTES {
+            return not(format!(
+                "it has {} bytes, more than {MAX_EMAIL_ADDRESS_BYTES}",
+                address.len()
+            ));
+        }
+        if let Some(c) = address.chars().find(|c| {
+            c.is_whitespace()
+                || crate::text::acts_on_terminal(*c)
+                || matches!(c, '"' | ',' | ';' | '<' | '>' | '\\')
+        }) {
+            let what = if c == ' ' {
+                "a space".to_owned()
+            } else if crate::text::acts_on_terminal(c) {
+                format!("the control character {c:?}")
+            } else if c.is_whitespace() {
+                format!("the space character {c:?}")
+            } else {
+                format!("{c:?}")
+            };
+            return not(format!("it contains {what}"));
+        }
+        let ats = address.matches('@').count();
+        if ats != 1 {
+            return not(format!(
+                "it has {ats} @ (exactly one separates the name from the domain)"
+            ));
+        }
+        let (local, domain) = address.split_once('@').expect("one @");
+        if local.is_empty() || local.len() > 64 {
+            return not(format!(
+                "the part before @ has {} bytes (1 to 64)",
+                local.len()
+            ));
+        }
+        if !domain.contains('.') || domain.split('.').any(str::is_empty) {
+            return not(format!(
+                "{domain:?} after @ is not a domain name (labels separated by dots, like example.com)"
+            ));
+        }
+        Ok(Self(address.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An `s3://bucket/key` URI with a valid bucket name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct S3Uri {
@@ -380,6 +464,55 @@ mod tests {
             UserName::parse("hadoop2").is_ok(),
             "only exact names collide"
         );
+    }
+
+    #[test]
+    fn an_email_address_is_one_plausible_address() {
+        for ok in [
+            "philipp@example.com",
+            "o'neil@example.com",
+            "a.b+sparkhub@mail.example.co.uk",
+            "x@b.c",
+            "Zoë@bücher.example",
+        ] {
+            let address = EmailAddress::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(address.as_str(), ok);
+        }
+        let long_domain = format!("a@{}.example.com", "d".repeat(250));
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        for (bad, says) in [
+            ("", "it is empty"),
+            ("philipp", "it has 0 @"),
+            ("philipp@@example.com", "it has 2 @"),
+            ("a@b@example.com", "it has 2 @"),
+            ("philipp at example.com", "a space"),
+            (" philipp@example.com", "a space"),
+            ("philipp@example.com\n", "control character '\\n'"),
+            ("philipp\u{a0}@example.com", "space character"),
+            ("phil\u{7}ipp@example.com", "control character"),
+            ("abc\u{202e}@example.com", "control character"),
+            ("\"a b\"@example.com", "'\"'"),
+            ("\"ab\"@example.com", "'\"'"),
+            ("a@example.com,b@example.com", "','"),
+            ("a@example.com;b@example.com", "';'"),
+            ("Alice<a@example.com>", "'<'"),
+            ("a\\b@example.com", "'\\\\'"),
+            ("@example.com", "before @ has 0 bytes"),
+            (long_local.as_str(), "before @ has 65 bytes"),
+            ("philipp@", "\"\" after @ is not a domain name"),
+            ("philipp@localhost", "not a domain name"),
+            ("philipp@example..com", "not a domain name"),
+            ("philipp@.example.com", "not a domain name"),
+            ("philipp@example.com.", "not a domain name"),
+            (long_domain.as_str(), "more than 254"),
+        ] {
+            let e = EmailAddress::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+            assert!(e.contains("like \"alice@example.com\""), "{e}");
+        }
+        let longest = format!("a@{}.com", "d".repeat(MAX_EMAIL_ADDRESS_BYTES - 6));
+        assert_eq!(longest.len(), MAX_EMAIL_ADDRESS_BYTES);
+        assert!(EmailAddress::parse(&longest).is_ok());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{ProfileName, S3Location, S3Uri, UserName};
+use crate::names::{EmailAddress, ProfileName, S3Location, S3Uri, UserName};
 
 #[path = "profile_keys.rs"]
 pub mod keys;
@@ -45,6 +45,11 @@ pub struct RawProfile {
     /// JupyterHub (PAM) users created once the cluster is up.
     #[serde(default)]
     pub users: Vec<String>,
+    /// E-mail addresses of some of the `users` (`[emails]`, user →
+    /// address): where the sweep's warnings and termination notices about
+    /// this profile's clusters reach them.
+    #[serde(default)]
+    pub emails: BTreeMap<String, String>,
     /// EC2 key pair for SSH to the master node; without one, use SSM.
     #[serde(default)]
     pub key_name: Option<String>,
@@ -98,6 +103,8 @@ pub struct Profile {
     pub applications: Vec<String>,
     pub python_packages: Vec<String>,
     pub users: Vec<UserName>,
+    /// The users' addresses; every key is one of `users`.
+    pub emails: BTreeMap<UserName, EmailAddress>,
     pub key_name: Option<String>,
     pub log_uri: Option<S3Uri>,
     pub notebook_bucket: Option<String>,
@@ -489,7 +496,10 @@ impl Profile {
     ) -> Result<Self, ProfileParseError> {
         let (mut raw, mut problems, defaulted) = RawProfile::read(text)?;
         adjust(&mut raw);
-        match raw.validate() {
+        // `users` of the wrong kind is empty now: its addresses would all
+        // look like strangers'.
+        let users_written = !defaulted.iter().any(|f| f == "users");
+        match raw.check(users_written) {
             Ok(profile) if problems.is_empty() => return Ok(profile),
             Ok(_) => {}
             Err(ValidationErrors(errors)) => {
@@ -734,6 +744,13 @@ impl RawProfile {
     /// Checks every field and returns all problems at once, or the profile
     /// with its values typed.
     pub fn validate(&self) -> Result<Profile, ValidationErrors> {
+        self.check(true)
+    }
+
+    /// [`Self::validate`]; `users_written`: `users` is what the file says
+    /// (not a default put in for a value of the wrong kind), so a key of
+    /// `[emails]` that is none of them is a problem.
+    fn check(&self, users_written: bool) -> Result<Profile, ValidationErrors> {
         let mut errors = Vec::new();
         let mut err = |field: &str, message: String| {
             errors.push(FieldError {
@@ -824,6 +841,46 @@ impl RawProfile {
                 "a JupyterHub cluster needs at least one user, like users = [\"alice\"]: the users step sets up the hub and locks EMR's default admin jovyan, whose password is public"
                     .into(),
             );
+        }
+        let mut emails = BTreeMap::new();
+        for (user, address) in &self.emails {
+            let plain = !user.is_empty()
+                && user.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            let field = if plain {
+                format!("emails.{user}")
+            } else {
+                format!("emails.{user:?}")
+            };
+            let listed = users.iter().find(|u| u.as_str() == user);
+            // A listed user whose name is invalid is reported under users.
+            if users_written && listed.is_none() && !self.users.contains(user) {
+                let shown = if plain {
+                    user.clone()
+                } else {
+                    format!("{user:?}")
+                };
+                let known = if self.users.is_empty() {
+                    "it lists none".to_owned()
+                } else {
+                    format!("users = {:?}", self.users)
+                };
+                err(
+                    &field,
+                    format!(
+                        "{shown} is not one of this profile's users ({known}); add {shown} to users or remove the line"
+                    ),
+                );
+            }
+            match EmailAddress::parse(address) {
+                Err(e) => err(&field, e),
+                Ok(address) => {
+                    if let Some(user) = listed {
+                        emails.insert(user.clone(), address);
+                    }
+                }
+            }
         }
         if let Some(key) = &self.key_name
             && !is_key_pair_name(key)
@@ -1085,6 +1142,7 @@ impl RawProfile {
                 applications: self.applications.clone(),
                 python_packages: self.python_packages.clone(),
                 users,
+                emails,
                 key_name: self.key_name.clone(),
                 log_uri,
                 notebook_bucket,

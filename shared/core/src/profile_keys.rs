@@ -31,8 +31,14 @@ pub enum Kind {
     Section,
     /// Any number of `[[section]]`s of the keys below it.
     Sections,
-    /// A `[section]` of any `key = "text"` lines.
-    TextMap,
+    /// A `[section]` of any `key = "text"` lines. The messages call one
+    /// line `line` ("a tag") and say what its value must be with `value`;
+    /// `of_users`: its keys are the profile's `users`.
+    TextMap {
+        line: &'static str,
+        value: &'static str,
+        of_users: bool,
+    },
 }
 
 /// Whether a key must be there.
@@ -130,6 +136,18 @@ pub const KEYS: &[Key] = &[
         Some("[]"),
         "[\"alice\", \"bob\"]",
         "JupyterHub users: Linux user names (`^[a-z_][a-z0-9_-]{0,31}$`, not a system user such as `root` or `hadoop`). Each gets a generated password (`sparkhub password`). Needs `JupyterHub` in `applications`, which needs at least one user.",
+    ),
+    key(
+        "emails",
+        TextMap {
+            line: "a user's address",
+            value: "an address must be text in quotes, like \"alice@example.com\"",
+            of_users: true,
+        },
+        Optional,
+        None,
+        "",
+        "E-mail addresses of the profile's users, `user = \"address\"` (each user one of `users`; not every user needs one). Like every section, write `[emails]` after the top-level keys.",
     ),
     key(
         "key_name",
@@ -365,7 +383,11 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "tags",
-        TextMap,
+        TextMap {
+            line: "a tag",
+            value: "a tag's value must be text in quotes, like \"analytics\"",
+            of_users: false,
+        },
         Optional,
         None,
         "",
@@ -459,7 +481,7 @@ pub fn required() -> impl Iterator<Item = &'static str> {
 /// below a `[section]` can have been meant as.
 fn is_top_level_value(name: &str) -> bool {
     KEYS.iter()
-        .any(|k| k.path == name && !matches!(k.kind, Section | Sections | TextMap))
+        .any(|k| k.path == name && !matches!(k.kind, Section | Sections | TextMap { .. }))
 }
 
 /// What the value must be, in words, with an example.
@@ -490,7 +512,7 @@ pub fn rule(key: &Key) -> String {
             "must be [[{last}]] sections, one per {}",
             &last[..last.len() - 1]
         ),
-        TextMap => format!(
+        TextMap { .. } => format!(
             "must be a section, [{}], of key = \"value\" lines",
             key.path
         ),
@@ -519,7 +541,7 @@ fn fits(kind: Kind, value: &toml::Value) -> bool {
         (TextList, toml::Value::Array(_)) => true,
         (Whole { .. }, toml::Value::Integer(i)) => u32::try_from(*i).is_ok(),
         (Choice(values), toml::Value::String(s)) => values.contains(&s.as_str()),
-        (Section | TextMap, toml::Value::Table(_)) => true,
+        (Section | TextMap { .. }, toml::Value::Table(_)) => true,
         (Sections, toml::Value::Array(items)) => items.iter().all(toml::Value::is_table),
         _ => false,
     }
@@ -533,7 +555,17 @@ fn fits(kind: Kind, value: &toml::Value) -> bool {
 /// report its field again).
 pub fn check_shape(table: &mut toml::Table) -> Shape {
     let mut shape = Shape::default();
-    walk(table, "", "", &mut shape);
+    let users: Vec<String> = table
+        .get("users")
+        .and_then(toml::Value::as_array)
+        .map(|users| {
+            users
+                .iter()
+                .filter_map(|u| u.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    walk(table, "", "", &users, &mut shape);
     shape
 }
 
@@ -547,8 +579,8 @@ pub struct Shape {
 }
 
 /// `at`: the field as messages write it (`steps[1]`); `pattern`: the same
-/// as [`KEYS`] writes it (`steps[]`).
-fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Shape) {
+/// as [`KEYS`] writes it (`steps[]`); `users`: the profile's `users`.
+fn walk(table: &mut toml::Table, at: &str, pattern: &str, users: &[String], out: &mut Shape) {
     let join = |base: &str, name: &str| {
         if base.is_empty() {
             name.to_owned()
@@ -617,34 +649,48 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, out: &mut Shape) {
                     items.remove(i);
                 }
             }
-            (Section, toml::Value::Table(inner)) => walk(inner, &field, &path, out),
+            (Section, toml::Value::Table(inner)) => walk(inner, &field, &path, users, out),
             (Sections, toml::Value::Array(items)) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     if let toml::Value::Table(inner) = item {
-                        walk(inner, &format!("{field}[{i}]"), &format!("{path}[]"), out);
+                        walk(
+                            inner,
+                            &format!("{field}[{i}]"),
+                            &format!("{path}[]"),
+                            users,
+                            out,
+                        );
                     }
                 }
             }
-            (TextMap, toml::Value::Table(inner)) => {
+            (
+                TextMap {
+                    line,
+                    value: rule,
+                    of_users,
+                },
+                toml::Value::Table(inner),
+            ) => {
                 let tags: Vec<String> = inner.keys().cloned().collect();
                 for tag in tags {
                     let value = &inner[&tag];
-                    let section =
-                        find(&tag).filter(|k| matches!(k.kind, Section | Sections | TextMap));
+                    // A line named like one of the profile's users is one
+                    // of theirs, whatever else the name means.
+                    let misplaced = !(of_users && users.contains(&tag));
+                    let section = find(&tag).filter(|k| {
+                        misplaced && matches!(k.kind, Section | Sections | TextMap { .. })
+                    });
                     let message = if let Some(section) = section {
                         format!(
-                            "`{tag}` is one of sparkhub's sections ([{}]); written below [{name}], TOML makes it a tag",
+                            "`{tag}` is one of sparkhub's sections ([{}]); written below [{name}], TOML makes it {line}",
                             section.path
                         )
-                    } else if is_top_level_value(&tag) {
+                    } else if misplaced && is_top_level_value(&tag) {
                         format!(
-                            "`{tag}` is a top-level key; it must come before the first [section] (below [{name}], TOML makes it a tag)"
+                            "`{tag}` is a top-level key; it must come before the first [section] (below [{name}], TOML makes it {line})"
                         )
                     } else if !value.is_str() {
-                        format!(
-                            "a tag's value must be text in quotes, like \"analytics\"; it is {}",
-                            described(value)
-                        )
+                        format!("{rule}; it is {}", described(value))
                     } else {
                         continue;
                     };
@@ -696,7 +742,7 @@ pub fn reference_markdown() -> String {
                 .join(" or "),
             Section => format!("section `[{}]`", key.path),
             Sections => format!("sections `[[{}]]`", key.path),
-            TextMap => format!("section `[{}]` of `key = \"value\"`", key.path),
+            TextMap { .. } => format!("section `[{}]` of `key = \"value\"`", key.path),
         };
         // A key required in an optional section is required only there.
         let parent = key

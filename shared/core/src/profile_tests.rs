@@ -124,6 +124,7 @@ fn each_rule_flips_validation() {
             |p| {
                 p.applications.clear();
                 p.users.clear();
+                p.emails.clear();
             },
             "applications",
         ),
@@ -1233,7 +1234,9 @@ fn the_key_table_is_the_profile_model() {
             };
             out.push(path.clone());
             match inner {
-                toml::Value::Table(_) if path != "tags" => paths(inner, &path, out),
+                toml::Value::Table(_) if path != "tags" && path != "emails" => {
+                    paths(inner, &path, out)
+                }
                 toml::Value::Array(items) if items.first().is_some_and(toml::Value::is_table) => {
                     paths(&items[0], &format!("{path}[]"), out)
                 }
@@ -1276,6 +1279,8 @@ warn_minutes = 15
 [schedule]
 cron = "cron(0 8 ? * MON-FRI *)"
 timezone = "UTC"
+[emails]
+alice = "alice@example.com"
 [tags]
 team = "a"
 [[steps]]
@@ -1322,7 +1327,10 @@ bucket = "in-1"
                 None => at.and_then(|v| v.get(part)),
             };
         }
-        let sections = matches!(key.kind, Kind::Section | Kind::Sections | Kind::TextMap);
+        let sections = matches!(
+            key.kind,
+            Kind::Section | Kind::Sections | Kind::TextMap { .. }
+        );
         match key.default {
             Some(default) => {
                 let expected: toml::Table = toml::from_str(&format!("v = {default}")).unwrap();
@@ -1446,4 +1454,109 @@ fn notebook_bucket_forms_that_are_no_bucket_say_why() {
 fn a_cron_number_is_digits_only() {
     assert!(check_cron("cron(+0 8 ? * MON *)").is_err());
     assert!(check_cron("cron(0/+5 8 ? * MON *)").is_err());
+}
+
+/// `[emails]`: each key one of the profile's users, each value one
+/// plausible address, every problem in plain words.
+#[test]
+fn emails_name_the_profiles_users_and_plausible_addresses() {
+    const LINE: &str = "philipp = \"philipp@example.com\"";
+    assert!(TUTORIAL.contains(LINE));
+    let tutorial = Profile::parse(TUTORIAL).unwrap();
+    assert_eq!(
+        tutorial
+            .emails
+            .iter()
+            .map(|(u, a)| (u.as_str(), a.as_str()))
+            .collect::<Vec<_>>(),
+        [("philipp", "philipp@example.com")],
+        "admin has no address"
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (LINE, &[]),
+        (
+            "philipp = \"philipp@example.com\"\nadmin = \"ops@example.com\"",
+            &[],
+        ),
+        (
+            "bob = \"bob@example.com\"",
+            &[
+                "emails.bob: bob is not one of this profile's users (users = [\"philipp\", \"admin\"]); add bob to users or remove the line",
+            ],
+        ),
+        (
+            "philipp = \"philipp at example.com\"",
+            &[
+                "emails.philipp: \"philipp at example.com\" is not an e-mail address: it contains a space (write one address, like \"alice@example.com\")",
+            ],
+        ),
+        (
+            "philipp = \"philipp@example.com, admin@example.com\"",
+            &[
+                "emails.philipp: \"philipp@example.com, admin@example.com\" is not an e-mail address: it contains ','",
+            ],
+        ),
+        (
+            "philipp = \"Philipp <philipp@example.com>\"",
+            &[
+                "emails.philipp: \"Philipp <philipp@example.com>\" is not an e-mail address: it contains a space",
+            ],
+        ),
+        (
+            "philipp = \"philipp@localhost\"",
+            &[
+                "emails.philipp: \"philipp@localhost\" is not an e-mail address: \"localhost\" after @ is not a domain name",
+            ],
+        ),
+        (
+            "philipp = 3",
+            &[
+                "emails.philipp: an address must be text in quotes, like \"alice@example.com\"; it is the number 3",
+            ],
+        ),
+        (
+            "\"Bob Smith\" = \"bob@@example.com\"",
+            &[
+                "emails.\"Bob Smith\": \"Bob Smith\" is not one of this profile's users (users = [\"philipp\", \"admin\"]); add \"Bob Smith\" to users or remove the line",
+                "emails.\"Bob Smith\": \"bob@@example.com\" is not an e-mail address: it has 2 @",
+            ],
+        ),
+        (
+            "max_active_clusters = 2",
+            &[
+                "emails.max_active_clusters: `max_active_clusters` is a top-level key; it must come before the first [section] (below [emails], TOML makes it a user's address)",
+            ],
+        ),
+        (
+            "idle = \"i@example.com\"",
+            &[
+                "emails.idle: `idle` is one of sparkhub's sections ([idle]); written below [emails], TOML makes it a user's address",
+            ],
+        ),
+    ];
+    for (lines, expected) in cases {
+        let found = problems(&TUTORIAL.replacen(LINE, lines, 1));
+        assert_eq!(found.len(), expected.len(), "{lines}: {found:#?}");
+        for (found, expected) in found.iter().zip(*expected) {
+            assert!(found.starts_with(expected), "{lines}:\n{found}\n{expected}");
+        }
+    }
+    // A user named like a key sparkhub knows is still a user below [emails].
+    let text = TUTORIAL.replacen("\"admin\"]", "\"kind\"]", 1).replacen(
+        LINE,
+        "kind = \"kind@example.com\"",
+        1,
+    );
+    let profile = Profile::parse(&text).unwrap();
+    assert_eq!(
+        profile
+            .emails
+            .values()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        ["kind@example.com"]
+    );
+    // No [emails]: nobody gets mail, and that is no problem.
+    let none = Profile::parse(&TUTORIAL.replacen(&format!("[emails]\n{LINE}\n"), "", 1)).unwrap();
+    assert!(none.emails.is_empty());
 }

@@ -137,7 +137,8 @@ fn rendering_follows_the_profile() {
             "no hub, no s3 persistence",
             |p| {
                 p.applications = vec!["Spark".into()];
-                p.users.clear()
+                p.users.clear();
+                p.emails.clear()
             },
             |r| r.configurations.is_empty(),
         ),

@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// Characters a terminal acts on instead of showing: C0 controls, DEL, C1
 /// controls, and the bidirectional controls that reorder what follows
 /// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
-fn acts_on_terminal(c: char) -> bool {
+pub(crate) fn acts_on_terminal(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

@@ -385,6 +385,7 @@ async fn other_states_unmanaged_clusters_and_profiles_without_users_are_ignored(
     // Without JupyterHub (a JupyterHub profile needs a user).
     let no_users = TUTORIAL
         .replace("users = [\"philipp\", \"admin\"]", "users = []")
+        .replace("[emails]\nphilipp = \"philipp@example.com\"\n", "")
         .replace(", \"JupyterHub\"", "");
     let mut unknown = waiting();
     unknown["detail"]["clusterId"] = json!("j-GONE");
