@@ -861,3 +861,42 @@ async fn master_instance_comes_from_the_master_fleet_or_group() {
         Some("i-0master")
     );
 }
+
+/// A warning names its recipients in one String.Array attribute, which the
+/// users' subscriptions filter on; a message for the operator alone has
+/// none (the operator's subscription takes everything).
+#[tokio::test]
+async fn a_message_names_its_recipients_in_a_string_array_attribute() {
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    const TOPIC: &str = "arn:aws:sns:eu-central-1:123456789012:sparkhub";
+    let named = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let attribute = r.message_attributes().and_then(|a| a.get("recipients"));
+            r.topic_arn() == Some(TOPIC)
+                && r.message_attributes().map(|a| a.len()) == Some(1)
+                && attribute.is_some_and(|v| {
+                    v.data_type() == "String.Array"
+                        && v.string_value() == Some(r#"["tutorial/philipp","tutorial/data_eng-2"]"#)
+                })
+        })
+        .then_output(|| PublishOutput::builder().message_id("m-1").build());
+    let operator_only = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| r.topic_arn() == Some(TOPIC) && r.message_attributes().is_none())
+        .then_output(|| PublishOutput::builder().message_id("m-2").build());
+    let sns = Sns::new(
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&named, &operator_only]),
+        TOPIC,
+    );
+    sns.notify(
+        "sparkhub will terminate j-1 (tutorial) in 15 min",
+        "…",
+        &["tutorial/philipp".into(), "tutorial/data_eng-2".into()],
+    )
+    .await
+    .unwrap();
+    sns.notify("sparkhub terminated j-2 (retrain)", "…", &[])
+        .await
+        .unwrap();
+    assert_eq!(named.num_calls(), 1, "the warning for two users");
+    assert_eq!(operator_only.num_calls(), 1, "the notice for the operator");
+}

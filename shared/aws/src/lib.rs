@@ -31,6 +31,7 @@ use sparkhub_core::ports::{
     StepSummary, StoredProfile, Workflow,
 };
 use sparkhub_core::profile::{ActionOnFailure, MAX_PROFILE_BYTES};
+use sparkhub_core::recipients::RECIPIENTS_ATTRIBUTE;
 use sparkhub_core::render::StepConfig;
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
 
@@ -837,18 +838,38 @@ impl Sns {
 }
 
 impl Notifier for Sns {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+    async fn notify(
+        &self,
+        subject: &str,
+        message: &str,
+        recipients: &[String],
+    ) -> Result<(), AwsError> {
         // SNS subjects: at most 100 printable ASCII characters.
         let subject: String = subject
             .chars()
             .filter(|c| c.is_ascii() && !c.is_ascii_control())
             .take(100)
             .collect();
-        self.client
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
-            .message(message)
+            .message(message);
+        // The users' e-mail subscriptions let through the messages whose
+        // String.Array names their `<profile>/<user>`; a message for the
+        // operator alone carries no attribute (the operator's subscription
+        // has no filter).
+        if !recipients.is_empty() {
+            let names = serde_json::to_string(recipients).expect("a list of strings is JSON");
+            let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String.Array")
+                .string_value(names)
+                .build()
+                .map_err(|e| AwsError::new("SNS Publish", false, None, e))?;
+            publish = publish.message_attributes(RECIPIENTS_ATTRIBUTE, attribute);
+        }
+        publish
             .send()
             .await
             .map_err(|e| aws_error("SNS Publish", e))?;

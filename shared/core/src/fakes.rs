@@ -154,22 +154,37 @@ impl LeaseStore for Leases {
     }
 }
 
-/// Messages sent, as (subject, message).
+/// One message sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub subject: String,
+    pub message: String,
+    /// Who it is for besides the operator (`<profile>/<user>`).
+    pub recipients: Vec<String>,
+}
+
+/// Messages sent, in order.
 #[derive(Default)]
-pub struct Outbox(pub Mutex<Vec<(String, String)>>);
+pub struct Outbox(pub Mutex<Vec<Sent>>);
 
 impl Outbox {
-    pub fn sent(&self) -> Vec<(String, String)> {
+    pub fn sent(&self) -> Vec<Sent> {
         self.0.lock().unwrap().clone()
     }
 }
 
 impl Notifier for Outbox {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), AwsError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((subject.into(), message.into()));
+    async fn notify(
+        &self,
+        subject: &str,
+        message: &str,
+        recipients: &[String],
+    ) -> Result<(), AwsError> {
+        self.0.lock().unwrap().push(Sent {
+            subject: subject.into(),
+            message: message.into(),
+            recipients: recipients.to_vec(),
+        });
         Ok(())
     }
 }

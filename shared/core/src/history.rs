@@ -256,6 +256,7 @@ mod tests {
             terminate_by: by,
             reason: "idle".into(),
             because_idle: true,
+            recipients: vec![],
         };
         let r = Record::warning(&listed(), &w, now);
         assert_eq!(r.kind, RecordKind::Warning);

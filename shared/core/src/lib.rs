@@ -23,6 +23,7 @@ pub mod loading;
 pub mod names;
 pub mod ports;
 pub mod profile;
+pub mod recipients;
 pub mod render;
 pub mod report;
 pub mod scripts;

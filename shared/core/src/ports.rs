@@ -318,12 +318,16 @@ pub trait MetricsSource {
     ) -> impl Future<Output = Result<BTreeMap<String, ClusterMetrics>, AwsError>> + Send;
 }
 
-/// A place to tell people what sparkhub did (SNS).
+/// A place to tell people what sparkhub did (SNS). The operator gets every
+/// message; `recipients` (`<profile>/<user>`, see [`crate::recipients`])
+/// name the users it is for besides, each of whom gets it only when named.
+/// Empty: the operator alone.
 pub trait Notifier {
     fn notify(
         &self,
         subject: &str,
         message: &str,
+        recipients: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 

@@ -236,8 +236,8 @@ fn fail_last_step(h: &Handler, reason: &str) {
     last.0.failure_reason = Some(reason.into());
 }
 
-fn sent(h: &Handler) -> Vec<(String, String)> {
-    h.notifier.as_ref().unwrap().0.lock().unwrap().clone()
+fn sent(h: &Handler) -> Vec<crate::fakes::Sent> {
+    h.notifier.as_ref().unwrap().sent()
 }
 
 #[tokio::test]
@@ -276,8 +276,16 @@ async fn after_three_failed_users_steps_no_fourth_and_one_message() {
     assert!(notified);
     let messages = sent(&h);
     assert_eq!(messages.len(), 1);
-    let (subject, message) = &messages[0];
+    let crate::fakes::Sent {
+        subject,
+        message,
+        recipients,
+    } = &messages[0];
     assert!(subject.contains(CLUSTER), "{subject}");
+    assert!(
+        recipients.is_empty(),
+        "the operator's to fix, though philipp has an address"
+    );
     assert!(
         message.contains("failed 3 times")
             && message.contains("Unknown Error: the users script exited with 1")

@@ -11,6 +11,9 @@
 //! `warn_minutes` gets one warning per idle period (see [`crate::sweep::warning`]):
 //! an SNS message, remembered in the `sparkhub:warned-at` tag (`AddTags`). A
 //! failed warning is logged and counted; it never holds up a termination.
+//! Warnings and termination notices name the users of the cluster's profile
+//! that have an e-mail address as their recipients ([`crate::recipients`]);
+//! the operator gets them all.
 //!
 //! Last, each termination made and each warning sent is recorded in the
 //! history (`history/`, see [`crate::history`]), one PutObject each. A failed
@@ -35,6 +38,7 @@ use crate::ports::{
     MetricsSource, Notifier, ProfileStore,
 };
 use crate::profile::IdlePolicy;
+use crate::recipients::recipients;
 use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use crate::settings::Settings;
 use futures::{StreamExt, stream};
@@ -129,6 +133,10 @@ pub struct Decision {
     /// Minutes without use (the profile's idle timeout), or the hours of a
     /// maximum lifetime.
     pub idle_minutes: Option<i64>,
+    /// Who the notice is for besides the operator: `<profile>/<user>` of
+    /// each user of its profile with an address (none when the profile is
+    /// gone).
+    pub recipients: Vec<String>,
 }
 
 /// What one sweep did.
@@ -436,6 +444,7 @@ where
                         info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
                         let w = Warning {
                             cluster_id: cluster.id.clone(),
+                            recipients: book.recipients(&profile),
                             profile,
                             terminate_by: soon.by,
                             because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
@@ -460,6 +469,7 @@ where
                     );
                     decisions.push(Decision {
                         cluster_id: cluster.id.clone(),
+                        recipients: book.recipients(&profile),
                         profile,
                         reason: reason.to_string(),
                         idle_minutes,
@@ -595,7 +605,10 @@ where
             "sparkhub terminated EMR cluster {}.\nProfile: {}\nIdle: {}\nReason: {}\n",
             decision.cluster_id, decision.profile, idle, decision.reason
         );
-        if let Err(e) = notifier.notify(&subject, &message).await {
+        if let Err(e) = notifier
+            .notify(&subject, &message, &decision.recipients)
+            .await
+        {
             let message = format!(
                 "notifying about {}: {}",
                 decision.cluster_id,
@@ -640,7 +653,7 @@ where
         now: Timestamp,
     ) -> (bool, Option<String>) {
         let (subject, message) = warning::message(w, now);
-        if let Err(e) = notifier.notify(&subject, &message).await {
+        if let Err(e) = notifier.notify(&subject, &message, &w.recipients).await {
             let message = format!(
                 "warning about {}: {}",
                 w.cluster_id,
@@ -692,7 +705,7 @@ where
 
     async fn load(&self, name: &ProfileName) -> Loaded {
         match load_profile(&self.profiles, name, |_| {}).await {
-            Ok(profile) => Loaded::Policy(profile.idle),
+            Ok(profile) => Loaded::Policy(profile.idle.clone(), recipients(&profile)),
             Err(ProfileError::NotFound { .. }) => Loaded::Gone,
             Err(e) => {
                 let trouble = match &e {
@@ -727,7 +740,7 @@ where
             book.insert(profile.to_owned(), loaded);
         }
         match book.profiles.get_mut(profile) {
-            Some(Loaded::Policy(policy)) => Ok(policy.clone()),
+            Some(Loaded::Policy(policy, _)) => Ok(policy.clone()),
             Some(Loaded::Unusable(trouble, message)) => {
                 let trouble = *trouble;
                 if !message.is_empty() {
@@ -749,7 +762,8 @@ where
 
 /// What reading one profile gave.
 enum Loaded {
-    Policy(IdlePolicy),
+    /// Its idle policy and the recipients of messages about its clusters.
+    Policy(IdlePolicy, Vec<String>),
     /// Not found: its clusters get [`FALLBACK_POLICY`].
     Gone,
     /// Exists but cannot be used; the message until it has been reported.
@@ -771,9 +785,18 @@ impl PolicyBook {
 
     fn known(&self) -> impl Iterator<Item = &IdlePolicy> {
         self.profiles.values().filter_map(|l| match l {
-            Loaded::Policy(p) => Some(p),
+            Loaded::Policy(p, _) => Some(p),
             _ => None,
         })
+    }
+
+    /// The recipients of messages about a cluster of `profile`: none when
+    /// the profile is gone or unusable (the operator alone is told).
+    fn recipients(&self, profile: &str) -> Vec<String> {
+        match self.profiles.get(profile) {
+            Some(Loaded::Policy(_, recipients)) => recipients.clone(),
+            _ => Vec::new(),
+        }
     }
 }
 

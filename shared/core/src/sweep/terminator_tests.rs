@@ -8,7 +8,7 @@ use crate::ports::{Cluster, ClusterMetrics};
 
 use super::*;
 use crate::errors::Reported;
-use crate::fakes::{History, Outbox, Profiles};
+use crate::fakes::{History, Outbox, Profiles, Sent};
 use crate::history::{Cause, RecordKind};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -345,19 +345,18 @@ async fn dry_run_decides_the_same_and_terminates_nothing() {
     assert_eq!(summary.to_terminate.len(), 2);
     assert!(summary.terminated.is_empty());
     assert!(t.fleet.terminate_calls.lock().unwrap().is_empty());
-    assert!(
-        t.notifier.as_ref().unwrap().0.lock().unwrap().is_empty(),
-        "nothing terminated, nothing announced"
-    );
+    assert!(sent(&t).is_empty(), "nothing terminated, nothing announced");
 }
 
 #[tokio::test]
 async fn every_termination_is_announced_with_cluster_profile_idle_minutes_and_reason() {
     let t = terminator(vec![idle("j-IDLE")]);
     t.sweep().await.unwrap();
-    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    let sent = sent(&t);
     assert_eq!(sent.len(), 1);
-    let (subject, message) = &sent[0];
+    let Sent {
+        subject, message, ..
+    } = &sent[0];
     assert_eq!(subject, "sparkhub terminated j-IDLE (tutorial)");
     assert!(
         message.contains("Profile: tutorial")
@@ -512,7 +511,7 @@ async fn the_verdicts_the_report_and_the_calls_do_not_depend_on_the_concurrency(
         let summary = t.sweep().await.unwrap();
         let described = t.fleet.described.lock().unwrap().clone();
         let batches = t.fleet.terminate_calls.lock().unwrap().clone();
-        let notices = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+        let notices = sent(&t);
         (summary, described, batches, notices)
     };
     let (sequential, described_1, batches_1, notices_1) = run(1).await;
@@ -744,13 +743,12 @@ async fn a_keep_alive_tag_far_in_the_future_does_not_outlive_the_maximum_lifetim
     let t = terminator(vec![forever, tomorrow]);
     let summary = t.sweep().await.unwrap();
     assert_eq!(summary.terminated, ["j-FOREVER"]);
-    let sent = t.notifier.as_ref().unwrap().0.lock().unwrap().clone();
+    let notice = &sent(&t)[0].message;
     assert!(
-        sent[0].1.contains("maximum lifetime of 12 h")
-            && sent[0].1.contains("9999-12-31T23:59:59Z")
-            && sent[0].1.contains("does not count"),
-        "{}",
-        sent[0].1
+        notice.contains("maximum lifetime of 12 h")
+            && notice.contains("9999-12-31T23:59:59Z")
+            && notice.contains("does not count"),
+        "{notice}"
     );
     assert_eq!(summary.kept.get("kept_alive"), Some(&1));
 }
@@ -771,8 +769,8 @@ fn idle_for(id: &str, minutes: i64) -> Fake {
     c
 }
 
-fn sent(t: &Sweep) -> Vec<(String, String)> {
-    t.notifier.as_ref().unwrap().0.lock().unwrap().clone()
+fn sent(t: &Sweep) -> Vec<Sent> {
+    t.notifier.as_ref().unwrap().sent()
 }
 
 #[tokio::test]
@@ -784,7 +782,9 @@ async fn a_cluster_idle_for_timeout_less_warn_gets_one_warning_and_the_tag() {
     assert_eq!(summary.warnings.len(), 1);
     let messages = sent(&t);
     assert_eq!(messages.len(), 1);
-    let (subject, message) = &messages[0];
+    let Sent {
+        subject, message, ..
+    } = &messages[0];
     assert_eq!(
         subject,
         "sparkhub will terminate j-SOON (tutorial) in 15 min"
@@ -898,7 +898,7 @@ async fn the_end_of_a_maximum_lifetime_is_warned_about_once() {
     let t = terminator(vec![old.clone()]);
     let summary = t.sweep().await.unwrap();
     assert_eq!(summary.warnings_sent, 1, "{summary:?}");
-    let (_, message) = &sent(&t)[0];
+    let message = &sent(&t)[0].message;
     assert!(
         message.contains("maximum lifetime of 12 h")
             && message.contains("Terminated by: 2026-11-25T12:10:00Z"),
@@ -1141,4 +1141,92 @@ async fn activity_is_read_from_the_clusters_own_profiles_namespace_only() {
         "{:?}",
         summary.kept
     );
+}
+
+/// `fake` as a cluster of `profile` (its name and its tag).
+fn of_profile(mut fake: Fake, profile: &str) -> Fake {
+    fake.listed.name = format!("sparkhub-{profile}");
+    fake.details.name = fake.listed.name.clone();
+    fake.details
+        .tags
+        .insert("sparkhub:profile".into(), profile.into());
+    fake
+}
+
+/// Each warning and each termination notice names the users of its own
+/// cluster's profile that have an address (`<profile>/<user>`, in the order
+/// of `users`); a profile without addresses, or one that is gone, names
+/// nobody, and its messages still go out (the operator's subscription takes
+/// every message).
+#[tokio::test]
+async fn warnings_and_notices_name_the_users_of_their_clusters_profile() {
+    let team = TUTORIAL
+        .replacen("name = \"tutorial\"", "name = \"team-b\"", 1)
+        .replacen(
+            "users = [\"philipp\", \"admin\"]",
+            "users = [\"zoe\", \"max\", \"ada\"]",
+            1,
+        )
+        .replacen(
+            "philipp = \"philipp@example.com\"",
+            "max = \"max@example.com\"\nzoe = \"zoe@example.com\"",
+            1,
+        );
+    let quiet = TUTORIAL
+        .replacen("name = \"tutorial\"", "name = \"quiet\"", 1)
+        .replacen("[emails]\nphilipp = \"philipp@example.com\"\n", "", 1);
+    assert!(!quiet.contains("[emails]"));
+    let cases: &[(&str, &[&str])] = &[
+        ("tutorial", &["tutorial/philipp"]),
+        ("team-b", &["team-b/zoe", "team-b/max"]),
+        ("quiet", &[]),
+    ];
+    let mut clusters = Vec::new();
+    for (profile, _) in cases {
+        clusters.push(of_profile(idle(&format!("j-IDLE-{profile}")), profile));
+        clusters.push(of_profile(
+            idle_for(&format!("j-SOON-{profile}"), 55),
+            profile,
+        ));
+    }
+    // Its profile deleted: the fallback policy's 24 hours are over.
+    clusters.push(thirty_hours_old("j-GONE", "gone"));
+    let mut t = terminator(clusters);
+    t.profiles = Profiles::with(&[("tutorial", TUTORIAL), ("team-b", &team), ("quiet", &quiet)]);
+    let summary = t.sweep().await.unwrap();
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let messages = sent(&t);
+    let to = |id: &str| -> Vec<String> {
+        let about: Vec<&Sent> = messages
+            .iter()
+            .filter(|m| m.subject.contains(&format!("{id} ")))
+            .collect();
+        assert_eq!(about.len(), 1, "one message about {id}: {messages:#?}");
+        about[0].recipients.clone()
+    };
+    for (profile, expected) in cases {
+        let notice = format!("j-IDLE-{profile}");
+        let warning = format!("j-SOON-{profile}");
+        assert_eq!(to(&notice), *expected, "the notice about {notice}");
+        assert_eq!(to(&warning), *expected, "the warning about {warning}");
+        let decided = summary
+            .to_terminate
+            .iter()
+            .find(|d| d.cluster_id == notice)
+            .unwrap();
+        assert_eq!(decided.recipients, *expected, "{notice} in the summary");
+        let warned = summary
+            .warnings
+            .iter()
+            .find(|w| w.cluster_id == warning)
+            .unwrap();
+        assert_eq!(warned.recipients, *expected, "{warning} in the summary");
+    }
+    assert_eq!(
+        to("j-GONE"),
+        Vec::<String>::new(),
+        "a gone profile names nobody"
+    );
+    assert_eq!(summary.warnings_sent, 3);
+    assert_eq!(summary.terminated.len(), 4);
 }

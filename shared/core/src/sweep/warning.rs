@@ -23,6 +23,9 @@ pub struct Warning {
     pub reason: String,
     /// For idleness (using the cluster keeps it), not its maximum lifetime.
     pub because_idle: bool,
+    /// Who the warning is for besides the operator: `<profile>/<user>` of
+    /// each user of its profile with an address.
+    pub recipients: Vec<String>,
 }
 
 /// The warning a cluster the sweep keeps now is due, if any: [`forecast`]
