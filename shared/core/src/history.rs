@@ -256,6 +256,7 @@ mod tests {
             terminate_by: by,
             reason: "idle".into(),
             because_idle: true,
+            notebooks: true,
             recipients: vec![],
         };
         let r = Record::warning(&listed(), &w, now);

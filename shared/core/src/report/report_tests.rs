@@ -311,6 +311,7 @@ fn a_warning_before_the_termination_is_shown() {
             terminate_by: at("10:00"),
             reason: "idle".into(),
             because_idle: true,
+            notebooks: true,
             recipients: vec![],
         },
         at("09:45"),

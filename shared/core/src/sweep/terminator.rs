@@ -449,6 +449,7 @@ where
                             terminate_by: soon.by,
                             because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
                             reason: soon.reason.to_string(),
+                            notebooks: real.notebook_reporter,
                         };
                         records.insert(cluster.id.clone(), Record::warning(&cluster, &w, now));
                         summary.warnings.push(w);
