@@ -11,17 +11,26 @@
 //!   scripts, its own secret, its users' notebooks, its logs, its `[access]`
 //!   locations, the activity metric. EC2 instance-profile sessions carry no
 //!   per-cluster principal tags, so attribute-based access cannot tell two
-//!   clusters of one role apart: one role per profile is what IAM supports.
+//!   clusters of one role apart: one role per profile is what IAM supports;
+//! - one SNS e-mail subscription to the stack's topic per user address a
+//!   profile gives (`[emails]`), filtered to the messages whose `recipients`
+//!   attribute names that user (`<profile>/<user>`, what the sweep's
+//!   warnings and termination notices carry): each user hears about the
+//!   clusters of their own profiles only.
 //!
 //! `infra/template.yaml` carries the generated resources between marker lines;
 //! a test fails when they differ from what the profiles in `profiles/` say
 //! (`make generate` rewrites them).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use sparkhub_core::Profile;
 use sparkhub_core::idle::notebook_namespace;
 use sparkhub_core::names::S3Uri;
+use sparkhub_core::names::{ProfileName, UserName};
 use sparkhub_core::profile::{default_log_prefix, shared_notebook_folders};
+use sparkhub_core::recipients::{RECIPIENTS_ATTRIBUTE, recipient};
 use sparkhub_core::render::TAG_PROFILE;
 use sparkhub_core::users::hashes_secret_name;
 
@@ -33,6 +42,10 @@ pub const NODE_ROLES_BEGIN: &str =
     "  # BEGIN generated node roles (make generate; from profiles/*.toml)";
 pub const NODE_ROLES_END: &str = "  # END generated node roles";
 
+pub const SUBSCRIPTIONS_BEGIN: &str =
+    "  # BEGIN generated e-mail subscriptions (make generate; from profiles/*.toml)";
+pub const SUBSCRIPTIONS_END: &str = "  # END generated e-mail subscriptions";
+
 /// Where EMR's JupyterHub keeps a user's notebooks in the notebook bucket
 /// (`jupyter-s3-conf`): `jupyter/<user>/`.
 pub const NOTEBOOK_PREFIX: &str = "jupyter/";
@@ -42,9 +55,20 @@ pub fn schedule_logical_id(profile: &str) -> String {
     format!("Schedule{}", camel(profile))
 }
 
-fn camel(profile: &str) -> String {
-    profile
-        .split('-')
+/// CloudFormation logical id of a user's e-mail subscription:
+/// `EmailSubscription` + the profile and the user in CamelCase.
+pub fn subscription_logical_id(profile: &ProfileName, user: &UserName) -> String {
+    format!(
+        "EmailSubscription{}{}",
+        camel(profile.as_str()),
+        camel(user.as_str())
+    )
+}
+
+/// `team-a` → `TeamA`, `data_eng-2` → `DataEng2`: letters and digits only,
+/// as a logical id must be.
+fn camel(name: &str) -> String {
+    name.split(['-', '_'])
         .map(|part| {
             let mut chars = part.chars();
             chars
@@ -104,6 +128,44 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
         ));
     }
     out
+}
+
+/// One e-mail subscription to the stack's topic per user with an address,
+/// letting through only the messages whose `recipients` name that user;
+/// profiles in the order given, users in the order of `users`. An error
+/// when two would get the same logical id (`a-b` and `a_b`, or profile
+/// `a` with user `b-c` and profile `a-b` with user `c`).
+pub fn subscription_resources(profiles: &[Profile]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    for profile in profiles {
+        for user in &profile.users {
+            let Some(address) = profile.emails.get(user) else {
+                continue;
+            };
+            let recipient = recipient(&profile.name, user);
+            let id = subscription_logical_id(&profile.name, user);
+            if let Some(other) = ids.insert(id.clone(), recipient.clone()) {
+                return Err(format!(
+                    "profiles/: the e-mail subscriptions of {other} and {recipient} would both be {id} in the template; rename one of the users or profiles"
+                ));
+            }
+            out.push_str(&resource(
+                &id,
+                &json!({
+                    "Type": "AWS::SNS::Subscription",
+                    "Properties": {
+                        "TopicArn": {"Ref": "SparkhubTopic"},
+                        "Protocol": "email",
+                        "Endpoint": address.as_str(),
+                        "FilterPolicyScope": "MessageAttributes",
+                        "FilterPolicy": {RECIPIENTS_ATTRIBUTE: [recipient]}
+                    }
+                }),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The node role of a profile, as a `Fn::Sub` string.
@@ -446,9 +508,10 @@ pub fn with_section(
     ))
 }
 
-/// `template` with its generated sections (the schedules and the node roles
-/// of `profiles`), or an error when a marker is missing or two profiles would
-/// share a user's notebook folder.
+/// `template` with its generated sections (the schedules, the node roles
+/// and the users' e-mail subscriptions of `profiles`), or an error when a
+/// marker is missing, two profiles would share a user's notebook folder or
+/// two subscriptions a logical id.
 pub fn generated_template(template: &str, profiles: &[Profile]) -> Result<String, String> {
     let shared = shared_notebook_folders(&profiles.iter().collect::<Vec<_>>());
     if !shared.is_empty() {
@@ -456,6 +519,7 @@ pub fn generated_template(template: &str, profiles: &[Profile]) -> Result<String
             "profiles/: these users' notebooks would be readable by the clusters of several profiles; rename them or give the profiles different notebook_bucket values: {shared:?}"
         ));
     }
+    let subscriptions = subscription_resources(profiles)?;
     with_schedules(template, &schedule_resources(profiles))
         .and_then(|t| {
             with_section(
@@ -465,6 +529,7 @@ pub fn generated_template(template: &str, profiles: &[Profile]) -> Result<String
                 &node_role_resources(profiles),
             )
         })
+        .and_then(|t| with_section(&t, SUBSCRIPTIONS_BEGIN, SUBSCRIPTIONS_END, &subscriptions))
         .ok_or_else(|| "infra/template.yaml lacks the generated-section markers".to_string())
 }
 
@@ -542,6 +607,93 @@ mod tests {
             "a delivery that fails after its retries is kept"
         );
         assert_eq!(schedule_logical_id("ml-retrain-2"), "ScheduleMlRetrain2");
+    }
+
+    /// A user's address becomes an e-mail subscription to the topic that
+    /// lets through exactly the messages naming that user: the recipient
+    /// the sweep puts on the warnings and notices about the profile's
+    /// clusters. A user without an address gets none.
+    #[test]
+    fn a_users_address_becomes_a_subscription_filtered_to_that_user() {
+        let profiles = repo_profiles();
+        let section = parse_section(&subscription_resources(&profiles).unwrap());
+        assert_eq!(
+            section.len(),
+            1,
+            "philipp's; admin and retrain have no address"
+        );
+        let (id, subscription) = &section[0];
+        assert_eq!(id, "EmailSubscriptionTutorialPhilipp");
+        assert_eq!(
+            subscription,
+            &json!({
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": {"Ref": "SparkhubTopic"},
+                    "Protocol": "email",
+                    "Endpoint": "philipp@example.com",
+                    "FilterPolicyScope": "MessageAttributes",
+                    "FilterPolicy": {"recipients": ["tutorial/philipp"]}
+                }
+            })
+        );
+        let tutorial = profiles
+            .iter()
+            .find(|p| p.name.as_str() == "tutorial")
+            .unwrap();
+        assert_eq!(
+            subscription["Properties"]["FilterPolicy"][RECIPIENTS_ATTRIBUTE],
+            json!(sparkhub_core::recipients::recipients(tutorial)),
+            "the filter names what the sweep sends"
+        );
+    }
+
+    #[test]
+    fn subscription_ids_are_alphanumeric_and_never_shared() {
+        let user = |u: &str| UserName::parse(u).unwrap();
+        let profile = |p: &str| ProfileName::parse(p).unwrap();
+        for (p, u, id) in [
+            ("tutorial", "philipp", "EmailSubscriptionTutorialPhilipp"),
+            (
+                "ml-retrain-2",
+                "data_eng-2",
+                "EmailSubscriptionMlRetrain2DataEng2",
+            ),
+            ("a", "_svc", "EmailSubscriptionASvc"),
+        ] {
+            let got = subscription_logical_id(&profile(p), &user(u));
+            assert_eq!(got, id);
+            assert!(got.bytes().all(|b| b.is_ascii_alphanumeric()), "{got}");
+        }
+        let tutorial = repo_profiles()
+            .into_iter()
+            .find(|p| p.name.as_str() == "tutorial")
+            .unwrap();
+        let with = |name: &str, users: &[&str]| {
+            let mut p = tutorial.clone();
+            p.name = profile(name);
+            p.users = users.iter().map(|u| user(u)).collect();
+            let address = tutorial.emails.values().next().unwrap().clone();
+            p.emails = p
+                .users
+                .iter()
+                .map(|u| (u.clone(), address.clone()))
+                .collect();
+            p
+        };
+        let both = [with("a", &["b-c"]), with("a-b", &["c"])];
+        let e = subscription_resources(&both).unwrap_err();
+        assert!(
+            e.contains("a/b-c and a-b/c would both be EmailSubscriptionABC"),
+            "{e}"
+        );
+        let e = subscription_resources(&[with("t", &["a-b", "a_b"])]).unwrap_err();
+        assert!(e.contains("t/a-b and t/a_b"), "{e}");
+        let fine = [with("a", &["b-c"]), with("a-b", &["d"])];
+        assert_eq!(
+            parse_section(&subscription_resources(&fine).unwrap()).len(),
+            2
+        );
     }
 
     /// The resources of a generated section, parsed back: each is

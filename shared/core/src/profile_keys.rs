@@ -147,7 +147,7 @@ pub const KEYS: &[Key] = &[
         Optional,
         None,
         "",
-        "E-mail addresses of the profile's users, `user = \"address\"` (each user one of `users`; not every user needs one). Like every section, write `[emails]` after the top-level keys.",
+        "E-mail addresses of the profile's users, `user = \"address\"` (each user one of `users`; not every user needs one). Each address receives the idle sweep's warnings and termination notices about this profile's clusters: `make generate` writes an SNS e-mail subscription per address into the template, and SNS first sends it a confirmation mail. Like every section, write `[emails]` after the top-level keys.",
     ),
     key(
         "key_name",
