@@ -1,7 +1,8 @@
 //! terminate-idle-clusters against the emulator: a mixed fleet of 42
-//! clusters, each kind three times; the warnings before termination; the
-//! real EMR, CloudWatch (through the emulator's CBOR bridge), S3 and SNS
-//! adapters.
+//! clusters, each kind three times; the warnings before termination, and
+//! whom they and the termination notices reach (SNS subscriptions filtered
+//! as the template's, SQS queues in place of addresses); the real EMR,
+//! CloudWatch (through the emulator's CBOR bridge), S3 and SNS adapters.
 
 use std::collections::BTreeMap;
 
@@ -537,4 +538,202 @@ async fn a_warning_once_per_idle_period_and_none_for_busy_protected_kept_or_quie
         "{:?}",
         third.warnings
     );
+}
+
+/// A queue subscribed to `topic` in place of an address: with
+/// `filter_policy` (a generated subscription's), or none (the operator's).
+async fn subscribed_queue(
+    aws: &LocalAws,
+    sqs: &aws_sdk_sqs::Client,
+    topic: &str,
+    filter_policy: Option<&serde_json::Value>,
+) -> String {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("sparkhub-inbox"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let mut subscribe = aws_sdk_sns::Client::new(&aws.config)
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(arn);
+    if let Some(policy) = filter_policy {
+        subscribe = subscribe
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .attributes("FilterPolicy", policy.to_string());
+    }
+    subscribe.send().await.unwrap();
+    url
+}
+
+/// What reached a queue: each SNS envelope's subject and its `recipients`
+/// attribute as delivered (type and value), if any.
+async fn inbox(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, Option<(String, String)>)> {
+    let mut out = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            let envelope: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or_default()).unwrap();
+            let attribute = envelope["MessageAttributes"]["recipients"]
+                .as_object()
+                .map(|a| {
+                    (
+                        a["Type"].as_str().unwrap_or_default().to_owned(),
+                        a["Value"].as_str().unwrap_or_default().to_owned(),
+                    )
+                });
+            out.push((
+                envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                attribute,
+            ));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The messages reach the people of the cluster's profile. One topic, three
+/// queues in place of e-mail addresses: the operator's, unfiltered, and one
+/// per user address of two profiles, subscribed with the filter policies
+/// the template has (`sparkhub_codegen::infra::subscriptions`). A warning
+/// about a cluster of profile A reaches A's user and the operator, not B's
+/// user; a termination notice about B's cluster reaches B's user and the
+/// operator; a warning about a profile without addresses, the operator alone.
+#[tokio::test]
+async fn warnings_and_notices_reach_their_profiles_users_and_the_operator_only() {
+    let aws = LocalAws::connect().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws.config);
+    let bucket = unique("sparkhub-mail");
+    let a = unique("mail");
+    let b = format!("{a}-b");
+    let quiet = format!("{a}-quiet");
+    let named =
+        |name: &str| TUTORIAL.replacen("name = \"tutorial\"", &format!("name = \"{name}\""), 1);
+    // A: the tutorial's users, philipp with an address; B: zoe with one.
+    let a_text = named(&a);
+    let b_text = named(&b)
+        .replacen("users = [\"philipp\", \"admin\"]", "users = [\"zoe\"]", 1)
+        .replacen(
+            "philipp = \"philipp@example.com\"",
+            "zoe = \"zoe@example.com\"",
+            1,
+        );
+    let quiet_text = named(&quiet).replacen("[emails]\nphilipp = \"philipp@example.com\"\n", "", 1);
+    aws.bucket_with(
+        &bucket,
+        &[
+            (&format!("profiles/{a}.toml"), &a_text),
+            (&format!("profiles/{b}.toml"), &b_text),
+            (&format!("profiles/{quiet}.toml"), &quiet_text),
+        ],
+    )
+    .await;
+    let topic = aws_sdk_sns::Client::new(&aws.config)
+        .create_topic()
+        .name(unique("sparkhub-mail"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+
+    let profiles = [&a_text, &b_text].map(|t| sparkhub_core::Profile::parse(t).unwrap());
+    let subscriptions = sparkhub_codegen::infra::subscriptions(&profiles).unwrap();
+    assert_eq!(subscriptions.len(), 2, "philipp's and zoe's");
+    let operator = subscribed_queue(&aws, &sqs, &topic, None).await;
+    let mut users = Vec::new();
+    for (_, resource) in &subscriptions {
+        let properties = &resource["Properties"];
+        assert_eq!(properties["FilterPolicyScope"], "MessageAttributes");
+        users.push(subscribed_queue(&aws, &sqs, &topic, Some(&properties["FilterPolicy"])).await);
+    }
+    let (philipp, zoe) = (&users[0], &users[1]);
+
+    // A's cluster idle for 55 minutes (warned), B's for longer than its
+    // 60-minute timeout (terminated), the quiet profile's warned.
+    let warned_a = idle_since(&aws, &a, 55, &[]).await;
+    let terminated_b = idle_since(&aws, &b, 85, &[]).await;
+    let warned_quiet = idle_since(&aws, &quiet, 55, &[]).await;
+    let summary = sparkhub_aws::terminator(
+        Config {
+            bucket: bucket.clone(),
+            dry_run: false,
+            topic_arn: Some(topic.clone()),
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+        },
+        &aws.config,
+    )
+    .sweep()
+    .await
+    .unwrap();
+    assert!(summary.terminated.contains(&terminated_b), "{summary:?}");
+    for id in [&warned_a, &warned_quiet] {
+        assert!(
+            summary.warnings.iter().any(|w| &w.cluster_id == id),
+            "{id}: {:?}",
+            summary.warnings
+        );
+    }
+
+    let about = |inbox: &[(String, Option<(String, String)>)], id: &str| {
+        inbox
+            .iter()
+            .filter(|(subject, _)| subject.contains(&format!("{id} ")))
+            .map(|(_, attribute)| attribute.clone())
+            .collect::<Vec<_>>()
+    };
+    let array = |value: &str| Some(("String.Array".to_owned(), value.to_owned()));
+    let a_recipients = format!(r#"["{a}/philipp"]"#);
+    let b_recipients = format!(r#"["{b}/zoe"]"#);
+
+    // The operator: all three (the sweep may also have told it about
+    // clusters other tests left in the emulator).
+    let all = inbox(&sqs, &operator).await;
+    assert_eq!(about(&all, &warned_a), [array(&a_recipients)], "{all:#?}");
+    assert_eq!(
+        about(&all, &terminated_b),
+        [array(&b_recipients)],
+        "{all:#?}"
+    );
+    assert_eq!(about(&all, &warned_quiet), [None], "no attribute: {all:#?}");
+
+    // philipp: the warning about A's cluster, nothing else.
+    let got = inbox(&sqs, philipp).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(about(&got, &warned_a), [array(&a_recipients)]);
+    // zoe: the notice about B's cluster, nothing else.
+    let got = inbox(&sqs, zoe).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(about(&got, &terminated_b), [array(&b_recipients)]);
+    assert!(got[0].0.starts_with("sparkhub terminated "), "{got:?}");
 }

@@ -131,12 +131,12 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
 }
 
 /// One e-mail subscription to the stack's topic per user with an address,
-/// letting through only the messages whose `recipients` name that user;
-/// profiles in the order given, users in the order of `users`. An error
-/// when two would get the same logical id (`a-b` and `a_b`, or profile
-/// `a` with user `b-c` and profile `a-b` with user `c`).
-pub fn subscription_resources(profiles: &[Profile]) -> Result<String, String> {
-    let mut out = String::new();
+/// letting through only the messages whose `recipients` name that user, as
+/// (logical id, resource); profiles in the order given, users in the order
+/// of `users`. An error when two would get the same logical id (`a-b` and
+/// `a_b`, or profile `a` with user `b-c` and profile `a-b` with user `c`).
+pub fn subscriptions(profiles: &[Profile]) -> Result<Vec<(String, Value)>, String> {
+    let mut out = Vec::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for profile in profiles {
         for user in &profile.users {
@@ -150,9 +150,9 @@ pub fn subscription_resources(profiles: &[Profile]) -> Result<String, String> {
                     "profiles/: the e-mail subscriptions of {other} and {recipient} would both be {id} in the template; rename one of the users or profiles"
                 ));
             }
-            out.push_str(&resource(
-                &id,
-                &json!({
+            out.push((
+                id,
+                json!({
                     "Type": "AWS::SNS::Subscription",
                     "Properties": {
                         "TopicArn": {"Ref": "SparkhubTopic"},
@@ -166,6 +166,14 @@ pub fn subscription_resources(profiles: &[Profile]) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// [`subscriptions`] as the template's generated section.
+pub fn subscription_resources(profiles: &[Profile]) -> Result<String, String> {
+    Ok(subscriptions(profiles)?
+        .iter()
+        .map(|(id, body)| resource(id, body))
+        .collect())
 }
 
 /// The node role of a profile, as a `Fn::Sub` string.
