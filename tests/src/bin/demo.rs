@@ -260,7 +260,7 @@ fn what_next(profile: &Profile) {
         ),
         (
             "make generate",
-            "the node roles and schedules of profiles/ into the template",
+            "the node roles, schedules and e-mail subscriptions of profiles/ into the template",
         ),
         (
             "sam build && sam deploy --guided",
