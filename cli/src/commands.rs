@@ -244,6 +244,7 @@ pub async fn status(choice: &AwsChoice, bucket: &str, json: bool) -> Result<(), 
             dry_run: true,
             topic_arn: None,
             max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+            checks: None,
         },
         aws.sdk(),
     );

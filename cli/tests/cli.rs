@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_aws::SecretsManager;
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
+use sparkhub_core::idle::{AGENT_METRIC, EMR_NAMESPACE, IS_IDLE_METRIC, activity_namespace};
 use sparkhub_core::ports::SecretStore;
 use sparkhub_core::testing::workspace_root;
 use sparkhub_tests::{LocalAws, unique};
@@ -602,13 +602,8 @@ async fn status_shows_what_the_sweep_would_decide() {
     let zeros: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&idle, EMR_NAMESPACE, IS_IDLE_METRIC, &points)
         .await;
-    aws.put_cluster_metric(
-        &idle,
-        &notebook_namespace(&profile),
-        NOTEBOOK_METRIC,
-        &zeros,
-    )
-    .await;
+    aws.put_cluster_metric(&idle, &activity_namespace(&profile), AGENT_METRIC, &zeros)
+        .await;
 
     let out = sparkhub(&["status", "--bucket", &bucket]);
     assert!(
@@ -875,13 +870,8 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     let zeros: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&idle, EMR_NAMESPACE, IS_IDLE_METRIC, &points)
         .await;
-    aws.put_cluster_metric(
-        &idle,
-        &notebook_namespace(&profile),
-        NOTEBOOK_METRIC,
-        &zeros,
-    )
-    .await;
+    aws.put_cluster_metric(&idle, &activity_namespace(&profile), AGENT_METRIC, &zeros)
+        .await;
     // A person terminates the other one.
     aws.emr
         .terminate_job_flows()
@@ -895,6 +885,7 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
             dry_run: false,
             topic_arn: None,
             max_concurrency: 4,
+            checks: None,
         },
         &aws.config,
     )

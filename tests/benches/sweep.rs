@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
+use sparkhub_core::idle::{AGENT_METRIC, EMR_NAMESPACE, IS_IDLE_METRIC, activity_namespace};
 use sparkhub_core::sweep::{Config, Summary};
 use sparkhub_tests::latency::{BenchArgs, with_latency};
 use sparkhub_tests::{LocalAws, unique};
@@ -74,6 +74,7 @@ async fn main() {
                         dry_run: false,
                         topic_arn: None,
                         max_concurrency: concurrency,
+                        checks: None,
                     },
                     slow,
                 );
@@ -174,12 +175,8 @@ async fn fleet(aws: &LocalAws, n: usize, profile: &str) -> Vec<String> {
     }
     aws.put_metrics(EMR_NAMESPACE, IS_IDLE_METRIC, &idle_series)
         .await;
-    aws.put_metrics(
-        &notebook_namespace(profile),
-        NOTEBOOK_METRIC,
-        &notebook_series,
-    )
-    .await;
+    aws.put_metrics(&activity_namespace(profile), AGENT_METRIC, &notebook_series)
+        .await;
     ids
 }
 

@@ -238,6 +238,9 @@ def fill(text, resolver):
         "${FailedInvocationsArn}": resolver.getatt("FailedInvocations", "Arn"),
         "${UndeliveredTriggersArn}": resolver.getatt("UndeliveredTriggers", "Arn"),
         "${CreateClusterFunctionArn}": resolver.getatt("CreateClusterFunction", "Arn"),
+        "${CheckGroup}": resolver.ref("SweepChecks"),
+        "${CheckRoleArn}": resolver.getatt("SweepCheckRole", "Arn"),
+        "${TerminateIdleClustersFunctionArn}": resolver.getatt("TerminateIdleClustersFunction", "Arn"),
         "${EmrServiceRoleName}": resolver.params["EmrServiceRoleName"],
         "${EmrInstanceRolePrefix}": resolver.params["EmrInstanceRolePrefix"],
     }.items():

@@ -100,7 +100,7 @@ class TemplateMatchesCode(unittest.TestCase):
         widgets = json.loads(body.replace("${AWS::Region}", "us-east-1"))["widgets"]
         titles = [w["properties"]["title"] for w in widgets]
         for wanted in ["Active clusters by profile", "Terminations by reason", "Warnings",
-                       "Active notebook users", "Sweep errors", "Sweep duration"]:
+                       "Busy clusters", "Sweep errors", "Sweep duration"]:
             self.assertTrue(any(t.startswith(wanted) for t in titles), (wanted, titles))
         named = set()
         for w in widgets:
@@ -116,11 +116,11 @@ class TemplateMatchesCode(unittest.TestCase):
             with open(path) as f:
                 sources += f.read()
         for metric in named:
-            self.assertIn(f'"{metric}"' if metric != "ActiveNotebookUsers" else metric, sources,
+            self.assertIn(f'"{metric}"' if metric != "Busy" else "--metric-name Busy", sources,
                           f"the dashboard shows {metric}, which no function emits")
         self.assertEqual(
             named,
-            {"ActiveClusters", "Terminations", "WarningsSent", "ActiveNotebookUsers",
+            {"ActiveClusters", "Terminations", "WarningsSent", "Busy",
              "SweepErrors", "HistoryWriteFailures", "SweepDuration"},
         )
 

@@ -6,6 +6,7 @@
 //! same switch the product code honours, and nothing else.
 
 pub mod browser;
+pub mod fake_http;
 pub mod hub;
 pub mod latency;
 

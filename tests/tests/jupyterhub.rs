@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use sparkhub_core::Profile;
 use sparkhub_core::scripts::{USERS_SCRIPT, hub_setup, notebook_reporter, render_all};
 use sparkhub_core::users::{crypt_sha512, random_salt};
+use sparkhub_tests::fake_http::FakeHttp;
 use sparkhub_tests::hub::LocalHub;
 use sparkhub_tests::unique;
 
@@ -80,6 +81,8 @@ struct Node {
     hub_api: String,
     conf_dir: PathBuf,
     pid_file: PathBuf,
+    /// The ResourceManager and Livy, with nothing running.
+    others: FakeHttp,
 }
 
 impl Node {
@@ -118,7 +121,22 @@ impl Node {
             hub_api: hub.api.clone(),
             conf_dir: hub.conf_dir.clone(),
             pid_file: hub.pid_file(),
+            others: FakeHttp::start(vec![
+                ("/ws/v1/cluster/apps".into(), r#"{"apps":null}"#.into()),
+                (
+                    "/livy/sessions".into(),
+                    r#"{"from":0,"total":0,"sessions":[]}"#.into(),
+                ),
+            ]),
         }
+    }
+
+    /// Tells the activity agent its previous sample was published just now
+    /// (on a node: a minute ago), so the next one reaches back no further.
+    fn published_just_now(&self) {
+        let state = self.dir.join("agent/last-published");
+        std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+        std::fs::write(state, format!("{}\n", jiff::Timestamp::now().as_second())).unwrap();
     }
 
     fn run(&self, script_body: &str, name: &str, args: &[&str]) -> Output {
@@ -139,6 +157,12 @@ impl Node {
             .env("STATE", self.dir.join("state"))
             .env("HUB_PID_FILE", &self.pid_file)
             .env("SPARKHUB_HUB_API", &self.hub_api)
+            .env("SPARKHUB_YARN_API", format!("{}/ws/v1", self.others.base))
+            .env("SPARKHUB_LIVY_API", format!("{}/livy", self.others.base))
+            .env(
+                "SPARKHUB_AGENT_STATE",
+                self.dir.join("agent/last-published"),
+            )
             .env("SPARKHUB_HUB_CONF_DIR", &self.conf_dir)
             .env("SPARKHUB_HUB_SETUP", self.dir.join("hub-setup.sh"))
             .env("SPARKHUB_HUB_WAIT_SECONDS", "60")
@@ -175,7 +199,7 @@ impl Node {
         assert_eq!(published.len(), before + 1, "one datapoint per run");
         let line = published.last().unwrap();
         assert!(
-            line.contains("--namespace Sparkhub/Notebooks/tutorial --metric-name ActiveNotebookUsers --dimensions JobFlowId=j-HUBTEST1"),
+            line.contains("--namespace Sparkhub/Activity/tutorial --metric-name Busy --dimensions JobFlowId=j-HUBTEST1"),
             "{line}"
         );
         line.split("--value ")
@@ -418,6 +442,7 @@ fn the_hub_story(venv: &str, expected_major: &str) {
     // counts itself, and the users step's requests were nobody's activity).
     let reporter = notebook_reporter(&profile, WINDOW);
     for _ in 0..3 {
+        node.published_just_now();
         assert_eq!(node.report(&reporter), 0, "an idle hub has no active user");
     }
     assert!(!node.busy());
@@ -452,6 +477,7 @@ fn the_hub_story(venv: &str, expected_major: &str) {
     // reads its time), neither touched nor removed.
     let touched = node.busy_touched_at().expect("isbusy exists");
     sleep_until(answered + WINDOW + Duration::from_secs(2));
+    node.published_just_now();
     assert_eq!(node.report(&reporter), 0, "idle again after the window");
     assert_eq!(
         node.busy_touched_at(),

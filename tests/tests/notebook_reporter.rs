@@ -1,7 +1,8 @@
-//! The notebook activity reporter's installer and the reporter's ways of
-//! publishing nothing, run by bash with stand-ins for `sudo`, `systemctl` and
-//! `aws` that record their argv. What it publishes for a real hub is in
-//! `jupyterhub.rs`.
+//! The activity agent's installer, what the agent publishes for each kind of
+//! activity (answers of the ResourceManager, Livy and the hub served from
+//! `tests/fixtures/agent/`) and its ways of publishing nothing, run by bash
+//! with stand-ins for `sudo`, `systemctl` and `aws` that record their argv.
+//! What it publishes for a real hub is in `jupyterhub.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +13,7 @@ use sparkhub_core::scripts::{
     NOTEBOOK_ACTIVE_WINDOW, NOTEBOOK_REPORTER_SCRIPT, NOTEBOOK_REPORTER_UNITS, hub_setup,
     notebook_reporter, render_all,
 };
+use sparkhub_tests::fake_http::FakeHttp;
 use sparkhub_tests::unique;
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
@@ -42,8 +44,9 @@ fn output(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Runs the reporter with a recording `aws`; a hub at `hub_api`.
-fn run_reporter(dir: &Path, hub_api: &str) -> Output {
+/// Runs the agent with a recording `aws`; the hub, the ResourceManager and
+/// Livy under `base` (`/hub/api`, `/ws/v1`, `/livy`).
+fn run_reporter(dir: &Path, base: &str) -> Output {
     let (bin, log, info, conf) = (
         dir.join("bin"),
         dir.join("log"),
@@ -78,7 +81,10 @@ fn run_reporter(dir: &Path, hub_api: &str) -> Output {
         .env("LOG", &log)
         .env("SPARKHUB_INFO_DIR", &info)
         .env("SPARKHUB_HUB_CONF_DIR", &conf)
-        .env("SPARKHUB_HUB_API", hub_api)
+        .env("SPARKHUB_HUB_API", format!("{base}/hub/api"))
+        .env("SPARKHUB_YARN_API", format!("{base}/ws/v1"))
+        .env("SPARKHUB_LIVY_API", format!("{base}/livy"))
+        .env("SPARKHUB_AGENT_STATE", dir.join("state/last-published"))
         .env("SPARKHUB_ISBUSY_FILE", dir.join("isbusy"))
         .env("SPARKHUB_LOCK_FILE", dir.join("reporter.lock"))
         .output()
@@ -98,7 +104,7 @@ fn closed_port_api() -> String {
         .local_addr()
         .unwrap()
         .port();
-    format!("http://127.0.0.1:{port}/hub/api")
+    format!("http://127.0.0.1:{port}")
 }
 
 #[test]
@@ -270,4 +276,221 @@ fn the_installer_sets_up_systemd_units_only_on_the_master() {
         Err(e) => eprintln!("systemd-analyze not available ({e}); units checked by content only"),
     }
     std::fs::remove_dir_all(&root).ok();
+}
+
+const YARN_APPS: &str = include_str!("../fixtures/agent/yarn-apps.json");
+const LIVY_SESSIONS: &str = include_str!("../fixtures/agent/livy-sessions.json");
+const LIVY_STATEMENTS: &str = include_str!("../fixtures/agent/livy-statements.json");
+
+/// The documented YARN answer with its applications changed by `edit`.
+fn yarn_apps(edit: impl Fn(&mut serde_json::Value)) -> String {
+    let mut answer: serde_json::Value = serde_json::from_str(YARN_APPS).unwrap();
+    for app in answer["apps"]["app"].as_array_mut().unwrap() {
+        edit(app);
+    }
+    answer.to_string()
+}
+
+/// Livy's answer with every session's state, or every statement, changed.
+fn livy(edit: impl Fn(&mut serde_json::Value), key: &str, fixture: &str) -> String {
+    let mut answer: serde_json::Value = serde_json::from_str(fixture).unwrap();
+    for item in answer[key].as_array_mut().unwrap() {
+        edit(item);
+    }
+    answer.to_string()
+}
+
+/// When the agent published last, in the test (epoch seconds): the fixtures'
+/// instants are from 2016 and 2023.
+const SINCE: i64 = 1_700_000_001;
+
+/// One kind of activity per row, each in the answers the agent reads: the
+/// value it publishes (1 busy, 0 idle), and that it asked for applications
+/// finished since its previous sample.
+#[test]
+fn the_agent_publishes_busy_for_each_kind_of_activity_and_idle_for_none() {
+    let none_running = r#"{"apps":null}"#.to_owned();
+    let no_users = "[]".to_owned();
+    let idle_session = || livy(|s| s["state"] = "idle".into(), "sessions", LIVY_SESSIONS);
+    let done_statements = || {
+        livy(
+            |st| {
+                st["state"] = "available".into();
+                st["completed"] = (SINCE * 1000 - 5_000).into();
+            },
+            "statements",
+            LIVY_STATEMENTS,
+        )
+    };
+    let running = |edit: &dyn Fn(&mut serde_json::Value)| {
+        yarn_apps(|app| {
+            app["state"] = "RUNNING".into();
+            app["finishedTime"] = 0.into();
+            edit(app);
+        })
+    };
+    let active_user = format!(
+        r#"[{{"name": "philipp", "last_activity": "{}", "servers": {{}}}}]"#,
+        jiff::Timestamp::now()
+    );
+    // (what, hub users, YARN running, YARN finished since, Livy sessions, Livy statements, busy)
+    type Row = (&'static str, String, String, String, String, String, u8);
+    let rows: Vec<Row> = vec![
+        (
+            "nothing at all",
+            no_users.clone(),
+            none_running.clone(),
+            none_running.clone(),
+            idle_session(),
+            done_statements(),
+            0,
+        ),
+        (
+            "a notebook user active within the window",
+            active_user.clone(),
+            none_running.clone(),
+            none_running.clone(),
+            idle_session(),
+            done_statements(),
+            1,
+        ),
+        (
+            "a YARN application running",
+            no_users.clone(),
+            running(&|_| {}),
+            none_running.clone(),
+            idle_session(),
+            done_statements(),
+            1,
+        ),
+        (
+            "a YARN application that finished since the previous sample",
+            no_users.clone(),
+            none_running.clone(),
+            YARN_APPS.to_owned(),
+            idle_session(),
+            done_statements(),
+            1,
+        ),
+        (
+            "only an idle Livy session's application running",
+            no_users.clone(),
+            running(&|app| app["applicationTags"] = "livy-session-0-abcdefgh".into()),
+            none_running.clone(),
+            idle_session(),
+            done_statements(),
+            0,
+        ),
+        (
+            "a Livy session running a statement",
+            no_users.clone(),
+            running(&|app| app["applicationTags"] = "livy-session-0-abcdefgh".into()),
+            none_running.clone(),
+            livy(|s| s["state"] = "busy".into(), "sessions", LIVY_SESSIONS),
+            done_statements(),
+            1,
+        ),
+        (
+            "a Livy statement waiting to run",
+            no_users.clone(),
+            none_running.clone(),
+            none_running.clone(),
+            idle_session(),
+            livy(
+                |st| st["state"] = "waiting".into(),
+                "statements",
+                LIVY_STATEMENTS,
+            ),
+            1,
+        ),
+        (
+            "a Livy statement completed since the previous sample",
+            no_users.clone(),
+            none_running.clone(),
+            none_running.clone(),
+            idle_session(),
+            livy(
+                |st| {
+                    st["state"] = "available".into();
+                    st["completed"] = (SINCE * 1000 + 5_000).into();
+                },
+                "statements",
+                LIVY_STATEMENTS,
+            ),
+            1,
+        ),
+    ];
+    for (what, users, yarn_running, yarn_finished, sessions, statements, expected) in rows {
+        let server = FakeHttp::start(vec![
+            ("/hub/api/users".into(), users),
+            ("/ws/v1/cluster/apps?states=".into(), yarn_running),
+            (
+                "/ws/v1/cluster/apps?finishedTimeBegin=".into(),
+                yarn_finished,
+            ),
+            ("/livy/sessions?".into(), sessions),
+            ("/livy/sessions/0/statements".into(), statements),
+        ]);
+        let dir = dir_with(&["conf", "state"]);
+        std::fs::write(dir.join("conf/sparkhub-notebook-activity.token"), "t0k3n\n").unwrap();
+        std::fs::write(dir.join("state/last-published"), format!("{SINCE}\n")).unwrap();
+        let out = run_reporter(&dir, &server.base);
+        assert!(out.status.success(), "{what}: {}", output(&out));
+        let argv = std::fs::read_to_string(dir.join("log/argv")).unwrap();
+        let line = argv
+            .lines()
+            .find(|l| l.contains("put-metric-data"))
+            .unwrap_or_else(|| panic!("{what}: nothing published: {}", output(&out)));
+        assert!(
+            line.contains("--namespace Sparkhub/Activity/tutorial --metric-name Busy --dimensions JobFlowId=j-REPORTER1"),
+            "{what}: {line}"
+        );
+        assert!(
+            line.contains(&format!("--value {expected} ")),
+            "{what}: {line}\n{}",
+            output(&out)
+        );
+        // Stamped with its minute, and remembered as the next sample's start.
+        let minute: i64 = std::fs::read_to_string(dir.join("state/last-published"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(minute % 60, 0, "{what}");
+        let stamp = jiff::Timestamp::from_second(minute).unwrap();
+        assert!(
+            line.contains(&format!(
+                "--timestamp {}",
+                stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+            )),
+            "{what}: {line}"
+        );
+        assert_eq!(dir.join("isbusy").exists(), expected == 1, "{what}: isbusy");
+        assert!(
+            server.asked().contains(&format!(
+                "/ws/v1/cluster/apps?finishedTimeBegin={}",
+                SINCE * 1000
+            )),
+            "{what}: asks for the applications finished since its previous sample: {:?}",
+            server.asked()
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+/// A source that cannot be asked (here the ResourceManager) is no idleness:
+/// nothing is published, so the sweep judges as it did before the agent.
+#[test]
+fn without_an_answer_from_yarn_the_agent_publishes_nothing() {
+    let server = FakeHttp::start(vec![("/hub/api/users".into(), "[]".into())]);
+    let dir = dir_with(&["conf"]);
+    std::fs::write(dir.join("conf/sparkhub-notebook-activity.token"), "t0k3n\n").unwrap();
+    let out = run_reporter(&dir, &server.base);
+    assert!(!out.status.success());
+    assert!(!published(&dir), "{}", output(&out));
+    assert!(
+        !dir.join("state/last-published").exists(),
+        "the next sample still reaches back to the last one published"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,13 +7,22 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
+use sparkhub_core::idle::{AGENT_METRIC, EMR_NAMESPACE, IS_IDLE_METRIC, activity_namespace};
 use sparkhub_core::sweep::Config;
 use sparkhub_tests::{LocalAws, unique};
 
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 
 /// Every five minutes over the last 80 minutes.
+/// A sweep of these clusters only: the tests run side by side in one
+/// emulator, and a sweep over every cluster would judge the others' clusters
+/// by the fallback policy of a profile its bucket does not have.
+fn own(ids: &[&String]) -> sparkhub_core::sweep::SweepEvent {
+    sparkhub_core::sweep::SweepEvent {
+        check: ids.iter().map(|id| (*id).clone()).collect(),
+    }
+}
+
 fn every_5_min(value: f64) -> Vec<(i64, f64)> {
     (0..=16).map(|i| (i * 5, value)).collect()
 }
@@ -28,7 +37,7 @@ enum Kind {
     TooYoung,
     MetricGap,
     PastLifetime,
-    NotebookActivity,
+    Activity,
     SparkBusy,
     Running,
     /// Idle for hours; EMR's newest IsIdle datapoint is 15 minutes old, as it
@@ -49,7 +58,7 @@ const KINDS: [Kind; 14] = [
     Kind::TooYoung,
     Kind::MetricGap,
     Kind::PastLifetime,
-    Kind::NotebookActivity,
+    Kind::Activity,
     Kind::SparkBusy,
     Kind::Running,
     Kind::IdleLateMetric,
@@ -123,7 +132,7 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
                 .collect(),
             every_5_min(0.0),
         ),
-        Kind::NotebookActivity => (
+        Kind::Activity => (
             every_5_min(1.0),
             every_5_min(0.0)
                 .into_iter()
@@ -145,13 +154,8 @@ async fn cluster_of_kind(aws: &LocalAws, profile: &str, kind: Kind) -> String {
     };
     aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(
-        &id,
-        &notebook_namespace(profile),
-        NOTEBOOK_METRIC,
-        &notebook,
-    )
-    .await;
+    aws.put_cluster_metric(&id, &activity_namespace(profile), AGENT_METRIC, &notebook)
+        .await;
 
     match kind {
         Kind::Protected => {
@@ -233,6 +237,7 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
                 dry_run,
                 topic_arn: None,
                 max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+                checks: None,
             },
             &aws.config,
         )
@@ -370,13 +375,14 @@ async fn idle_since(
         .collect();
     aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(
-        &id,
-        &notebook_namespace(profile),
-        NOTEBOOK_METRIC,
-        &every_5_min(0.0),
-    )
-    .await;
+    // The activity agent agrees: its sample at `m` minutes ago speaks for
+    // the five minutes before it (its previous sample).
+    let agent: Vec<(i64, f64)> = every_5_min(0.0)
+        .into_iter()
+        .map(|(m, _)| (m, if m + 5 <= idle_minutes { 0.0 } else { 1.0 }))
+        .collect();
+    aws.put_cluster_metric(&id, &activity_namespace(profile), AGENT_METRIC, &agent)
+        .await;
     id
 }
 
@@ -458,10 +464,11 @@ async fn a_warning_once_per_idle_period_and_none_for_busy_protected_kept_or_quie
                 dry_run: false,
                 topic_arn: Some(topic.clone()),
                 max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+                checks: None,
             },
             &aws.config,
         )
-        .sweep()
+        .run(&own(&ours), None)
         .await
         .unwrap()
     };
@@ -690,10 +697,11 @@ async fn warnings_and_notices_reach_their_profiles_users_and_the_operator_only()
             dry_run: false,
             topic_arn: Some(topic.clone()),
             max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+            checks: None,
         },
         &aws.config,
     )
-    .sweep()
+    .run(&own(&[&warned_a, &terminated_b, &warned_quiet]), None)
     .await
     .unwrap();
     assert!(summary.terminated.contains(&terminated_b), "{summary:?}");
@@ -736,4 +744,182 @@ async fn warnings_and_notices_reach_their_profiles_users_and_the_operator_only()
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(about(&got, &terminated_b), [array(&b_recipients)]);
     assert!(got[0].0.starts_with("sparkhub terminated "), "{got:?}");
+}
+
+/// A JupyterHub cluster of a profile with a five-minute timeout, created
+/// three hours ago, with EMR's IsIdle showing Spark work ten minutes ago
+/// and the activity agent's one-minute samples `agent` (minutes ago, value).
+async fn with_agent(aws: &LocalAws, profile: &str, agent: &[(i64, f64)]) -> String {
+    let now = Timestamp::now();
+    let id = aws
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &[("sparkhub:managed", "true"), ("sparkhub:profile", profile)],
+            &["Spark", "JupyterHub"],
+        )
+        .await;
+    aws.set_cluster_times(
+        &id,
+        now - SignedDuration::from_hours(3),
+        Some(now - SignedDuration::from_hours(2)),
+    );
+    let idle: Vec<(i64, f64)> = every_5_min(1.0)
+        .into_iter()
+        .map(|(m, v)| (m, if m == 10 { 0.0 } else { v }))
+        .collect();
+    aws.put_cluster_metric(&id, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
+        .await;
+    aws.put_cluster_metric(&id, &activity_namespace(profile), AGENT_METRIC, agent)
+        .await;
+    id
+}
+
+/// The activity agent decides to the minute; a silent one leaves it to EMR's
+/// IsIdle as before; a termination due before the next sweep gets a
+/// one-time check of that cluster, and the check looks at nothing else.
+#[tokio::test]
+async fn the_agents_minutes_decide_and_a_silent_agent_leaves_it_to_isidle() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-agent");
+    let profile = unique("agent");
+    let text = TUTORIAL
+        .replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1)
+        .replacen("timeout_minutes = 60", "timeout_minutes = 5", 1);
+    assert!(text.contains("timeout_minutes = 5"));
+    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
+        .await;
+    // Busy until six minutes ago, idle since: the timeout and a minute.
+    let minutes = |busy_from: i64, to: i64| -> Vec<(i64, f64)> {
+        (0..=to)
+            .map(|m| (m, if m >= busy_from { 1.0 } else { 0.0 }))
+            .collect()
+    };
+    let idle_six = with_agent(&aws, &profile, &minutes(6, 40)).await;
+    // The same, but the agent fell silent ten minutes ago: EMR's IsIdle
+    // showed Spark work ten minutes ago, which keeps it as it always did.
+    let silent = with_agent(
+        &aws,
+        &profile,
+        &minutes(6, 40)
+            .into_iter()
+            .filter(|(m, _)| *m >= 10)
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    // Idle for three minutes: due in two, before the next sweep.
+    let idle_three = with_agent(&aws, &profile, &minutes(3, 40)).await;
+
+    let scheduler = aws_sdk_scheduler::Client::new(&aws.config);
+    let group = unique("sparkhub-checks");
+    scheduler
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .unwrap();
+    let sweep = sparkhub_aws::terminator(
+        Config {
+            bucket: bucket.clone(),
+            dry_run: false,
+            topic_arn: None,
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+            checks: Some(sparkhub_core::sweep::ChecksConfig {
+                group: group.clone(),
+                role_arn: "arn:aws:iam::123456789012:role/sparkhub-checks".into(),
+            }),
+        },
+        &aws.config,
+    );
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:sparkhub-sweep";
+    let summary = sweep
+        .run(&own(&[&idle_six, &silent, &idle_three]), Some(function))
+        .await
+        .unwrap();
+    let reason = |id: &str| {
+        summary
+            .clusters
+            .iter()
+            .find(|c| c.cluster_id == id)
+            .map(|c| (c.terminate, c.reason.clone()))
+            .unwrap()
+    };
+    assert!(reason(&idle_six).0, "{:?}", reason(&idle_six));
+    assert_eq!(aws.cluster_state(&idle_six).await, "TERMINATED");
+    assert_eq!(
+        reason(&silent),
+        (false, "EMR IsIdle was 0 in the idle window".to_owned())
+    );
+    assert_ne!(aws.cluster_state(&silent).await, "TERMINATED");
+    assert!(!reason(&idle_three).0);
+    assert_ne!(aws.cluster_state(&idle_three).await, "TERMINATED");
+
+    // One check, for the cluster due before the next sweep, in two minutes.
+    assert_eq!(
+        summary
+            .checks
+            .iter()
+            .map(|c| c.cluster_id.as_str())
+            .collect::<Vec<_>>(),
+        [idle_three.as_str()]
+    );
+    let due = summary.checks[0].at;
+    let ahead = due.duration_since(Timestamp::now());
+    assert!(
+        ahead > SignedDuration::from_secs(30) && ahead <= SignedDuration::from_mins(3),
+        "{due}"
+    );
+    assert_eq!(due.as_second() % 60, 0, "a whole minute: {due}");
+    let listed = scheduler
+        .list_schedules()
+        .group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.schedules().len(), 1);
+    let name = listed.schedules()[0].name().unwrap().to_owned();
+    let schedule = scheduler
+        .get_schedule()
+        .group_name(&group)
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some(format!("at({})", due.strftime("%Y-%m-%dT%H:%M:%S")).as_str())
+    );
+    let target = schedule.target().unwrap();
+    assert_eq!(target.arn(), function);
+    let input: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input, serde_json::json!({ "check": [idle_three] }));
+
+    // The check, run now (before it is due), looks at that cluster only and
+    // keeps it; asking for the same check again is the same schedule.
+    let check = sweep
+        .run(
+            &sparkhub_core::sweep::SweepEvent {
+                check: vec![idle_three.clone()],
+            },
+            Some(function),
+        )
+        .await
+        .unwrap();
+    assert!(check.check_run);
+    assert_eq!(check.checked, 1);
+    assert_eq!(check.clusters[0].cluster_id, idle_three);
+    assert!(!check.clusters[0].terminate);
+    let listed = scheduler
+        .list_schedules()
+        .group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.schedules().len(),
+        1,
+        "one check, not two: {:?} then {:?}; {:?}",
+        summary.checks,
+        check.checks,
+        check.errors
+    );
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     sparkhub_aws::lambda::run(
         Config::from_lookup,
         sparkhub_aws::setup_users,
-        |handler, event| async move {
+        |handler, event, _function| async move {
             let outcome = handler.handle(event).await?;
             Ok(serde_json::to_value(outcome).expect("an outcome serializes"))
         },

@@ -29,7 +29,8 @@ pub fn diagnostic(error: impl Failure) -> Diagnostic {
 
 /// Reads the configuration with `config` (an error here fails the init
 /// phase, and Lambda reports it), builds the use case with `build`, and
-/// serves every event with `handle`.
+/// serves every event with `handle` (the event, and the ARN the function
+/// was invoked by).
 pub async fn run<C, E, H, F, Fut>(
     config: impl FnOnce(fn(&str) -> Option<String>) -> Result<C, E>,
     build: impl FnOnce(C, &aws_config::SdkConfig) -> H,
@@ -38,7 +39,7 @@ pub async fn run<C, E, H, F, Fut>(
 where
     E: Failure + Send + Sync,
     H: Sync + 'static,
-    F: Fn(&'static H, Value) -> Fut,
+    F: Fn(&'static H, Value, String) -> Fut,
     Fut: Future<Output = Result<Value, E>> + 'static,
 {
     lambda_runtime::tracing::init_default_subscriber();
@@ -50,8 +51,11 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the use case's future nested in the runtime's is deeper
         // than rustc's default layout query limit.
-        let answer: Pin<Box<dyn Future<Output = Result<Value, E>>>> =
-            Box::pin(handle(handler, event.payload));
+        let answer: Pin<Box<dyn Future<Output = Result<Value, E>>>> = Box::pin(handle(
+            handler,
+            event.payload,
+            event.context.invoked_function_arn,
+        ));
         answer.await.map_err(diagnostic)
     }))
     .await

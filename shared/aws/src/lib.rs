@@ -7,6 +7,7 @@
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod operator;
+pub mod scheduler;
 mod wiring;
 
 pub use wiring::{
@@ -28,7 +29,7 @@ use sparkhub_core::ports::{
     AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterInstances, ClusterMetrics,
     ClusterSteps, ClusterTagger, ClusterUntagger, HistoryStore, LeaseStore, ListedCluster,
     MetricsQuery, MetricsSource, Notifier, ProfileStore, ScriptStore, SecretStore, Started,
-    StepSummary, StoredProfile, Workflow,
+    StepActivity, StepSummary, StoredProfile, Workflow,
 };
 use sparkhub_core::profile::{ActionOnFailure, MAX_PROFILE_BYTES};
 use sparkhub_core::recipients::RECIPIENTS_ATTRIBUTE;
@@ -681,21 +682,38 @@ impl ClusterFleet for Emr {
         }
     }
 
-    async fn busy_steps(&self, cluster_id: &str) -> Result<usize, AwsError> {
+    async fn steps(&self, cluster_id: &str) -> Result<StepActivity, AwsError> {
         use aws_sdk_emr::types::StepState as Sdk;
+        // Newest first (EMR's ListSteps: "in reverse order", 50 a page): the
+        // pending and running steps and the last ones to end are on the
+        // first page; a page of busy steps only asks for the next.
         let mut pages = self
             .client
             .list_steps()
             .cluster_id(cluster_id)
-            .set_step_states(Some(vec![Sdk::Pending, Sdk::Running]))
             .into_paginator()
             .send();
-        let mut busy = 0;
+        let mut activity = StepActivity::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("EMR ListSteps", e))?;
-            busy += page.steps().len();
+            let mut all_busy = true;
+            for step in page.steps() {
+                let status = step.status();
+                match status.and_then(|s| s.state()) {
+                    Some(Sdk::Pending | Sdk::Running) => activity.busy += 1,
+                    _ => all_busy = false,
+                }
+                let ended = status
+                    .and_then(|s| s.timeline())
+                    .and_then(|t| t.end_date_time())
+                    .and_then(to_jiff);
+                activity.last_ended = activity.last_ended.max(ended);
+            }
+            if !all_busy || page.steps().is_empty() {
+                break;
+            }
         }
-        Ok(busy)
+        Ok(activity)
     }
 
     async fn terminate(&self, cluster_ids: &[String]) -> Result<(), AwsError> {
@@ -732,7 +750,11 @@ impl MetricsSource for CloudWatch {
         end: jiff::Timestamp,
     ) -> Result<BTreeMap<String, ClusterMetrics>, AwsError> {
         use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-        let query = |id: String, namespace: &str, name: &str, stat: &str, cluster: &str| {
+        let query = |id: String,
+                     namespace: &str,
+                     name: &str,
+                     (stat, period): (&str, i64),
+                     cluster: &str| {
             MetricDataQuery::builder()
                 .id(id)
                 .metric_stat(
@@ -749,7 +771,7 @@ impl MetricsSource for CloudWatch {
                                 )
                                 .build(),
                         )
-                        .period(sparkhub_core::idle::METRIC_PERIOD_SECONDS as i32)
+                        .period(period as i32)
                         .stat(stat)
                         .build(),
                 )
@@ -764,15 +786,15 @@ impl MetricsSource for CloudWatch {
                     format!("idle{i}"),
                     sparkhub_core::idle::EMR_NAMESPACE,
                     sparkhub_core::idle::IS_IDLE_METRIC,
-                    "Minimum",
+                    ("Minimum", sparkhub_core::idle::METRIC_PERIOD_SECONDS),
                     &cluster.cluster_id,
                 ));
-                if let Some(namespace) = &cluster.notebook_namespace {
+                if let Some(namespace) = &cluster.activity_namespace {
                     queries.push(query(
                         format!("nb{i}"),
                         namespace,
-                        sparkhub_core::idle::NOTEBOOK_METRIC,
-                        "Maximum",
+                        sparkhub_core::idle::AGENT_METRIC,
+                        ("Maximum", sparkhub_core::idle::AGENT_PERIOD_SECONDS),
                         &cluster.cluster_id,
                     ));
                 }
@@ -810,7 +832,7 @@ impl MetricsSource for CloudWatch {
                         .filter_map(|(t, v)| Some((to_jiff(t)?, *v)));
                     let entry = out.entry(cluster.clone()).or_default();
                     if notebook {
-                        entry.notebook_users.extend(points);
+                        entry.busy.extend(points);
                     } else {
                         entry.is_idle.extend(points);
                     }

@@ -7,11 +7,12 @@ use futures::FutureExt;
 use jiff::Timestamp;
 use sparkhub_core::{create, setup, sweep};
 
+use crate::scheduler::Checks;
 use crate::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns, StepFunctions};
 
 pub type AwsCreateCluster = create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
 pub type AwsSetupUsers = setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns>;
-pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket>;
+pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket, Checks>;
 
 fn tokio_sleep(d: Duration) -> futures::future::BoxFuture<'static, ()> {
     tokio::time::sleep(d).boxed()
@@ -68,6 +69,10 @@ pub fn terminator(config: sweep::Config, aws: &aws_config::SdkConfig) -> AwsTerm
             .topic_arn
             .as_ref()
             .map(|arn| Sns::new(aws_sdk_sns::Client::new(aws), arn)),
+        checks: config
+            .checks
+            .as_ref()
+            .map(|c| Checks::new(aws_sdk_scheduler::Client::new(aws), &c.group, &c.role_arn)),
         now: Timestamp::now,
         config,
     }

@@ -87,12 +87,13 @@ async fn sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Summary {
 async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Summary, SweepError> {
     let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
-    let terminator = Terminator::<_, _, _, Sns, _> {
+    let terminator = Terminator::<_, _, _, Sns, _, sparkhub_aws::scheduler::Checks> {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
             topic_arn: None,
             max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+            checks: None,
         },
         profiles: S3Bucket::new(mock_client!(aws_sdk_s3, [&profiles]), "b"),
         fleet: Emr::new(mock_client!(aws_sdk_emr, RuleMode::MatchAny, emr_rules)),
@@ -103,6 +104,7 @@ async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Su
         )),
         notifier: None,
         history: History::default(),
+        checks: None,
         now: jiff::Timestamp::now,
     };
     terminator.sweep().await
@@ -317,12 +319,13 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
                 .with_initial_backoff(std::time::Duration::from_millis(20)),
         )
     };
-    let terminator = Terminator::<_, _, _, Sns, _> {
+    let terminator = Terminator::<_, _, _, Sns, _, sparkhub_aws::scheduler::Checks> {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
             topic_arn: None,
             max_concurrency: 8,
+            checks: None,
         },
         profiles: S3Bucket::new(mock_client!(aws_sdk_s3, [&profiles]), "b"),
         fleet: Emr::new(mock_client!(
@@ -338,6 +341,7 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
         )),
         notifier: None,
         history: History::default(),
+        checks: None,
         now: jiff::Timestamp::now,
     };
     let summary = terminator.sweep().await.expect("the sweep finishes");

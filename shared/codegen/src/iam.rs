@@ -17,7 +17,8 @@
 //! Placeholders (`${Account}`, `${Region}`, `${StateMachineArn}`,
 //! `${StateMachineName}`, `${TopicArn}`, `${FailedInvocationsArn}`,
 //! `${CreateClusterFunctionArn}`, `${UndeliveredTriggersArn}`, `${EmrServiceRoleName}`,
-//! `${EmrInstanceRolePrefix}`) are filled in by the simulation with the values
+//! `${EmrInstanceRolePrefix}`, `${CheckGroup}`, `${CheckRoleArn}`,
+//! `${TerminateIdleClustersFunctionArn}`) are filled in by the simulation with the values
 //! it also gives the template's parameters.
 
 use std::collections::BTreeMap;
@@ -322,8 +323,30 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
             action: "cloudwatch:GetMetricData",
             resource: "*",
             context: &[],
-            why: "IsIdle and notebook activity of the clusters",
+            why: "IsIdle and the activity agent's samples of the clusters",
         }],
+    ),
+    (
+        "CheckScheduler",
+        &[
+            Call {
+                operation: "create_schedule",
+                action: "scheduler:CreateSchedule",
+                resource: "arn:aws:scheduler:${Region}:${Account}:schedule/${CheckGroup}/j-EXAMPLE-20261128T080000",
+                context: &[],
+                why: "a one-time check of a cluster whose warning or idle termination is due before the next sweep",
+            },
+            // The schedule invokes the sweep with a role: its creator passes
+            // it (EventBridge Scheduler user guide, "Set up the execution
+            // role": iam:PassRole, iam:PassedToService scheduler.amazonaws.com).
+            Call {
+                operation: "create_schedule",
+                action: "iam:PassRole",
+                resource: "${CheckRoleArn}",
+                context: &[("iam:PassedToService", "scheduler.amazonaws.com")],
+                why: "the check invokes the sweep with the check role",
+            },
+        ],
     ),
     (
         "Notifier",
@@ -382,6 +405,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "Notifier",
             "ClusterTagger",
             "HistoryStore",
+            "CheckScheduler",
         ],
     ),
 ];
@@ -649,7 +673,8 @@ fn implied_calls(out: &mut Vec<Request>) {
 /// What AWS does with sparkhub's roles around the code: Lambda sends failed
 /// asynchronous invocations to the queue with the function's role (the stack's
 /// on-failure destination), the scheduler invokes create-cluster for the
-/// profiles with a `[schedule]`, Step Functions delivers the workflow's logs.
+/// profiles with a `[schedule]` and the sweep for the checks it scheduled,
+/// Step Functions delivers the workflow's logs.
 /// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html>,
 /// <https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html>
 fn runtime_calls(out: &mut Vec<Request>, profiles: &[Profile]) {
@@ -674,6 +699,13 @@ fn runtime_calls(out: &mut Vec<Request>, profiles: &[Profile]) {
             .sending("DeadLetterConfig", ""),
         );
     }
+    out.push(request(
+        "SweepCheckRole",
+        "lambda:InvokeFunction",
+        "${TerminateIdleClustersFunctionArn}",
+        &[],
+        "a one-time check the sweep scheduled runs the sweep for one cluster",
+    ));
     for action in [
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -909,7 +941,7 @@ fn node_calls(out: &mut Vec<Request>, profile: &Profile, plan: &sparkhub_core::C
             "*",
             &[(
                 "cloudwatch:namespace",
-                &sparkhub_core::idle::notebook_namespace(profile.name.as_str()),
+                &sparkhub_core::idle::activity_namespace(profile.name.as_str()),
             )],
             "the notebook activity reporter publishes its count in its profile's namespace",
         ));
@@ -1229,7 +1261,7 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             profiles
                 .iter()
                 .filter(|b| b.name != a.name)
-                .map(|b| sparkhub_core::idle::notebook_namespace(b.name.as_str())),
+                .map(|b| sparkhub_core::idle::activity_namespace(b.name.as_str())),
         ) {
             out.push(request(
                 &role,

@@ -307,7 +307,7 @@ fn a_node_cannot_overwrite_another_profiles_logs() {
 
 #[test]
 fn a_node_cannot_publish_activity_for_another_profiles_clusters() {
-    for namespace in ["Sparkhub", "Sparkhub/Notebooks/retrain"] {
+    for namespace in ["Sparkhub", "Sparkhub/Activity/retrain"] {
         assert!(
             denied(
                 &node_role("tutorial"),

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use sparkhub_core::Profile;
-use sparkhub_core::idle::notebook_namespace;
+use sparkhub_core::idle::activity_namespace;
 use sparkhub_core::names::S3Uri;
 use sparkhub_core::names::{ProfileName, UserName};
 use sparkhub_core::profile::{default_log_prefix, shared_notebook_folders};
@@ -452,7 +452,7 @@ fn node_statements(profile: &Profile) -> Vec<Value> {
             "ActivityMetric",
             &["cloudwatch:PutMetricData"],
             &["*".into()],
-            Some(json!({"StringEquals": {"cloudwatch:namespace": notebook_namespace(name.as_str())}})),
+            Some(json!({"StringEquals": {"cloudwatch:namespace": activity_namespace(name.as_str())}})),
         ));
     }
     // Session Manager port forwarding to the hub (no open port, no key

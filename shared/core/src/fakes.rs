@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use std::task::Poll;
 
 use crate::ports::{
-    AwsError, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore, StoredProfile,
+    AwsError, CheckScheduler, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore,
+    StoredProfile,
 };
 use crate::profile::MAX_PROFILE_BYTES;
 
@@ -185,6 +186,45 @@ impl Notifier for Outbox {
             message: message.into(),
             recipients: recipients.to_vec(),
         });
+        Ok(())
+    }
+}
+
+/// One-time checks, as scheduled: cluster, instant, target (a second
+/// request for the same cluster and instant is the same check).
+#[derive(Default)]
+pub struct Checks {
+    pub scheduled: Mutex<Vec<(String, jiff::Timestamp, String)>>,
+    /// Every CreateSchedule fails (retryable).
+    pub fail: bool,
+}
+
+impl Checks {
+    pub fn scheduled(&self) -> Vec<(String, jiff::Timestamp, String)> {
+        self.scheduled.lock().unwrap().clone()
+    }
+}
+
+impl CheckScheduler for Checks {
+    async fn schedule_check(
+        &self,
+        cluster_id: &str,
+        at: jiff::Timestamp,
+        target_arn: &str,
+    ) -> Result<(), AwsError> {
+        if self.fail {
+            return Err(AwsError::new(
+                "Scheduler CreateSchedule",
+                true,
+                None,
+                "injected",
+            ));
+        }
+        let check = (cluster_id.to_owned(), at, target_arn.to_owned());
+        let mut scheduled = self.scheduled.lock().unwrap();
+        if !scheduled.contains(&check) {
+            scheduled.push(check);
+        }
         Ok(())
     }
 }

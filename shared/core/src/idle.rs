@@ -71,7 +71,10 @@ pub const IS_IDLE_TIMING: MetricTiming = MetricTiming {
     min_window: SignedDuration::from_mins(15),
 };
 
-/// The notebook activity reporter (see [`MetricTiming`]).
+/// The activity agent's signal read the way the notebook reporter's was
+/// read before the agent (see [`MetricTiming`]), in five-minute buckets
+/// ([`in_periods`]): the rules that decide when the agent's own word does
+/// not ([`AgentWord::Silent`]).
 pub const NOTEBOOK_TIMING: MetricTiming = MetricTiming {
     reach: SignedDuration::from_mins(5),
     lead: SignedDuration::ZERO,
@@ -87,19 +90,49 @@ pub const QUERY_LOOKBACK: SignedDuration = IS_IDLE_TIMING.reach;
 /// EMR's namespace and its idleness metric (dimension `JobFlowId`).
 pub const EMR_NAMESPACE: &str = "AWS/ElasticMapReduce";
 pub const IS_IDLE_METRIC: &str = "IsIdle";
-/// The notebook activity reporter's metric (dimension `JobFlowId`), in its
-/// profile's own namespace ([`notebook_namespace`]).
-pub const NOTEBOOK_METRIC: &str = "ActiveNotebookUsers";
+/// The activity agent's metric (dimension `JobFlowId`), in its profile's own
+/// namespace ([`activity_namespace`]): one sample a minute, 1 when anything
+/// was active since the agent's previous sample, 0 when nothing was.
+pub const AGENT_METRIC: &str = "Busy";
+/// The period of the agent's samples, and of the buckets they are read in.
+pub const AGENT_PERIOD_SECONDS: i64 = 60;
 
-/// Where the nodes of `profile` publish their notebook activity:
-/// `Sparkhub/Notebooks/<profile>`. CloudWatch lets IAM condition
+/// How the activity agent's samples are read, and why it is precise.
+///
+/// The agent (`sparkhub-activity`, a systemd timer on the master node,
+/// every minute at second 0) stamps each sample with its minute (`m`,
+/// PutMetricData's `Timestamp`) and says whether anything was active since
+/// its previous *published* sample `p`: JupyterHub users (last activity
+/// within 15 minutes of the interval), YARN applications pending or running
+/// or finished after `p`, Livy sessions starting or running a statement or
+/// with a statement completed after `p`. So a 0 at `m` means "nothing ran
+/// in `(p, m]`", and a missed minute (a failed publish, a stopped agent) is
+/// covered by the next sample, which reaches back to the last one published.
+/// The sweep reads one-minute buckets (`Maximum`): buckets start at the
+/// query's start rounded down to the minute, so each holds one sample, and a
+/// false 0 that anyone with the node's credentials can publish never hides
+/// the agent's 1 in the same minute.
+///
+/// When the agent's samples after the window's start are all 0 and one
+/// sample lies at or before the start (the one the first of them reaches
+/// back to), nothing ran from the start to the newest sample. What happened
+/// after the newest is not yet published; the newest may be
+/// [`AGENT_MAX_AGE`] old (a minute between samples, up to 150 s for
+/// CloudWatch to return a datapoint — sparkhub's assumption, AWS publishes
+/// no figure for it — and the timer's few seconds), far less than the 8 to
+/// 20 minutes the five-minute rules leave unseen. Older, and the agent is
+/// silent: the five-minute rules decide as before it.
+pub const AGENT_MAX_AGE: SignedDuration = SignedDuration::from_mins(4);
+
+/// Where the nodes of `profile` publish their activity:
+/// `Sparkhub/Activity/<profile>`. CloudWatch lets IAM condition
 /// PutMetricData on the namespace only (`cloudwatch:namespace`), not on a
 /// dimension, so each profile's node role may publish in its own namespace,
 /// and the sweep reads a cluster's activity from its profile's namespace
 /// only: a notebook user of one profile cannot keep another profile's
 /// clusters alive.
-pub fn notebook_namespace(profile: &str) -> String {
-    format!("Sparkhub/Notebooks/{profile}")
+pub fn activity_namespace(profile: &str) -> String {
+    format!("Sparkhub/Activity/{profile}")
 }
 
 /// The policy for a cluster whose profile cannot be read any more: slower to
@@ -197,12 +230,20 @@ pub struct Snapshot {
     pub keep_alive: KeepAlive,
     /// Steps PENDING or RUNNING.
     pub busy_steps: usize,
+    /// When the last step that ended ended (`ListSteps`), if any did.
+    pub last_step_end: Option<Timestamp>,
     /// EMR `IsIdle` (Minimum per period: 1 only if idle the whole period).
     pub is_idle: Vec<Datapoint>,
-    /// Whether a notebook activity reporter runs on this cluster (JupyterHub).
-    pub notebook_reporter: bool,
-    /// Active notebook users (Maximum per period), from the reporter.
-    pub notebook_users: Vec<Datapoint>,
+    /// Whether the activity agent runs on this cluster (profiles with
+    /// JupyterHub).
+    pub agent: bool,
+    /// The agent's samples, one-minute buckets, Maximum ([`AGENT_METRIC`]).
+    pub busy: Vec<Datapoint>,
+    /// The `sparkhub:warned-at` tag, if it is an instant: an idle
+    /// termination the agent's word decides comes no sooner than
+    /// `warn_minutes` after a warning of the present idle period, as the
+    /// warning said.
+    pub warned_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,14 +256,23 @@ pub enum KeepReason {
     KeepAliveIgnored(IgnoredKeepAlive),
     NotWaiting(ClusterState),
     StepsBusy(usize),
+    /// A step ended within the idle window.
+    StepEnded(Timestamp),
     InGracePeriod {
         minutes_left: i64,
     },
     NotReadyYet,
     SparkBusy,
     IdleMetricGap,
-    NotebookActivity,
-    NotebookMetricGap,
+    /// The activity agent (or, when it is silent, its five-minute view) saw
+    /// activity in the idle window.
+    Activity,
+    ActivityMetricGap,
+    /// Idle long enough, but warned less than `warn_minutes` ago: kept
+    /// until the instant the warning named.
+    Warned {
+        until: Timestamp,
+    },
     /// The cluster's profile exists but cannot be used, so its policy is
     /// unknown: kept until the profile is fixed (the sweep reports why).
     ProfileUnusable {
@@ -270,13 +320,15 @@ impl KeepReason {
             Self::KeepAliveIgnored(_) => "keep_alive_ignored",
             Self::NotWaiting(_) => "not_waiting",
             Self::StepsBusy(_) => "steps_busy",
+            Self::StepEnded(_) => "step_ended",
             Self::InGracePeriod { .. } | Self::NotReadyYet | Self::InShortestGrace => {
                 "grace_period"
             }
             Self::SparkBusy => "spark_busy",
             Self::IdleMetricGap => "idle_metric_gap",
-            Self::NotebookActivity => "notebook_activity",
-            Self::NotebookMetricGap => "notebook_metric_gap",
+            Self::Activity => "activity",
+            Self::ActivityMetricGap => "activity_metric_gap",
+            Self::Warned { .. } => "warned",
             Self::ProfileUnusable { .. } => "profile_unusable",
             Self::Gone => "gone",
             Self::NotInspected => "error",
@@ -296,6 +348,7 @@ impl fmt::Display for KeepReason {
             ),
             Self::NotWaiting(s) => write!(f, "state {s}"),
             Self::StepsBusy(n) => write!(f, "{n} step(s) pending or running"),
+            Self::StepEnded(t) => write!(f, "a step ended at {t}, within the idle window"),
             Self::InGracePeriod { minutes_left } => write!(
                 f,
                 "in the grace period after ready ({minutes_left} min left)"
@@ -303,10 +356,17 @@ impl fmt::Display for KeepReason {
             Self::NotReadyYet => write!(f, "not ready yet"),
             Self::SparkBusy => write!(f, "EMR IsIdle was 0 in the idle window"),
             Self::IdleMetricGap => write!(f, "IsIdle datapoints do not cover the idle window"),
-            Self::NotebookActivity => write!(f, "notebook activity in the idle window"),
-            Self::NotebookMetricGap => write!(
+            Self::Activity => write!(
                 f,
-                "notebook activity datapoints do not cover the idle window"
+                "activity in the idle window (notebooks, YARN applications, Livy statements)"
+            ),
+            Self::ActivityMetricGap => write!(
+                f,
+                "the activity agent's datapoints do not cover the idle window"
+            ),
+            Self::Warned { until } => write!(
+                f,
+                "idle long enough; its warning said it goes at {until}, not sooner"
             ),
             Self::ProfileUnusable { profile, trouble } => write!(
                 f,
@@ -336,7 +396,7 @@ impl fmt::Display for TerminateReason {
         match self {
             Self::Idle { minutes } => write!(
                 f,
-                "idle for {minutes} min (no steps, EMR IsIdle, no notebook activity)"
+                "idle for {minutes} min (no steps, no Spark or YARN work, no notebook or Livy activity)"
             ),
             Self::MaxLifetime {
                 hours,
@@ -370,6 +430,9 @@ struct Limits {
     max_lifetime_hours: Option<u32>,
     grace_minutes: u32,
     idle_minutes: u32,
+    /// A termination the agent decides waits this long after a warning
+    /// (0: it does not wait; the forecasts ask without it).
+    warn_minutes: u32,
 }
 
 impl Limits {
@@ -378,6 +441,7 @@ impl Limits {
             max_lifetime_hours: Some(policy.max_lifetime_hours),
             grace_minutes: policy.grace_minutes,
             idle_minutes: policy.timeout_minutes,
+            warn_minutes: policy.warn_minutes,
         }
     }
 }
@@ -433,13 +497,113 @@ fn verdict(s: &Snapshot, limits: &Limits, keep_alive: &KeepAlive, now: Timestamp
         return Verdict::Keep(InGracePeriod { minutes_left: left });
     }
     let window_start = now - SignedDuration::from_mins(i64::from(limits.idle_minutes));
-    let notebook = s.notebook_reporter.then_some(s.notebook_users.as_slice());
-    if let Err(reason) = idle_evidence(&s.is_idle, notebook, window_start, now) {
-        return Verdict::Keep(reason);
+    let agent = if s.agent {
+        agent_word(&s.busy, window_start, now)
+    } else {
+        AgentWord::Silent
+    };
+    match agent {
+        AgentWord::Busy => return Verdict::Keep(Activity),
+        AgentWord::Idle => {
+            // The agent's word stands for the node; the live checks and
+            // EMR's certain word stand beside it.
+            if let Some(end) = s.last_step_end.filter(|end| *end > window_start) {
+                return Verdict::Keep(StepEnded(end));
+            }
+            if certainly_busy(&s.is_idle, window_start) {
+                return Verdict::Keep(SparkBusy);
+            }
+            if let Some(until) = warned_until(s, limits.warn_minutes, now).filter(|t| *t > now) {
+                return Verdict::Keep(Warned { until });
+            }
+        }
+        AgentWord::Silent => {
+            let activity = s.agent.then(|| in_periods(&s.busy, now));
+            if let Err(reason) = idle_evidence(&s.is_idle, activity.as_deref(), window_start, now) {
+                return Verdict::Keep(reason);
+            }
+        }
     }
     Verdict::Terminate(TerminateReason::Idle {
         minutes: i64::from(limits.idle_minutes),
     })
+}
+
+/// The instant a warning of the present idle period named, if there is one:
+/// `warn_minutes` after it, or sooner, the end of a keep-alive that ran out
+/// after it (the warning named that).
+fn warned_until(s: &Snapshot, warn_minutes: u32, now: Timestamp) -> Option<Timestamp> {
+    if warn_minutes == 0 {
+        return None;
+    }
+    let at = s
+        .warned_at
+        .filter(|at| *at <= now && idle_since(s, *at, now))?;
+    let until = at + SignedDuration::from_mins(i64::from(warn_minutes));
+    Some(match &s.keep_alive {
+        KeepAlive::Until(t) if *t > at && *t < until => *t,
+        _ => until,
+    })
+}
+
+/// What the activity agent's samples say about `[start, now]` (see
+/// [`AGENT_MAX_AGE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentWord {
+    /// Nothing ran from `start` to its newest sample, which is fresh.
+    Idle,
+    /// Something ran after `start`, by a fresh agent's word.
+    Busy,
+    /// No fresh sample, or none at or before `start` that the samples after
+    /// it reach back to: the agent's word does not decide.
+    Silent,
+}
+
+/// The agent's word on `[start, now]` from its one-minute samples.
+pub fn agent_word(busy: &[Datapoint], start: Timestamp, now: Timestamp) -> AgentWord {
+    let seen = || busy.iter().filter(|(t, _)| *t <= now);
+    let Some(newest) = seen().map(|(t, _)| *t).max() else {
+        return AgentWord::Silent;
+    };
+    if now.duration_since(newest) > AGENT_MAX_AGE {
+        return AgentWord::Silent;
+    }
+    if seen().any(|(t, v)| *t > start && *v > 0.0) {
+        return AgentWord::Busy;
+    }
+    if seen().any(|(t, _)| *t <= start) {
+        AgentWord::Idle
+    } else {
+        AgentWord::Silent
+    }
+}
+
+/// EMR says for certain that the cluster worked after `start`: an `IsIdle`
+/// bucket that begins at or after `start` holds a 0 (a bucket's datapoints
+/// speak for at most the ten minutes after its start, never before it).
+fn certainly_busy(is_idle: &[Datapoint], start: Timestamp) -> bool {
+    is_idle.iter().any(|(t, v)| *t >= start && *v < 1.0)
+}
+
+/// The agent's one-minute samples in five-minute buckets (`Maximum`), as a
+/// five-minute query ending at `now` would return them: what the rules of
+/// [`NOTEBOOK_TIMING`] read when the agent's own word does not decide.
+pub fn in_periods(points: &[Datapoint], now: Timestamp) -> Vec<Datapoint> {
+    let period = METRIC_PERIOD_SECONDS;
+    let edge = now.as_second().div_euclid(60) * 60;
+    let mut buckets: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for (t, v) in points.iter().filter(|(t, _)| *t <= now) {
+        let back = (edge - t.as_second() + period - 1).div_euclid(period);
+        let start = edge - back * period;
+        buckets
+            .entry(start)
+            .and_modify(|old| *old = old.max(*v))
+            .or_insert(*v);
+    }
+    buckets
+        .into_iter()
+        .filter_map(|(t, v)| Some((Timestamp::from_second(t).ok()?, v)))
+        .collect()
 }
 
 /// What the metrics alone say about `[start, now]`: `Ok` when EMR's
@@ -462,9 +626,9 @@ pub fn idle_evidence(
     }
     if let Some(points) = notebook {
         match window(points, start, now, NOTEBOOK_TIMING) {
-            None => return Err(KeepReason::NotebookMetricGap),
+            None => return Err(KeepReason::ActivityMetricGap),
             Some(points) if points.iter().any(|(_, v)| *v > 0.0) => {
-                return Err(KeepReason::NotebookActivity);
+                return Err(KeepReason::Activity);
             }
             Some(_) => {}
         }
@@ -511,6 +675,7 @@ pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<For
     };
     let sooner = Limits {
         idle_minutes: policy.timeout_minutes.saturating_sub(policy.warn_minutes),
+        warn_minutes: 0,
         ..Limits::of(policy)
     };
     match verdict(s, &sooner, keep_alive, now) {
@@ -522,6 +687,65 @@ pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<For
         }),
         _ => None,
     }
+}
+
+/// When to look at a cluster kept now, so that its idle warning and
+/// termination come on time: the instant its agent's word can first call it
+/// idle for the timeout less the warning (to warn; pass a policy without
+/// warning when no warning can be sent), then for the timeout (to
+/// terminate), if nothing changes. Idle since its newest busy sample (or its
+/// oldest sample), and no sooner than its grace period's end, a keep-alive's
+/// end, the last step's end plus the timeout, or the instant a warning of
+/// the present idle period named. `None` when the agent's word cannot
+/// decide (no agent, no fresh sample, not waiting, kept whatever its
+/// activity): the sweep every five minutes looks as before.
+pub fn next_look(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<Timestamp> {
+    if !s.managed || s.termination_protected || !s.agent || s.state != ClusterState::Waiting {
+        return None;
+    }
+    let seen = || s.busy.iter().filter(|(t, _)| *t <= now);
+    let newest = seen().map(|(t, _)| *t).max()?;
+    if now.duration_since(newest) > AGENT_MAX_AGE {
+        return None;
+    }
+    let idle_from = seen()
+        .filter(|(_, v)| *v > 0.0)
+        .map(|(t, _)| *t)
+        .max()
+        .or_else(|| seen().map(|(t, _)| *t).min())?;
+    let timeout = SignedDuration::from_mins(i64::from(policy.timeout_minutes));
+    let mut due = (idle_from + timeout)
+        .max(s.ready_at? + SignedDuration::from_mins(i64::from(policy.grace_minutes)));
+    if let Some(end) = s.last_step_end {
+        due = due.max(end + timeout);
+    }
+    match &s.keep_alive {
+        KeepAlive::Until(t) => match keep_alive_counts(*t, now) {
+            KeepAliveCount::Counts => due = due.max(*t),
+            KeepAliveCount::TooFar => return None,
+            KeepAliveCount::Past => {}
+        },
+        KeepAlive::Unreadable(_) => return None,
+        KeepAlive::None => {}
+    }
+    let warn = SignedDuration::from_mins(i64::from(policy.warn_minutes));
+    let look = match warned_until(s, policy.warn_minutes, now) {
+        Some(until) => due.max(until),
+        None if policy.warn_minutes > 0 && due - warn > now => due - warn,
+        None => due,
+    };
+    (look > now).then_some(look)
+}
+
+/// The instant to schedule a look at `at` for: `at`, or the next whole
+/// minute after it. EventBridge Scheduler invokes a one-time schedule
+/// within the minute it names ("60-second precision",
+/// <https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html>),
+/// so a look asked for within a minute could come before the instant due.
+pub fn check_instant(at: Timestamp) -> Timestamp {
+    let seconds = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
+    let up = seconds + (60 - seconds.rem_euclid(60)).rem_euclid(60);
+    Timestamp::from_second(up).unwrap_or(at)
 }
 
 /// Whether a warning given at `warned_at` still speaks for the cluster's
@@ -542,6 +766,7 @@ pub fn idle_since(s: &Snapshot, warned_at: Timestamp, now: Timestamp) -> bool {
         max_lifetime_hours: None,
         grace_minutes: 0,
         idle_minutes: minutes,
+        warn_minutes: 0,
     };
     matches!(
         verdict(s, &since_warning, &KeepAlive::None, now),
@@ -591,7 +816,11 @@ impl Bounds {
     pub fn metrics_start(&self, now: Timestamp) -> Timestamp {
         let longest = SignedDuration::from_mins(i64::from(self.max_timeout_minutes))
             .max(IS_IDLE_TIMING.min_window);
-        now - longest - QUERY_LOOKBACK
+        // On a whole minute, as CloudWatch rounds it for one-minute periods
+        // (and an emulator may not): the agent's one-minute buckets then
+        // start on its samples' minutes.
+        let start = now - longest - QUERY_LOOKBACK;
+        Timestamp::from_second(start.as_second().div_euclid(60) * 60).unwrap_or(start)
     }
 }
 
@@ -636,19 +865,27 @@ pub fn screen_listing(
 
 /// Whether the metrics of a [`Listed::MaybeIdle`] cluster keep it under the
 /// loosest policy, so that its details need not be asked for: the idle
-/// evidence over the shortest idle window. A cluster whose reporter has
-/// sent nothing is screened as one without a reporter (only `IsIdle`
+/// evidence over the shortest idle window: a fresh agent's busy word keeps
+/// it, its idle word leaves it to [`judge`]; when the agent's word does not
+/// decide, the five-minute rules screen as before it. A cluster whose agent
+/// has sent nothing is screened as one without an agent (only `IsIdle`
 /// counts); its details then show whether it has one, and [`judge`]
 /// decides.
 pub fn screen_metrics(
     is_idle: &[Datapoint],
-    notebook_users: &[Datapoint],
+    busy: &[Datapoint],
     bounds: &Bounds,
     now: Timestamp,
 ) -> Option<KeepReason> {
     let start = now - SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
-    let notebook = (!notebook_users.is_empty()).then_some(notebook_users);
-    idle_evidence(is_idle, notebook, start, now).err()
+    match agent_word(busy, start, now) {
+        AgentWord::Busy => Some(KeepReason::Activity),
+        AgentWord::Idle => certainly_busy(is_idle, start).then_some(KeepReason::SparkBusy),
+        AgentWord::Silent => {
+            let activity = (!busy.is_empty()).then(|| in_periods(busy, now));
+            idle_evidence(is_idle, activity.as_deref(), start, now).err()
+        }
+    }
 }
 
 /// The datapoints that speak for the window `[start, now]`, if they cover it

@@ -25,6 +25,11 @@ fn series(minutes: i64, value: f64) -> Vec<Datapoint> {
         .collect()
 }
 
+/// [`idle`], where a closure of that name hides it.
+fn super_idle() -> Snapshot {
+    idle()
+}
+
 /// A cluster every sign says is idle.
 fn idle() -> Snapshot {
     Snapshot {
@@ -36,9 +41,11 @@ fn idle() -> Snapshot {
         ready_at: Some(now() - SignedDuration::from_hours(2)),
         keep_alive: KeepAlive::None,
         busy_steps: 0,
+        last_step_end: None,
         is_idle: series(70, 1.0),
-        notebook_reporter: true,
-        notebook_users: series(70, 0.0),
+        agent: true,
+        busy: series(70, 0.0),
+        warned_at: None,
     }
 }
 
@@ -99,28 +106,51 @@ fn each_criterion_alone_keeps_the_cluster() {
         ),
         ("never ready", |s| s.ready_at = None, "grace_period"),
         ("spark busy once", |s| s.is_idle[3].1 = 0.0, "spark_busy"),
-        ("no idle data", |s| s.is_idle.clear(), "idle_metric_gap"),
+        (
+            "a step ended in the window",
+            |s| s.last_step_end = Some(now() - SignedDuration::from_mins(59)),
+            "step_ended",
+        ),
+        (
+            "warned less than warn_minutes ago",
+            |s| s.warned_at = Some(now() - SignedDuration::from_mins(14)),
+            "warned",
+        ),
+        // Without an activity agent (no JupyterHub), EMR's IsIdle must
+        // cover the window.
+        (
+            "no idle data",
+            |s| {
+                s.agent = false;
+                s.is_idle.clear()
+            },
+            "idle_metric_gap",
+        ),
         (
             "idle data with a hole",
             |s| {
+                s.agent = false;
                 s.is_idle.remove(4);
             },
             "idle_metric_gap",
         ),
         (
             "idle data too short",
-            |s| s.is_idle.truncate(6),
+            |s| {
+                s.agent = false;
+                s.is_idle.truncate(6)
+            },
             "idle_metric_gap",
         ),
+        ("notebook user", |s| s.busy[2].1 = 1.0, "activity"),
+        ("no agent data", |s| s.busy.clear(), "activity_metric_gap"),
         (
-            "notebook user",
-            |s| s.notebook_users[2].1 = 1.0,
-            "notebook_activity",
-        ),
-        (
-            "no notebook data",
-            |s| s.notebook_users.clear(),
-            "notebook_metric_gap",
+            "an agent silent for five minutes, and a hole in IsIdle",
+            |s| {
+                s.busy.remove(0);
+                s.is_idle.remove(4);
+            },
+            "idle_metric_gap",
         ),
     ];
     for (what, change, key) in cases {
@@ -139,8 +169,8 @@ fn past_keep_alive_and_no_reporter_do_not_keep() {
     s.keep_alive = KeepAlive::Until(now() - SignedDuration::from_mins(1));
     assert!(matches!(judge(&s, &policy(), now()), Verdict::Terminate(_)));
     let mut s = idle();
-    s.notebook_reporter = false;
-    s.notebook_users.clear();
+    s.agent = false;
+    s.busy.clear();
     assert!(
         matches!(judge(&s, &policy(), now()), Verdict::Terminate(_)),
         "no reporter, no notebook data needed"
@@ -159,7 +189,7 @@ fn maximum_lifetime_terminates_whatever_the_activity() {
     s.created_at = now() - SignedDuration::from_hours(13);
     s.state = ClusterState::Running;
     s.busy_steps = 2;
-    s.notebook_users = series(70, 3.0);
+    s.busy = series(70, 3.0);
     assert_eq!(
         judge(&s, &policy(), now()),
         Verdict::Terminate(TerminateReason::MaxLifetime {
@@ -227,9 +257,11 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                         Some(m) => KeepAlive::Until(now() + SignedDuration::from_mins(m)),
                     },
                     busy_steps: busy,
+                    last_step_end: None,
                     is_idle: idle.into_iter().map(|(m, v)| (at(m), v)).collect(),
-                    notebook_reporter: reporter,
-                    notebook_users: users.into_iter().map(|(m, v)| (at(m), v)).collect(),
+                    agent: reporter,
+                    busy: users.into_iter().map(|(m, v)| (at(m), v)).collect(),
+                    warned_at: None,
                 }
             },
         )
@@ -261,8 +293,8 @@ proptest! {
                 let idle_from = now() - SignedDuration::from_mins(70);
                 let notebook_from = now() - SignedDuration::from_mins(65);
                 prop_assert!(!s.is_idle.iter().any(|(t, v)| *t > idle_from && *v < 1.0), "spark busy");
-                if s.notebook_reporter {
-                    prop_assert!(!s.notebook_users.iter().any(|(t, v)| *t > notebook_from && *v > 0.0), "notebook activity");
+                if s.agent {
+                    prop_assert!(!s.busy.iter().any(|(t, v)| *t > notebook_from && *v > 0.0), "notebook activity");
                 }
             }
         }
@@ -279,7 +311,7 @@ fn with_newest(idle_newest: SignedDuration, notebook_newest: SignedDuration) -> 
     };
     Snapshot {
         is_idle: points(idle_newest, 1.0),
-        notebook_users: points(notebook_newest, 0.0),
+        busy: points(notebook_newest, 0.0),
         ..idle()
     }
 }
@@ -293,32 +325,40 @@ fn key(v: &Verdict) -> &'static str {
 
 /// EMR's newest IsIdle datapoint is 5 to 15 minutes old when a sweep looks
 /// (up to 20 once CloudWatch's buckets, not aligned to EMR's, stamp it
-/// earlier); the notebook reporter's is a minute or two (up to 8 with the
-/// bucket shift). Older means the source stopped: the cluster is kept.
+/// earlier). The activity agent's word counts while its newest sample is at
+/// most 4 minutes old; an older one is read in five-minute buckets as the
+/// notebook reporter's were, whose newest may be 8 minutes old — the agent's
+/// own stamps (not CloudWatch's receipt) make that bucket start up to 5
+/// minutes before the sample, so a sample more than 5 minutes old is already
+/// too old there. Older means the source stopped: the cluster is kept.
 #[test]
 fn how_old_the_newest_datapoint_may_be_for_each_metric() {
     let fresh = SignedDuration::from_mins(1);
-    // (newest point's age in seconds, IsIdle alone, notebook alone)
+    // (newest point's age in seconds, IsIdle alone, the agent alone)
     let table: &[(i64, &str, &str)] = &[
         // Aligned to the window (the query's buckets start on the same minute as EMR's).
         (0, "terminate", "terminate"),
         (5 * 60, "terminate", "terminate"),
-        (10 * 60, "terminate", "notebook_metric_gap"),
-        (15 * 60, "terminate", "notebook_metric_gap"),
-        (25 * 60, "idle_metric_gap", "notebook_metric_gap"),
+        (10 * 60, "terminate", "activity_metric_gap"),
+        (15 * 60, "terminate", "activity_metric_gap"),
+        (25 * 60, "idle_metric_gap", "activity_metric_gap"),
         // Not aligned: stamps 30 s to 4 min off the window's minute.
         (30, "terminate", "terminate"),
-        (7 * 60 + 30, "terminate", "terminate"),
-        (8 * 60 + 30, "terminate", "notebook_metric_gap"),
-        (12 * 60 + 30, "terminate", "notebook_metric_gap"),
-        (17 * 60 + 30, "terminate", "notebook_metric_gap"),
-        (19 * 60 + 59, "terminate", "notebook_metric_gap"),
-        (20 * 60 + 1, "idle_metric_gap", "notebook_metric_gap"),
-        (24 * 60, "idle_metric_gap", "notebook_metric_gap"),
+        (7 * 60 + 30, "terminate", "activity_metric_gap"),
+        (8 * 60 + 30, "terminate", "activity_metric_gap"),
+        (12 * 60 + 30, "terminate", "activity_metric_gap"),
+        (17 * 60 + 30, "terminate", "activity_metric_gap"),
+        (19 * 60 + 59, "terminate", "activity_metric_gap"),
+        (20 * 60 + 1, "idle_metric_gap", "activity_metric_gap"),
+        (24 * 60, "idle_metric_gap", "activity_metric_gap"),
     ];
     for &(secs, idle_expected, notebook_expected) in table {
         let age = SignedDuration::from_secs(secs);
-        let idle_only = with_newest(age, fresh);
+        // A cluster without an agent: IsIdle decides.
+        let idle_only = Snapshot {
+            agent: false,
+            ..with_newest(age, fresh)
+        };
         assert_eq!(
             key(&judge(&idle_only, &policy(), now())),
             idle_expected,
@@ -347,7 +387,7 @@ fn a_cluster_idle_for_hours_with_late_datapoints_is_terminated_whatever_its_time
         s.created_at = now() - SignedDuration::from_hours(24 * 8);
         s.ready_at = Some(s.created_at);
         let span = i64::from(timeout.max(15)) / 5 + 4;
-        for (newest_idle, newest_notebook) in [(15 * 60, 60), (17 * 60 + 30, 7 * 60 + 59)] {
+        for (newest_idle, newest_notebook) in [(15 * 60, 60), (17 * 60 + 30, 3 * 60 + 59)] {
             s.is_idle = (0..span)
                 .map(|i| {
                     (
@@ -356,7 +396,7 @@ fn a_cluster_idle_for_hours_with_late_datapoints_is_terminated_whatever_its_time
                     )
                 })
                 .collect();
-            s.notebook_users = (0..span)
+            s.busy = (0..span)
                 .map(|i| {
                     (
                         now() - SignedDuration::from_secs(newest_notebook + 300 * i),
@@ -372,11 +412,11 @@ fn a_cluster_idle_for_hours_with_late_datapoints_is_terminated_whatever_its_time
             // A 10-minute silence of the reporter is never idleness.
             let mut silent = s.clone();
             silent
-                .notebook_users
+                .busy
                 .retain(|(t, _)| now().duration_since(*t).as_secs() >= 600);
             assert_eq!(
                 key(&judge(&silent, &p, now())),
-                "notebook_metric_gap",
+                "activity_metric_gap",
                 "timeout {timeout} min"
             );
         }
@@ -392,6 +432,11 @@ fn points_before_the_window_neither_cover_it_nor_keep_it() {
     let start = now() - SignedDuration::from_mins(60);
     let at =
         |mins_before_start: f64| start - SignedDuration::from_secs_f64(mins_before_start * 60.0);
+    // (IsIdle deciding: a cluster without an agent.)
+    let idle = || Snapshot {
+        agent: false,
+        ..idle()
+    };
     // A Spark job in a bucket that ended ten minutes before the window: terminated.
     let mut s = idle();
     s.is_idle.push((at(10.0), 0.0));
@@ -402,9 +447,9 @@ fn points_before_the_window_neither_cover_it_nor_keep_it() {
     s.is_idle.retain(|(t, _)| *t > at(10.0));
     s.is_idle.push((at(7.5), 0.0));
     assert_eq!(key(&judge(&s, &policy(), now())), "spark_busy");
-    // A notebook user in the bucket just before the window: terminated.
-    let mut s = idle();
-    s.notebook_users.push((at(5.0), 1.0));
+    // A notebook user in the agent's sample just before the window: terminated.
+    let mut s = super_idle();
+    s.busy.push((at(5.0), 1.0));
     assert_eq!(key(&judge(&s, &policy(), now())), "terminate");
     // IsIdle buckets that start 2.5 minutes before the window: EMR's datapoint
     // may be as late as 2.5 minutes into it, so the window's start is not covered.
@@ -415,19 +460,20 @@ fn points_before_the_window_neither_cover_it_nor_keep_it() {
     assert_eq!(key(&judge(&s, &policy(), now())), "idle_metric_gap");
     s.is_idle.insert(0, (at(7.5), 1.0));
     assert_eq!(key(&judge(&s, &policy(), now())), "terminate");
-    // Notebook buckets from 2.5 minutes into the window: not covered either.
-    let mut s = idle();
-    s.notebook_users = (0..=11)
-        .map(|i| (start + SignedDuration::from_secs(150 + 300 * i), 0.0))
+    // Agent samples from 7.5 minutes into the window (none before it to
+    // reach back to): its five-minute view does not cover the window either.
+    let mut s = super_idle();
+    s.busy = (0..=10)
+        .map(|i| (start + SignedDuration::from_secs(450 + 300 * i), 0.0))
         .collect();
-    assert_eq!(key(&judge(&s, &policy(), now())), "notebook_metric_gap");
+    assert_eq!(key(&judge(&s, &policy(), now())), "activity_metric_gap");
 }
 
 /// The sweep, EMR and the reporter keep a fixed phase to one another; for
 /// every phase, every publication lag and every moment the cluster falls
 /// idle, the cluster is terminated after its idle timeout, never before,
 /// and at most 15 minutes after (one sweep interval plus what EMR's
-/// five-minute buckets hide). `tests/benches/idle_overshoot.rs` measures the
+/// five-minute buckets hide). `shared/core/benches/idle_overshoot.rs` measures the
 /// distribution.
 #[test]
 fn overshoot_past_the_idle_timeout_is_never_negative_and_bounded_at_every_phase() {
@@ -465,8 +511,9 @@ fn overshoot_past_the_idle_timeout_is_never_negative_and_bounded_at_every_phase(
 
 /// A cluster busy until `t0` (seconds after `base`), seen by a sweep at `s`:
 /// EMR's IsIdle every five minutes from `emr_phase`, published `emr_lag`
-/// after its period ends; the reporter every minute, received within two;
-/// GetMetricData's five-minute buckets from the sweep's query start.
+/// after its period ends, in GetMetricData's five-minute buckets from the
+/// sweep's query start; the activity agent every whole minute, received 100
+/// seconds later, in one-minute buckets.
 fn simulated(
     base: Timestamp,
     s: i64,
@@ -477,10 +524,10 @@ fn simulated(
 ) -> Snapshot {
     let at = |secs: i64| base + SignedDuration::from_secs(secs);
     let query_start = (s - timeout - QUERY_LOOKBACK.as_secs()).div_euclid(60) * 60;
-    let bucket = |raw: Vec<(i64, f64)>, combine: fn(f64, f64) -> f64| {
+    let bucket = |raw: Vec<(i64, f64)>, period: i64, combine: fn(f64, f64) -> f64| {
         let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
         for (t, v) in raw.into_iter().filter(|(t, _)| *t >= query_start && *t < s) {
-            let b = query_start + (t - query_start).div_euclid(300) * 300;
+            let b = query_start + (t - query_start).div_euclid(period) * period;
             buckets
                 .entry(b)
                 .and_modify(|old| *old = combine(*old, v))
@@ -494,15 +541,16 @@ fn simulated(
         .map(|p| (p, if p >= t0 { 1.0 } else { 0.0 }))
         .collect();
     let reporter = (0..)
-        .map(|k| 60 * k + 7)
+        .map(|k| 60 * k)
         .take_while(|r| r + 100 <= s)
-        .map(|r| (r, if r >= t0 { 0.0 } else { 1.0 }))
+        // The agent's sample at `r` speaks for the minute before it.
+        .map(|r| (r, if r - 60 >= t0 { 0.0 } else { 1.0 }))
         .collect();
     Snapshot {
         created_at: base,
         ready_at: Some(base),
-        is_idle: bucket(emr, f64::min),
-        notebook_users: bucket(reporter, f64::max),
+        is_idle: bucket(emr, 300, f64::min),
+        busy: bucket(reporter, 60, f64::max),
         ..idle()
     }
 }
@@ -649,7 +697,7 @@ fn the_oldest_tolerated_newest_point_always_reaches_the_window() {
 fn idle_for(minutes: i64) -> Snapshot {
     let mut s = idle();
     s.is_idle = series(70, 0.0);
-    s.notebook_users = series(70, 0.0);
+    s.busy = series(70, 0.0);
     for (t, v) in s.is_idle.iter_mut() {
         if now().duration_since(*t) < SignedDuration::from_mins(minutes) {
             *v = 1.0;
@@ -679,7 +727,7 @@ fn a_warning_comes_within_warn_minutes_of_the_termination_and_not_before() {
     let mut kept = idle_for(55);
     kept.keep_alive = KeepAlive::Until(now() + SignedDuration::from_hours(2));
     let mut notebook = idle_for(55);
-    notebook.notebook_users = series(70, 1.0);
+    notebook.busy = series(70, 1.0);
     for s in [busy, protected, theirs, kept, notebook] {
         assert_eq!(warned(&s), None, "{s:?}");
     }
@@ -722,7 +770,7 @@ fn a_warning_speaks_for_its_idle_period_only() {
     ));
     // Notebook activity since the warning: a new idle period too.
     let mut typing = idle_for(60);
-    typing.notebook_users = series(70, 1.0);
+    typing.busy = series(70, 1.0);
     assert!(!idle_since(
         &typing,
         now() - SignedDuration::from_mins(10),
@@ -898,7 +946,7 @@ fn the_metrics_screen_keeps_what_the_shortest_window_keeps() {
             "notebook in use",
             series(70, 1.0),
             series(70, 1.0),
-            Some(KeepReason::NotebookActivity),
+            Some(KeepReason::Activity),
         ),
     ];
     for (name, is_idle, notebook, want) in cases {
@@ -928,14 +976,14 @@ fn what_the_screens_keep_every_policy_keeps() {
                 s.ready_at = Some(now() - SignedDuration::from_mins(ready_minutes));
                 s.created_at = now() - SignedDuration::from_mins(ready_minutes + 10);
                 s.is_idle = series(70, spark);
-                s.notebook_users = series(70, notebook);
+                s.busy = series(70, notebook);
                 let listed =
                     screen_listing(&s.state, Some(s.created_at), s.ready_at, &bounds(), now());
                 let screened = match listed {
                     Listed::Keep(_) => true,
                     Listed::NearLifetime => false,
                     Listed::MaybeIdle => {
-                        screen_metrics(&s.is_idle, &s.notebook_users, &bounds(), now()).is_some()
+                        screen_metrics(&s.is_idle, &s.busy, &bounds(), now()).is_some()
                     }
                 };
                 if screened {
@@ -953,4 +1001,200 @@ fn what_the_screens_keep_every_policy_keeps() {
         }
     }
     assert!(kept_by_screen > 0, "the screens kept some cases");
+}
+
+/// The activity agent's samples, one a minute over the last 130 minutes:
+/// busy (1) from `busy_until_mins_ago` back, 0 after.
+fn agent_minutes(busy_until_mins_ago: i64) -> Vec<Datapoint> {
+    (0..=130)
+        .map(|m| {
+            let value = if m >= busy_until_mins_ago { 1.0 } else { 0.0 };
+            (now() - SignedDuration::from_mins(m), value)
+        })
+        .collect()
+}
+
+/// A fresh agent decides to the minute, whatever EMR's five-minute `IsIdle`
+/// has published yet; steps that ended, EMR's certain word and a recent
+/// warning still keep the cluster; a silent agent leaves it to the rules
+/// before it.
+#[test]
+fn a_fresh_agent_decides_to_the_minute() {
+    type Change = fn(&mut Snapshot);
+    let cases: &[(&str, Change, &str)] = &[
+        (
+            "busy until 61 min ago",
+            |s| s.busy = agent_minutes(61),
+            "terminate",
+        ),
+        (
+            "busy until 60 min ago",
+            |s| s.busy = agent_minutes(60),
+            "terminate",
+        ),
+        (
+            "busy until 59 min ago",
+            |s| s.busy = agent_minutes(59),
+            "activity",
+        ),
+        (
+            "idle by the agent, IsIdle not published for 40 minutes",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.is_idle
+                    .retain(|(t, _)| now().duration_since(*t).as_mins() >= 40);
+            },
+            "terminate",
+        ),
+        (
+            "samples every five minutes (the minutes between are covered by the next)",
+            |s| s.busy = agent_minutes(65).into_iter().step_by(5).collect(),
+            "terminate",
+        ),
+        (
+            "IsIdle 0 in a bucket inside the window",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.is_idle[2].1 = 0.0;
+            },
+            "spark_busy",
+        ),
+        (
+            "a step ended 30 minutes ago",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.last_step_end = Some(now() - SignedDuration::from_mins(30));
+            },
+            "step_ended",
+        ),
+        (
+            "warned 10 minutes ago",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.warned_at = Some(now() - SignedDuration::from_mins(10));
+            },
+            "warned",
+        ),
+        (
+            "warned 10 minutes ago about a keep-alive that ended a minute ago",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.warned_at = Some(now() - SignedDuration::from_mins(10));
+                s.keep_alive = KeepAlive::Until(now() - SignedDuration::from_mins(1));
+            },
+            "terminate",
+        ),
+        (
+            "warned before it was last busy: another idle period",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.warned_at = Some(now() - SignedDuration::from_mins(70));
+            },
+            "terminate",
+        ),
+        (
+            "the agent silent for five minutes, IsIdle 0 twenty minutes ago",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.busy
+                    .retain(|(t, _)| now().duration_since(*t).as_mins() >= 5);
+                s.is_idle[4].1 = 0.0;
+            },
+            "spark_busy",
+        ),
+        (
+            "the agent started 30 minutes ago (no sample before the window)",
+            |s| {
+                s.busy = agent_minutes(200);
+                s.busy
+                    .retain(|(t, _)| now().duration_since(*t).as_mins() <= 30);
+            },
+            "activity_metric_gap",
+        ),
+    ];
+    for (what, change, expected) in cases {
+        let mut s = idle();
+        change(&mut s);
+        assert_eq!(key(&judge(&s, &policy(), now())), *expected, "{what}");
+    }
+}
+
+/// Where the sweep schedules its next look at a kept cluster: the warning's
+/// minute, then the termination's, never before a warning's named instant;
+/// none when the agent cannot decide.
+#[test]
+fn the_next_look_is_the_warning_then_the_termination() {
+    let p = policy(); // 60 minutes, warned 15 before
+    let at = |mins: i64| Some(now() + SignedDuration::from_mins(mins));
+    let mut s = idle();
+    s.busy = agent_minutes(40);
+    assert_eq!(next_look(&s, &p, now()), at(5), "idle 40 min: warn at 45");
+    s.busy = agent_minutes(50);
+    assert_eq!(
+        next_look(&s, &p, now()),
+        at(10),
+        "past the warning's minute: terminate at 60"
+    );
+    s.warned_at = Some(now() - SignedDuration::from_mins(2));
+    assert_eq!(
+        next_look(&s, &p, now()),
+        at(13),
+        "warned 2 min ago: 15 min after it"
+    );
+    let no_warning = IdlePolicy {
+        warn_minutes: 0,
+        ..p.clone()
+    };
+    s.warned_at = None;
+    s.busy = agent_minutes(40);
+    assert_eq!(next_look(&s, &no_warning, now()), at(20));
+    s.last_step_end = Some(now() - SignedDuration::from_mins(10));
+    assert_eq!(
+        next_look(&s, &no_warning, now()),
+        at(50),
+        "a step ended 10 min ago"
+    );
+    s.last_step_end = None;
+    s.ready_at = Some(now() - SignedDuration::from_mins(5));
+    assert_eq!(
+        next_look(&s, &no_warning, now()),
+        at(25),
+        "the grace period's end"
+    );
+    let mut stale = idle();
+    stale.busy = agent_minutes(40);
+    stale
+        .busy
+        .retain(|(t, _)| now().duration_since(*t).as_mins() >= 5);
+    assert_eq!(
+        next_look(&stale, &p, now()),
+        None,
+        "a silent agent: the sweep looks"
+    );
+    let mut no_agent = idle();
+    no_agent.agent = false;
+    assert_eq!(next_look(&no_agent, &p, now()), None);
+    let mut kept = idle();
+    kept.busy = agent_minutes(58);
+    kept.keep_alive = KeepAlive::Until(now() + SignedDuration::from_mins(30));
+    assert_eq!(
+        next_look(&kept, &no_warning, now()),
+        at(30),
+        "the keep-alive's end"
+    );
+}
+
+/// Minute marks for the scheduler: a look within a minute goes to its end.
+#[test]
+fn checks_are_asked_for_whole_minutes_never_sooner() {
+    for (at, expected) in [
+        ("2026-11-25T12:05:00Z", "2026-11-25T12:05:00Z"),
+        ("2026-11-25T12:05:00.001Z", "2026-11-25T12:06:00Z"),
+        ("2026-11-25T12:05:59Z", "2026-11-25T12:06:00Z"),
+    ] {
+        assert_eq!(
+            check_instant(at.parse().unwrap()),
+            expected.parse::<Timestamp>().unwrap()
+        );
+    }
 }

@@ -279,8 +279,12 @@ pub trait ClusterFleet {
         &self,
         cluster_id: &str,
     ) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
-    /// Steps PENDING or RUNNING (`ListSteps` with a state filter).
-    fn busy_steps(&self, cluster_id: &str) -> impl Future<Output = Result<usize, AwsError>> + Send;
+    /// Steps PENDING or RUNNING, and when the last step that ended ended
+    /// (one `ListSteps` page: newest first).
+    fn steps(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<StepActivity, AwsError>> + Send;
     /// Terminates at most ten clusters (`TerminateJobFlows`).
     fn terminate(
         &self,
@@ -288,22 +292,31 @@ pub trait ClusterFleet {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// What a cluster's steps say about its activity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepActivity {
+    /// Steps PENDING or RUNNING.
+    pub busy: usize,
+    /// The latest end of a step that ended, among the newest steps.
+    pub last_ended: Option<jiff::Timestamp>,
+}
+
 /// CloudWatch datapoints of one cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterMetrics {
     /// EMR `IsIdle`, Minimum per period.
     pub is_idle: Vec<crate::idle::Datapoint>,
-    /// sparkhub's `ActiveNotebookUsers`, Maximum per period.
-    pub notebook_users: Vec<crate::idle::Datapoint>,
+    /// The activity agent's `Busy`, Maximum per minute.
+    pub busy: Vec<crate::idle::Datapoint>,
 }
 
 /// Which metrics of one cluster to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsQuery {
     pub cluster_id: String,
-    /// The namespace its notebook activity is read from (its profile's,
-    /// [`crate::idle::notebook_namespace`]); `None`: none is read.
-    pub notebook_namespace: Option<String>,
+    /// The namespace its activity agent's samples are read from (its profile's,
+    /// [`crate::idle::activity_namespace`]); `None`: none is read.
+    pub activity_namespace: Option<String>,
 }
 
 /// CloudWatch metrics for many clusters at once.
@@ -316,6 +329,21 @@ pub trait MetricsSource {
         start: jiff::Timestamp,
         end: jiff::Timestamp,
     ) -> impl Future<Output = Result<BTreeMap<String, ClusterMetrics>, AwsError>> + Send;
+}
+
+/// One-time invocations of the sweep for named clusters (EventBridge
+/// Scheduler): how a termination or warning due between two sweeps comes
+/// on time.
+pub trait CheckScheduler {
+    /// Asks for one run of the sweep function `target_arn` over `cluster_id`
+    /// at `at` (whole seconds). Asking twice for the same cluster and instant
+    /// is one check.
+    fn schedule_check(
+        &self,
+        cluster_id: &str,
+        at: jiff::Timestamp,
+        target_arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// A place to tell people what sparkhub did (SNS). The operator gets every

@@ -145,10 +145,7 @@ fn rendering_follows_the_profile() {
         (
             "no packages, only the notebook reporter bootstraps",
             |p| p.python_packages.clear(),
-            |r| {
-                r.bootstrap_actions.len() == 1
-                    && r.bootstrap_actions[0].name == "NotebookActivityReporter"
-            },
+            |r| r.bootstrap_actions.len() == 1 && r.bootstrap_actions[0].name == "ActivityReporter",
         ),
         (
             "log uri override",

@@ -92,7 +92,7 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
         );
         scripts.push(script(
             NOTEBOOK_REPORTER_SCRIPT,
-            "NotebookActivityReporter",
+            "ActivityReporter",
             true,
             body,
         ));
@@ -110,15 +110,22 @@ pub fn render_all(profile: &Profile) -> Vec<RenderedScript> {
     scripts
 }
 
-/// The reporter itself, as the install script writes it to the master node
-/// (with [`NOTEBOOK_ACTIVE_WINDOW`]); a user counts as active for `window`
-/// after their last activity. Tests render a short window.
+/// The activity agent itself, as the install script writes it to the master
+/// node (with [`NOTEBOOK_ACTIVE_WINDOW`]); a notebook user counts as active
+/// for `window` after their last activity. Tests render a short window.
 pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
+    let yes = |asks: bool| if asks { "true" } else { "false" }.to_owned();
     fill(
         NOTEBOOK_REPORTER,
         &[
             ("PROFILE", profile.name.to_string()),
             ("ACTIVE_SECONDS", window.as_secs().max(1).to_string()),
+            // YARN runs where Hadoop or Spark is installed; Livy where asked for.
+            (
+                "ASK_YARN",
+                yes(profile.has_application("Hadoop") || profile.has_application("Spark")),
+            ),
+            ("ASK_LIVY", yes(profile.has_application("Livy"))),
         ],
     )
 }
@@ -265,7 +272,11 @@ on_demand = 2
         assert_eq!(scripts.len(), 2);
         let install = &scripts[0];
         assert!(install.bootstrap && install.file_name == NOTEBOOK_REPORTER_SCRIPT);
-        assert!(install.body.contains("ActiveNotebookUsers"));
+        assert!(install.body.contains("--metric-name Busy"));
+        assert!(
+            install.body.contains("ASK_YARN=true ASK_LIVY=false"),
+            "asks YARN on a Spark cluster, Livy only where it is installed"
+        );
         assert!(
             install.body.contains("ACTIVE_SECONDS=900"),
             "the product window is 15 minutes"

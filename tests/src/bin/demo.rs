@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use sparkhub_core::idle::{EMR_NAMESPACE, IS_IDLE_METRIC, NOTEBOOK_METRIC, notebook_namespace};
+use sparkhub_core::idle::{AGENT_METRIC, EMR_NAMESPACE, IS_IDLE_METRIC, activity_namespace};
 use sparkhub_core::profile::{Fleet, Profile};
-use sparkhub_core::render::TAG_KEEP_ALIVE_UNTIL;
+use sparkhub_core::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use sparkhub_core::testing::workspace_root;
 use sparkhub_core::users::secret_name;
 use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
@@ -548,13 +548,8 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     let nobody: Vec<(i64, f64)> = (0..=14).map(|i| (i * 5, 0.0)).collect();
     aws.put_cluster_metric(&cluster, EMR_NAMESPACE, IS_IDLE_METRIC, &idle)
         .await;
-    aws.put_cluster_metric(
-        &cluster,
-        &notebook_namespace(&name),
-        NOTEBOOK_METRIC,
-        &nobody,
-    )
-    .await;
+    aws.put_cluster_metric(&cluster, &activity_namespace(&name), AGENT_METRIC, &nobody)
+        .await;
     t.step(
         "nobody uses it",
         true,
@@ -568,7 +563,7 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
 
     // 4. Somebody kept it alive until ten minutes from now: the sweep keeps
     // it, and warns that it will terminate it once the keep-alive runs out.
-    let tag = |until: Timestamp| {
+    let tag_as = |key: &'static str, until: Timestamp| {
         let emr = aws.emr.clone();
         let cluster = cluster.clone();
         async move {
@@ -576,7 +571,7 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
                 .resource_id(cluster)
                 .tags(
                     aws_sdk_emr::types::Tag::builder()
-                        .key(TAG_KEEP_ALIVE_UNTIL)
+                        .key(key)
                         .value(until.to_string())
                         .build(),
                 )
@@ -585,6 +580,7 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
                 .is_ok()
         }
     };
+    let tag = |until: Timestamp| tag_as(TAG_KEEP_ALIVE_UNTIL, until);
     let kept_until = Timestamp::now() + SignedDuration::from_mins(10);
     let kept = tag(kept_until).await;
     let sweep = event("terminate-idle-clusters-scheduled-event.json");
@@ -616,9 +612,11 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
     }
 
     // 5. The keep-alive runs out (the demo cannot wait ten minutes: it
-    // moves the tag to a minute ago), and the next sweep terminates it.
+    // moves the tag to a minute ago, and the warning's tag as far back), and
+    // the next sweep terminates it: the instant the warning named has come.
     let ran_out = Timestamp::now() - SignedDuration::from_mins(1);
     tag(ran_out).await;
+    tag_as(TAG_WARNED_AT, ran_out - SignedDuration::from_mins(10)).await;
     let terminated_at = Timestamp::now();
     match invoke(port, "terminate-idle-clusters", &sweep) {
         Ok(summary) => {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # sparkhub (profile @@PROFILE@@): registers sparkhub's two JupyterHub services
-# and starts the notebook activity reporter's timer. Run by the users step
+# and starts the activity agent's timer. Run by the users step
 # (jupyterhub-users.sh), that is once the cluster is WAITING: EMR has then
 # installed, configured and started the `jupyterhub` container, so editing its
 # configuration and restarting it cannot collide with EMR doing the same
@@ -37,7 +37,7 @@ log() { printf 'sparkhub hub setup: %s\n' "$*" >&2; }
 deadline=$((SECONDS + wait_seconds))
 waited_too_long() {
   if [ "$SECONDS" -ge "$deadline" ]; then
-    log "$1 within $wait_seconds s; the notebook activity reporter is not set up"
+    log "$1 within $wait_seconds s; the activity agent is not set up"
     exit 1
   fi
 }
@@ -109,6 +109,6 @@ until printf 'header = "Authorization: token %s"\n' "$token" |
   sleep 2
 done
 
-# 5. The reporter, every minute from now on.
+# 5. The activity agent, every minute from now on.
 systemctl enable --now sparkhub-notebook-activity.timer
-log "JupyterHub knows sparkhub's services; the notebook activity reporter runs every minute"
+log "JupyterHub knows sparkhub's services; the activity agent runs every minute"

@@ -1,10 +1,10 @@
 #!/bin/bash
 # sparkhub bootstrap action for profile @@PROFILE@@: on the master node,
-# installs the notebook activity reporter (a systemd service and timer) and
+# installs the activity agent (a systemd service and timer) and
 # the one-time JupyterHub setup, and starts neither: bootstrap actions run
 # before EMR installs and configures JupyterHub, so the users step runs the
 # setup once the cluster is WAITING, and the setup starts the reporter's
-# timer. Other nodes have no hub and need no reporter.
+# timer. Other nodes have no hub, no ResourceManager, no Livy: no agent.
 #
 # systemd, not cron: emr-7.x runs on Amazon Linux 2023, which ships no cron
 # daemon by default and recommends systemd timers; emr-6.x runs on Amazon
@@ -13,7 +13,7 @@ set -euo pipefail
 
 info_dir=${SPARKHUB_INFO_DIR:-/mnt/var/lib/info}
 if ! grep -q '"isMaster": *true' "$info_dir/instance.json"; then
-  echo "sparkhub bootstrap: not the master node, no notebook reporter" >&2
+  echo "sparkhub bootstrap: not the master node, no activity agent" >&2
   exit 0
 fi
 
@@ -32,4 +32,4 @@ sudo tee /etc/systemd/system/sparkhub-notebook-activity.timer >/dev/null <<'UNIT
 @@REPORTER_TIMER@@
 UNIT
 sudo systemctl daemon-reload
-echo "sparkhub bootstrap: notebook activity reporter installed; the users step starts it once the cluster is ready" >&2
+echo "sparkhub bootstrap: activity agent installed; the users step starts it once the cluster is ready" >&2

@@ -1,37 +1,51 @@
 #!/bin/bash
-# sparkhub notebook activity reporter (profile @@PROFILE@@), run every minute
-# on the master node by the systemd timer sparkhub-notebook-activity.timer. It
-# publishes how many JupyterHub users were active in the last
-# @@ACTIVE_SECONDS@@ seconds as the CloudWatch metric ActiveNotebookUsers
-# (dimension JobFlowId) in the profile's own namespace
-# Sparkhub/Notebooks/@@PROFILE@@ (the only one this node may publish in, and
-# the only one the idle sweep reads for this profile's clusters), and keeps EMR's own auto-termination away while anyone is
-# active by touching /emr/metricscollector/isbusy (touch only: EMR owns it).
+# sparkhub activity agent (profile @@PROFILE@@), run every minute on the
+# master node by the systemd timer sparkhub-notebook-activity.timer. Each run
+# publishes one sample, stamped with the run's minute `m`, as the CloudWatch
+# metric Busy (dimension JobFlowId) in the profile's own namespace
+# Sparkhub/Activity/@@PROFILE@@ (the only one this node may publish in, and
+# the only one the idle sweep reads for this profile's clusters): 1 when
+# anything ran since the previous published sample `p`, 0 when nothing did.
+# While busy it also keeps EMR's own auto-termination away by touching
+# /emr/metricscollector/isbusy (touch only: EMR owns it).
 #
-# What it measures: the `last_activity` the hub records for each user and for
-# each of their servers. It asks with the token of the JupyterHub service
-# sparkhub-notebook-activity (set up once by sparkhub-hub-setup; the token
-# lives in a root-only file), whose role may only list users and read their
-# activity and servers. A service's requests are nobody's activity, so the
-# reporter never counts itself; a user's token (also an admin's, such as one
-# from `jupyterhub token jovyan`) would make that user active on every run.
+# What counts, each from the master node itself:
+# - JupyterHub users: the `last_activity` the hub records for each user and
+#   each of their servers, later than `p` less @@ACTIVE_SECONDS@@ seconds
+#   (the hub writes a user's at most every 30 seconds and a server's when it
+#   polls the proxy, every 5 minutes by default: shorter windows flicker).
+#   It asks with the token of the JupyterHub service
+#   sparkhub-notebook-activity (set up by sparkhub-hub-setup; the token lives
+#   in a root-only file), whose role may only list users and read their
+#   activity and servers: a service's requests are nobody's activity.
+# - YARN applications (ResourceManager REST API, /ws/v1/cluster/apps): any
+#   new, submitted, accepted or running, and any that finished after `p`.
+#   A Livy session's application runs as long as the session, busy or not,
+#   so it counts through Livy instead (its tag livy-session-<id>-…).
+# - Livy sessions (REST API, /sessions): starting, or running a statement,
+#   or with a statement completed after `p`.
+# EMR steps are the sweep's to see (ListSteps: running, and when the last one
+# ended), so a node needs no EMR permission for them.
 #
-# last_activity is coarse: the hub writes a user's at most every 30 seconds
-# and a server's when it polls the proxy (every 5 minutes by default), so the
-# window is 15 minutes; shorter windows flicker between active and idle.
-#
-# When the hub cannot be asked, it publishes nothing: a gap in the metric
-# keeps the cluster, a wrong zero could end someone's work.
+# Because each sample reaches back to the previous one published, a minute
+# missed (a failed publish, the agent stopped a while) is covered by the next.
+# When a source cannot be asked, the run publishes nothing: the sweep then
+# judges by EMR's IsIdle and keeps a cluster it cannot see into, as it did
+# before the agent; a wrong 0 could end someone's work.
 set -euo pipefail
 
-ACTIVE_SECONDS=@@ACTIVE_SECONDS@@
+export ACTIVE_SECONDS=@@ACTIVE_SECONDS@@
+export ASK_YARN=@@ASK_YARN@@ ASK_LIVY=@@ASK_LIVY@@
 info_dir=${SPARKHUB_INFO_DIR:-/mnt/var/lib/info}
 isbusy=${SPARKHUB_ISBUSY_FILE:-/emr/metricscollector/isbusy}
 hub_conf=${SPARKHUB_HUB_CONF_DIR:-/etc/jupyter/conf}
-hub_api=${SPARKHUB_HUB_API:-https://localhost:9443/hub/api}
+export HUB_API=${SPARKHUB_HUB_API:-https://localhost:9443/hub/api}
+export YARN_API=${SPARKHUB_YARN_API:-http://localhost:8088/ws/v1}
+export LIVY_API=${SPARKHUB_LIVY_API:-http://localhost:8998}
 lock=${SPARKHUB_LOCK_FILE:-/run/lock/sparkhub-notebook-activity.lock}
+state=${SPARKHUB_AGENT_STATE:-/var/lib/sparkhub-activity/last-published}
 
-log() { printf '%s sparkhub notebook activity: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
+log() { printf '%s sparkhub activity: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
 
 # Runs never overlap: a run that finds the previous one still going leaves it
 # to finish (the timer starts the next one a minute later).
@@ -48,62 +62,126 @@ json_field() {
 cluster_id=$(json_field "$info_dir/job-flow.json" jobFlowId)
 region=$(json_field "$info_dir/extraInstanceData.json" region)
 
-token_file="$hub_conf/sparkhub-notebook-activity.token"
-if [ ! -s "$token_file" ]; then
-  log "no service token in $token_file yet (sparkhub-hub-setup has not run): nothing published"
+export TOKEN_FILE="$hub_conf/sparkhub-notebook-activity.token"
+if [ ! -s "$TOKEN_FILE" ]; then
+  log "no service token in $TOKEN_FILE yet (sparkhub-hub-setup has not run): nothing published"
   exit 1
 fi
-token=$(cat "$token_file")
 
-# Every user, page by page (JupyterHub >= 2 pages its user list; 1.x answers
-# with one list and ignores offset and limit). The token goes to curl as a
-# config file on stdin, never as an argument.
-active=0
-offset=0
-while [ -n "$offset" ]; do
-  page=$(printf 'header = "Authorization: token %s"\n' "$token" |
-    curl --silent --show-error --fail --insecure --max-time 30 --config - \
-      --header 'Accept: application/jupyterhub-pagination+json' \
-      "$hub_api/users?offset=$offset&limit=200")
-  counted=$(printf '%s' "$page" | python3 -c '
-import datetime, json, sys
-window = datetime.timedelta(seconds=int(sys.argv[1]))
-now = datetime.datetime.now(datetime.timezone.utc)
-def recent(stamp):
-    if not stamp:
-        return False
-    when = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+now=$(date -u +%s)
+minute=$((now / 60 * 60))
+previous=$((minute - 60))
+if [ -s "$state" ]; then
+  previous=$(cat "$state")
+fi
+export SINCE=$previous
+
+# Prints "<busy 0|1> <what ran>"; fails (nothing published) when a source
+# cannot be asked. The hub token is read from its file, never an argument.
+verdict=$(python3 - <<'PY'
+import json, os, ssl, sys, urllib.request
+
+since = int(os.environ["SINCE"])
+window = int(os.environ["ACTIVE_SECONDS"])
+insecure = ssl.create_default_context()
+insecure.check_hostname = False
+insecure.verify_mode = ssl.CERT_NONE
+
+def get(url, headers=None):
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30, context=insecure) as answer:
+        return json.load(answer)
+
+def stamp(value):
+    # JupyterHub's ISO 8601 instants; epoch seconds.
+    import datetime
+    when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
-    return now - when <= window
-page = json.load(sys.stdin)
-if isinstance(page, dict):
-    users = page["items"]
-    following = (page.get("_pagination") or {}).get("next")
-    next_offset = following["offset"] if following else ""
-else:
-    users, next_offset = page, ""
-active = 0
-for user in users:
-    servers = (user.get("servers") or {}).values()
-    if recent(user.get("last_activity")) or any(recent(s.get("last_activity")) for s in servers):
-        active += 1
-print(active, next_offset)
-' "$ACTIVE_SECONDS")
-  active=$((active + ${counted%% *}))
-  offset=${counted#* }
-done
+    return when.timestamp()
 
-aws cloudwatch put-metric-data --region "$region" --namespace "Sparkhub/Notebooks/@@PROFILE@@" \
-  --metric-name ActiveNotebookUsers --dimensions "JobFlowId=$cluster_id" \
-  --value "$active" --unit Count
+seen = []
+
+# JupyterHub, page by page (JupyterHub >= 2 pages its user list; 1.x answers
+# with one list and ignores offset and limit).
+token = open(os.environ["TOKEN_FILE"]).read().strip()
+headers = {
+    "Authorization": "token " + token,
+    "Accept": "application/jupyterhub-pagination+json",
+}
+users, offset = 0, 0
+while offset is not None:
+    page = get(f"{os.environ['HUB_API']}/users?offset={offset}&limit=200", headers)
+    if isinstance(page, dict):
+        listed = page["items"]
+        following = (page.get("_pagination") or {}).get("next")
+        offset = following["offset"] if following else None
+    else:
+        listed, offset = page, None
+    for user in listed:
+        stamps = [user.get("last_activity")]
+        stamps += [s.get("last_activity") for s in (user.get("servers") or {}).values()]
+        if any(s and stamp(s) > since - window for s in stamps):
+            users += 1
+if users:
+    seen.append(f"{users} notebook user(s)")
+
+def livy_session_app(app):
+    tags = app.get("applicationTags") or ""
+    return any(t.startswith("livy-session-") for t in tags.split(","))
+
+if os.environ["ASK_YARN"] == "true":
+    base = os.environ["YARN_API"] + "/cluster/apps"
+    running = get(base + "?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
+    finished = get(f"{base}?finishedTimeBegin={since * 1000}")
+    apps = {}
+    for answer in (running, finished):
+        for app in ((answer.get("apps") or {}).get("app") or []):
+            if not livy_session_app(app):
+                apps[app["id"]] = app
+    if apps:
+        seen.append(f"{len(apps)} YARN application(s)")
+
+if os.environ["ASK_LIVY"] == "true":
+    sessions = get(os.environ["LIVY_API"] + "/sessions?size=1000").get("sessions") or []
+    working = 0
+    for session in sessions:
+        if session.get("state") in ("not_started", "starting", "busy", "recovering", "running"):
+            working += 1
+            continue
+        if session.get("state") != "idle":
+            continue
+        statements = get(f"{os.environ['LIVY_API']}/sessions/{session['id']}/statements")
+        for statement in statements.get("statements") or []:
+            if statement.get("state") in ("waiting", "running", "cancelling") or (
+                statement.get("completed") or 0
+            ) > since * 1000:
+                working += 1
+                break
+    if working:
+        seen.append(f"{working} Livy session(s) at work")
+
+print(1 if seen else 0, "; ".join(seen) or "nothing ran")
+PY
+) || {
+  log "a source could not be asked (see above): nothing published"
+  exit 1
+}
+busy=${verdict%% *}
+what=${verdict#* }
+
+aws cloudwatch put-metric-data --region "$region" --namespace "Sparkhub/Activity/@@PROFILE@@" \
+  --metric-name Busy --dimensions "JobFlowId=$cluster_id" \
+  --value "$busy" --unit Count --timestamp "$(date -u -d "@$minute" +%FT%TZ)"
+mkdir -p "$(dirname "$state")"
+printf '%s\n' "$minute" >"$state"
 
 # EMR owns isbusy and reads its time: touching it says "busy now"; an old
 # time says nothing. It is never removed (EMR's management guide,
 # emr-auto-termination-policy.html: "periodically touch or update isbusy to
 # tell Amazon EMR that the cluster is not idle").
-if [ "$active" -gt 0 ]; then
+if [ "$busy" = 1 ]; then
   mkdir -p "$(dirname "$isbusy")"
   touch "$isbusy"
 fi
-log "cluster $cluster_id: $active active notebook user(s) in the last $ACTIVE_SECONDS s"
+log "cluster $cluster_id, since $(date -u -d "@$previous" +%FT%TZ): $what (Busy=$busy)"

@@ -5,4 +5,7 @@ pub mod history;
 pub mod terminator;
 pub mod warning;
 
-pub use terminator::{ClusterReport, Config, Decision, Summary, SweepError, Terminator};
+pub use terminator::{
+    Check, ChecksConfig, ClusterReport, Config, Decision, Summary, SweepError, SweepEvent,
+    Terminator,
+};

@@ -30,12 +30,12 @@ use crate::ProfileName;
 use crate::errors::message_with_causes;
 use crate::idle::{
     Bounds, FALLBACK_POLICY, KeepAlive, KeepReason, Listed, ProfileTrouble, Snapshot,
-    TerminateReason, Verdict, judge, notebook_namespace, screen_listing, screen_metrics,
+    TerminateReason, Verdict, activity_namespace, judge, next_look, screen_listing, screen_metrics,
 };
 use crate::loading::{ProfileError, load_profile};
 use crate::ports::{
-    AwsError, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster, MetricsQuery,
-    MetricsSource, Notifier, ProfileStore,
+    AwsError, CheckScheduler, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster,
+    MetricsQuery, MetricsSource, Notifier, ProfileStore, StepActivity,
 };
 use crate::profile::IdlePolicy;
 use crate::recipients::recipients;
@@ -43,7 +43,7 @@ use crate::render::{TAG_KEEP_ALIVE_UNTIL, TAG_WARNED_AT};
 use crate::settings::Settings;
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::history::{Cause, Record, RecordKind};
@@ -98,6 +98,34 @@ pub struct Config {
     /// [`crate::settings::DEFAULT_MAX_CONCURRENCY`]): per-cluster
     /// calls in flight at once.
     pub max_concurrency: usize,
+    /// `SPARKHUB_CHECK_GROUP` and `SPARKHUB_CHECK_ROLE_ARN` (optional, both
+    /// or neither): the EventBridge Scheduler group the sweep's one-time
+    /// checks go into, and the role the scheduler invokes this function
+    /// with. Without them every decision waits for the next sweep.
+    pub checks: Option<ChecksConfig>,
+}
+
+/// Where the sweep's one-time checks are scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksConfig {
+    pub group: String,
+    pub role_arn: String,
+}
+
+/// What starts a sweep: the schedule every five minutes (every active
+/// cluster), or a check a sweep scheduled (`{"check": ["j-…"]}`: those
+/// clusters only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SweepEvent {
+    #[serde(default)]
+    pub check: Vec<String>,
+}
+
+/// A one-time check the sweep asked for (in a dry run: would have).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub cluster_id: String,
+    pub at: Timestamp,
 }
 
 impl Config {
@@ -115,11 +143,24 @@ impl Config {
                 )));
             }
         };
+        let checks = match (
+            env.optional("SPARKHUB_CHECK_GROUP"),
+            env.optional("SPARKHUB_CHECK_ROLE_ARN"),
+        ) {
+            (Some(group), Some(role_arn)) => Some(ChecksConfig { group, role_arn }),
+            (None, None) => None,
+            _ => {
+                return Err(SweepError::Config(
+                    "SPARKHUB_CHECK_GROUP and SPARKHUB_CHECK_ROLE_ARN go together; set both or neither".into(),
+                ));
+            }
+        };
         Ok(Self {
             bucket,
             dry_run,
             topic_arn: env.optional("SPARKHUB_TOPIC_ARN"),
             max_concurrency: env.max_concurrency().map_err(SweepError::Config)?,
+            checks,
         })
     }
 }
@@ -155,6 +196,12 @@ pub struct Summary {
     pub warnings: Vec<Warning>,
     /// Warnings actually sent (0 in a dry run).
     pub warnings_sent: usize,
+    /// One-time checks asked for: a kept cluster whose warning or idle
+    /// termination falls due before the next sweep is looked at then (in a
+    /// dry run: would have been).
+    pub checks: Vec<Check>,
+    /// Whether this run was such a check (only the clusters it names).
+    pub check_run: bool,
     /// History records written (`history/`): one per termination and per
     /// warning sent; none in a dry run.
     pub history_written: usize,
@@ -208,8 +255,9 @@ impl Summary {
     }
 
     /// The lines the function prints for CloudWatch (embedded metric
-    /// format): [`Self::embedded_metrics`], then one line per profile with its
-    /// active clusters (`ActiveClusters` by `Profile`) and one per cause of
+    /// format): [`Self::embedded_metrics`], then (not for a check) one line
+    /// per profile with its active clusters (`ActiveClusters` by `Profile`)
+    /// and one per cause of
     /// termination (`Terminations` by `Reason`, zeros included, so that the
     /// dashboard's graphs show the sweeps that terminated nothing).
     pub fn metric_lines(&self, now: Timestamp) -> Vec<String> {
@@ -230,7 +278,8 @@ impl Summary {
             .to_string()
         };
         let mut lines = vec![self.embedded_metrics(now)];
-        for (profile, n) in &self.active_by_profile {
+        // A check sees the clusters it names, not how many are active.
+        for (profile, n) in self.active_by_profile.iter().filter(|_| !self.check_run) {
             lines.push(document("Profile", profile, "ActiveClusters", *n));
         }
         for cause in [Cause::Idle, Cause::MaxLifetime] {
@@ -272,7 +321,7 @@ impl Summary {
     }
 }
 
-pub struct Terminator<P, F, M, N, H> {
+pub struct Terminator<P, F, M, N, H, S> {
     pub config: Config,
     pub profiles: P,
     pub fleet: F,
@@ -280,27 +329,47 @@ pub struct Terminator<P, F, M, N, H> {
     pub notifier: Option<N>,
     /// Where each termination and warning is recorded (`history/`).
     pub history: H,
+    /// Where one-time checks are scheduled (`None`: none are).
+    pub checks: Option<S>,
     pub now: fn() -> Timestamp,
 }
 
-impl<P, F, M, N, H> Terminator<P, F, M, N, H>
+impl<P, F, M, N, H, S> Terminator<P, F, M, N, H, S>
 where
     P: ProfileStore + Sync,
     F: ClusterFleet + ClusterTagger + Sync,
     M: MetricsSource + Sync,
     N: Notifier + Sync,
     H: HistoryStore + Sync,
+    S: CheckScheduler + Sync,
 {
+    /// A sweep over every active cluster that schedules no checks.
     pub async fn sweep(&self) -> Result<Summary, SweepError> {
+        self.run(&SweepEvent::default(), None).await
+    }
+
+    /// A sweep as `event` asks (every active cluster, or the clusters a
+    /// check names); `function_arn`, the sweep function's own ARN, is where
+    /// the checks it schedules go (`None`: it schedules none).
+    pub async fn run(
+        &self,
+        event: &SweepEvent,
+        function_arn: Option<&str>,
+    ) -> Result<Summary, SweepError> {
         let now = (self.now)();
-        let listed = self
+        let mut listed = self
             .fleet
             .list_active()
             .await
             .map_err(SweepError::Listing)?;
+        let check_run = !event.check.is_empty();
+        if check_run {
+            listed.retain(|c| event.check.contains(&c.id));
+        }
         let mut summary = Summary {
             checked: listed.len(),
             dry_run: self.config.dry_run,
+            check_run,
             ..Summary::default()
         };
         for cluster in &listed {
@@ -339,7 +408,7 @@ where
             .chain(&lifetime)
             .map(|c| MetricsQuery {
                 cluster_id: c.id.clone(),
-                notebook_namespace: profile_of_name(&c.name).map(notebook_namespace),
+                activity_namespace: profile_of_name(&c.name).map(activity_namespace),
             })
             .collect();
         let metrics = if wanted.is_empty() {
@@ -363,7 +432,7 @@ where
         let mut in_question = lifetime;
         for cluster in idle {
             let m = metrics.get(&cluster.id).cloned().unwrap_or_default();
-            match screen_metrics(&m.is_idle, &m.notebook_users, &bounds, now) {
+            match screen_metrics(&m.is_idle, &m.busy, &bounds, now) {
                 Some(reason) => summary.keep(&cluster, reason.key(), &reason.to_string()),
                 None => in_question.push(cluster),
             }
@@ -383,7 +452,7 @@ where
         // What the history will say, by cluster id, once it has happened.
         let mut records: BTreeMap<String, Record> = BTreeMap::new();
         for (cluster, found) in inspected {
-            let (details, busy) = match found {
+            let (details, steps) = match found {
                 Ok(Some(found)) => found,
                 Ok(None) => {
                     let reason = KeepReason::Gone;
@@ -419,10 +488,14 @@ where
             if profile_of_name(&cluster.name) != Some(profile.as_str()) {
                 // Read from the namespace of another profile than its tag's:
                 // nobody's word for this cluster.
-                m.notebook_users.clear();
+                m.busy.clear();
             }
             let keep_alive =
                 KeepAlive::from_tag(details.tags.get(TAG_KEEP_ALIVE_UNTIL).map(String::as_str));
+            let warned_at = details
+                .tags
+                .get(TAG_WARNED_AT)
+                .and_then(|v| v.trim().parse::<Timestamp>().ok());
             let real = Snapshot {
                 cluster_id: cluster.id.clone(),
                 managed: details.is_managed(),
@@ -432,14 +505,33 @@ where
                 created_at: cluster.created_at.unwrap_or(now),
                 ready_at: cluster.ready_at,
                 keep_alive,
-                busy_steps: busy,
+                busy_steps: steps.busy,
+                last_step_end: steps.last_ended,
                 is_idle: m.is_idle,
-                notebook_reporter: details.applications.iter().any(|a| a == "JupyterHub"),
-                notebook_users: m.notebook_users,
+                agent: details.applications.iter().any(|a| a == "JupyterHub"),
+                busy: m.busy,
+                warned_at,
             };
             match judge(&real, policy, now) {
                 Verdict::Keep(reason) => {
                     summary.keep(&cluster, reason.key(), &reason.to_string());
+                    // Without a topic no warning goes out: no look for one.
+                    let looks = IdlePolicy {
+                        warn_minutes: if self.notifier.is_some() {
+                            policy.warn_minutes
+                        } else {
+                            0
+                        },
+                        ..policy.clone()
+                    };
+                    if let Some(at) =
+                        next_look(&real, &looks, now).filter(|at| *at <= now + SWEEP_INTERVAL)
+                    {
+                        summary.checks.push(Check {
+                            cluster_id: cluster.id.clone(),
+                            at: crate::idle::check_instant(at),
+                        });
+                    }
                     if let Some(soon) = warning::due(&real, policy, &details.tags, now) {
                         info!(cluster_id = %cluster.id, %profile, verdict = "warn", reason = %soon.reason, by = %soon.by, dry_run = self.config.dry_run, "warn before termination");
                         let w = Warning {
@@ -449,7 +541,7 @@ where
                             terminate_by: soon.by,
                             because_idle: matches!(soon.reason, TerminateReason::Idle { .. }),
                             reason: soon.reason.to_string(),
-                            notebooks: real.notebook_reporter,
+                            notebooks: real.agent,
                         };
                         records.insert(cluster.id.clone(), Record::warning(&cluster, &w, now));
                         summary.warnings.push(w);
@@ -529,6 +621,7 @@ where
             let failures = record_all(&self.history, &happened, self.limit()).await;
             summary.history_written = happened.len() - failures.len();
             summary.history_write_failures = failures.len();
+            self.schedule_all(function_arn, &mut summary).await;
         }
         summary.to_terminate = decisions;
         let duration = (self.now)().duration_since(now);
@@ -562,12 +655,40 @@ where
     async fn inspect(
         &self,
         cluster_id: &str,
-    ) -> Result<Option<(crate::ports::Cluster, usize)>, AwsError> {
+    ) -> Result<Option<(crate::ports::Cluster, StepActivity)>, AwsError> {
         let Some(details) = self.fleet.details(cluster_id).await? else {
             return Ok(None);
         };
-        let busy = self.fleet.busy_steps(cluster_id).await?;
-        Ok(Some((details, busy)))
+        let steps = self.fleet.steps(cluster_id).await?;
+        Ok(Some((details, steps)))
+    }
+
+    /// Schedules the checks of `summary.checks` (a bounded number at once);
+    /// a failure is logged and counted, and the next sweep decides instead.
+    async fn schedule_all(&self, function_arn: Option<&str>, summary: &mut Summary) {
+        let (Some(scheduler), Some(target)) = (&self.checks, function_arn) else {
+            return;
+        };
+        let failures: Vec<Option<String>> = stream::iter(&summary.checks)
+            .map(|check| async move {
+                let outcome = scheduler
+                    .schedule_check(&check.cluster_id, check.at, target)
+                    .await;
+                outcome.err().map(|e| {
+                    let message = format!(
+                        "scheduling a check of {} at {}: {}",
+                        check.cluster_id,
+                        check.at,
+                        message_with_causes(&e)
+                    );
+                    warn!(cluster_id = %check.cluster_id, error = %message, "check not scheduled; the next sweep decides");
+                    message
+                })
+            })
+            .buffered(self.limit())
+            .collect()
+            .await;
+        summary.errors.extend(failures.into_iter().flatten());
     }
 
     /// Per-cluster calls in flight at once (at least one).

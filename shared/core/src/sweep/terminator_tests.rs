@@ -8,7 +8,7 @@ use crate::ports::{Cluster, ClusterMetrics};
 
 use super::*;
 use crate::errors::Reported;
-use crate::fakes::{History, Outbox, Profiles, Sent};
+use crate::fakes::{Checks, History, Outbox, Profiles, Sent};
 use crate::history::{Cause, RecordKind};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -31,6 +31,7 @@ struct Fake {
     listed: ListedCluster,
     details: Cluster,
     busy: usize,
+    last_step_end: Option<Timestamp>,
     metrics: ClusterMetrics,
     fail_details: bool,
     /// Where its notebook activity was published; `None`: its tagged
@@ -62,9 +63,10 @@ fn idle(id: &str) -> Fake {
             key_name: None,
         },
         busy: 0,
+        last_step_end: None,
         metrics: ClusterMetrics {
             is_idle: series(70, 1.0),
-            notebook_users: series(70, 0.0),
+            busy: series(70, 0.0),
         },
         fail_details: false,
         activity_namespace: None,
@@ -126,12 +128,15 @@ impl ClusterFleet for Fleet {
         }
         Ok(c.map(|c| c.details.clone()))
     }
-    async fn busy_steps(&self, id: &str) -> Result<usize, AwsError> {
+    async fn steps(&self, id: &str) -> Result<StepActivity, AwsError> {
         Ok(self
             .clusters
             .iter()
             .find(|c| c.listed.id == id)
-            .map_or(0, |c| c.busy))
+            .map_or(StepActivity::default(), |c| StepActivity {
+                busy: c.busy,
+                last_ended: c.last_step_end,
+            }))
     }
     async fn terminate(&self, ids: &[String]) -> Result<(), AwsError> {
         assert!(
@@ -183,8 +188,8 @@ impl MetricsSource for Metrics {
             .iter()
             .filter_map(|q| {
                 let (mut m, published_in) = self.by_cluster.get(&q.cluster_id)?.clone();
-                if q.notebook_namespace.is_none() || q.notebook_namespace != published_in {
-                    m.notebook_users.clear();
+                if q.activity_namespace.is_none() || q.activity_namespace != published_in {
+                    m.busy.clear();
                 }
                 Some((q.cluster_id.clone(), m))
             })
@@ -192,7 +197,7 @@ impl MetricsSource for Metrics {
     }
 }
 
-type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox, History>;
+type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox, History, Checks>;
 
 fn terminator(clusters: Vec<Fake>) -> Sweep {
     let by_cluster = clusters
@@ -201,7 +206,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             let namespace = c
                 .activity_namespace
                 .clone()
-                .or_else(|| c.details.profile().map(crate::idle::notebook_namespace));
+                .or_else(|| c.details.profile().map(crate::idle::activity_namespace));
             (c.listed.id.clone(), (c.metrics.clone(), namespace))
         })
         .collect();
@@ -211,6 +216,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
             dry_run: false,
             topic_arn: Some("arn:aws:sns:us-east-1:1:t".into()),
             max_concurrency: 4,
+            checks: None,
         },
         profiles: Profiles::with(&[("tutorial", TUTORIAL)]),
         fleet: Fleet {
@@ -225,6 +231,7 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
         },
         notifier: Some(Outbox::default()),
         history: History::default(),
+        checks: Some(Checks::default()),
         now,
     }
 }
@@ -249,11 +256,15 @@ fn mixed() -> Vec<Fake> {
     });
     add("j-STEP", |c| c.busy = 1);
     add("j-YOUNG", |c| c.listed.ready_at = Some(ago(10)));
+    // Without JupyterHub (no activity agent), EMR's IsIdle must cover the
+    // window; here it does not.
     add("j-GAP", |c| {
+        c.details.applications = vec!["Spark".into()];
+        c.metrics.busy.clear();
         c.metrics.is_idle.truncate(3);
     });
     add("j-SPARK", |c| c.metrics.is_idle[2].1 = 0.0);
-    add("j-NOTEBOOK", |c| c.metrics.notebook_users[1].1 = 2.0);
+    add("j-NOTEBOOK", |c| c.metrics.busy[1].1 = 2.0);
     add("j-RUNNING", |c| c.listed.state = ClusterState::Running);
     add("j-OLD", |c| {
         c.listed.created_at = Some(ago(13 * 60));
@@ -280,7 +291,7 @@ async fn exactly_the_idle_and_the_too_old_are_terminated() {
             ("kept_alive", 1),
             ("not_managed", 1),
             ("not_waiting", 1),
-            ("notebook_activity", 1),
+            ("activity", 1),
             ("spark_busy", 1),
             ("steps_busy", 1),
             ("termination_protected", 1),
@@ -449,7 +460,7 @@ async fn a_cluster_whose_profile_is_gone_gets_the_slower_fallback_policy() {
         "the fallback window (120 min) is not covered by 70 min of data"
     );
     orphan.metrics.is_idle = series(130, 1.0);
-    orphan.metrics.notebook_users = series(130, 0.0);
+    orphan.metrics.busy = series(130, 0.0);
     let t = terminator(vec![orphan]);
     assert_eq!(t.sweep().await.unwrap().terminated, ["j-ORPHAN"]);
 }
@@ -605,7 +616,7 @@ fn thirty_hours_old(id: &str, profile: &str) -> Fake {
     c.details
         .tags
         .insert("sparkhub:profile".into(), profile.into());
-    c.metrics.notebook_users = series(70, 1.0);
+    c.metrics.busy = series(70, 1.0);
     c
 }
 
@@ -1099,12 +1110,12 @@ async fn the_metric_lines_count_active_clusters_by_profile_and_terminations_by_r
 #[tokio::test]
 async fn activity_is_read_from_the_clusters_own_profiles_namespace_only() {
     let mut busy = idle("j-BUSY");
-    busy.metrics.notebook_users = series(70, 1.0);
+    busy.metrics.busy = series(70, 1.0);
     let t = terminator(vec![busy.clone()]);
     let summary = t.sweep().await.unwrap();
     assert!(summary.terminated.is_empty(), "someone works: kept");
     assert!(
-        !summary.kept.contains_key("notebook_metric_gap"),
+        !summary.kept.contains_key("activity_metric_gap"),
         "kept for the activity: {:?}",
         summary.kept
     );
@@ -1113,7 +1124,7 @@ async fn activity_is_read_from_the_clusters_own_profiles_namespace_only() {
         asked,
         [MetricsQuery {
             cluster_id: "j-BUSY".into(),
-            notebook_namespace: Some("Sparkhub/Notebooks/tutorial".into()),
+            activity_namespace: Some("Sparkhub/Activity/tutorial".into()),
         }]
     );
 
@@ -1124,19 +1135,19 @@ async fn activity_is_read_from_the_clusters_own_profiles_namespace_only() {
     // silent reporter.
     busy.listed.name = "sparkhub-retrain".into();
     busy.details.name = "sparkhub-retrain".into();
-    busy.metrics.notebook_users = series(70, 0.0);
-    busy.activity_namespace = Some(crate::idle::notebook_namespace("retrain"));
+    busy.metrics.busy = series(70, 0.0);
+    busy.activity_namespace = Some(crate::idle::activity_namespace("retrain"));
     let t = terminator(vec![busy]);
     let summary = t.sweep().await.unwrap();
     assert_eq!(
         t.metrics.queries.lock().unwrap()[0]
-            .notebook_namespace
+            .activity_namespace
             .as_deref(),
-        Some("Sparkhub/Notebooks/retrain")
+        Some("Sparkhub/Activity/retrain")
     );
     assert!(summary.terminated.is_empty(), "{summary:?}");
     assert_eq!(
-        summary.kept.get("notebook_metric_gap"),
+        summary.kept.get("activity_metric_gap"),
         Some(&1),
         "{:?}",
         summary.kept
@@ -1229,4 +1240,51 @@ async fn warnings_and_notices_name_the_users_of_their_clusters_profile() {
     );
     assert_eq!(summary.warnings_sent, 3);
     assert_eq!(summary.terminated.len(), 4);
+}
+
+/// A kept cluster whose idle termination falls due before the next sweep
+/// gets one check at that minute, for the sweep function that asked; a
+/// dry run lists it and schedules nothing; without the function's ARN
+/// nothing is scheduled either.
+#[tokio::test]
+async fn a_termination_due_before_the_next_sweep_gets_a_check_at_its_minute() {
+    let mut soon = idle("j-SOON3");
+    // The agent's minutes: busy until 57 minutes ago (the tutorial's
+    // timeout is 60), and EMR's IsIdle says nothing against it.
+    soon.metrics.busy = (0..=130)
+        .map(|m| (ago(m), if m >= 57 { 1.0 } else { 0.0 }))
+        .collect();
+    // Warned 14 minutes ago in this idle period: its warning named 60.
+    soon.details
+        .tags
+        .insert("sparkhub:warned-at".into(), ago(14).to_string());
+    let t = terminator(vec![soon.clone(), idle("j-IDLE")]);
+    let function = "arn:aws:lambda:us-east-1:1:function:sweep";
+    let summary = t.run(&SweepEvent::default(), Some(function)).await.unwrap();
+    assert_eq!(summary.terminated, ["j-IDLE"]);
+    let due = ago(57) + SignedDuration::from_mins(60);
+    assert_eq!(
+        summary.checks,
+        [Check {
+            cluster_id: "j-SOON3".into(),
+            at: due
+        }]
+    );
+    assert_eq!(
+        t.checks.as_ref().unwrap().scheduled(),
+        [("j-SOON3".to_owned(), due, function.to_owned())]
+    );
+
+    let mut dry = terminator(vec![soon.clone()]);
+    dry.config.dry_run = true;
+    let summary = dry
+        .run(&SweepEvent::default(), Some(function))
+        .await
+        .unwrap();
+    assert_eq!(summary.checks.len(), 1);
+    assert!(dry.checks.as_ref().unwrap().scheduled().is_empty());
+
+    let plain = terminator(vec![soon]);
+    plain.sweep().await.unwrap();
+    assert!(plain.checks.as_ref().unwrap().scheduled().is_empty());
 }
