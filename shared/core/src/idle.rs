@@ -13,6 +13,14 @@ use crate::profile::IdlePolicy;
 /// `IsIdle` every five minutes).
 pub const METRIC_PERIOD_SECONDS: i64 = 300;
 
+/// An idle warning goes out this much before `warn_minutes` ahead of the
+/// termination: a check runs up to a minute after the minute it was asked
+/// for (EventBridge Scheduler's 60-second precision), and a warning that
+/// came late would hold the termination back as long (it goes no sooner
+/// than `warn_minutes` after the warning).
+pub const WARNING_LEAD_MINUTES: u32 = 1;
+pub const WARNING_LEAD: SignedDuration = SignedDuration::from_mins(WARNING_LEAD_MINUTES as i64);
+
 /// A `sparkhub:keep-alive-until` counts only this far ahead of `now`; a later
 /// instant (say the year 9999) does not keep a cluster past its maximum
 /// lifetime.
@@ -646,8 +654,9 @@ pub struct Forecast {
 
 /// Whether the sweep will terminate the cluster within the policy's
 /// `warn_minutes` if nothing changes, while [`judge`] keeps it now: idle for
-/// `timeout - warn` minutes already (by the same evidence `judge` reads), or
-/// its maximum lifetime ends within the warning. A keep-alive that still
+/// `timeout - warn` minutes already, less [`WARNING_LEAD`] (by the same
+/// evidence `judge` reads; it then terminates within `warn` and the lead),
+/// or its maximum lifetime ends within the warning. A keep-alive that still
 /// counts at the end of the warning keeps the cluster; busy, protected and
 /// unmanaged clusters get none.
 pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<Forecast> {
@@ -667,14 +676,17 @@ pub fn forecast(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<For
         };
         return Some(Forecast { by, reason });
     }
-    // Idle for the timeout less the warning already; a keep-alive ending
-    // within the warning no longer stands in the way.
+    // Idle for the timeout less the warning (and its lead) already; a
+    // keep-alive ending within the warning no longer stands in the way.
+    let horizon = horizon + WARNING_LEAD;
     let keep_alive = match &s.keep_alive {
         KeepAlive::Until(t) if *t <= horizon => &KeepAlive::None,
         other => other,
     };
     let sooner = Limits {
-        idle_minutes: policy.timeout_minutes.saturating_sub(policy.warn_minutes),
+        idle_minutes: policy
+            .timeout_minutes
+            .saturating_sub(policy.warn_minutes + WARNING_LEAD_MINUTES),
         warn_minutes: 0,
         ..Limits::of(policy)
     };
@@ -731,7 +743,9 @@ pub fn next_look(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<Ti
     let warn = SignedDuration::from_mins(i64::from(policy.warn_minutes));
     let look = match warned_until(s, policy.warn_minutes, now) {
         Some(until) => due.max(until),
-        None if policy.warn_minutes > 0 && due - warn > now => due - warn,
+        None if policy.warn_minutes > 0 && due - warn - WARNING_LEAD > now => {
+            due - warn - WARNING_LEAD
+        }
         None => due,
     };
     (look > now).then_some(look)

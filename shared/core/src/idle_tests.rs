@@ -713,7 +713,8 @@ fn a_warning_comes_within_warn_minutes_of_the_termination_and_not_before() {
     // Idle 55 minutes (a bucket speaks 10 minutes ahead): within 15 of 60.
     let f = warned(&idle_for(55)).expect("warned");
     assert_eq!(f.reason, TerminateReason::Idle { minutes: 60 });
-    assert_eq!(f.by, now() + SignedDuration::from_mins(15));
+    // Within the 15 minutes and the lead a late check may need.
+    assert_eq!(f.by, now() + SignedDuration::from_mins(15) + WARNING_LEAD);
     // Idle 35 minutes: too early; idle 70: terminated now, no warning.
     assert_eq!(warned(&idle_for(35)), None);
     assert_eq!(warned(&idle()), None);
@@ -1128,7 +1129,11 @@ fn the_next_look_is_the_warning_then_the_termination() {
     let at = |mins: i64| Some(now() + SignedDuration::from_mins(mins));
     let mut s = idle();
     s.busy = agent_minutes(40);
-    assert_eq!(next_look(&s, &p, now()), at(5), "idle 40 min: warn at 45");
+    assert_eq!(
+        next_look(&s, &p, now()),
+        at(4),
+        "idle 40 min: warn at 44 (45 less the lead)"
+    );
     s.busy = agent_minutes(50);
     assert_eq!(
         next_look(&s, &p, now()),

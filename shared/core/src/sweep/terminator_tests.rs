@@ -798,11 +798,11 @@ async fn a_cluster_idle_for_timeout_less_warn_gets_one_warning_and_the_tag() {
     } = &messages[0];
     assert_eq!(
         subject,
-        "sparkhub will terminate j-SOON (tutorial) in 15 min"
+        "sparkhub will terminate j-SOON (tutorial) in 16 min"
     );
     assert!(
         message.contains("Profile: tutorial")
-            && message.contains("Terminated by: 2026-11-25T12:15:00Z")
+            && message.contains("Terminated by: 2026-11-25T12:16:00Z")
             && message.contains("Why: idle for 60 min")
             && message.contains("sparkhub keep-alive j-SOON --for 2h"),
         "{message}"
@@ -999,7 +999,7 @@ async fn each_termination_and_each_warning_sent_is_recorded_once() {
             now().as_second()
         )
     );
-    assert_eq!(written[2].terminate_by, Some(ago(-15)));
+    assert_eq!(written[2].terminate_by, Some(ago(-16)));
     assert_eq!(summary.history_written, 3);
     assert_eq!(summary.history_write_failures, 0);
 }
