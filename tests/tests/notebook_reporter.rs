@@ -494,3 +494,33 @@ fn without_an_answer_from_yarn_the_agent_publishes_nothing() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A damaged memory of the last published minute makes the agent reach back
+/// a day (every sample speaks for all since the previous one), not stop.
+#[test]
+fn a_damaged_state_reaches_back_a_day() {
+    let server = FakeHttp::start(vec![
+        ("/hub/api/users".into(), "[]".into()),
+        ("/ws/v1/cluster/apps".into(), r#"{"apps":null}"#.into()),
+        (
+            "/livy/sessions".into(),
+            r#"{"from":0,"total":0,"sessions":[]}"#.into(),
+        ),
+    ]);
+    let dir = dir_with(&["conf", "state"]);
+    std::fs::write(dir.join("conf/sparkhub-notebook-activity.token"), "t0k3n\n").unwrap();
+    std::fs::write(dir.join("state/last-published"), "not a minute\n").unwrap();
+    let out = run_reporter(&dir, &server.base);
+    assert!(out.status.success(), "{}", output(&out));
+    assert!(published(&dir));
+    let since: i64 = server
+        .asked()
+        .iter()
+        .find_map(|t| t.strip_prefix("/ws/v1/cluster/apps?finishedTimeBegin="))
+        .expect("asked for the finished applications")
+        .parse()
+        .unwrap();
+    let day_ago = (jiff::Timestamp::now().as_second() - 86_400) * 1000;
+    assert!((since - day_ago).abs() <= 120_000, "{since} vs {day_ago}");
+    std::fs::remove_dir_all(&dir).ok();
+}

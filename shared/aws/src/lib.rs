@@ -684,35 +684,44 @@ impl ClusterFleet for Emr {
 
     async fn steps(&self, cluster_id: &str) -> Result<StepActivity, AwsError> {
         use aws_sdk_emr::types::StepState as Sdk;
-        // Newest first (EMR's ListSteps: "in reverse order", 50 a page): the
-        // pending and running steps and the last ones to end are on the
-        // first page; a page of busy steps only asks for the next.
+        // Every pending or running step, all pages: with a step concurrency
+        // above one, a running step may sit below many newer ones that ended.
         let mut pages = self
             .client
             .list_steps()
             .cluster_id(cluster_id)
+            .set_step_states(Some(vec![Sdk::Pending, Sdk::Running]))
             .into_paginator()
             .send();
         let mut activity = StepActivity::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("EMR ListSteps", e))?;
-            let mut all_busy = true;
-            for step in page.steps() {
-                let status = step.status();
-                match status.and_then(|s| s.state()) {
-                    Some(Sdk::Pending | Sdk::Running) => activity.busy += 1,
-                    _ => all_busy = false,
-                }
-                let ended = status
-                    .and_then(|s| s.timeline())
-                    .and_then(|t| t.end_date_time())
-                    .and_then(to_jiff);
-                activity.last_ended = activity.last_ended.max(ended);
-            }
-            if !all_busy || page.steps().is_empty() {
-                break;
-            }
+            activity.busy += page.steps().len();
         }
+        if activity.busy > 0 {
+            return Ok(activity);
+        }
+        // Nothing running: when the last one ended, from the newest steps
+        // (EMR's ListSteps answers newest first, 50 a page).
+        let page = self
+            .client
+            .list_steps()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR ListSteps", e))?;
+        // sparkhub's own users step is nobody's work.
+        activity.last_ended = page
+            .steps()
+            .iter()
+            .filter(|step| {
+                !step
+                    .name()
+                    .is_some_and(|n| n.starts_with(sparkhub_core::users::USERS_STEP_PREFIX))
+            })
+            .filter_map(|step| step.status()?.timeline()?.end_date_time())
+            .filter_map(to_jiff)
+            .max();
         Ok(activity)
     }
 

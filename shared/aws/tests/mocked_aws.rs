@@ -375,3 +375,85 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
     let term = rules.last().unwrap();
     assert_eq!(term.num_calls(), 26usize.div_ceil(10), "ten per call");
 }
+
+/// Busy steps are counted with EMR's state filter, every page (a running
+/// step may sit below many newer ones that ended); with none, one more page
+/// gives the last end, sparkhub's own users step left out.
+#[tokio::test]
+async fn steps_are_counted_by_state_and_the_last_end_is_nobodys_setup() {
+    use aws_sdk_emr::types::{StepState, StepStatus, StepSummary, StepTimeline};
+    use sparkhub_core::ports::ClusterFleet;
+    let step = |name: &str, state: StepState, ended: Option<i64>| {
+        let mut timeline = StepTimeline::builder();
+        if let Some(secs) = ended {
+            timeline = timeline.end_date_time(DateTime::from_secs(secs));
+        }
+        StepSummary::builder()
+            .name(name)
+            .status(
+                StepStatus::builder()
+                    .state(state)
+                    .timeline(timeline.build())
+                    .build(),
+            )
+            .build()
+    };
+    let ended = move || {
+        ListStepsOutput::builder()
+            .steps(step(
+                "sparkhub: JupyterHub users 0123456789ab",
+                StepState::Completed,
+                Some(1_800_000_300),
+            ))
+            .steps(step("train", StepState::Completed, Some(1_800_000_000)))
+            .steps(step("clean", StepState::Failed, Some(1_799_999_000)))
+            .build()
+    };
+    // Nothing pending or running: the last end is the training step's.
+    let none_busy = mock!(aws_sdk_emr::Client::list_steps)
+        .match_requests(|r| !r.step_states().is_empty())
+        .then_output(|| ListStepsOutput::builder().build());
+    let all = mock!(aws_sdk_emr::Client::list_steps)
+        .match_requests(|r| r.step_states().is_empty())
+        .then_output(ended);
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&none_busy, &all]
+    ));
+    let activity = emr.steps("j-1").await.unwrap();
+    assert_eq!(activity.busy, 0);
+    assert_eq!(
+        activity.last_ended,
+        Some(jiff::Timestamp::from_second(1_800_000_000).unwrap())
+    );
+    assert_eq!(all.num_calls(), 1);
+
+    // A running step, on the second page of the filtered answer: counted.
+    let pages = mock!(aws_sdk_emr::Client::list_steps)
+        .match_requests(|r| !r.step_states().is_empty())
+        .sequence()
+        .output(move || {
+            ListStepsOutput::builder()
+                .steps(step("a", StepState::Pending, None))
+                .marker("page-2")
+                .build()
+        })
+        .output(move || {
+            ListStepsOutput::builder()
+                .steps(step("long", StepState::Running, None))
+                .build()
+        })
+        .build();
+    let all = mock!(aws_sdk_emr::Client::list_steps)
+        .match_requests(|r| r.step_states().is_empty())
+        .then_output(ended);
+    let emr = Emr::new(mock_client!(
+        aws_sdk_emr,
+        RuleMode::MatchAny,
+        [&pages, &all]
+    ));
+    let activity = emr.steps("j-1").await.unwrap();
+    assert_eq!(activity.busy, 2);
+    assert_eq!(all.num_calls(), 0, "busy: its last end is not needed");
+}

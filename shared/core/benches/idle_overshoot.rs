@@ -33,8 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_core::emr::ClusterState;
 use sparkhub_core::idle::{
-    FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, QUERY_LOOKBACK, Snapshot, TerminateReason, Verdict,
-    check_instant, judge, next_look,
+    Bounds, FALLBACK_POLICY, IS_IDLE_TIMING, KeepAlive, Listed, QUERY_LOOKBACK, Snapshot,
+    TerminateReason, Verdict, check_instant, judge, next_look, screen_listing, screen_metrics,
 };
 use sparkhub_core::profile::IdlePolicy;
 use sparkhub_core::render::TAG_WARNED_AT;
@@ -139,9 +139,27 @@ fn run(base: Timestamp, c: &Case) -> (i64, bool, usize) {
         .collect();
     let mut asked = BTreeSet::new();
     let mut warned_at = None;
+    // As the sweep does: the listing's and the metrics' screens under the
+    // loosest policies in play (the profile's and the fallback), then the
+    // verdict, the warning and the next look for what they leave.
+    let bounds = Bounds::of([&policy, &FALLBACK_POLICY]);
     while let Some(s) = looks.pop_first() {
         let now = base + SignedDuration::from_secs(s);
         let snap = snapshot(base, s, c, warned_at);
+        let screened = match screen_listing(
+            &snap.state,
+            Some(snap.created_at),
+            snap.ready_at,
+            &bounds,
+            now,
+        ) {
+            Listed::Keep(_) => true,
+            Listed::NearLifetime => false,
+            Listed::MaybeIdle => screen_metrics(&snap.is_idle, &snap.busy, &bounds, now).is_some(),
+        };
+        if screened {
+            continue;
+        }
         match judge(&snap, &policy, now) {
             Verdict::Terminate(TerminateReason::Idle { .. }) => {
                 let in_time = warned_at.is_some_and(|w| w + c.warn <= s);

@@ -521,9 +521,6 @@ fn verdict(s: &Snapshot, limits: &Limits, keep_alive: &KeepAlive, now: Timestamp
             if certainly_busy(&s.is_idle, window_start) {
                 return Verdict::Keep(SparkBusy);
             }
-            if let Some(until) = warned_until(s, limits.warn_minutes, now).filter(|t| *t > now) {
-                return Verdict::Keep(Warned { until });
-            }
         }
         AgentWord::Silent => {
             let activity = s.agent.then(|| in_periods(&s.busy, now));
@@ -532,14 +529,19 @@ fn verdict(s: &Snapshot, limits: &Limits, keep_alive: &KeepAlive, now: Timestamp
             }
         }
     }
+    // Whichever rules decided: never sooner than a warning of this idle
+    // period said.
+    if let Some(until) = warned_until(s, limits.warn_minutes, now).filter(|t| *t > now) {
+        return Verdict::Keep(Warned { until });
+    }
     Verdict::Terminate(TerminateReason::Idle {
         minutes: i64::from(limits.idle_minutes),
     })
 }
 
-/// The instant a warning of the present idle period named, if there is one:
-/// `warn_minutes` after it, or sooner, the end of a keep-alive that ran out
-/// after it (the warning named that).
+/// The instant before which a warning of the present idle period said the
+/// cluster would not go: `warn_minutes` after it (an idle warning names
+/// `warn_minutes` and its lead ahead).
 fn warned_until(s: &Snapshot, warn_minutes: u32, now: Timestamp) -> Option<Timestamp> {
     if warn_minutes == 0 {
         return None;
@@ -547,11 +549,7 @@ fn warned_until(s: &Snapshot, warn_minutes: u32, now: Timestamp) -> Option<Times
     let at = s
         .warned_at
         .filter(|at| *at <= now && idle_since(s, *at, now))?;
-    let until = at + SignedDuration::from_mins(i64::from(warn_minutes));
-    Some(match &s.keep_alive {
-        KeepAlive::Until(t) if *t > at && *t < until => *t,
-        _ => until,
-    })
+    Some(at + SignedDuration::from_mins(i64::from(warn_minutes)))
 }
 
 /// What the activity agent's samples say about `[start, now]` (see
@@ -814,9 +812,14 @@ impl Bounds {
         };
         for p in policies {
             b.min_grace_minutes = b.min_grace_minutes.min(p.grace_minutes);
+            let lead = if p.warn_minutes > 0 {
+                WARNING_LEAD_MINUTES
+            } else {
+                0
+            };
             b.min_idle_minutes = b
                 .min_idle_minutes
-                .min(p.timeout_minutes.saturating_sub(p.warn_minutes));
+                .min(p.timeout_minutes.saturating_sub(p.warn_minutes + lead));
             b.max_warn_minutes = b.max_warn_minutes.max(p.warn_minutes);
             b.max_timeout_minutes = b.max_timeout_minutes.max(p.timeout_minutes);
             b.min_lifetime_hours = b.min_lifetime_hours.min(p.max_lifetime_hours);
@@ -893,7 +896,20 @@ pub fn screen_metrics(
 ) -> Option<KeepReason> {
     let start = now - SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
     match agent_word(busy, start, now) {
-        AgentWord::Busy => Some(KeepReason::Activity),
+        // Busy by a fresh agent: kept, unless its warning or termination
+        // may fall due before the next sweep (then its details decide, and
+        // the sweep schedules a check for it).
+        AgentWord::Busy => {
+            let newest_busy = busy
+                .iter()
+                .filter(|(t, v)| *t <= now && *v > 0.0)
+                .map(|(t, _)| *t)
+                .max()?;
+            let soonest =
+                newest_busy + SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
+            (soonest > now + crate::sweep::terminator::SWEEP_INTERVAL)
+                .then_some(KeepReason::Activity)
+        }
         AgentWord::Idle => certainly_busy(is_idle, start).then_some(KeepReason::SparkBusy),
         AgentWord::Silent => {
             let activity = (!busy.is_empty()).then(|| in_periods(busy, now));

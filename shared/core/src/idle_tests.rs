@@ -797,7 +797,8 @@ fn bounds_are_the_loosest_of_the_policies_in_play() {
         bounds(),
         Bounds {
             min_grace_minutes: 10,
-            min_idle_minutes: 25,
+            // 30 less the 5-minute warning and its minute of lead.
+            min_idle_minutes: 24,
             max_timeout_minutes: 120,
             min_lifetime_hours: 4,
             max_warn_minutes: 15,
@@ -1077,13 +1078,31 @@ fn a_fresh_agent_decides_to_the_minute() {
             "warned",
         ),
         (
-            "warned 10 minutes ago about a keep-alive that ended a minute ago",
+            "warned 10 minutes ago, a keep-alive ended a minute ago: the warning's minutes still hold",
             |s| {
                 s.busy = agent_minutes(61);
                 s.warned_at = Some(now() - SignedDuration::from_mins(10));
                 s.keep_alive = KeepAlive::Until(now() - SignedDuration::from_mins(1));
             },
+            "warned",
+        ),
+        (
+            "warned 15 minutes ago",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.warned_at = Some(now() - SignedDuration::from_mins(15));
+            },
             "terminate",
+        ),
+        (
+            "warned 10 minutes ago, the agent silent: the five-minute rules wait too",
+            |s| {
+                s.busy = agent_minutes(61);
+                s.busy
+                    .retain(|(t, _)| now().duration_since(*t).as_mins() >= 5);
+                s.warned_at = Some(now() - SignedDuration::from_mins(10));
+            },
+            "warned",
         ),
         (
             "warned before it was last busy: another idle period",

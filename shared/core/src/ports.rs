@@ -279,8 +279,9 @@ pub trait ClusterFleet {
         &self,
         cluster_id: &str,
     ) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
-    /// Steps PENDING or RUNNING, and when the last step that ended ended
-    /// (one `ListSteps` page: newest first).
+    /// Steps PENDING or RUNNING (`ListSteps` with a state filter, every
+    /// page) and, when there are none, when the last step that ended ended
+    /// (one more `ListSteps` page: newest first).
     fn steps(
         &self,
         cluster_id: &str,

@@ -120,11 +120,8 @@ pub fn notebook_reporter(profile: &Profile, window: Duration) -> String {
         &[
             ("PROFILE", profile.name.to_string()),
             ("ACTIVE_SECONDS", window.as_secs().max(1).to_string()),
-            // YARN runs where Hadoop or Spark is installed; Livy where asked for.
-            (
-                "ASK_YARN",
-                yes(profile.has_application("Hadoop") || profile.has_application("Spark")),
-            ),
+            // YARN is always asked (every EMR cluster runs it); Livy where
+            // the profile installs it.
             ("ASK_LIVY", yes(profile.has_application("Livy"))),
         ],
     )
@@ -274,8 +271,8 @@ on_demand = 2
         assert!(install.bootstrap && install.file_name == NOTEBOOK_REPORTER_SCRIPT);
         assert!(install.body.contains("--metric-name Busy"));
         assert!(
-            install.body.contains("ASK_YARN=true ASK_LIVY=false"),
-            "asks YARN on a Spark cluster, Livy only where it is installed"
+            install.body.contains("ASK_LIVY=false") && install.body.contains("/cluster/apps"),
+            "asks YARN always, Livy only where it is installed"
         );
         assert!(
             install.body.contains("ACTIVE_SECONDS=900"),

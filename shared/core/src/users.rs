@@ -175,6 +175,10 @@ pub fn plan_hashes(
 /// hashes, so a step for the same users and passwords is recognised on the
 /// cluster, and a changed set, a rotated password or a removed user gets a
 /// new step (at the cluster's next WAITING).
+/// How every users step's name begins: sparkhub's own setup, no one's work
+/// (the idle sweep does not count its end as activity).
+pub const USERS_STEP_PREFIX: &str = "sparkhub: JupyterHub users ";
+
 pub fn step_name(users: &[UserName], hashes: &BTreeMap<String, String>) -> String {
     let mut sorted: Vec<&str> = users.iter().map(UserName::as_str).collect();
     sorted.sort_unstable();
@@ -184,7 +188,7 @@ pub fn step_name(users: &[UserName], hashes: &BTreeMap<String, String>) -> Strin
     }
     let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sparkhub: JupyterHub users {hex}")
+    format!("{USERS_STEP_PREFIX}{hex}")
 }
 
 /// The EMR step that runs the users script through `script-runner.jar` of the

@@ -611,12 +611,17 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
         }
     }
 
-    // 5. The keep-alive runs out (the demo cannot wait ten minutes: it
-    // moves the tag to a minute ago, and the warning's tag as far back), and
-    // the next sweep terminates it: the instant the warning named has come.
+    // 5. The keep-alive runs out and the warning's minutes pass (the demo
+    // cannot wait: it moves the keep-alive to a minute ago and the warning
+    // as far back as its minutes), and the next sweep terminates it.
     let ran_out = Timestamp::now() - SignedDuration::from_mins(1);
     tag(ran_out).await;
-    tag_as(TAG_WARNED_AT, ran_out - SignedDuration::from_mins(10)).await;
+    let warn_minutes = i64::from(profile.idle.warn_minutes);
+    tag_as(
+        TAG_WARNED_AT,
+        ran_out - SignedDuration::from_mins(warn_minutes),
+    )
+    .await;
     let terminated_at = Timestamp::now();
     match invoke(port, "terminate-idle-clusters", &sweep) {
         Ok(summary) => {

@@ -35,7 +35,7 @@
 set -euo pipefail
 
 export ACTIVE_SECONDS=@@ACTIVE_SECONDS@@
-export ASK_YARN=@@ASK_YARN@@ ASK_LIVY=@@ASK_LIVY@@
+export ASK_LIVY=@@ASK_LIVY@@
 info_dir=${SPARKHUB_INFO_DIR:-/mnt/var/lib/info}
 isbusy=${SPARKHUB_ISBUSY_FILE:-/emr/metricscollector/isbusy}
 hub_conf=${SPARKHUB_HUB_CONF_DIR:-/etc/jupyter/conf}
@@ -71,9 +71,15 @@ fi
 now=$(date -u +%s)
 minute=$((now / 60 * 60))
 previous=$((minute - 60))
-if [ -s "$state" ]; then
+if [ -e "$state" ]; then
   previous=$(cat "$state")
 fi
+# A state that is not a minute (a damaged or empty file) reaches back a
+# day: the sweep takes each sample to speak for all since the previous one
+# it saw.
+case $previous in
+  '' | *[!0-9]*) previous=$((minute - 86400)) ;;
+esac
 export SINCE=$previous
 
 # Prints "<busy 0|1> <what ran>"; fails (nothing published) when a source
@@ -130,17 +136,18 @@ def livy_session_app(app):
     tags = app.get("applicationTags") or ""
     return any(t.startswith("livy-session-") for t in tags.split(","))
 
-if os.environ["ASK_YARN"] == "true":
-    base = os.environ["YARN_API"] + "/cluster/apps"
-    running = get(base + "?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
-    finished = get(f"{base}?finishedTimeBegin={since * 1000}")
-    apps = {}
-    for answer in (running, finished):
-        for app in ((answer.get("apps") or {}).get("app") or []):
-            if not livy_session_app(app):
-                apps[app["id"]] = app
-    if apps:
-        seen.append(f"{len(apps)} YARN application(s)")
+# YARN runs on every EMR cluster's master (Hive, Flink, Tez, Pig… bring
+# Hadoop with them): always asked.
+base = os.environ["YARN_API"] + "/cluster/apps"
+running = get(base + "?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
+finished = get(f"{base}?finishedTimeBegin={since * 1000}")
+apps = {}
+for answer in (running, finished):
+    for app in ((answer.get("apps") or {}).get("app") or []):
+        if not livy_session_app(app):
+            apps[app["id"]] = app
+if apps:
+    seen.append(f"{len(apps)} YARN application(s)")
 
 if os.environ["ASK_LIVY"] == "true":
     sessions = get(os.environ["LIVY_API"] + "/sessions?size=1000").get("sessions") or []
@@ -174,7 +181,8 @@ aws cloudwatch put-metric-data --region "$region" --namespace "Sparkhub/Activity
   --metric-name Busy --dimensions "JobFlowId=$cluster_id" \
   --value "$busy" --unit Count --timestamp "$(date -u -d "@$minute" +%FT%TZ)"
 mkdir -p "$(dirname "$state")"
-printf '%s\n' "$minute" >"$state"
+printf '%s\n' "$minute" >"$state.new"
+mv -f "$state.new" "$state"
 
 # EMR owns isbusy and reads its time: touching it says "busy now"; an old
 # time says nothing. It is never removed (EMR's management guide,

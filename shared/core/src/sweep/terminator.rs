@@ -669,6 +669,13 @@ where
         let (Some(scheduler), Some(target)) = (&self.checks, function_arn) else {
             return;
         };
+        // A check asked for an instant this sweep has already passed (it
+        // terminated, warned and recorded first) goes to the next whole
+        // minute at least ten seconds ahead: the scheduler would not run it.
+        let soonest = crate::idle::check_instant((self.now)() + SignedDuration::from_secs(10));
+        for check in &mut summary.checks {
+            check.at = check.at.max(soonest);
+        }
         let failures: Vec<Option<String>> = stream::iter(&summary.checks)
             .map(|check| async move {
                 let outcome = scheduler
@@ -784,7 +791,9 @@ where
             warn!(cluster_id = %w.cluster_id, error = %message, "warning failed; the next sweep tries again");
             return (false, Some(message));
         }
-        let stamp = now.to_string();
+        // When it went out (after the terminations and notices of this
+        // sweep): the termination waits `warn_minutes` from here.
+        let stamp = (self.now)().max(now).to_string();
         if let Err(e) = self
             .fleet
             .add_tags(&w.cluster_id, &[(TAG_WARNED_AT, &stamp)])
