@@ -248,9 +248,8 @@ pub struct Snapshot {
     /// The agent's samples, one-minute buckets, Maximum ([`AGENT_METRIC`]).
     pub busy: Vec<Datapoint>,
     /// The `sparkhub:warned-at` tag, if it is an instant: an idle
-    /// termination the agent's word decides comes no sooner than
-    /// `warn_minutes` after a warning of the present idle period, as the
-    /// warning said.
+    /// termination comes no sooner than `warn_minutes` after a warning of
+    /// the present idle period, as the warning said.
     pub warned_at: Option<Timestamp>,
 }
 
@@ -438,8 +437,8 @@ struct Limits {
     max_lifetime_hours: Option<u32>,
     grace_minutes: u32,
     idle_minutes: u32,
-    /// A termination the agent decides waits this long after a warning
-    /// (0: it does not wait; the forecasts ask without it).
+    /// An idle termination waits this long after a warning of the present
+    /// idle period (0: it does not wait; the forecasts ask without it).
     warn_minutes: u32,
 }
 

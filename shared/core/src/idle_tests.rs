@@ -1222,3 +1222,46 @@ fn checks_are_asked_for_whole_minutes_never_sooner() {
         );
     }
 }
+
+proptest! {
+    /// Whatever minutes the agent missed and however late CloudWatch returns
+    /// its samples, its word never ends a cluster before it was idle for its
+    /// timeout: each sample speaks for the time since the previous one it
+    /// published.
+    #[test]
+    fn the_agents_word_never_terminates_early(
+        idle_mins in 0i64..180,
+        timeout in 5u32..130,
+        lag_secs in 0i64..300,
+        published in proptest::collection::vec(proptest::bool::weighted(0.8), 200),
+    ) {
+        // Minutes ago at which the agent published, oldest first.
+        let ages: Vec<i64> = (0..200i64).rev().filter(|m| published[*m as usize]).collect();
+        let mut busy = Vec::new();
+        let mut previous: Option<i64> = None;
+        for &age in &ages {
+            // It covers from its previous published sample (or one minute
+            // back, the first time): busy if the cluster still worked then.
+            let from = previous.unwrap_or(age + 1);
+            let value = if from > idle_mins { 1.0 } else { 0.0 };
+            previous = Some(age);
+            if age * 60 >= lag_secs {
+                busy.push((now() - SignedDuration::from_mins(age), value));
+            }
+        }
+        let s = Snapshot {
+            busy,
+            is_idle: Vec::new(),
+            ..idle()
+        };
+        let p = IdlePolicy {
+            timeout_minutes: timeout,
+            grace_minutes: 0,
+            max_lifetime_hours: 720,
+            warn_minutes: 0,
+        };
+        if let Verdict::Terminate(TerminateReason::Idle { .. }) = judge(&s, &p, now()) {
+            prop_assert!(idle_mins >= i64::from(timeout), "idle {idle_mins} min, timeout {timeout}");
+        }
+    }
+}
