@@ -23,6 +23,30 @@ fn own(ids: &[&String]) -> sparkhub_core::sweep::SweepEvent {
     }
 }
 
+/// The sweep's settings for a test: profiles in `bucket`, terminating, no
+/// topic, no checks, the default calls in flight.
+fn config(bucket: &str) -> Config {
+    Config {
+        bucket: bucket.to_owned(),
+        dry_run: false,
+        topic_arn: None,
+        max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+        checks: None,
+    }
+}
+
+/// A new SNS topic named after `prefix`: its ARN.
+async fn topic(aws: &LocalAws, prefix: &str) -> String {
+    aws_sdk_sns::Client::new(&aws.config)
+        .create_topic()
+        .name(unique(prefix))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap()
+}
+
 fn every_5_min(value: f64) -> Vec<(i64, f64)> {
     (0..=16).map(|i| (i * 5, value)).collect()
 }
@@ -233,11 +257,8 @@ async fn a_mixed_fleet_loses_exactly_its_idle_and_too_old_clusters() {
     let terminator = |dry_run: bool| {
         sparkhub_aws::terminator(
             Config {
-                bucket: bucket.clone(),
                 dry_run,
-                topic_arn: None,
-                max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
-                checks: None,
+                ..config(&bucket)
             },
             &aws.config,
         )
@@ -404,14 +425,7 @@ async fn a_warning_once_per_idle_period_and_none_for_busy_protected_kept_or_quie
         ],
     )
     .await;
-    let topic = aws_sdk_sns::Client::new(&aws.config)
-        .create_topic()
-        .name(unique("sparkhub-warn"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = topic(&aws, "sparkhub-warn").await;
 
     // Idle for 55 minutes: the tutorial's 60-minute timeout less its
     // 15-minute warning has passed, the timeout has not.
@@ -460,11 +474,8 @@ async fn a_warning_once_per_idle_period_and_none_for_busy_protected_kept_or_quie
     let sweep = || async {
         sparkhub_aws::terminator(
             Config {
-                bucket: bucket.clone(),
-                dry_run: false,
                 topic_arn: Some(topic.clone()),
-                max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
-                checks: None,
+                ..config(&bucket)
             },
             &aws.config,
         )
@@ -665,14 +676,7 @@ async fn warnings_and_notices_reach_their_profiles_users_and_the_operator_only()
         ],
     )
     .await;
-    let topic = aws_sdk_sns::Client::new(&aws.config)
-        .create_topic()
-        .name(unique("sparkhub-mail"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = topic(&aws, "sparkhub-mail").await;
 
     let profiles = [&a_text, &b_text].map(|t| sparkhub_core::Profile::parse(t).unwrap());
     let subscriptions = sparkhub_codegen::infra::subscriptions(&profiles).unwrap();
@@ -693,11 +697,8 @@ async fn warnings_and_notices_reach_their_profiles_users_and_the_operator_only()
     let warned_quiet = idle_since(&aws, &quiet, 55, &[]).await;
     let summary = sparkhub_aws::terminator(
         Config {
-            bucket: bucket.clone(),
-            dry_run: false,
             topic_arn: Some(topic.clone()),
-            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
-            checks: None,
+            ..config(&bucket)
         },
         &aws.config,
     )
@@ -819,14 +820,11 @@ async fn the_agents_minutes_decide_and_a_silent_agent_leaves_it_to_isidle() {
         .unwrap();
     let sweep = sparkhub_aws::terminator(
         Config {
-            bucket: bucket.clone(),
-            dry_run: false,
-            topic_arn: None,
-            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
             checks: Some(sparkhub_core::sweep::ChecksConfig {
                 group: group.clone(),
                 role_arn: "arn:aws:iam::123456789012:role/sparkhub-checks".into(),
             }),
+            ..config(&bucket)
         },
         &aws.config,
     );

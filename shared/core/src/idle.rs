@@ -566,21 +566,33 @@ pub enum AgentWord {
 
 /// The agent's word on `[start, now]` from its one-minute samples.
 pub fn agent_word(busy: &[Datapoint], start: Timestamp, now: Timestamp) -> AgentWord {
-    let seen = || busy.iter().filter(|(t, _)| *t <= now);
-    let Some(newest) = seen().map(|(t, _)| *t).max() else {
+    let Some(seen) = fresh_samples(busy, now) else {
         return AgentWord::Silent;
     };
-    if now.duration_since(newest) > AGENT_MAX_AGE {
-        return AgentWord::Silent;
-    }
-    if seen().any(|(t, v)| *t > start && *v > 0.0) {
+    if seen.clone().any(|(t, v)| *t > start && *v > 0.0) {
         return AgentWord::Busy;
     }
-    if seen().any(|(t, _)| *t <= start) {
+    if seen.clone().any(|(t, _)| *t <= start) {
         AgentWord::Idle
     } else {
         AgentWord::Silent
     }
+}
+
+/// The agent's samples up to `now`, when the newest of them is at most
+/// [`AGENT_MAX_AGE`] old; `None`: the agent is silent.
+fn fresh_samples(
+    busy: &[Datapoint],
+    now: Timestamp,
+) -> Option<impl Iterator<Item = &Datapoint> + Clone> {
+    let seen = busy.iter().filter(move |(t, _)| *t <= now);
+    let newest = seen.clone().map(|(t, _)| *t).max()?;
+    (now.duration_since(newest) <= AGENT_MAX_AGE).then_some(seen)
+}
+
+/// The newest of these samples that says busy.
+fn newest_busy<'a>(samples: impl Iterator<Item = &'a Datapoint>) -> Option<Timestamp> {
+    samples.filter(|(_, v)| *v > 0.0).map(|(t, _)| *t).max()
 }
 
 /// EMR says for certain that the cluster worked after `start`: an `IsIdle`
@@ -712,16 +724,8 @@ pub fn next_look(s: &Snapshot, policy: &IdlePolicy, now: Timestamp) -> Option<Ti
     if !s.managed || s.termination_protected || !s.agent || s.state != ClusterState::Waiting {
         return None;
     }
-    let seen = || s.busy.iter().filter(|(t, _)| *t <= now);
-    let newest = seen().map(|(t, _)| *t).max()?;
-    if now.duration_since(newest) > AGENT_MAX_AGE {
-        return None;
-    }
-    let idle_from = seen()
-        .filter(|(_, v)| *v > 0.0)
-        .map(|(t, _)| *t)
-        .max()
-        .or_else(|| seen().map(|(t, _)| *t).min())?;
+    let seen = fresh_samples(&s.busy, now)?;
+    let idle_from = newest_busy(seen.clone()).or_else(|| seen.map(|(t, _)| *t).min())?;
     let timeout = SignedDuration::from_mins(i64::from(policy.timeout_minutes));
     let mut due = (idle_from + timeout)
         .max(s.ready_at? + SignedDuration::from_mins(i64::from(policy.grace_minutes)));
@@ -899,13 +903,8 @@ pub fn screen_metrics(
         // may fall due before the next sweep (then its details decide, and
         // the sweep schedules a check for it).
         AgentWord::Busy => {
-            let newest_busy = busy
-                .iter()
-                .filter(|(t, v)| *t <= now && *v > 0.0)
-                .map(|(t, _)| *t)
-                .max()?;
-            let soonest =
-                newest_busy + SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
+            let soonest = newest_busy(fresh_samples(busy, now)?)?
+                + SignedDuration::from_mins(i64::from(bounds.min_idle_minutes));
             (soonest > now + crate::sweep::terminator::SWEEP_INTERVAL)
                 .then_some(KeepReason::Activity)
         }
