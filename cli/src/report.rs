@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use sparkhub_aws::operator::AwsChoice;
 use sparkhub_aws::{Emr, S3Bucket, aws_error, to_jiff};
 use sparkhub_core::emr::ClusterState;
-use sparkhub_core::history::{HISTORY_PREFIX, Record};
+use sparkhub_core::history::{HISTORY_PREFIX, Record, StartupRecord};
 use sparkhub_core::ports::{ClusterSteps, ProfileStore, StoredProfile};
 use sparkhub_core::profile::ProfileKind;
 use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
@@ -157,13 +157,13 @@ fn facts(profile: &Profile) -> ProfileFacts {
 }
 
 /// The history records of the period: one listing of `history/` from the
-/// first day on, then each object.
+/// first day on, then each object; the sweep's records and the startups.
 async fn history(
     aws: &Aws,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     since: Timestamp,
-) -> Result<Vec<Record>, Failure> {
+) -> Result<(Vec<Record>, Vec<StartupRecord>), Failure> {
     let first_day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut pages = s3
         .list_objects_v2()
@@ -211,13 +211,17 @@ async fn history(
         .collect()
         .await;
     let mut records = Vec::new();
+    let mut startups = Vec::new();
     for body in bodies {
         // A record of a newer format, or not a record: skipped.
-        if let Some(record) = Record::parse(&body?) {
+        let body = body?;
+        if let Some(record) = Record::parse(&body) {
             records.push(record);
+        } else if let Some(startup) = StartupRecord::parse(&body) {
+            startups.push(startup);
         }
     }
-    Ok(records)
+    Ok((records, startups))
 }
 
 /// Reads everything the report needs.
@@ -272,13 +276,14 @@ pub async fn inputs(
             profiles.insert(name, facts(&profile));
         }
     }
-    let history = history(aws, &s3, bucket, since).await?;
+    let (history, startups) = history(aws, &s3, bucket, since).await?;
     Ok(Inputs {
         since,
         now,
         region,
         clusters,
         history,
+        startups,
         profiles,
     })
 }

@@ -100,7 +100,7 @@ class TemplateMatchesCode(unittest.TestCase):
         widgets = json.loads(body.replace("${AWS::Region}", "us-east-1"))["widgets"]
         titles = [w["properties"]["title"] for w in widgets]
         for wanted in ["Active clusters by profile", "Terminations by reason", "Warnings",
-                       "Busy clusters", "Sweep errors", "Sweep duration"]:
+                       "Busy clusters", "Sweep errors", "Sweep duration", "Startup"]:
             self.assertTrue(any(t.startswith(wanted) for t in titles), (wanted, titles))
         named = set()
         for w in widgets:
@@ -112,7 +112,8 @@ class TemplateMatchesCode(unittest.TestCase):
                     named.add(row[1])
         sources = ""
         for path in [os.path.join(ROOT, "shared", "core", "src", "sweep", "terminator.rs"),
-                     os.path.join(ROOT, "shared", "core", "src", "scripts", "notebook-activity-reporter.sh")]:
+                     os.path.join(ROOT, "shared", "core", "src", "scripts", "notebook-activity-reporter.sh"),
+                     os.path.join(ROOT, "shared", "core", "src", "startup.rs")]:
             with open(path) as f:
                 sources += f.read()
         for metric in named:
@@ -121,7 +122,7 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertEqual(
             named,
             {"ActiveClusters", "Terminations", "WarningsSent", "Busy",
-             "SweepErrors", "HistoryWriteFailures", "SweepDuration"},
+             "SweepErrors", "HistoryWriteFailures", "SweepDuration", "StartupSeconds"},
         )
 
     def test_every_code_uri_is_a_workspace_member(self):

@@ -93,6 +93,7 @@ fn report_page() -> (String, Vec<(String, Ending)>) {
         region: "us-east-1".into(),
         clusters: vec![idle, person, running],
         history: vec![swept],
+        startups: vec![],
         profiles: BTreeMap::from([
             ("tutorial".into(), facts.clone()),
             ("analytics".into(), facts),

@@ -247,3 +247,32 @@ async fn unmanaged_clusters_other_states_and_bad_events_change_nothing() {
         .unwrap_err();
     assert!(matches!(err, SetupError::BadEvent(_)), "{err}");
 }
+
+/// The startup of a cluster as EMR's timeline has it: the profile's
+/// startups object and one history record, however often EMR says WAITING.
+#[tokio::test]
+async fn a_ready_clusters_startup_lands_in_its_profiles_startups_and_the_history() {
+    let s = setup().await;
+    let cluster = managed_cluster(&s).await;
+    s.handler.handle(waiting(&cluster)).await.unwrap();
+    s.handler.handle(waiting(&cluster)).await.unwrap();
+
+    let profile = sparkhub_core::ProfileName::parse(&s.profile).unwrap();
+    use sparkhub_core::ports::StartupHistory;
+    let (_, body) = s
+        .handler
+        .startups
+        .read_startups(&profile)
+        .await
+        .unwrap()
+        .expect("the profile's startups object");
+    let startups = sparkhub_core::startup::Startups::parse(&body).unwrap();
+    assert_eq!(startups.samples.len(), 1, "{body}");
+    assert_eq!(startups.samples[0].cluster_id, cluster);
+    assert!(startups.samples[0].ready_at >= startups.samples[0].created_at);
+
+    let keys = s.aws.keys(&s.bucket, "history/").await;
+    let startup_keys: Vec<_> = keys.iter().filter(|k| k.contains("-startup-")).collect();
+    assert_eq!(startup_keys.len(), 1, "{keys:?}");
+    assert!(startup_keys[0].contains(&cluster));
+}

@@ -8,6 +8,7 @@
 pub mod lambda;
 pub mod operator;
 pub mod scheduler;
+pub mod startups;
 mod wiring;
 
 pub use wiring::{
@@ -423,6 +424,7 @@ impl ClusterDirectory for Emr {
 
 /// The port's shape of what DescribeCluster returned for `id`.
 fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
+    let timeline = cluster.status().and_then(|s| s.timeline());
     Cluster {
         id: id.to_owned(),
         name: cluster.name().unwrap_or_default().to_owned(),
@@ -454,6 +456,10 @@ fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
             .ec2_instance_attributes()
             .and_then(|a| a.ec2_key_name())
             .map(str::to_owned),
+        created_at: timeline
+            .and_then(|t| t.creation_date_time())
+            .and_then(to_jiff),
+        ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
     }
 }
 

@@ -8,10 +8,12 @@ use jiff::Timestamp;
 use sparkhub_core::{create, setup, sweep};
 
 use crate::scheduler::Checks;
+use crate::startups::StartupStore;
 use crate::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns, StepFunctions};
 
 pub type AwsCreateCluster = create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
-pub type AwsSetupUsers = setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns>;
+pub type AwsSetupUsers =
+    setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns, StartupStore>;
 pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket, Checks>;
 
 fn tokio_sleep(d: Duration) -> futures::future::BoxFuture<'static, ()> {
@@ -43,7 +45,11 @@ pub fn setup_users(config: setup::Config, aws: &aws_config::SdkConfig) -> AwsSet
     let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
     setup::SetupUsers {
         profiles: bucket.clone(),
-        scripts: bucket,
+        scripts: bucket.clone(),
+        startups: StartupStore::new(
+            bucket,
+            CloudWatch::new(aws_sdk_cloudwatch::Client::new(aws)),
+        ),
         secrets: SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)),
         clusters: Emr::new(aws_sdk_emr::Client::new(aws)),
         notifier: config

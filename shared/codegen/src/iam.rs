@@ -317,6 +317,49 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         }],
     ),
     (
+        "StartupHistory",
+        &[Call {
+            operation: "get_object",
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::${Bucket}/startups/${Profile}.json",
+            context: &[],
+            why: "a profile's recent startup times (a ready_by run's lead; the setup function adds to them)",
+        }],
+    ),
+    (
+        "StartupLog",
+        &[
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/startups/${Profile}.json",
+                context: &[],
+                why: "read a profile's startups before adding one (conditional write)",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/startups/${Profile}.json",
+                context: &[],
+                why: "add a cluster's startup to its profile's (If-Match / If-None-Match)",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/history/2026-11-28/j-EXAMPLE-startup-1795852800.json",
+                context: &[],
+                why: "record a cluster's startup in the history (If-None-Match: *)",
+            },
+            Call {
+                operation: "put_metric_data",
+                action: "cloudwatch:PutMetricData",
+                resource: "*",
+                context: &[("cloudwatch:namespace", "Sparkhub")],
+                why: "the startup time metric (the dashboard's widget)",
+            },
+        ],
+    ),
+    (
         "MetricsSource",
         &[Call {
             operation: "get_metric_data",
@@ -393,6 +436,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "ClusterSteps",
             "SecretStore",
             "Notifier",
+            "StartupLog",
         ],
     ),
     (
@@ -1245,6 +1289,7 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             "scripts/0123456789abcdef/jupyterhub-users.sh",
             "locks/tutorial.json",
             "history/2026-11-28/j-EXAMPLE-termination-1795852800.json",
+            "startups/tutorial.json",
         ] {
             for action in ["s3:PutObject", "s3:DeleteObject"] {
                 out.push(request(

@@ -279,7 +279,13 @@ fn a_node_cannot_read_the_plaintext_passwords_of_its_own_profile() {
 
 #[test]
 fn a_node_cannot_write_the_buckets_profiles_scripts_locks_or_history() {
-    for prefix in ["/profiles/", "/scripts/", "/locks/", "/history/"] {
+    for prefix in [
+        "/profiles/",
+        "/scripts/",
+        "/locks/",
+        "/history/",
+        "/startups/",
+    ] {
         for action in ["s3:PutObject", "s3:DeleteObject"] {
             assert!(
                 denied(&node_role("tutorial"), action, prefix, None),

@@ -10,7 +10,7 @@ use std::task::Poll;
 
 use crate::ports::{
     AwsError, CheckScheduler, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore,
-    StoredProfile,
+    StartupHistory, StartupLog, StoredProfile,
 };
 use crate::profile::MAX_PROFILE_BYTES;
 
@@ -249,6 +249,103 @@ impl HistoryStore for History {
             return Err(injected("S3 PutObject", true));
         }
         self.records.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+/// The startups: history records, the per-profile objects (a
+/// [`Leases`] store under `startups/<profile>.json`) and the metric's
+/// datapoints.
+#[derive(Default)]
+pub struct Startups {
+    pub objects: Leases,
+    pub records: Mutex<Vec<crate::history::StartupRecord>>,
+    pub metric: Mutex<Vec<(String, i64, jiff::Timestamp)>>,
+    /// Every write fails (retryable).
+    pub fail: bool,
+}
+
+impl Startups {
+    /// A profile's startups as stored.
+    pub fn of(&self, profile: &str) -> crate::startup::Startups {
+        let key = format!("{}{profile}.json", crate::startup::STARTUPS_PREFIX);
+        self.objects
+            .0
+            .lock()
+            .unwrap()
+            .get(&key)
+            .and_then(|(_, body)| crate::startup::Startups::parse(body))
+            .unwrap_or_default()
+    }
+
+    /// Stores `samples` as the profile's startups.
+    pub fn seed(&self, profile: &str, samples: Vec<crate::startup::StartupSample>) {
+        let key = format!("{}{profile}.json", crate::startup::STARTUPS_PREFIX);
+        let body = crate::startup::Startups {
+            version: crate::startup::STARTUPS_VERSION,
+            samples,
+        }
+        .to_json();
+        self.objects.0.lock().unwrap().insert(key, (1, body));
+    }
+}
+
+impl StartupHistory for Startups {
+    async fn read_startups(
+        &self,
+        profile: &crate::ProfileName,
+    ) -> Result<Option<(String, String)>, AwsError> {
+        self.objects
+            .read(&crate::startup::startups_key(profile))
+            .await
+    }
+}
+
+impl StartupLog for Startups {
+    async fn record_startup(
+        &self,
+        record: &crate::history::StartupRecord,
+    ) -> Result<bool, AwsError> {
+        if self.fail {
+            return Err(injected("S3 PutObject", true));
+        }
+        let mut records = self.records.lock().unwrap();
+        if records.iter().any(|r| r.key() == record.key()) {
+            return Ok(false);
+        }
+        records.push(record.clone());
+        Ok(true)
+    }
+
+    async fn write_startups(
+        &self,
+        profile: &crate::ProfileName,
+        version: Option<&str>,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        if self.fail {
+            return Err(injected("S3 PutObject", true));
+        }
+        let key = crate::startup::startups_key(profile);
+        match version {
+            None => self.objects.create(&key, body).await,
+            Some(v) => self.objects.replace(&key, v, body).await,
+        }
+    }
+
+    async fn publish_startup(
+        &self,
+        profile: &crate::ProfileName,
+        seconds: i64,
+        at: jiff::Timestamp,
+    ) -> Result<(), AwsError> {
+        if self.fail {
+            return Err(injected("CloudWatch PutMetricData", true));
+        }
+        self.metric
+            .lock()
+            .unwrap()
+            .push((profile.to_string(), seconds, at));
         Ok(())
     }
 }

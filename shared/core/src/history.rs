@@ -167,6 +167,74 @@ impl Record {
     }
 }
 
+/// A cluster's startup, recorded once by setup-jupyter-users when the
+/// cluster first reached WAITING: `history/<ready day>/<cluster
+/// id>-startup-<ready unix seconds>.json`. A reader of an older version
+/// skips it (no `cause`: not a [`Record`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartupRecord {
+    /// [`RECORD_VERSION`] when written.
+    pub version: u32,
+    /// Always `startup`.
+    pub kind: String,
+    pub cluster_id: String,
+    pub cluster_name: String,
+    pub profile: String,
+    pub created_at: Timestamp,
+    pub ready_at: Timestamp,
+    /// From created to ready.
+    pub seconds: i64,
+    /// The instant a `ready_by` run wanted it ready (the cluster's
+    /// `sparkhub:ready-by` tag), if it had one.
+    #[serde(default)]
+    pub ready_by: Option<Timestamp>,
+}
+
+/// The `kind` of a [`StartupRecord`].
+pub const STARTUP_KIND: &str = "startup";
+
+impl StartupRecord {
+    pub fn new(
+        cluster_id: &str,
+        cluster_name: &str,
+        profile: &str,
+        created_at: Timestamp,
+        ready_at: Timestamp,
+        ready_by: Option<Timestamp>,
+    ) -> Self {
+        Self {
+            version: RECORD_VERSION,
+            kind: STARTUP_KIND.into(),
+            cluster_id: cluster_id.into(),
+            cluster_name: cluster_name.into(),
+            profile: profile.into(),
+            created_at,
+            ready_at,
+            seconds: ready_at.duration_since(created_at).as_secs(),
+            ready_by,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        let day = self.ready_at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        format!(
+            "{HISTORY_PREFIX}{day}/{}-{STARTUP_KIND}-{}.json",
+            self.cluster_id,
+            self.ready_at.as_second()
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a startup record serializes")
+    }
+
+    /// A startup record read back; `None` for anything else.
+    pub fn parse(body: &str) -> Option<Self> {
+        let record: Self = serde_json::from_str(body).ok()?;
+        (record.version <= RECORD_VERSION && record.kind == STARTUP_KIND).then_some(record)
+    }
+}
+
 /// The keys of the days from `since` to `until` (inclusive), to list
 /// `history/<day>/` one day at a time.
 pub fn day_prefixes(since: Timestamp, until: Timestamp) -> Vec<String> {
@@ -278,6 +346,35 @@ mod tests {
         r.version = RECORD_VERSION + 1;
         assert_eq!(Record::parse(&r.to_json()), None);
         assert_eq!(Record::parse("{\"cluster_id\": 3}"), None);
+    }
+
+    #[test]
+    fn a_startup_is_keyed_by_its_ready_day_and_is_no_termination() {
+        let r = StartupRecord::new(
+            "j-2AXXXXXXGAPLF",
+            "sparkhub-tutorial",
+            "tutorial",
+            "2026-11-25T07:52:00Z".parse().unwrap(),
+            "2026-11-25T08:00:30Z".parse().unwrap(),
+            None,
+        );
+        assert_eq!(r.seconds, 510);
+        assert_eq!(
+            r.key(),
+            format!(
+                "history/2026-11-25/j-2AXXXXXXGAPLF-startup-{}.json",
+                r.ready_at.as_second()
+            )
+        );
+        assert_eq!(StartupRecord::parse(&r.to_json()), Some(r.clone()));
+        assert_eq!(Record::parse(&r.to_json()), None);
+        let termination = Record::termination(
+            &listed(),
+            "tutorial",
+            &TerminateReason::Idle { minutes: 60 },
+            "2026-11-25T12:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(StartupRecord::parse(&termination.to_json()), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod report;
 pub mod scripts;
 pub mod settings;
 pub mod setup;
+pub mod startup;
 pub mod sweep;
 pub mod text;
 pub mod users;

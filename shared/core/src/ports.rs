@@ -172,6 +172,9 @@ pub struct Cluster {
     pub master_dns: Option<String>,
     /// The EC2 key pair of the nodes, if the profile names one.
     pub key_name: Option<String>,
+    /// EMR's timeline: when it was created, when it was first ready.
+    pub created_at: Option<jiff::Timestamp>,
+    pub ready_at: Option<jiff::Timestamp>,
 }
 
 impl Cluster {
@@ -401,5 +404,44 @@ pub trait HistoryStore {
     fn record(
         &self,
         record: &crate::history::Record,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A profile's startup times (`startups/<profile>.json`, see
+/// [`crate::startup`]), read.
+pub trait StartupHistory {
+    /// The object's version (ETag) and body, or `None` when the profile has
+    /// none yet.
+    fn read_startups(
+        &self,
+        profile: &crate::ProfileName,
+    ) -> impl Future<Output = Result<Option<(String, String)>, AwsError>> + Send;
+}
+
+/// Where setup-jupyter-users records a cluster's startup: the history
+/// record, the profile's startups object (conditional writes, as
+/// [`LeaseStore`]) and the CloudWatch metric.
+pub trait StartupLog: StartupHistory {
+    /// Writes the history record once (`If-None-Match: *`): `false` when it
+    /// was there already (the cluster was WAITING before).
+    fn record_startup(
+        &self,
+        record: &crate::history::StartupRecord,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Writes the profile's startups object: created when `version` is
+    /// `None`, else replaced if it still has that version. The new version,
+    /// or `None` when another writer was first.
+    fn write_startups(
+        &self,
+        profile: &crate::ProfileName,
+        version: Option<&str>,
+        body: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// One datapoint of [`crate::startup::STARTUP_METRIC`] for `profile` at `at`.
+    fn publish_startup(
+        &self,
+        profile: &crate::ProfileName,
+        seconds: i64,
+        at: jiff::Timestamp,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -109,6 +109,8 @@ fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> Cluster {
         applications: vec![],
         master_dns: None,
         key_name: None,
+        created_at: None,
+        ready_at: None,
     }
 }
 

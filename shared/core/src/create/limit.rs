@@ -431,6 +431,8 @@ mod tests {
             applications: vec![],
             master_dns: None,
             key_name: None,
+            created_at: None,
+            ready_at: None,
         }
     }
 

@@ -345,6 +345,7 @@ mod tests {
                 endings: BTreeMap::new(),
             }],
             clusters,
+            startups: vec![],
             total_cost: Cost::Known {
                 usd: 1.5,
                 estimate: false,

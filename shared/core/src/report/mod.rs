@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::emr::ClusterState;
-use crate::history::{Cause, Record, RecordKind};
+use crate::history::{Cause, Record, RecordKind, StartupRecord};
 use crate::text::printable;
 
 /// The price table in `prices.toml`.
@@ -105,6 +105,8 @@ pub struct Inputs {
     pub region: String,
     pub clusters: Vec<ClusterFacts>,
     pub history: Vec<Record>,
+    /// The startups the history recorded (setup-jupyter-users).
+    pub startups: Vec<StartupRecord>,
     pub profiles: BTreeMap<String, ProfileFacts>,
 }
 
@@ -379,6 +381,60 @@ pub struct ProfileLine {
     pub endings: BTreeMap<Ending, usize>,
 }
 
+/// How long one profile's clusters took from created to ready (EMR's
+/// timeline, as setup-jupyter-users recorded it), over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartupLine {
+    pub profile: String,
+    pub startups: usize,
+    pub p50_minutes: f64,
+    pub p95_minutes: f64,
+    /// Of the `ready_by` runs among them: how many were ready in time.
+    pub ready_by_runs: usize,
+    pub ready_in_time: usize,
+}
+
+/// The startup lines of `records` ready in `[since, until]`, by profile.
+pub fn startup_lines(
+    records: &[StartupRecord],
+    since: Timestamp,
+    until: Timestamp,
+) -> Vec<StartupLine> {
+    let mut by_profile: BTreeMap<&str, Vec<&StartupRecord>> = BTreeMap::new();
+    for r in records {
+        if r.ready_at >= since && r.ready_at <= until {
+            by_profile.entry(&r.profile).or_default().push(r);
+        }
+    }
+    by_profile
+        .into_iter()
+        .map(|(profile, rs)| {
+            let durations: Vec<jiff::SignedDuration> = rs
+                .iter()
+                .map(|r| jiff::SignedDuration::from_secs(r.seconds))
+                .collect();
+            let minutes = |p| {
+                crate::startup::percentile(&durations, p).map_or(0.0, |d| d.as_secs_f64() / 60.0)
+            };
+            let with_ready_by: Vec<_> = rs
+                .iter()
+                .filter_map(|r| Some((r.ready_at, r.ready_by?)))
+                .collect();
+            StartupLine {
+                profile: profile.to_owned(),
+                startups: rs.len(),
+                p50_minutes: minutes(50),
+                p95_minutes: minutes(95),
+                ready_by_runs: with_ready_by.len(),
+                ready_in_time: with_ready_by
+                    .iter()
+                    .filter(|(ready, by)| ready <= by)
+                    .count(),
+            }
+        })
+        .collect()
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -392,6 +448,8 @@ pub struct Report {
     pub total_cost: Cost,
     pub total_cost_saved: Cost,
     pub total_hours_saved: f64,
+    /// Startup times by profile.
+    pub startups: Vec<StartupLine>,
 }
 
 /// The name the report gives a cluster without a `sparkhub:profile` tag.
@@ -520,6 +578,7 @@ pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
         clusters: lines,
         total_cost,
         total_cost_saved,
+        startups: startup_lines(&inputs.startups, inputs.since, inputs.now),
     }
 }
 
@@ -615,6 +674,28 @@ pub fn text(r: &Report) -> String {
             c.ended,
             if c.warned { " (warned first)" } else { "" }
         );
+    }
+    if !r.startups.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<pw$} {:>8} {:>9} {:>9}  ready_by runs in time",
+            "startup", "clusters", "p50 min", "p95 min"
+        );
+        for s in &r.startups {
+            let in_time = if s.ready_by_runs == 0 {
+                "-".to_owned()
+            } else {
+                format!("{} of {}", s.ready_in_time, s.ready_by_runs)
+            };
+            let _ = writeln!(
+                out,
+                "{:<pw$} {:>8} {:>9.1} {:>9.1}  {in_time}",
+                printable(&s.profile),
+                s.startups,
+                s.p50_minutes,
+                s.p95_minutes
+            );
+        }
     }
     let _ = writeln!(
         out,

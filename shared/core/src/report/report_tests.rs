@@ -86,6 +86,7 @@ fn inputs(clusters: Vec<ClusterFacts>, history: Vec<Record>) -> Inputs {
         region: "eu-central-1".into(),
         clusters,
         history,
+        startups: vec![],
         profiles: BTreeMap::from([
             (
                 "tutorial".to_owned(),
@@ -375,4 +376,41 @@ fn the_table_shows_terminal_controls_from_tags_escaped() {
             .any(|l| l.starts_with("j-EVIL") && l.contains("evil\\r\\u{202e}lave")),
         "{out}"
     );
+}
+
+#[test]
+fn startups_are_summarised_per_profile_with_p50_and_p95() {
+    let record = |profile: &str, id: &str, minutes: i64, ready_by: Option<&str>| {
+        let ready = at("08:00");
+        crate::history::StartupRecord::new(
+            id,
+            "sparkhub-x",
+            profile,
+            ready - jiff::SignedDuration::from_mins(minutes),
+            ready,
+            ready_by.map(at),
+        )
+    };
+    let mut startups: Vec<_> = (1..=20)
+        .map(|m| record("tutorial", &format!("j-{m}"), m, None))
+        .collect();
+    startups.push(record("retrain", "j-r1", 9, Some("08:05")));
+    startups.push(record("retrain", "j-r2", 12, Some("07:58")));
+    let mut i = inputs(vec![], vec![]);
+    i.startups = startups;
+    let r = compute(&i, &PriceTable::shipped());
+    let tutorial = r.startups.iter().find(|s| s.profile == "tutorial").unwrap();
+    assert_eq!(
+        (
+            tutorial.startups,
+            tutorial.p50_minutes,
+            tutorial.p95_minutes
+        ),
+        (20, 10.0, 19.0)
+    );
+    let retrain = r.startups.iter().find(|s| s.profile == "retrain").unwrap();
+    assert_eq!((retrain.ready_by_runs, retrain.ready_in_time), (2, 1));
+    let shown = text(&r);
+    assert!(shown.contains("p95 min"), "{shown}");
+    assert!(shown.contains("1 of 2"), "{shown}");
 }

@@ -2,12 +2,16 @@
 
 use crate::emr::ClusterState;
 use crate::errors::message_with_causes;
+use crate::history::StartupRecord;
 use crate::loading::{ProfileError, load_profile};
-use crate::ports::{ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore};
+use crate::ports::{
+    Cluster, ClusterSteps, Notifier, ProfileStore, ScriptStore, SecretStore, StartupLog,
+};
 use crate::scripts::{self, USERS_SCRIPT};
 use crate::settings::Settings;
 use crate::setup::secrets::{write_hashes, write_planned};
 use crate::setup::steps::{UsersStep, users_step};
+use crate::startup::{StartupSample, Startups, TAG_READY_BY};
 use crate::users::{
     hashes_secret_name, plan_passwords, secret_name, step_name, users_step as users_step_config,
 };
@@ -84,8 +88,10 @@ pub enum Outcome {
     },
 }
 
-pub struct SetupUsers<P, S, K, C, N> {
+pub struct SetupUsers<P, S, K, C, N, T> {
     pub config: Config,
+    /// Where each cluster's startup is recorded (see [`crate::startup`]).
+    pub startups: T,
     pub profiles: P,
     pub scripts: S,
     pub secrets: K,
@@ -96,13 +102,14 @@ pub struct SetupUsers<P, S, K, C, N> {
     pub password: fn() -> String,
 }
 
-impl<P, S, K, C, N> SetupUsers<P, S, K, C, N>
+impl<P, S, K, C, N, T> SetupUsers<P, S, K, C, N, T>
 where
     P: ProfileStore + Sync,
     S: ScriptStore + Sync,
     K: SecretStore + Sync,
     C: ClusterSteps + Sync,
     N: Notifier + Sync,
+    T: StartupLog + Sync,
 {
     pub async fn handle(&self, raw: Value) -> Result<Outcome, SetupError> {
         let event = event::parse(&raw)?;
@@ -129,6 +136,8 @@ where
         let Some(profile_name) = cluster.profile().and_then(|p| ProfileName::parse(p).ok()) else {
             return ignored("the cluster has no valid sparkhub:profile tag".into());
         };
+        // Every sparkhub cluster's way to ready, whether or not it has users.
+        self.note_startup(&cluster, &profile_name).await;
         let profile = load_profile(&self.profiles, &profile_name, |_| {})
             .await
             .map_err(|e| match e {
@@ -226,6 +235,78 @@ where
             new_passwords_for,
             removed_users,
         })
+    }
+
+    /// Records the cluster's startup once (history record, the profile's
+    /// startups, the metric; see [`crate::startup`]). Telemetry: a failure
+    /// is logged and never keeps users from being set up.
+    async fn note_startup(&self, cluster: &Cluster, profile: &ProfileName) {
+        let (Some(created_at), Some(ready_at)) = (cluster.created_at, cluster.ready_at) else {
+            warn!(cluster_id = %cluster.id, "EMR gives no creation or ready time; the startup is not recorded");
+            return;
+        };
+        let ready_by = cluster.tags.get(TAG_READY_BY).and_then(|v| v.parse().ok());
+        let record = StartupRecord::new(
+            &cluster.id,
+            &cluster.name,
+            profile.as_str(),
+            created_at,
+            ready_at,
+            ready_by,
+        );
+        if let Err(e) = self.startups.record_startup(&record).await {
+            warn!(cluster_id = %cluster.id, error = %message_with_causes(&e), "startup history record not written");
+        }
+        let sample = StartupSample {
+            cluster_id: cluster.id.clone(),
+            created_at,
+            ready_at,
+        };
+        // Read, add, write if unchanged; another cluster's write in between
+        // makes it read again.
+        let mut added = false;
+        for _ in 0..5 {
+            let read = match self.startups.read_startups(profile).await {
+                Ok(read) => read,
+                Err(e) => {
+                    warn!(cluster_id = %cluster.id, error = %message_with_causes(&e), "the profile's startups could not be read");
+                    return;
+                }
+            };
+            let (version, current) = match &read {
+                Some((v, body)) => (Some(v.as_str()), Startups::parse(body).unwrap_or_default()),
+                None => (None, Startups::default()),
+            };
+            let Some(next) = current.with(sample.clone()) else {
+                break; // counted on an earlier WAITING event
+            };
+            match self
+                .startups
+                .write_startups(profile, version, &next.to_json())
+                .await
+            {
+                Ok(Some(_)) => {
+                    added = true;
+                    break;
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(cluster_id = %cluster.id, error = %message_with_causes(&e), "the profile's startups could not be written");
+                    return;
+                }
+            }
+        }
+        if !added {
+            return;
+        }
+        info!(cluster_id = %cluster.id, profile = %profile, seconds = record.seconds, "startup recorded");
+        if let Err(e) = self
+            .startups
+            .publish_startup(profile, record.seconds, ready_at)
+            .await
+        {
+            warn!(cluster_id = %cluster.id, error = %message_with_causes(&e), "startup metric not published");
+        }
     }
 
     /// One message: which cluster, which users step, why it failed, where its

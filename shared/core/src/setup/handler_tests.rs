@@ -10,7 +10,7 @@ use crate::render::StepConfig;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::fakes::{Outbox, Profiles, Scripts};
+use crate::fakes::{Outbox, Profiles, Scripts, Startups as StartupLogFake};
 
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
 const CLUSTER: &str = "j-1YONHTCP3YZKC";
@@ -79,7 +79,7 @@ impl ClusterSteps for Clusters {
     }
 }
 
-type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters, Outbox>;
+type Handler = SetupUsers<Profiles, Scripts, Secrets, Clusters, Outbox, StartupLogFake>;
 
 fn managed(profile: &str) -> Cluster {
     Cluster {
@@ -94,6 +94,8 @@ fn managed(profile: &str) -> Cluster {
         applications: vec![],
         master_dns: None,
         key_name: None,
+        created_at: Some("2026-11-28T07:52:00Z".parse().unwrap()),
+        ready_at: Some("2026-11-28T08:00:30Z".parse().unwrap()),
     }
 }
 
@@ -113,6 +115,7 @@ fn handler(profile_text: &str, cluster: Cluster) -> Handler {
             steps: Mutex::default(),
         },
         notifier: Some(Outbox::default()),
+        startups: StartupLogFake::default(),
         password: || {
             format!(
                 "Generated{:015}",
@@ -515,4 +518,47 @@ async fn a_rotated_password_gets_a_new_users_step() {
         "RotatedPassword000000000",
         &hashes(&h)["philipp"]
     ));
+}
+
+#[tokio::test]
+async fn a_clusters_startup_is_recorded_once_however_often_it_is_waiting() {
+    let h = handler(TUTORIAL, managed("tutorial"));
+    h.handle(waiting()).await.unwrap();
+    // EMR says WAITING again after every step.
+    h.handle(waiting()).await.unwrap();
+    let records = h.startups.records.lock().unwrap().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].seconds, 510);
+    assert_eq!(records[0].profile, "tutorial");
+    let kept = h.startups.of("tutorial");
+    assert_eq!(kept.samples.len(), 1);
+    assert_eq!(kept.samples[0].cluster_id, CLUSTER);
+    let metric = h.startups.metric.lock().unwrap().clone();
+    assert_eq!(
+        metric,
+        [(
+            "tutorial".to_owned(),
+            510,
+            "2026-11-28T08:00:30Z".parse().unwrap()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_startup_record_does_not_keep_the_users_from_being_set_up() {
+    let mut h = handler(TUTORIAL, managed("tutorial"));
+    h.startups.fail = true;
+    let outcome = h.handle(waiting()).await.unwrap();
+    assert!(matches!(outcome, Outcome::StepAdded { .. }), "{outcome:?}");
+    assert!(h.startups.metric.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_cluster_without_users_still_has_its_startup_recorded() {
+    let pipeline = include_str!("../../../../profiles/retrain.toml")
+        .replace("name = \"retrain\"", "name = \"tutorial\"");
+    let h = handler(&pipeline, managed("tutorial"));
+    let outcome = h.handle(waiting()).await.unwrap();
+    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
+    assert_eq!(h.startups.records.lock().unwrap().len(), 1);
 }

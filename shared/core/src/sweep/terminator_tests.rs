@@ -61,6 +61,8 @@ fn idle(id: &str) -> Fake {
             applications: vec!["Spark".into(), "JupyterHub".into()],
             master_dns: None,
             key_name: None,
+            created_at: None,
+            ready_at: None,
         },
         busy: 0,
         last_step_end: None,
