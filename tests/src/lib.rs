@@ -440,6 +440,16 @@ impl LocalAws {
             .events
     }
 
+    /// The names of the states the execution entered, in order.
+    pub async fn entered_states(&self, execution_arn: &str) -> Vec<String> {
+        self.history(execution_arn)
+            .await
+            .iter()
+            .filter_map(|e| e.state_entered_event_details.as_ref())
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
     /// The error names of the execution's failed task attempts, in order.
     pub async fn task_failures(&self, execution_arn: &str) -> Vec<String> {
         self.history(execution_arn)

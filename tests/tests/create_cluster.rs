@@ -14,7 +14,7 @@ use sparkhub_tests::{LocalAws, unique, wait_for};
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
 
-type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
+type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket, S3Bucket>;
 
 struct Setup {
     aws: LocalAws,
@@ -324,4 +324,77 @@ async fn fifty_concurrent_invocations_start_one_run() {
         1,
         "exactly one execution"
     );
+}
+
+/// A run that must be ready by a time: create-cluster reads the profile's
+/// recorded startups, and the workflow waits until ready_by minus their p95
+/// and the margin before it creates the cluster.
+#[tokio::test]
+async fn a_ready_by_run_waits_until_ready_by_minus_the_recorded_startup_p95() {
+    use sparkhub_core::startup::{StartupSample, Startups};
+    let profile = unique("early");
+    let s = setup(&[(&profile, renamed(TUTORIAL, &profile))]).await;
+    let now = jiff::Timestamp::now();
+    let samples = (6..=10)
+        .map(|m| {
+            let ready_at = now - jiff::SignedDuration::from_hours(24 * m);
+            StartupSample {
+                cluster_id: format!("j-OLD{m}"),
+                created_at: ready_at - jiff::SignedDuration::from_mins(m),
+                ready_at,
+            }
+        })
+        .collect();
+    let startups = Startups {
+        version: 1,
+        samples,
+    };
+    s.aws
+        .bucket_put(
+            &s.bucket,
+            &format!("startups/{profile}.json"),
+            &startups.to_json(),
+        )
+        .await;
+    let ready_by = jiff::Timestamp::from_second(now.as_second() + 30 * 60).unwrap();
+
+    let outcome = s
+        .handler
+        .handle(json!({"profile": profile, "run_id": unique("monday"), "ready_by": ready_by.to_string()}))
+        .await
+        .unwrap();
+    let Outcome::Started {
+        execution_arn,
+        creates_cluster_at,
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    // p95 of 6..10 minutes is 10; and 2 minutes margin.
+    assert_eq!(
+        *creates_cluster_at,
+        Some(ready_by - jiff::SignedDuration::from_mins(12))
+    );
+    let entered = wait_for("the run to wait", || async {
+        let entered = s.aws.entered_states(execution_arn).await;
+        entered
+            .iter()
+            .any(|n| n == "Wait to start")
+            .then_some(entered)
+    })
+    .await;
+    assert!(
+        !entered.iter().any(|n| n == "Create cluster"),
+        "{entered:?}"
+    );
+    assert_eq!(s.aws.execution(execution_arn).await.status, "RUNNING");
+    assert!(s.aws.clusters_of_profile(&profile).await.is_empty());
+    s.aws
+        .sfn
+        .stop_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .unwrap();
 }

@@ -11,7 +11,8 @@ use crate::scheduler::Checks;
 use crate::startups::StartupStore;
 use crate::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns, StepFunctions};
 
-pub type AwsCreateCluster = create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket>;
+pub type AwsCreateCluster =
+    create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket, S3Bucket>;
 pub type AwsSetupUsers =
     setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns, StartupStore>;
 pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket, Checks>;
@@ -27,6 +28,7 @@ pub fn create_cluster(config: create::Config, aws: &aws_config::SdkConfig) -> Aw
     create::CreateCluster {
         profiles: bucket.clone(),
         scripts: bucket.clone(),
+        startups: bucket.clone(),
         leases: bucket,
         lease_wait: create::handler::LeaseWait::default(),
         workflow: StepFunctions::new(aws_sdk_sfn::Client::new(aws), &config.state_machine_arn),

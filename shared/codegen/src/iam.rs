@@ -425,6 +425,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "Workflow",
             "ClusterDirectory",
             "LeaseStore",
+            "StartupHistory",
         ],
     ),
     (

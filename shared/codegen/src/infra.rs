@@ -103,16 +103,42 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
             continue;
         };
         let name = profile.name.as_str();
-        let input = json!({"profile": name, "run_id": "schedule-<aws.scheduler.scheduled-time>"})
-            .to_string();
+        // A ready_by schedule fires READY_BY_SCHEDULE_LEAD early and says
+        // when it was due to fire; create-cluster adds the lead back.
+        let (input, expression, description) = if schedule.is_ready_by() {
+            (
+                json!({
+                    "profile": name,
+                    "run_id": "schedule-<aws.scheduler.scheduled-time>",
+                    "scheduled_time": "<aws.scheduler.scheduled-time>"
+                }),
+                schedule
+                    .fire_expression()
+                    .expect("a validated profile's ready_by moves"),
+                format!(
+                    "sparkhub: profile {name} ready by {} ({})",
+                    schedule.ready_by, schedule.timezone
+                ),
+            )
+        } else {
+            (
+                json!({"profile": name, "run_id": "schedule-<aws.scheduler.scheduled-time>"}),
+                schedule.cron.clone(),
+                format!(
+                    "sparkhub: start profile {name} at {} ({})",
+                    schedule.cron, schedule.timezone
+                ),
+            )
+        };
+        let input = input.to_string();
         out.push_str(&resource(
             &schedule_logical_id(name),
             &json!({
                 "Type": "AWS::Scheduler::Schedule",
                 "Properties": {
                     "Name": sub(&format!("sparkhub-${{AWS::StackName}}-{name}")),
-                    "Description": format!("sparkhub: start profile {name} at {} ({})", schedule.cron, schedule.timezone),
-                    "ScheduleExpression": schedule.cron,
+                    "Description": description,
+                    "ScheduleExpression": expression,
                     "ScheduleExpressionTimezone": schedule.timezone,
                     "FlexibleTimeWindow": {"Mode": "OFF"},
                     "State": "ENABLED",
@@ -616,6 +642,24 @@ mod tests {
             "a delivery that fails after its retries is kept"
         );
         assert_eq!(schedule_logical_id("ml-retrain-2"), "ScheduleMlRetrain2");
+    }
+
+    /// A ready_by schedule fires an hour before the people arrive and tells
+    /// create-cluster when it was due, from which the run's ready_by follows.
+    #[test]
+    fn a_ready_by_schedule_fires_its_lead_early_and_names_its_time() {
+        let text = include_str!("../../../profiles/tutorial.toml").replace(
+            "cron = \"cron(0 8 ? * MON-FRI *)\"",
+            "ready_by = \"cron(30 9 ? * MON-FRI *)\"",
+        );
+        let profile = Profile::parse(&text).unwrap();
+        let section = parse_section(&schedule_resources(&[profile]));
+        let p = &section[0].1["Properties"];
+        assert_eq!(p["ScheduleExpression"], "cron(30 8 ? * MON-FRI *)");
+        assert_eq!(p["ScheduleExpressionTimezone"], "Europe/Berlin");
+        let input: Value = serde_json::from_str(p["Target"]["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input["scheduled_time"], "<aws.scheduler.scheduled-time>");
+        assert_eq!(input["run_id"], "schedule-<aws.scheduler.scheduled-time>");
     }
 
     /// A user's address becomes an e-mail subscription to the topic that

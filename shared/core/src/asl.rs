@@ -209,6 +209,8 @@ pub struct Wait {
 pub enum WaitDuration {
     Seconds(u32),
     SecondsPath(String),
+    /// Until the RFC 3339 instant at this path.
+    TimestampPath(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -241,13 +241,92 @@ impl Default for IdlePolicy {
     }
 }
 
-/// An EventBridge Scheduler schedule: `cron(...)` in an IANA time zone.
+/// An EventBridge Scheduler schedule in an IANA time zone: `cron`, when a
+/// run starts, or `ready_by`, when its cluster must be ready.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Schedule {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cron: String,
+    /// `cron(...)` of the instants people arrive: the schedule fires
+    /// [`READY_BY_SCHEDULE_LEAD`] earlier, and the run waits until its
+    /// profile's startup p95 and a margin before it (see
+    /// [`crate::startup`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ready_by: String,
     #[serde(default)]
     pub timezone: String,
+}
+
+/// How much earlier than `ready_by` the schedule fires: the longest lead
+/// a run can take (a startup p95 plus the margin beyond it starts late, and
+/// the report shows it). The run itself waits in the workflow until its
+/// lead.
+pub const READY_BY_SCHEDULE_LEAD: jiff::SignedDuration = jiff::SignedDuration::from_mins(60);
+
+impl Schedule {
+    pub fn is_ready_by(&self) -> bool {
+        !self.ready_by.is_empty()
+    }
+
+    /// The expression the EventBridge schedule fires on: `cron`, or
+    /// `ready_by` moved [`READY_BY_SCHEDULE_LEAD`] earlier.
+    pub fn fire_expression(&self) -> Result<String, String> {
+        if self.is_ready_by() {
+            cron_earlier(&self.ready_by, READY_BY_SCHEDULE_LEAD.as_mins())
+        } else {
+            Ok(self.cron.clone())
+        }
+    }
+}
+
+/// `expr` (a valid EventBridge cron) `minutes` earlier on the same day:
+/// its minute must be one number and its hours numbers (`8`, `8,14`);
+/// an instant that would move to the day before is refused, as the day
+/// fields cannot be moved with it in general (`L`, `W`, `#`).
+pub fn cron_earlier(expr: &str, minutes: i64) -> Result<String, String> {
+    let body = expr
+        .strip_prefix("cron(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(|| format!("{expr:?} is not an EventBridge cron expression"))?;
+    let fields: Vec<&str> = body.split_whitespace().collect();
+    if fields.len() != 6 {
+        return Err(format!("{expr:?} does not have 6 fields"));
+    }
+    let minute: i64 = fields[0].parse().map_err(|_| {
+        format!(
+            "{expr:?}: a ready_by's minute must be one number (like 0 or 30), not {:?}: sparkhub moves it {minutes} minutes earlier to start the run",
+            fields[0]
+        )
+    })?;
+    let hours: Vec<i64> = fields[1]
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            format!(
+                "{expr:?}: a ready_by's hours must be numbers (like 8 or 8,14), not {:?}: sparkhub moves them {minutes} minutes earlier to start the run",
+                fields[1]
+            )
+        })?;
+    let mut moved_hours = Vec::new();
+    let mut moved_minute = 0;
+    for h in &hours {
+        let at = h * 60 + minute - minutes;
+        if at < 0 {
+            return Err(format!(
+                "{expr:?}: ready at {h:02}:{minute:02} means starting the day before, which sparkhub cannot write as one schedule; choose a ready_by from {:02}:{:02} on, or use cron",
+                minutes / 60,
+                minutes % 60
+            ));
+        }
+        moved_hours.push((at / 60).to_string());
+        moved_minute = at % 60;
+    }
+    Ok(format!(
+        "cron({moved_minute} {} {})",
+        moved_hours.join(","),
+        fields[2..].join(" ")
+    ))
 }
 
 /// One pipeline step. `{object}` in `args` is replaced by the `s3://` URI of
@@ -1001,8 +1080,27 @@ impl RawProfile {
         }
 
         if let Some(schedule) = &self.schedule {
-            if let Err(e) = check_cron(&schedule.cron) {
-                err("schedule.cron", e);
+            match (schedule.cron.is_empty(), schedule.ready_by.is_empty()) {
+                (true, true) => err(
+                    "schedule.cron",
+                    "a schedule needs cron (when a run starts) or ready_by (when its cluster must be ready), like cron = \"cron(0 8 ? * MON-FRI *)\"".into(),
+                ),
+                (false, false) => err(
+                    "schedule.ready_by",
+                    "give cron (when a run starts) or ready_by (when its cluster must be ready), not both".into(),
+                ),
+                (false, true) => {
+                    if let Err(e) = check_cron(&schedule.cron) {
+                        err("schedule.cron", e);
+                    }
+                }
+                (true, false) => {
+                    if let Err(e) = check_cron(&schedule.ready_by)
+                        .and_then(|()| schedule.fire_expression().map(|_| ()))
+                    {
+                        err("schedule.ready_by", e);
+                    }
+                }
             }
             if jiff::tz::TimeZone::get(&schedule.timezone).is_err() {
                 err(

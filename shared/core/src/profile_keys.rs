@@ -368,10 +368,18 @@ pub const KEYS: &[Key] = &[
     key(
         "schedule.cron",
         Text,
-        Required,
+        Optional,
         None,
         "\"cron(0 7 ? * MON-FRI *)\"",
-        "EventBridge cron: minutes hours day-of-month month day-of-week year, one of the two days `?`. A cluster takes 7 to 20 minutes to be ready (longer with heavy bootstraps): for people at 09:00, schedule it for about 08:40.",
+        "When a run starts. EventBridge cron: minutes hours day-of-month month day-of-week year, one of the two days `?`. A cluster takes 7 to 20 minutes to be ready (longer with heavy bootstraps): to have it ready at a time, use ready_by instead.",
+    ),
+    key(
+        "schedule.ready_by",
+        Text,
+        Optional,
+        None,
+        "\"cron(0 9 ? * MON-FRI *)\"",
+        "Instead of cron: when the cluster must be ready (one minute, hours as numbers, from 01:00 on). The schedule fires an hour earlier; the run creates the cluster at ready_by minus the profile's startup p95 (of its last 20 starts; 20 minutes until it has 5) minus 2 minutes, and the idle grace period counts from ready_by.",
     ),
     key(
         "schedule.timezone",

@@ -1278,6 +1278,7 @@ max_lifetime_hours = 12
 warn_minutes = 15
 [schedule]
 cron = "cron(0 8 ? * MON-FRI *)"
+ready_by = "cron(0 9 ? * MON-FRI *)"
 timezone = "UTC"
 [emails]
 alice = "alice@example.com"
@@ -1311,7 +1312,6 @@ instance_types = ["m5.xlarge"]
 [fleets.task]
 instance_types = ["m5.xlarge"]
 [schedule]
-cron = "cron(0 8 ? * MON-FRI *)"
 timezone = "UTC"
 [[steps]]
 name = "s"
@@ -1559,4 +1559,60 @@ fn emails_name_the_profiles_users_and_plausible_addresses() {
     // No [emails]: nobody gets mail, and that is no problem.
     let none = Profile::parse(&TUTORIAL.replacen(&format!("[emails]\n{LINE}\n"), "", 1)).unwrap();
     assert!(none.emails.is_empty());
+}
+
+#[test]
+fn a_ready_by_schedule_fires_an_hour_earlier() {
+    let ready = |expr: &str| {
+        let mut p = tutorial();
+        let s = p.schedule.as_mut().unwrap();
+        s.cron = String::new();
+        s.ready_by = expr.into();
+        p
+    };
+    let p = ready("cron(0 8 ? * MON-FRI *)").validate().unwrap();
+    let schedule = p.schedule.unwrap();
+    assert!(schedule.is_ready_by());
+    assert_eq!(
+        schedule.fire_expression().unwrap(),
+        "cron(0 7 ? * MON-FRI *)"
+    );
+    assert_eq!(
+        cron_earlier("cron(30 8,14 ? * MON-FRI *)", 60).unwrap(),
+        "cron(30 7,13 ? * MON-FRI *)"
+    );
+    assert_eq!(
+        cron_earlier("cron(15 1 1 * ? *)", 60).unwrap(),
+        "cron(15 0 1 * ? *)"
+    );
+    // Refused, naming the field and why.
+    for (expr, says) in [
+        ("cron(30 0 ? * MON-FRI *)", "the day before"),
+        ("cron(*/5 8 ? * MON-FRI *)", "minute must be one number"),
+        ("cron(0 8-10 ? * MON-FRI *)", "hours must be numbers"),
+        ("cron(0 25 ? * MON-FRI *)", "hours"),
+    ] {
+        let e = ready(expr).validate().unwrap_err();
+        let f = e.0.iter().find(|f| f.field == "schedule.ready_by");
+        assert!(f.is_some_and(|f| f.message.contains(says)), "{expr}: {e:?}");
+    }
+    // Both or neither.
+    let mut both = ready("cron(0 8 ? * MON-FRI *)");
+    both.schedule.as_mut().unwrap().cron = "cron(0 7 ? * MON-FRI *)".into();
+    assert!(fields(&both).contains(&"schedule.ready_by".to_owned()));
+    let neither = ready("");
+    assert!(fields(&neither).contains(&"schedule.cron".to_owned()));
+}
+
+#[test]
+fn a_ready_by_is_a_key_of_a_profiles_text() {
+    let text = TUTORIAL.replace(
+        "cron = \"cron(0 8 ? * MON-FRI *)\"",
+        "ready_by = \"cron(0 9 ? * MON-FRI *)\"",
+    );
+    let p = Profile::parse(&text).unwrap();
+    assert_eq!(
+        p.schedule.unwrap().fire_expression().unwrap(),
+        "cron(0 8 ? * MON-FRI *)"
+    );
 }

@@ -211,6 +211,10 @@ pub struct WorkflowInput {
     /// SNS topic told when the cluster is ready.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub topic_arn: Option<String>,
+    /// A `ready_by` run: the workflow waits until then to create the
+    /// cluster (see [`crate::startup`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub start_at: Option<jiff::Timestamp>,
 }
 
 /// Everything one run of a profile needs: the scripts to upload and the
@@ -261,6 +265,7 @@ pub fn plan(profile: &Profile, deployment: &Deployment, run: &RunOptions) -> Clu
             terminate_when_done,
             poll_seconds: run.poll_seconds.unwrap_or(30),
             topic_arn: run.topic_arn.clone(),
+            start_at: None,
         },
     }
 }

@@ -2,6 +2,7 @@
 //! profile arrives in the execution input ([`crate::render::WorkflowInput`]).
 //!
 //! ```text
+//! Start later? ─ start_at ─► Wait to start ─► Create cluster;  otherwise ─► Create cluster
 //! Create cluster ─► Wait for cluster ─► Describe cluster ─► Cluster ready? ─┬─ starting ─► Wait for cluster
 //!                                                                           ├─ ended ─────► Cluster did not start ─► Run failed
 //!                                                                           └─ ready ─────► Notify? ─► (Notify ready) ─► Any steps?
@@ -82,6 +83,8 @@ pub const ENDED_STATES: &[&str] = &["TERMINATING", "TERMINATED", "TERMINATED_WIT
 pub const FAILED_STEP_STATES: &[&str] = &["FAILED", "CANCELLED", "INTERRUPTED", "CANCEL_PENDING"];
 
 // State names, shared between the definition and the tests that read histories.
+pub const START_LATER: &str = "Start later?";
+pub const WAIT_TO_START: &str = "Wait to start";
 pub const CREATE_CLUSTER: &str = "Create cluster";
 pub const WAIT_FOR_CLUSTER: &str = "Wait for cluster";
 pub const DESCRIBE_CLUSTER: &str = "Describe cluster";
@@ -166,6 +169,27 @@ pub fn cluster_workflow() -> StateMachine {
         states.insert(name.to_owned(), state);
     };
 
+    add(
+        START_LATER,
+        State::Choice(Choice {
+            comment: Some(
+                "A ready_by run waits until its cluster's lead before creating it.".into(),
+            ),
+            choices: vec![ChoiceRule {
+                condition: Condition::is_present("$.start_at"),
+                next: WAIT_TO_START.into(),
+            }],
+            default: CREATE_CLUSTER.into(),
+        }),
+    );
+    add(
+        WAIT_TO_START,
+        State::Wait(Wait {
+            comment: None,
+            duration: WaitDuration::TimestampPath("$.start_at".into()),
+            transition: Transition::next(CREATE_CLUSTER),
+        }),
+    );
     let run_job_flow_parameters: serde_json::Map<String, Value> = RUN_JOB_FLOW_FIELDS
         .iter()
         .map(|field| (format!("{field}.$"), json!(format!("$.request.{field}"))))
@@ -354,7 +378,7 @@ pub fn cluster_workflow() -> StateMachine {
 
     StateMachine {
         comment: Some("sparkhub cluster run: create an EMR cluster, wait until it is ready, run pipeline steps, terminate when done or on failure.".into()),
-        start_at: CREATE_CLUSTER.into(),
+        start_at: START_LATER.into(),
         states,
     }
 }

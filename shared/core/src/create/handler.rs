@@ -4,10 +4,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use crate::loading::load_profile;
-use crate::ports::{ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, Workflow};
+use crate::ports::{
+    ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, StartupHistory, Workflow,
+};
 use crate::profile::RawProfile;
 use crate::render::{self, Deployment, RunOptions, Tag};
 use crate::settings::Settings;
+use crate::startup::{self, Lead, Startups, TAG_READY_BY};
 use crate::{Profile, ProfileName, S3Uri};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -19,7 +22,7 @@ use crate::create::limit::{
     self, Attempt, LEASE_MARGIN, Lease, TAG_EXECUTION, active_runs, lease_key,
 };
 use crate::create::matching;
-use crate::create::trigger::{self, Trigger, execution_name};
+use crate::create::trigger::{self, Trigger, When, execution_name};
 
 pub use crate::profile::DEFAULT_PIPELINE_LIMIT;
 
@@ -121,6 +124,9 @@ pub enum Outcome {
         profile: String,
         execution_name: String,
         execution_arn: String,
+        /// A `ready_by` run: when its workflow creates the cluster.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        creates_cluster_at: Option<Timestamp>,
     },
     AlreadyStarted {
         profile: String,
@@ -133,8 +139,10 @@ pub enum Outcome {
     },
 }
 
-pub struct CreateCluster<P, S, W, C, L> {
+pub struct CreateCluster<P, S, W, C, L, H> {
     pub config: Config,
+    /// The profiles' startup times, for `ready_by` runs.
+    pub startups: H,
     pub profiles: P,
     pub scripts: S,
     pub workflow: W,
@@ -154,15 +162,18 @@ struct Run {
     profile: Profile,
     run_id: String,
     object: Option<S3Uri>,
+    /// The cluster must be ready by then.
+    ready_by: Option<Timestamp>,
 }
 
-impl<P, S, W, C, L> CreateCluster<P, S, W, C, L>
+impl<P, S, W, C, L, H> CreateCluster<P, S, W, C, L, H>
 where
     P: ProfileStore + Sync,
     S: ScriptStore + Sync,
     W: Workflow + Sync,
     C: ClusterDirectory + Sync,
     L: LeaseStore + Sync,
+    H: StartupHistory + Sync,
 {
     pub async fn handle(&self, event: Value) -> Result<Outcome, CreateError> {
         let run = self.resolve(trigger::parse(&event)?).await?;
@@ -208,6 +219,22 @@ where
             key: TAG_EXECUTION.into(),
             value: execution_name.clone(),
         });
+        if let Some(ready_by) = run.ready_by {
+            let lead = self.lead(&profile.name).await;
+            // Whole seconds in UTC ("…Z"): what a Wait state's
+            // TimestampPath takes.
+            let start_at = Timestamp::from_second(lead.start_at(ready_by).as_second())
+                .expect("an instant near now");
+            info!(profile = %profile.name, %ready_by, %start_at, startup_p95_s = lead.startup.as_secs(), samples = lead.samples, "a ready_by run: the cluster is created at ready_by minus the startup p95 and the margin");
+            // Already past: create it now, it is late by itself.
+            if start_at > (self.now)() {
+                plan.input.start_at = Some(start_at);
+            }
+            plan.input.request.tags.push(Tag {
+                key: TAG_READY_BY.into(),
+                value: ready_by.to_string(),
+            });
+        }
         for script in &plan.scripts {
             let uploaded = self
                 .scripts
@@ -240,8 +267,36 @@ where
                 object: object.clone(),
                 reason,
             }),
+            (
+                Ok(Outcome::Started {
+                    profile,
+                    execution_name,
+                    execution_arn,
+                    ..
+                }),
+                _,
+            ) => Ok(Outcome::Started {
+                profile,
+                execution_name,
+                execution_arn,
+                creates_cluster_at: plan.input.start_at,
+            }),
             (outcome, _) => outcome,
         }
+    }
+
+    /// The profile's lead from its startups; the default when they cannot
+    /// be read (logged: a run is not refused for its telemetry).
+    async fn lead(&self, profile: &ProfileName) -> Lead {
+        let startups = match self.startups.read_startups(profile).await {
+            Ok(Some((_, body))) => Startups::parse(&body).unwrap_or_default(),
+            Ok(None) => Startups::default(),
+            Err(e) => {
+                warn!(profile = %profile, error = %e, "the profile's startup times could not be read; planning with the default");
+                Startups::default()
+            }
+        };
+        startup::lead(&startups)
     }
 
     /// Takes the profile's lease, waiting while another invocation holds it.
@@ -354,6 +409,7 @@ where
                     profile: profile.name.to_string(),
                     execution_name: execution_name.to_owned(),
                     execution_arn,
+                    creates_cluster_at: None,
                 }
             }
             Started::AlreadyExisted(execution_arn) => {
@@ -374,6 +430,8 @@ where
                 profile,
                 steps,
                 run_id,
+                when,
+                event: _,
             } => {
                 let loaded = self
                     .load(&profile, |p| {
@@ -386,16 +444,29 @@ where
                     Some(id) => id,
                     None => format!("manual-{}", (self.now)().strftime("%Y%m%dT%H%M%SZ")),
                 };
+                let ready_by = match when {
+                    When::Now => None,
+                    When::ReadyBy(t) => Some(t),
+                    // Only a ready_by schedule fires early; a plain cron's
+                    // run starts when it fires.
+                    When::Scheduled(t) => loaded
+                        .schedule
+                        .as_ref()
+                        .filter(|s| s.is_ready_by())
+                        .map(|_| t + crate::profile::READY_BY_SCHEDULE_LEAD),
+                };
                 Ok(Run {
                     profile: loaded,
                     run_id,
                     object: None,
+                    ready_by,
                 })
             }
             Trigger::Scheduled { event_id, profile } => Ok(Run {
                 profile: self.load(&profile, |_| {}).await?,
                 run_id: event_id,
                 object: None,
+                ready_by: None,
             }),
             Trigger::ObjectCreated {
                 event_id,
@@ -408,6 +479,7 @@ where
                     profile,
                     run_id: event_id,
                     object: Some(S3Uri::new(&bucket, key.as_str())),
+                    ready_by: None,
                 })
             }
         }

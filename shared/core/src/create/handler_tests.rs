@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::create::limit::LEASE_TTL;
-use crate::fakes::{Leases, Profiles, Scripts};
+use crate::fakes::{Leases, Profiles, Scripts, Startups as StartupLogFake};
 
 const TUTORIAL: &str = include_str!("../../../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../../../profiles/retrain.toml");
@@ -114,7 +114,7 @@ fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> Cluster {
     }
 }
 
-type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters, Leases>;
+type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters, Leases, StartupLogFake>;
 
 fn handler_with(files: &[(&str, &str)]) -> Handler {
     CreateCluster {
@@ -134,6 +134,7 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
         workflow: Executions::default(),
         clusters: Clusters::default(),
         leases: Leases::default(),
+        startups: StartupLogFake::default(),
         lease_wait: LeaseWait {
             attempts: 200,
             pause: std::time::Duration::from_millis(1),
@@ -170,7 +171,8 @@ async fn manual_invoke_starts_a_run_with_the_rendered_profile() {
         Outcome::Started {
             profile: "tutorial".into(),
             execution_name: name.clone(),
-            execution_arn: arn(&name)
+            execution_arn: arn(&name),
+            creates_cluster_at: None,
         }
     );
     let inputs = started_inputs(&h);
@@ -839,4 +841,118 @@ async fn a_log_uri_at_the_sparkhub_bucket_root_starts_nothing() {
     );
     let h = handler_with(&[("tutorial", &own)]);
     h.handle(event("create-cluster-manual.json")).await.unwrap();
+}
+
+fn ready_by_event(ready_by: &str) -> Value {
+    json!({"profile": "tutorial", "run_id": "team-monday", "ready_by": ready_by})
+}
+
+#[tokio::test]
+async fn a_ready_by_run_without_five_startups_waits_until_the_default_lead() {
+    let h = handler();
+    // The clock says 07:00; ready by 08:00; 20 minutes default + 2 margin.
+    let outcome = h
+        .handle(ready_by_event("2026-11-25T08:00:00Z"))
+        .await
+        .unwrap();
+    let Outcome::Started {
+        creates_cluster_at,
+        execution_name,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        creates_cluster_at,
+        Some("2026-11-25T07:38:00Z".parse().unwrap())
+    );
+    let input = &started_inputs(&h)[&execution_name];
+    assert_eq!(input["start_at"], "2026-11-25T07:38:00Z");
+    let tags = input["request"]["Tags"].as_array().unwrap();
+    assert!(
+        tags.contains(&json!({"Key": "sparkhub:ready-by", "Value": "2026-11-25T08:00:00Z"})),
+        "{tags:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ready_by_run_plans_with_the_profiles_startup_p95() {
+    let h = handler();
+    let ready: jiff::Timestamp = "2026-11-20T08:00:00Z".parse().unwrap();
+    h.startups.seed(
+        "tutorial",
+        [6, 7, 7, 8, 8, 8, 9, 11]
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let ready_at = ready + jiff::SignedDuration::from_hours(24 * i as i64);
+                crate::startup::StartupSample {
+                    cluster_id: format!("j-{i}"),
+                    created_at: ready_at - jiff::SignedDuration::from_mins(*m),
+                    ready_at,
+                }
+            })
+            .collect(),
+    );
+    let outcome = h
+        .handle(ready_by_event("2026-11-25T08:00:00Z"))
+        .await
+        .unwrap();
+    let Outcome::Started {
+        creates_cluster_at, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    // p95 of eight startups is the slowest, 11 minutes; + 2.
+    assert_eq!(
+        creates_cluster_at,
+        Some("2026-11-25T07:47:00Z".parse().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn a_ready_by_schedule_wants_its_cluster_an_hour_after_it_fired() {
+    let ready_by_profile = TUTORIAL.replace(
+        "cron = \"cron(0 8 ? * MON-FRI *)\"",
+        "ready_by = \"cron(0 8 ? * MON-FRI *)\"",
+    );
+    let h = handler_with(&[("tutorial", &ready_by_profile)]);
+    let event = json!({"profile": "tutorial", "run_id": "schedule-2026-11-25T07:00:00Z", "scheduled_time": "2026-11-25T07:00:00Z"});
+    let Outcome::Started {
+        creates_cluster_at, ..
+    } = h.handle(event).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        creates_cluster_at,
+        Some("2026-11-25T07:38:00Z".parse().unwrap())
+    );
+    // A plain cron schedule's run starts when it fires.
+    let h = handler();
+    let event = json!({"profile": "tutorial", "run_id": "schedule-2026-11-25T07:00:00Z", "scheduled_time": "2026-11-25T07:00:00Z"});
+    let Outcome::Started {
+        creates_cluster_at,
+        execution_name,
+        ..
+    } = h.handle(event).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(creates_cluster_at, None);
+    assert!(
+        started_inputs(&h)[&execution_name]
+            .get("start_at")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_ready_by_that_is_not_an_instant_is_refused_saying_the_format() {
+    let h = handler();
+    let err = h.handle(ready_by_event("tomorrow 8am")).await.unwrap_err();
+    assert!(err.to_string().contains("RFC 3339"), "{err}");
+    assert!(started_inputs(&h).is_empty());
 }

@@ -3,6 +3,7 @@
 use crate::ProfileName;
 use crate::events::EventBridgeEvent;
 use crate::profile::StepSpec;
+use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -21,6 +22,13 @@ pub enum Trigger {
         profile: ProfileName,
         steps: Option<Vec<StepSpec>>,
         run_id: Option<String>,
+        /// When: the cluster must be ready by then (a person's `ready_by`,
+        /// or a `ready_by` schedule's, from its `scheduled_time`).
+        when: When,
+        /// The EventBridge event of a profile's event-pattern trigger (the
+        /// rule's input transformer passes it whole), for `{event:<path>}`
+        /// step arguments.
+        event: Option<Value>,
     },
     /// An EventBridge rule's "Scheduled Event"; the rule is named `sparkhub-<profile>`.
     Scheduled {
@@ -36,6 +44,21 @@ pub enum Trigger {
     },
 }
 
+/// When a direct run's cluster is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum When {
+    /// Now.
+    #[default]
+    Now,
+    /// Ready by this instant.
+    ReadyBy(Timestamp),
+    /// A schedule fired that was due at this instant: a `ready_by`
+    /// schedule's run is wanted ready [`READY_BY_SCHEDULE_LEAD`] later.
+    ///
+    /// [`READY_BY_SCHEDULE_LEAD`]: crate::profile::READY_BY_SCHEDULE_LEAD
+    Scheduled(Timestamp),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DirectInput {
@@ -44,6 +67,20 @@ struct DirectInput {
     steps: Option<Vec<StepSpec>>,
     #[serde(default)]
     run_id: Option<String>,
+    #[serde(default)]
+    ready_by: Option<String>,
+    #[serde(default)]
+    scheduled_time: Option<String>,
+    #[serde(default)]
+    event: Option<Value>,
+}
+
+fn instant(field: &str, text: &str) -> Result<Timestamp, CreateError> {
+    text.parse().map_err(|_| {
+        bad(format!(
+            "\"{field}\": {text:?} is not an RFC 3339 instant (like \"2026-12-07T08:00:00Z\" or \"2026-12-07T09:00:00+01:00\")"
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -62,7 +99,7 @@ struct S3Object {
     key: String,
 }
 
-const EXPECTED: &str = "expected {\"profile\": \"<name>\"} (optionally with \"steps\" and \"run_id\"), \
+const EXPECTED: &str = "expected {\"profile\": \"<name>\"} (optionally with \"steps\", \"run_id\", \"ready_by\"), \
 an EventBridge \"Scheduled Event\", or an EventBridge S3 \"Object Created\" event";
 
 fn bad(message: String) -> CreateError {
@@ -88,10 +125,29 @@ pub fn parse(event: &Value) -> Result<Trigger, CreateError> {
                 "\"run_id\" is empty; leave it out or give the run an id".into(),
             ));
         }
+        let when = match (&input.ready_by, &input.scheduled_time) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "\"ready_by\" and \"scheduled_time\" together; give the one instant the cluster must be ready by".into(),
+                ));
+            }
+            (Some(t), None) => When::ReadyBy(instant("ready_by", t)?),
+            (None, Some(t)) => When::Scheduled(instant("scheduled_time", t)?),
+            (None, None) => When::Now,
+        };
+        if let Some(event) = &input.event
+            && !event.is_object()
+        {
+            return Err(bad(
+                "\"event\" must be the EventBridge event as a JSON object".into(),
+            ));
+        }
         return Ok(Trigger::Direct {
             profile,
             steps: input.steps,
             run_id: input.run_id,
+            when,
+            event: input.event,
         });
     }
     Err(bad(format!("unrecognised event; {EXPECTED}")))
@@ -238,7 +294,9 @@ mod tests {
             Trigger::Direct {
                 profile: profile("tutorial"),
                 steps: None,
-                run_id: None
+                run_id: None,
+                when: When::Now,
+                event: None,
             }
         );
         let Trigger::Direct { run_id, .. } =

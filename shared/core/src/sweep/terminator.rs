@@ -492,6 +492,10 @@ where
             }
             let keep_alive =
                 KeepAlive::from_tag(details.tags.get(TAG_KEEP_ALIVE_UNTIL).map(String::as_str));
+            let ready_by = details
+                .tags
+                .get(crate::startup::TAG_READY_BY)
+                .and_then(|v| v.trim().parse::<Timestamp>().ok());
             let warned_at = details
                 .tags
                 .get(TAG_WARNED_AT)
@@ -503,7 +507,12 @@ where
                 state: cluster.state.clone(),
                 // Unknown creation time: treat as just created (never past a lifetime).
                 created_at: cluster.created_at.unwrap_or(now),
-                ready_at: cluster.ready_at,
+                // A ready_by run's grace period counts from ready_by: its
+                // cluster is ready early on purpose.
+                ready_at: match (cluster.ready_at, ready_by) {
+                    (Some(ready), Some(by)) => Some(ready.max(by)),
+                    (ready, _) => ready,
+                },
                 keep_alive,
                 busy_steps: steps.busy,
                 last_step_end: steps.last_ended,
