@@ -318,7 +318,9 @@ impl LocalAws {
         let url = format!("{}/moto-api/recorder/download-recording", self.endpoint);
         let text = ureq::get(&url)
             .call()
-            .and_then(|mut r| r.body_mut().read_to_string())
+            // The whole run's recording: past ureq's default 10 MiB once
+            // many tests have run against one emulator.
+            .and_then(|mut r| r.body_mut().with_config().limit(1 << 30).read_to_string())
             .unwrap_or_else(|e| panic!("downloading the emulator's recording failed: {e}"));
         text.lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())

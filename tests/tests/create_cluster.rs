@@ -398,3 +398,226 @@ async fn a_ready_by_run_waits_until_ready_by_minus_the_recorded_startup_p95() {
         .await
         .unwrap();
 }
+
+// --- warm pools and event triggers -------------------------------------------
+
+/// The retrain pipeline with a warm pool of `max` clusters.
+fn pooled(name: &str, max: u32) -> String {
+    format!(
+        "{}\n[pool]\nmax_clusters = {max}\nidle_minutes = 15\n",
+        renamed(RETRAIN, name)
+    )
+}
+
+/// An S3 Object Created event of its own for the retrain trigger.
+fn object_event(key: &str) -> Value {
+    let mut e = event("create-cluster-s3-object-created.json");
+    e["id"] = json!(unique("object"));
+    e["detail"]["object"]["key"] = json!(key);
+    e
+}
+
+/// Every cluster of the profile EMR ever made (all states): one RunJobFlow
+/// each.
+async fn every_cluster(s: &Setup, profile: &str) -> Vec<String> {
+    let name = format!("sparkhub-{profile}");
+    let mut ids = Vec::new();
+    let mut pages = s.aws.emr.list_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for c in page.unwrap().clusters() {
+            if c.name() == Some(name.as_str()) {
+                ids.push(c.id().unwrap().to_owned());
+            }
+        }
+    }
+    ids
+}
+
+/// Completes the run's steps on `cluster` one after the other as they come.
+async fn complete_steps(s: &Setup, cluster: &str, from: usize, count: usize) {
+    for n in from..from + count {
+        let step = wait_for(&format!("step {}", n + 1), || async {
+            let steps = s.aws.steps(cluster).await;
+            // In the order they were added.
+            steps.get(n).cloned()
+        })
+        .await;
+        s.aws.set_step_state(cluster, &step.id, "COMPLETED", None);
+    }
+}
+
+fn started(outcome: &Outcome) -> &str {
+    match outcome {
+        Outcome::Started { execution_arn, .. } => execution_arn,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_second_object_on_a_pooled_profile_runs_on_the_first_runs_cluster() {
+    let profile = unique("pool");
+    let s = setup(&[(&profile, pooled(&profile, 2))]).await;
+
+    let first = s
+        .handler
+        .handle(object_event("incoming/a.csv"))
+        .await
+        .unwrap();
+    let run1 = started(&first);
+    let cluster = s.aws.cluster_of(run1).await;
+    complete_steps(&s, &cluster, 0, 2).await;
+    assert_eq!(s.aws.finished(run1).await.status, "SUCCEEDED");
+    let tags = |c: aws_sdk_emr::types::Cluster| -> Vec<String> {
+        c.tags()
+            .iter()
+            .filter_map(|t| t.key().map(str::to_owned))
+            .collect()
+    };
+    let after = tags(s.aws.describe_cluster(&cluster).await);
+    assert!(
+        !after.iter().any(|k| k == "sparkhub:claimed-by"),
+        "the run released its cluster: {after:?}"
+    );
+    assert!(after.iter().any(|k| k == "sparkhub:config-hash"));
+    assert_ne!(
+        s.aws.cluster_state(&cluster).await,
+        "TERMINATED",
+        "left for the next run"
+    );
+    // EMR says WAITING once the last step is done (the emulator is told).
+    s.aws.set_cluster_state(&cluster, "WAITING", None);
+
+    let second = s
+        .handler
+        .handle(object_event("incoming/b.csv"))
+        .await
+        .unwrap();
+    let run2 = started(&second);
+    complete_steps(&s, &cluster, 2, 2).await;
+    assert_eq!(s.aws.finished(run2).await.status, "SUCCEEDED");
+
+    assert_eq!(
+        every_cluster(&s, &profile).await,
+        std::slice::from_ref(&cluster),
+        "one RunJobFlow"
+    );
+    let steps = s.aws.steps(&cluster).await;
+    let names: Vec<&str> = steps.iter().map(|st| st.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["clean", "train", "clean", "train"],
+        "both runs, in order"
+    );
+    assert_eq!(
+        steps[2].args.last().map(String::as_str),
+        Some("s3://training-data-example/incoming/b.csv"),
+        "the second run's own object"
+    );
+}
+
+#[tokio::test]
+async fn ten_objects_at_once_on_a_pool_of_two_make_at_most_two_clusters() {
+    let profile = unique("pool10");
+    let mut s = setup(&[(&profile, pooled(&profile, 2))]).await;
+    s.handler.pool_wait = sparkhub_core::create::pool::PoolWait {
+        attempts: 2,
+        pause: std::time::Duration::from_millis(300),
+    };
+    let handler = &s.handler;
+    let outcomes = futures::future::join_all(
+        (0..10).map(|i| handler.handle(object_event(&format!("incoming/{i}.csv")))),
+    )
+    .await;
+    let runs: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(Outcome::Started { execution_arn, .. }) => Some(execution_arn.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runs.len(), 2, "{outcomes:?}");
+    for o in outcomes.iter().filter(|o| o.is_err()) {
+        let e = o.as_ref().unwrap_err();
+        assert!(matches!(e, CreateError::LimitReached { .. }), "{e}");
+    }
+    for run in &runs {
+        s.aws.cluster_of(run).await;
+    }
+    assert_eq!(every_cluster(&s, &profile).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_claimed_cluster_that_ends_before_its_run_uses_it_is_replaced() {
+    let profile = unique("poolgone");
+    let s = setup(&[(&profile, pooled(&profile, 2))]).await;
+    let first = s
+        .handler
+        .handle(object_event("incoming/a.csv"))
+        .await
+        .unwrap();
+    let run1 = started(&first);
+    let warm = s.aws.cluster_of(run1).await;
+    complete_steps(&s, &warm, 0, 2).await;
+    assert_eq!(s.aws.finished(run1).await.status, "SUCCEEDED");
+    s.aws.set_cluster_state(&warm, "WAITING", None);
+
+    let second = s
+        .handler
+        .handle(object_event("incoming/b.csv"))
+        .await
+        .unwrap();
+    // Gone between the claim and the run's first look at it.
+    s.aws
+        .set_cluster_state(&warm, "TERMINATED", Some("terminated by a person"));
+    let run2 = started(&second);
+    let replacement = wait_for("a new cluster", || async {
+        every_cluster(&s, &profile)
+            .await
+            .into_iter()
+            .find(|c| *c != warm)
+    })
+    .await;
+    complete_steps(&s, &replacement, 0, 2).await;
+    let done = s.aws.finished(run2).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    let entered = s.aws.entered_states(run2).await;
+    assert!(
+        entered.iter().any(|n| n == "Claimed cluster gone"),
+        "{entered:?}"
+    );
+    assert!(
+        s.aws.steps(&warm).await.len() == 2,
+        "nothing ran on the ended cluster"
+    );
+}
+
+#[tokio::test]
+async fn a_cloudwatch_alarm_starts_a_pipeline_whose_steps_carry_the_events_values() {
+    let profile = unique("drift");
+    let text = std::fs::read_to_string(workspace_root().join("profiles/drift.toml"))
+        .unwrap()
+        .replacen("name = \"drift\"", &format!("name = \"{profile}\""), 1);
+    let s = setup(&[(&profile, text)]).await;
+    // What the generated rule's input transformer sends for the sample alarm.
+    let mut input = event("create-cluster-event-trigger.json");
+    input["profile"] = json!(profile);
+    input["run_id"] = json!(unique("event"));
+    let outcome = s.handler.handle(input.clone()).await.unwrap();
+    let run = started(&outcome);
+    let cluster = s.aws.cluster_of(run).await;
+    let step = wait_for("the step", || async {
+        s.aws.steps(&cluster).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(step.name, "retrain");
+    assert_eq!(
+        step.args[step.args.len() - 4..],
+        ["--alarm", "model-drift", "--since", "2026-12-06T09:00:00Z"]
+    );
+
+    // A value a shell would read refuses the run, naming the path.
+    input["run_id"] = json!(unique("event"));
+    input["event"]["detail"]["alarmName"] = json!("drift; rm -rf /");
+    let e = s.handler.handle(input).await.unwrap_err();
+    assert!(e.to_string().contains("detail.alarmName"), "{e}");
+}

@@ -397,6 +397,26 @@ impl Emr {
 }
 
 impl ClusterDirectory for Emr {
+    /// One AddTags of the claim's two tags.
+    async fn claim(
+        &self,
+        cluster_id: &str,
+        execution: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), AwsError> {
+        use sparkhub_core::create::pool::{TAG_CLAIMED_AT, TAG_CLAIMED_BY};
+        let tag = |k: &str, v: String| aws_sdk_emr::types::Tag::builder().key(k).value(v).build();
+        self.client
+            .add_tags()
+            .resource_id(cluster_id)
+            .tags(tag(TAG_CLAIMED_BY, execution.to_owned()))
+            .tags(tag(TAG_CLAIMED_AT, at.to_string()))
+            .send()
+            .await
+            .map_err(|e| aws_error("EMR AddTags", e))?;
+        Ok(())
+    }
+
     async fn active_clusters(&self, name: &str) -> Result<Vec<Cluster>, AwsError> {
         // ListClusters carries names but no tags; DescribeCluster has the
         // tags, so only the clusters with the name are described (the tags

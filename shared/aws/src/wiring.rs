@@ -31,6 +31,7 @@ pub fn create_cluster(config: create::Config, aws: &aws_config::SdkConfig) -> Aw
         startups: bucket.clone(),
         leases: bucket,
         lease_wait: create::handler::LeaseWait::default(),
+        pool_wait: create::pool::PoolWait::default(),
         workflow: StepFunctions::new(aws_sdk_sfn::Client::new(aws), &config.state_machine_arn),
         clusters: Emr::new(aws_sdk_emr::Client::new(aws))
             .with_max_in_flight(config.max_concurrency),

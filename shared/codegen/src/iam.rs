@@ -164,6 +164,28 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
                 context: &[],
                 why: "read an active cluster's tags (any cluster, sparkhub's or not)",
             },
+            Call {
+                operation: "add_tags",
+                action: "elasticmapreduce:AddTags",
+                resource: CLUSTER,
+                context: &[
+                    ("aws:ResourceTag/sparkhub:managed", "true"),
+                    ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+                    ("aws:TagKeys", sparkhub_core::create::pool::TAG_CLAIMED_BY),
+                ],
+                why: "a pooled run claims a waiting cluster of its pool (sparkhub:claimed-by)",
+            },
+            Call {
+                operation: "add_tags",
+                action: "elasticmapreduce:AddTags",
+                resource: CLUSTER,
+                context: &[
+                    ("aws:ResourceTag/sparkhub:managed", "true"),
+                    ("elasticmapreduce:ResourceTag/sparkhub:managed", "true"),
+                    ("aws:TagKeys", sparkhub_core::create::pool::TAG_CLAIMED_AT),
+                ],
+                why: "a pooled run claims a waiting cluster of its pool (sparkhub:claimed-at)",
+            },
         ],
     ),
     (

@@ -42,6 +42,10 @@ pub const NODE_ROLES_BEGIN: &str =
     "  # BEGIN generated node roles (make generate; from profiles/*.toml)";
 pub const NODE_ROLES_END: &str = "  # END generated node roles";
 
+pub const EVENT_RULES_BEGIN: &str =
+    "  # BEGIN generated event rules (make generate; from profiles/*.toml)";
+pub const EVENT_RULES_END: &str = "  # END generated event rules";
+
 pub const SUBSCRIPTIONS_BEGIN: &str =
     "  # BEGIN generated e-mail subscriptions (make generate; from profiles/*.toml)";
 pub const SUBSCRIPTIONS_END: &str = "  # END generated e-mail subscriptions";
@@ -152,6 +156,69 @@ pub fn schedule_resources(profiles: &[Profile]) -> String {
                 }
             }),
         ));
+    }
+    out
+}
+
+/// One EventBridge rule per `[[event_triggers]]` of a profile, targeting
+/// create-cluster with `{"profile": ..., "run_id": "event-<event id>",
+/// "event": <the whole event>}` (the input transformer's predefined
+/// `aws.events.event.json`, the full event with its detail, usable only as a
+/// JSON value:
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html>),
+/// and the permission for that rule to invoke it. The event id makes a
+/// redelivered event the same run.
+pub fn event_rule_resources(profiles: &[Profile]) -> String {
+    let mut out = String::new();
+    for profile in profiles {
+        let name = profile.name.as_str();
+        for (i, trigger) in profile.event_triggers.iter().enumerate() {
+            let id = format!("EventRule{}{}", camel(name), i + 1);
+            // Keys sorted by the map, whatever serde_json's features; the
+            // event goes in where the placeholder string was (a profile's
+            // name is letters, digits and dashes).
+            let template: BTreeMap<&str, Value> = BTreeMap::from([
+                ("profile", json!(name)),
+                ("run_id", json!("event-<id>")),
+                ("event", json!("__EVENT__")),
+            ]);
+            let template = serde_json::to_string(&template)
+                .expect("a map of strings serializes")
+                .replace("\"__EVENT__\"", "<aws.events.event.json>");
+            out.push_str(&resource(
+                &id,
+                &json!({
+                    "Type": "AWS::Events::Rule",
+                    "Properties": {
+                        "Description": format!("sparkhub: {} events start a run of profile {name}", trigger.detail_type),
+                        "EventPattern": trigger.pattern(),
+                        "State": "ENABLED",
+                        "Targets": [{
+                            "Id": "create-cluster",
+                            "Arn": {"Fn::GetAtt": ["CreateClusterFunction", "Arn"]},
+                            "InputTransformer": {
+                                "InputPathsMap": {"id": "$.id"},
+                                "InputTemplate": template
+                            },
+                            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredTriggers", "Arn"]}}
+                        }]
+                    }
+                }),
+            ));
+            out.push_str(&resource(
+                &format!("{id}Permission"),
+                &json!({
+                    "Type": "AWS::Lambda::Permission",
+                    "Properties": {
+                        "Action": "lambda:InvokeFunction",
+                        "FunctionName": {"Ref": "CreateClusterFunction"},
+                        "Principal": "events.amazonaws.com",
+                        "SourceArn": {"Fn::GetAtt": [id, "Arn"]}
+                    }
+                }),
+            ));
+        }
     }
     out
 }
@@ -565,6 +632,14 @@ pub fn generated_template(template: &str, profiles: &[Profile]) -> Result<String
             )
         })
         .and_then(|t| with_section(&t, SUBSCRIPTIONS_BEGIN, SUBSCRIPTIONS_END, &subscriptions))
+        .and_then(|t| {
+            with_section(
+                &t,
+                EVENT_RULES_BEGIN,
+                EVENT_RULES_END,
+                &event_rule_resources(profiles),
+            )
+        })
         .ok_or_else(|| "infra/template.yaml lacks the generated-section markers".to_string())
 }
 
@@ -642,6 +717,57 @@ mod tests {
             "a delivery that fails after its retries is kept"
         );
         assert_eq!(schedule_logical_id("ml-retrain-2"), "ScheduleMlRetrain2");
+    }
+
+    /// A profile's event trigger becomes a rule with its pattern whose
+    /// target gets the whole event and the event id as the run's, and the
+    /// permission for that rule (no other) to invoke create-cluster.
+    #[test]
+    fn an_event_trigger_becomes_a_rule_passing_the_whole_event() {
+        let profiles = repo_profiles();
+        let section = parse_section(&event_rule_resources(&profiles));
+        let ids: Vec<&str> = section.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["EventRuleDrift1", "EventRuleDrift1Permission"]);
+        let rule = &section[0].1["Properties"];
+        assert_eq!(
+            rule["EventPattern"],
+            json!({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "detail": {"alarmName": ["model-drift"], "state": {"value": ["ALARM"]}}})
+        );
+        let target = &rule["Targets"][0];
+        assert_eq!(
+            target["InputTransformer"]["InputPathsMap"],
+            json!({"id": "$.id"})
+        );
+        assert_eq!(
+            target["InputTransformer"]["InputTemplate"],
+            r#"{"event":<aws.events.event.json>,"profile":"drift","run_id":"event-<id>"}"#
+        );
+        // What EventBridge sends, with a sample event put in, is what
+        // create-cluster reads.
+        let alarm = std::fs::read_to_string(
+            crate::golden::workspace_root().join("events/cloudwatch-alarm-state-change.json"),
+        )
+        .unwrap();
+        let sent = target["InputTransformer"]["InputTemplate"]
+            .as_str()
+            .unwrap()
+            .replace("<aws.events.event.json>", &alarm)
+            .replace("<id>", "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92");
+        let sent: Value = serde_json::from_str(&sent).unwrap();
+        let sample: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                crate::golden::workspace_root().join("events/create-cluster-event-trigger.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sent, sample);
+        let permission = &section[1].1["Properties"];
+        assert_eq!(
+            permission["SourceArn"],
+            json!({"Fn::GetAtt": ["EventRuleDrift1", "Arn"]})
+        );
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
     }
 
     /// A ready_by schedule fires an hour before the people arrive and tells
@@ -797,7 +923,11 @@ mod tests {
         let baseline = parse_section(&node_role_resources(&profiles));
         let mut bent = profiles.clone();
         let payload = "x\"\n          - Effect: Allow\n            Action: \"*\"\n            Resource: \"*\"\n";
-        bent[1].log_uri = Some(S3Uri::new("b-1", payload));
+        let tutorial = bent
+            .iter_mut()
+            .find(|p| p.name.as_str() == "tutorial")
+            .unwrap();
+        tutorial.log_uri = Some(S3Uri::new("b-1", payload));
         let generated = parse_section(&node_role_resources(&bent));
         assert_eq!(generated.len(), baseline.len());
         for ((id, a), (_, b)) in baseline.iter().zip(&generated) {
@@ -842,6 +972,7 @@ mod tests {
             assert_eq!(
                 names,
                 [
+                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${EmrInstanceRolePrefix}-drift",
                     "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${EmrInstanceRolePrefix}-retrain",
                     "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${EmrInstanceRolePrefix}-tutorial"
                 ],

@@ -286,6 +286,11 @@ pub enum KeepReason {
         profile: String,
         trouble: ProfileTrouble,
     },
+    /// A run of its warm pool claimed it less than
+    /// [`crate::create::pool::CLAIM_HOLD`] ago.
+    Claimed {
+        until: Timestamp,
+    },
     /// Listed, but EMR no longer knows it when asked for its details.
     Gone,
     /// Its details or steps could not be read in this sweep.
@@ -337,6 +342,7 @@ impl KeepReason {
             Self::ActivityMetricGap => "activity_metric_gap",
             Self::Warned { .. } => "warned",
             Self::ProfileUnusable { .. } => "profile_unusable",
+            Self::Claimed { .. } => "claimed",
             Self::Gone => "gone",
             Self::NotInspected => "error",
         }
@@ -378,6 +384,10 @@ impl fmt::Display for KeepReason {
             Self::ProfileUnusable { profile, trouble } => write!(
                 f,
                 "its profile {profile:?} {trouble}; kept until the profile is fixed"
+            ),
+            Self::Claimed { until } => write!(
+                f,
+                "a run of its pool claimed it (held until {until} for its first step)"
             ),
             Self::Gone => write!(f, "EMR no longer knows the cluster"),
             Self::NotInspected => write!(f, "could not inspect the cluster"),

@@ -203,6 +203,15 @@ pub trait ClusterDirectory {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Vec<Cluster>, AwsError>> + Send;
+    /// Marks a waiting cluster of a warm pool as held by `execution` from
+    /// `at` (`AddTags` of `sparkhub:claimed-by` and `sparkhub:claimed-at`;
+    /// see `crate::create::pool`).
+    fn claim(
+        &self,
+        cluster_id: &str,
+        execution: &str,
+        at: jiff::Timestamp,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// One step of a cluster.

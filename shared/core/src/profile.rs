@@ -90,6 +90,92 @@ pub struct RawProfile {
     /// [`DEFAULT_PIPELINE_LIMIT`] for pipelines.
     #[serde(default)]
     pub max_active_clusters: Option<u32>,
+    /// A warm pool: a pipeline run takes a waiting cluster of the profile
+    /// instead of creating one, and leaves it for the next run.
+    #[serde(default)]
+    pub pool: Option<Pool>,
+    /// EventBridge events (other than S3's) that start a run.
+    #[serde(default)]
+    pub event_triggers: Vec<EventTrigger>,
+}
+
+/// `[pool]`: how many clusters a pipeline profile keeps warm and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Pool {
+    /// At most this many clusters of the profile, running a run or waiting
+    /// for one; runs beyond them wait for one to be free.
+    #[serde(default = "default_pool_clusters")]
+    pub max_clusters: u32,
+    /// A cluster with no run for this long is terminated by the idle sweep.
+    #[serde(default = "default_pool_idle")]
+    pub idle_minutes: u32,
+}
+
+fn default_pool_clusters() -> u32 {
+    2
+}
+fn default_pool_idle() -> u32 {
+    15
+}
+
+/// An EventBridge event pattern that starts a run: the event's `source`,
+/// its `detail-type`, and optionally a pattern over its `detail` (JSON, as
+/// EventBridge writes patterns).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct EventTrigger {
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub detail_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl EventTrigger {
+    /// The rule's event pattern.
+    pub fn pattern(&self) -> serde_json::Value {
+        let mut pattern = serde_json::json!({
+            "source": [self.source],
+            "detail-type": [self.detail_type],
+        });
+        if let Ok(detail) = serde_json::from_str::<serde_json::Value>(&self.detail) {
+            pattern["detail"] = detail;
+        }
+        pattern
+    }
+}
+
+/// `{event:<path>}` in a step argument: the value at `path` (dot-separated
+/// keys or array indices) of the event that started the run.
+pub const EVENT_PLACEHOLDER_PREFIX: &str = "{event:";
+
+/// The path of a whole `{event:<path>}` argument, if `arg` is one.
+pub fn event_path(arg: &str) -> Option<&str> {
+    arg.strip_prefix(EVENT_PLACEHOLDER_PREFIX)?
+        .strip_suffix('}')
+}
+
+fn is_event_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
+/// Whether `pattern` is an EventBridge pattern over a detail: an object
+/// whose values are arrays (the values to match) or such objects.
+fn is_detail_pattern(pattern: &serde_json::Value) -> bool {
+    match pattern {
+        serde_json::Value::Object(fields) => fields.values().all(|v| match v {
+            serde_json::Value::Array(values) => !values.is_empty(),
+            serde_json::Value::Object(_) => is_detail_pattern(v),
+            _ => false,
+        }),
+        _ => false,
+    }
 }
 
 /// A validated cluster profile (see [`RawProfile`] for what each key means):
@@ -117,6 +203,8 @@ pub struct Profile {
     pub steps: Vec<StepSpec>,
     pub triggers: Vec<Trigger>,
     pub max_active_clusters: Option<u32>,
+    pub pool: Option<Pool>,
+    pub event_triggers: Vec<EventTrigger>,
 }
 
 /// New objects in `bucket` whose key starts with `prefix` (and ends with
@@ -605,10 +693,27 @@ impl Profile {
 
     /// How many active clusters (and starting runs) of this profile may exist at once.
     pub fn active_cluster_limit(&self) -> u32 {
+        if let Some(pool) = &self.pool {
+            return pool.max_clusters;
+        }
         match (self.max_active_clusters, self.kind) {
             (Some(n), _) => n,
             (None, ProfileKind::Interactive) => 1,
             (None, ProfileKind::Pipeline) => DEFAULT_PIPELINE_LIMIT,
+        }
+    }
+
+    /// The idle rules the sweep applies: the profile's, except that a
+    /// pooled cluster is idle after `[pool] idle_minutes` without a run,
+    /// and nobody is warned (a pool has no people on it).
+    pub fn idle_policy(&self) -> IdlePolicy {
+        match &self.pool {
+            None => self.idle.clone(),
+            Some(pool) => IdlePolicy {
+                timeout_minutes: pool.idle_minutes,
+                warn_minutes: 0,
+                ..self.idle.clone()
+            },
         }
     }
 
@@ -1231,6 +1336,98 @@ impl RawProfile {
                 "0 would never start a cluster; use 1 or more, or leave it out".into(),
             );
         }
+        if let Some(pool) = &self.pool {
+            if self.kind != ProfileKind::Pipeline {
+                err(
+                    "pool",
+                    "only a pipeline profile's runs share clusters; an interactive cluster already stays up until idle".into(),
+                );
+            }
+            if !(1..=20).contains(&pool.max_clusters) {
+                err(
+                    "pool.max_clusters",
+                    format!("{} is out of range (1 to 20 clusters)", pool.max_clusters),
+                );
+            }
+            if !(5..=1_440).contains(&pool.idle_minutes) {
+                err(
+                    "pool.idle_minutes",
+                    format!("{} is out of range (5 to 1440 minutes)", pool.idle_minutes),
+                );
+            }
+            if self.max_active_clusters.is_some() {
+                err(
+                    "max_active_clusters",
+                    "a pooled profile's limit is [pool] max_clusters; remove max_active_clusters"
+                        .into(),
+                );
+            }
+        }
+        for (i, trigger) in self.event_triggers.iter().enumerate() {
+            for (part, value) in [
+                ("source", &trigger.source),
+                ("detail_type", &trigger.detail_type),
+            ] {
+                if value.trim().is_empty() || value.chars().count() > 256 {
+                    err(
+                        &format!("event_triggers[{i}].{part}"),
+                        "1 to 256 characters, as the event names it (like \"aws.cloudwatch\" and \"CloudWatch Alarm State Change\")".into(),
+                    );
+                }
+            }
+            if trigger.source == "aws.s3" {
+                err(
+                    &format!("event_triggers[{i}].source"),
+                    "new S3 objects start runs through [[triggers]] (bucket, prefix, suffix)"
+                        .into(),
+                );
+            }
+            if !trigger.detail.is_empty() {
+                match serde_json::from_str::<serde_json::Value>(&trigger.detail) {
+                    Ok(pattern) if is_detail_pattern(&pattern) => {}
+                    _ => err(
+                        &format!("event_triggers[{i}].detail"),
+                        format!(
+                            "{:?} is not an EventBridge pattern over the event's detail: a JSON object whose values are lists of values to match or such objects, like '{{\"state\": {{\"value\": [\"ALARM\"]}}}}'",
+                            trigger.detail
+                        ),
+                    ),
+                }
+            }
+        }
+        if !self.event_triggers.is_empty() && self.steps.is_empty() {
+            err(
+                "event_triggers",
+                "a triggered run needs steps ([[steps]])".into(),
+            );
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            for (j, arg) in step.args.iter().enumerate() {
+                let field = format!("steps[{i}].args[{j}]");
+                match event_path(arg) {
+                    Some(path) if !is_event_path(path) => err(
+                        &field,
+                        format!(
+                            "{arg:?}: an event path is keys or list indices joined by dots, like {{event:detail.alarmName}}"
+                        ),
+                    ),
+                    Some(_) if self.event_triggers.is_empty() => err(
+                        &field,
+                        format!(
+                            "{arg:?} takes a value from the event that started the run, but the profile has no [[event_triggers]]"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None if arg.contains(EVENT_PLACEHOLDER_PREFIX) => err(
+                        &field,
+                        format!(
+                            "{arg:?}: {{event:...}} may only be a whole argument, never part of one"
+                        ),
+                    ),
+                    None => {}
+                }
+            }
+        }
 
         match name {
             Some(name) if errors.is_empty() => Ok(Profile {
@@ -1253,6 +1450,8 @@ impl RawProfile {
                 steps: self.steps.clone(),
                 triggers: self.triggers.clone(),
                 max_active_clusters: self.max_active_clusters,
+                pool: self.pool.clone(),
+                event_triggers: self.event_triggers.clone(),
             }),
             _ => Err(ValidationErrors(errors)),
         }

@@ -1293,6 +1293,13 @@ action_on_failure = "CONTINUE"
 bucket = "in-1"
 prefix = "p/"
 suffix = ".csv"
+[pool]
+max_clusters = 2
+idle_minutes = 15
+[[event_triggers]]
+source = "aws.cloudwatch"
+detail_type = "CloudWatch Alarm State Change"
+detail = '{"state": {"value": ["ALARM"]}}'
 "#;
     let raw = RawProfile::from_toml(full).unwrap();
     let mut model = Vec::new();
@@ -1317,6 +1324,10 @@ timezone = "UTC"
 name = "s"
 [[triggers]]
 bucket = "in-1"
+[pool]
+[[event_triggers]]
+source = "aws.cloudwatch"
+detail_type = "x"
 "#;
     let filled = toml::Value::try_from(RawProfile::from_toml(minimal).unwrap()).unwrap();
     for key in KEYS {
@@ -1615,4 +1626,86 @@ fn a_ready_by_is_a_key_of_a_profiles_text() {
         p.schedule.unwrap().fire_expression().unwrap(),
         "cron(0 8 ? * MON-FRI *)"
     );
+}
+
+#[test]
+fn a_pool_belongs_to_a_pipeline_and_replaces_max_active_clusters() {
+    let pooled = format!("{RETRAIN}\n[pool]\nmax_clusters = 3\nidle_minutes = 20\n");
+    let p = Profile::parse(&pooled).unwrap();
+    assert_eq!(p.active_cluster_limit(), 3);
+    let idle = p.idle_policy();
+    assert_eq!((idle.timeout_minutes, idle.warn_minutes), (20, 0));
+    assert_eq!(idle.max_lifetime_hours, p.idle.max_lifetime_hours);
+
+    let mut raw = tutorial();
+    raw.pool = Some(Pool {
+        max_clusters: 0,
+        idle_minutes: 2,
+    });
+    raw.max_active_clusters = Some(1);
+    let f = fields(&raw);
+    for field in [
+        "pool",
+        "pool.max_clusters",
+        "pool.idle_minutes",
+        "max_active_clusters",
+    ] {
+        assert!(f.contains(&field.to_owned()), "{field}: {f:?}");
+    }
+}
+
+#[test]
+fn event_triggers_and_event_arguments_are_checked() {
+    let with = |trigger: &str, arg: &str| {
+        format!(
+            "{}\n[[event_triggers]]\n{trigger}\n",
+            RETRAIN.replace("\"{object}\"]", &format!("\"{arg}\"]"))
+        )
+    };
+    let ok = with(
+        "source = \"aws.cloudwatch\"\ndetail_type = \"CloudWatch Alarm State Change\"\ndetail = '{\"state\": {\"value\": [\"ALARM\"]}}'",
+        "{event:detail.alarmName}",
+    );
+    let p = Profile::parse(&ok).unwrap();
+    assert_eq!(
+        p.event_triggers[0].pattern(),
+        serde_json::json!({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "detail": {"state": {"value": ["ALARM"]}}})
+    );
+    for (text, field) in [
+        (
+            with(
+                "source = \"aws.cloudwatch\"\ndetail_type = \"x\"\ndetail = '{\"state\": \"ALARM\"}'",
+                "{event:detail.a}",
+            ),
+            "event_triggers[0].detail",
+        ),
+        (
+            with(
+                "source = \"aws.s3\"\ndetail_type = \"Object Created\"",
+                "{event:detail.a}",
+            ),
+            "event_triggers[0].source",
+        ),
+        (
+            with("source = \"\"\ndetail_type = \"x\"", "{event:detail.a}"),
+            "event_triggers[0].source",
+        ),
+        (
+            with("source = \"a\"\ndetail_type = \"x\"", "{event:detail..a}"),
+            "steps[0].args[4]",
+        ),
+        (
+            with(
+                "source = \"a\"\ndetail_type = \"x\"",
+                "--name={event:detail.a}",
+            ),
+            "steps[0].args[4]",
+        ),
+    ] {
+        let e = Profile::parse(&text).unwrap_err();
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    // An event argument without an event trigger.
+    let e = Profile::parse(&RETRAIN.replace("\"{object}\"]", "\"{event:detail.a}\"]")).unwrap_err();
+    assert!(e.to_string().contains("no [[event_triggers]]"), "{e}");
 }

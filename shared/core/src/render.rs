@@ -215,6 +215,27 @@ pub struct WorkflowInput {
     /// cluster (see [`crate::startup`]).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub start_at: Option<jiff::Timestamp>,
+    /// A run of a pooled profile: it leaves its cluster up and releases it
+    /// at the end instead of terminating it (see `crate::create::pool`).
+    /// Written only when true: the workflow's choices ask whether it is
+    /// there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
+    /// The run claimed the waiting cluster in `cluster` instead of creating
+    /// one; written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claimed: bool,
+    /// The claimed cluster (`{"ClusterId": ...}`, where the workflow keeps
+    /// a cluster it created).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster: Option<ClaimedCluster>,
+}
+
+/// A cluster a run claimed, as the workflow's `$.cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedCluster {
+    #[serde(rename = "ClusterId")]
+    pub cluster_id: String,
 }
 
 /// Everything one run of a profile needs: the scripts to upload and the
@@ -241,6 +262,9 @@ pub struct RunOptions {
     pub topic_arn: Option<String>,
     /// Seconds between polls; 30 when absent.
     pub poll_seconds: Option<u32>,
+    /// The values of the `{event:<path>}` arguments, by path, from the
+    /// event that started the run (checked by create-cluster).
+    pub event_values: BTreeMap<String, String>,
 }
 
 /// Renders the scripts and the RunJobFlow request for a validated profile.
@@ -252,9 +276,10 @@ pub fn plan(profile: &Profile, deployment: &Deployment, run: &RunOptions) -> Clu
         .as_deref()
         .unwrap_or(&profile.steps)
         .iter()
-        .map(|step| step_config(step, run.object.as_ref()))
+        .map(|step| step_config(step, run.object.as_ref(), &run.event_values))
         .collect::<Vec<_>>();
-    let terminate_when_done = profile.kind == ProfileKind::Pipeline;
+    let pooled = profile.pool.is_some();
+    let terminate_when_done = profile.kind == ProfileKind::Pipeline && !pooled;
     ClusterPlan {
         scripts,
         input: WorkflowInput {
@@ -266,6 +291,9 @@ pub fn plan(profile: &Profile, deployment: &Deployment, run: &RunOptions) -> Clu
             poll_seconds: run.poll_seconds.unwrap_or(30),
             topic_arn: run.topic_arn.clone(),
             start_at: None,
+            pooled,
+            claimed: false,
+            cluster: None,
         },
     }
 }
@@ -387,7 +415,11 @@ fn fleet(name: &str, kind: &str, fleet: &Fleet) -> InstanceFleet {
 
 /// An EMR step from a profile step; `{object}` in the arguments becomes the
 /// triggering object's URI when there is one.
-pub fn step_config(step: &StepSpec, object: Option<&S3Uri>) -> StepConfig {
+pub fn step_config(
+    step: &StepSpec,
+    object: Option<&S3Uri>,
+    event_values: &BTreeMap<String, String>,
+) -> StepConfig {
     let object = object.map(S3Uri::to_string);
     StepConfig {
         name: step.name.clone(),
@@ -397,9 +429,16 @@ pub fn step_config(step: &StepSpec, object: Option<&S3Uri>) -> StepConfig {
             args: step
                 .args
                 .iter()
-                .map(|arg| match &object {
-                    Some(uri) => arg.replace(OBJECT_PLACEHOLDER, uri),
-                    None => arg.clone(),
+                .map(|arg| {
+                    if let Some(value) =
+                        crate::profile::event_path(arg).and_then(|p| event_values.get(p))
+                    {
+                        return value.clone();
+                    }
+                    match &object {
+                        Some(uri) => arg.replace(OBJECT_PLACEHOLDER, uri),
+                        None => arg.clone(),
+                    }
                 })
                 .collect(),
         },

@@ -2,13 +2,15 @@
 //! profile arrives in the execution input ([`crate::render::WorkflowInput`]).
 //!
 //! ```text
+//! Claimed cluster? ─ claimed ─► Wait for cluster (a pooled run's waiting cluster; if it ended: Claimed cluster gone ─► Create cluster)
+//!                  ─ otherwise ─► Start later?
 //! Start later? ─ start_at ─► Wait to start ─► Create cluster;  otherwise ─► Create cluster
 //! Create cluster ─► Wait for cluster ─► Describe cluster ─► Cluster ready? ─┬─ starting ─► Wait for cluster
 //!                                                                           ├─ ended ─────► Cluster did not start ─► Run failed
 //!                                                                           └─ ready ─────► Notify? ─► (Notify ready) ─► Any steps?
 //! Any steps? ─ yes ─► Run steps (Map, one at a time: Add step ─► Wait ─► Describe step ─► Step done?)
 //!            ─ no ──► Terminate when done?
-//! Terminate when done? ─ yes ─► Terminate cluster ─► Done      ─ no ─► Done
+//! Terminate when done? ─ yes ─► Terminate cluster ─► Done      ─ pooled ─► Release cluster ─► Done      ─ no ─► Done
 //! any failure once the cluster exists ─► Terminate after failure ─► Run failed
 //! ```
 //!
@@ -83,6 +85,9 @@ pub const ENDED_STATES: &[&str] = &["TERMINATING", "TERMINATED", "TERMINATED_WIT
 pub const FAILED_STEP_STATES: &[&str] = &["FAILED", "CANCELLED", "INTERRUPTED", "CANCEL_PENDING"];
 
 // State names, shared between the definition and the tests that read histories.
+pub const CLAIMED_CLUSTER: &str = "Claimed cluster?";
+pub const CLAIMED_CLUSTER_GONE: &str = "Claimed cluster gone";
+pub const RELEASE_CLUSTER: &str = "Release cluster";
 pub const START_LATER: &str = "Start later?";
 pub const WAIT_TO_START: &str = "Wait to start";
 pub const CREATE_CLUSTER: &str = "Create cluster";
@@ -170,6 +175,50 @@ pub fn cluster_workflow() -> StateMachine {
     };
 
     add(
+        CLAIMED_CLUSTER,
+        State::Choice(Choice {
+            comment: Some(
+                "A pooled run that claimed a waiting cluster looks at it instead of creating one."
+                    .into(),
+            ),
+            choices: vec![ChoiceRule {
+                condition: Condition::is_present("$.claimed"),
+                next: WAIT_FOR_CLUSTER.into(),
+            }],
+            default: START_LATER.into(),
+        }),
+    );
+    add(
+        CLAIMED_CLUSTER_GONE,
+        State::Pass(Pass {
+            comment: Some("The claimed cluster ended before the run used it: create one with the same request (once).".into()),
+            parameters: Some(json!({
+                "ClusterId.$": "$.cluster.ClusterId",
+                "State.$": "$.cluster.Described.Status.State"
+            })),
+            result_path: ResultPath::at("$.claim_lost"),
+            transition: Transition::next(CREATE_CLUSTER),
+        }),
+    );
+    add(
+        RELEASE_CLUSTER,
+        State::Task(Task {
+            comment: Some("A pooled run leaves its cluster up for the next run and gives up its claim; a failed release is no failure (the claim dies with the execution).".into()),
+            retry: retry_safe(),
+            catch: catch_all("$.release_error", DONE),
+            ..task(
+                &format!("{EMR}removeTags"),
+                json!({
+                    "ResourceId.$": "$.cluster.ClusterId",
+                    "TagKeys": [crate::create::pool::TAG_CLAIMED_BY, crate::create::pool::TAG_CLAIMED_AT]
+                }),
+                None,
+                ResultPath::Discard,
+                Transition::next(DONE),
+            )
+        }),
+    );
+    add(
         START_LATER,
         State::Choice(Choice {
             comment: Some(
@@ -241,6 +290,18 @@ pub fn cluster_workflow() -> StateMachine {
         State::Choice(Choice {
             comment: None,
             choices: vec![
+                ChoiceRule {
+                    condition: Condition::And {
+                        and: vec![
+                            Condition::string_in(CLUSTER_STATE, ENDED_STATES),
+                            Condition::is_present("$.claimed"),
+                            Condition::Not {
+                                not: Box::new(Condition::is_present("$.claim_lost")),
+                            },
+                        ],
+                    },
+                    next: CLAIMED_CLUSTER_GONE.into(),
+                },
                 ChoiceRule {
                     condition: Condition::string_in(CLUSTER_STATE, READY_STATES),
                     next: NOTIFY_WANTED.into(),
@@ -330,10 +391,16 @@ pub fn cluster_workflow() -> StateMachine {
         TERMINATE_WHEN_DONE,
         State::Choice(Choice {
             comment: None,
-            choices: vec![ChoiceRule {
-                condition: Condition::boolean_equals("$.terminate_when_done", true),
-                next: TERMINATE_CLUSTER.into(),
-            }],
+            choices: vec![
+                ChoiceRule {
+                    condition: Condition::boolean_equals("$.terminate_when_done", true),
+                    next: TERMINATE_CLUSTER.into(),
+                },
+                ChoiceRule {
+                    condition: Condition::is_present("$.pooled"),
+                    next: RELEASE_CLUSTER.into(),
+                },
+            ],
             default: DONE.into(),
         }),
     );
@@ -378,7 +445,7 @@ pub fn cluster_workflow() -> StateMachine {
 
     StateMachine {
         comment: Some("sparkhub cluster run: create an EMR cluster, wait until it is ready, run pipeline steps, terminate when done or on failure.".into()),
-        start_at: START_LATER.into(),
+        start_at: CLAIMED_CLUSTER.into(),
         states,
     }
 }

@@ -81,6 +81,10 @@ fn every_failure_after_the_cluster_exists_terminates_it() {
                 "notification failure is not fatal"
             ),
             TERMINATE_AFTER_FAILURE | TERMINATE_CLUSTER => assert_eq!(catches[0].next, RUN_FAILED),
+            RELEASE_CLUSTER => assert_eq!(
+                catches[0].next, DONE,
+                "a failed release leaves the cluster up, its claim dies with the run"
+            ),
             _ => assert_eq!(
                 catches.first().map(|c| c.next.as_str()),
                 Some(TERMINATE_AFTER_FAILURE),

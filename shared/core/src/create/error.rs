@@ -3,7 +3,6 @@
 
 use crate::errors::Failure;
 use crate::loading::ProfileError;
-use crate::names::S3Uri;
 use crate::ports::AwsError;
 
 use crate::create::object_key::KeyError;
@@ -58,9 +57,16 @@ pub enum CreateError {
     /// an error, not a quiet skip, so that Lambda retries the event and then
     /// keeps it in the failed-invocations queue, where it can be sent again.
     #[error(
-        "{object} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
+        "{run} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
     )]
-    LimitReached { object: S3Uri, reason: String },
+    LimitReached { run: String, reason: String },
+    /// A `{event:<path>}` step argument the event cannot fill safely.
+    #[error("step {step:?}: {{event:{path}}}: {reason}; the run was not started")]
+    UnsafeEventValue {
+        step: String,
+        path: String,
+        reason: String,
+    },
     #[error(
         "profile {profile}: {} lie(s) in the sparkhub bucket {bucket}, which holds every profile's scripts, leases, history, logs and notebooks; its nodes (and every notebook user on them) would reach them. Leave log_uri unset (logs go to s3://{bucket}/logs/{profile}/) and keep [access] and [[triggers]] in other buckets. The run was not started",
         .locations.iter().map(|(field, uri)| format!("{field} = {uri}")).collect::<Vec<_>>().join(", ")
@@ -109,6 +115,7 @@ impl Failure for CreateError {
             Self::NoMatchingTrigger { .. } => "sparkhub.NoMatchingTrigger",
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",
+            Self::UnsafeEventValue { .. } => "sparkhub.UnsafeEventValue",
             Self::Busy { .. } | Self::StartTimedOut { .. } => "sparkhub.Retryable",
             Self::LimitReached { .. } => "sparkhub.LimitReached",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",

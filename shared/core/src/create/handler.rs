@@ -1,5 +1,6 @@
 //! The create-cluster handler: event → profile → plan → scripts → execution.
 
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use crate::ports::{
     ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, StartupHistory, Workflow,
 };
 use crate::profile::RawProfile;
-use crate::render::{self, Deployment, RunOptions, Tag};
+use crate::render::{self, ClaimedCluster, Deployment, RunOptions, Tag, WorkflowInput};
 use crate::settings::Settings;
 use crate::startup::{self, Lead, Startups, TAG_READY_BY};
 use crate::{Profile, ProfileName, S3Uri};
@@ -18,10 +19,12 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::create::error::CreateError;
+use crate::create::event_args;
 use crate::create::limit::{
     self, Attempt, LEASE_MARGIN, Lease, TAG_EXECUTION, active_runs, lease_key,
 };
 use crate::create::matching;
+use crate::create::pool::{self, PoolWait};
 use crate::create::trigger::{self, Trigger, When, execution_name};
 
 pub use crate::profile::DEFAULT_PIPELINE_LIMIT;
@@ -150,6 +153,8 @@ pub struct CreateCluster<P, S, W, C, L, H> {
     /// The per-profile leases that serialise starts (see `crate::create::limit`).
     pub leases: L,
     pub lease_wait: LeaseWait,
+    /// How long a pooled run waits for a cluster of its pool to be free.
+    pub pool_wait: PoolWait,
     /// The clock, injected so tests are deterministic.
     pub now: fn() -> Timestamp,
     /// Waiting for a lease: the runtime's timer, injected so the core needs
@@ -164,6 +169,8 @@ struct Run {
     object: Option<S3Uri>,
     /// The cluster must be ready by then.
     ready_by: Option<Timestamp>,
+    /// The EventBridge event of an event-pattern trigger.
+    event: Option<Value>,
 }
 
 impl<P, S, W, C, L, H> CreateCluster<P, S, W, C, L, H>
@@ -198,6 +205,8 @@ where
             });
         }
 
+        // The invocation's steps, when it gave some, are the profile's now.
+        let event_values = event_args::event_values(&profile.steps, run.event.as_ref())?;
         let mut plan = render::plan(
             profile,
             &Deployment {
@@ -212,8 +221,27 @@ where
                 object: run.object.clone(),
                 topic_arn: self.config.topic_arn.clone(),
                 poll_seconds: Some(self.config.poll_seconds),
+                event_values,
             },
         );
+        // A pooled run's cluster says which configuration it has and that
+        // this run holds it (see crate::create::pool).
+        let pool_hash = profile
+            .pool
+            .as_ref()
+            .map(|_| pool::config_hash(&plan.input.request));
+        if let Some(hash) = &pool_hash {
+            for (key, value) in [
+                (pool::TAG_CONFIG_HASH, hash.clone()),
+                (pool::TAG_CLAIMED_BY, execution_name.clone()),
+                (pool::TAG_CLAIMED_AT, (self.now)().to_string()),
+            ] {
+                plan.input.request.tags.push(Tag {
+                    key: key.into(),
+                    value,
+                });
+            }
+        }
         // The cluster names its run, so the count sees a run once.
         plan.input.request.tags.push(Tag {
             key: TAG_EXECUTION.into(),
@@ -242,31 +270,56 @@ where
                 .await?;
             info!(key = %script.key, uploaded, "script {}", if uploaded { "uploaded" } else { "unchanged" });
         }
-        let input = serde_json::to_string(&plan.input).expect("the workflow input serializes");
-
-        // Count and start under the profile's lease (see crate::create::limit).
-        let mut lease = self.acquire(&profile.name, &execution_name).await?;
-        let outcome = self
-            .count_and_start(
-                &mut lease,
-                profile,
-                &plan.input.request.name,
-                &execution_name,
-                &input,
-            )
-            .await;
-        if let Err(e) = limit::release(&self.leases, lease, (self.now)()).await {
-            // The run's fate does not depend on it: the lease expires.
-            warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
-        }
+        // Count and start under the profile's lease (see crate::create::limit);
+        // a pooled run whose pool is busy waits for a cluster to be
+        // released, the lease free meanwhile (see crate::create::pool).
+        let mut attempt = 0;
+        let outcome = loop {
+            let mut lease = self.acquire(&profile.name, &execution_name).await?;
+            let outcome = self
+                .count_and_start(
+                    &mut lease,
+                    profile,
+                    &plan.input.request.name,
+                    &execution_name,
+                    &plan.input,
+                    pool_hash.as_deref(),
+                )
+                .await;
+            if let Err(e) = limit::release(&self.leases, lease, (self.now)()).await {
+                // The run's fate does not depend on it: the lease expires.
+                warn!(profile = %profile.name, error = %e, "could not release the lease; it expires by itself");
+            }
+            attempt += 1;
+            match &outcome {
+                Ok(Outcome::Skipped { reason, .. })
+                    if pool_hash.is_some() && attempt < self.pool_wait.attempts =>
+                {
+                    info!(profile = %profile.name, %execution_name, %reason, attempt, "every cluster of the pool is busy; waiting for one");
+                    (self.sleep)(self.pool_wait.pause).await;
+                }
+                _ => break outcome,
+            }
+        };
         // A schedule or a manual start beyond the limit has nothing to do:
-        // the clusters it would start are up. An object that arrives then
-        // still needs its run; it must not vanish with a log line.
-        match (outcome, &run.object) {
-            (Ok(Outcome::Skipped { reason, .. }), Some(object)) => Err(CreateError::LimitReached {
-                object: object.clone(),
-                reason,
-            }),
+        // the clusters it would start are up. An object or an event that
+        // arrives then still needs its run; it must not vanish with a log
+        // line.
+        let trigger = match (&run.object, &run.event) {
+            (Some(object), _) => Some(object.to_string()),
+            (None, Some(event)) => Some(format!(
+                "event {}",
+                event
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(without an id)")
+            )),
+            (None, None) => None,
+        };
+        match (outcome, trigger) {
+            (Ok(Outcome::Skipped { reason, .. }), Some(run)) => {
+                Err(CreateError::LimitReached { run, reason })
+            }
             (
                 Ok(Outcome::Started {
                     profile,
@@ -319,7 +372,8 @@ where
         })
     }
 
-    /// Under the lease: the profile's active runs against its limit, then
+    /// Under the lease: a pooled run first claims a free cluster of its
+    /// pool; otherwise the profile's active runs against its limit, then
     /// the start.
     async fn count_and_start(
         &self,
@@ -327,7 +381,8 @@ where
         profile: &Profile,
         cluster_name: &str,
         execution_name: &str,
-        input: &str,
+        input: &WorkflowInput,
+        pool_hash: Option<&str>,
     ) -> Result<Outcome, CreateError> {
         let clusters = self.clusters.active_clusters(cluster_name).await?;
         let running = self.workflow.running_executions().await?;
@@ -356,6 +411,38 @@ where
             .filter(|s| s.execution != execution_name)
             .cloned()
             .collect();
+        if let Some(hash) = pool_hash {
+            let live: BTreeSet<String> = running
+                .iter()
+                .cloned()
+                .chain(others.iter().map(|s| s.execution.clone()))
+                .collect();
+            if let Some(cluster) = pool::claimable(&clusters, profile.name.as_str(), hash, &live) {
+                let now = (self.now)();
+                match self.clusters.claim(&cluster.id, execution_name, now).await {
+                    Ok(()) => {
+                        info!(profile = %profile.name, %execution_name, cluster_id = %cluster.id, "claimed a waiting cluster of the pool");
+                        let claimed = WorkflowInput {
+                            claimed: true,
+                            cluster: Some(ClaimedCluster {
+                                cluster_id: cluster.id.clone(),
+                            }),
+                            ..input.clone()
+                        };
+                        let json =
+                            serde_json::to_string(&claimed).expect("the workflow input serializes");
+                        return self
+                            .start_recorded(lease, profile, execution_name, &json)
+                            .await;
+                    }
+                    // Gone or refused since it was listed: the pool's
+                    // count decides as if it had not been there.
+                    Err(e) => {
+                        warn!(profile = %profile.name, cluster_id = %cluster.id, error = %e, "could not claim a waiting cluster; counting the pool without it")
+                    }
+                }
+            }
+        }
         let active = active_runs(&profile.name, &clusters, &running, &others);
         if let Some(reason) = limit::at_limit(profile, &active) {
             info!(profile = %profile.name, %reason, "skipped");
@@ -364,6 +451,20 @@ where
                 reason,
             });
         }
+        let json = serde_json::to_string(input).expect("the workflow input serializes");
+        self.start_recorded(lease, profile, execution_name, &json)
+            .await
+    }
+
+    /// Records the start in the lease, then starts the execution, waiting
+    /// for it no longer than the lease holds.
+    async fn start_recorded(
+        &self,
+        lease: &mut Lease,
+        profile: &Profile,
+        execution_name: &str,
+        input: &str,
+    ) -> Result<Outcome, CreateError> {
         let lost = CreateError::Busy {
             profile: profile.name.to_string(),
             holder: format!("{execution_name}, whose own lease ran out while it counted"),
@@ -431,7 +532,7 @@ where
                 steps,
                 run_id,
                 when,
-                event: _,
+                event,
             } => {
                 let loaded = self
                     .load(&profile, |p| {
@@ -460,6 +561,7 @@ where
                     run_id,
                     object: None,
                     ready_by,
+                    event,
                 })
             }
             Trigger::Scheduled { event_id, profile } => Ok(Run {
@@ -467,6 +569,7 @@ where
                 run_id: event_id,
                 object: None,
                 ready_by: None,
+                event: None,
             }),
             Trigger::ObjectCreated {
                 event_id,
@@ -480,6 +583,7 @@ where
                     run_id: event_id,
                     object: Some(S3Uri::new(&bucket, key.as_str())),
                     ready_by: None,
+                    event: None,
                 })
             }
         }

@@ -81,6 +81,8 @@ struct Clusters {
     clusters: Vec<Cluster>,
     /// The names asked for.
     asked: Mutex<Vec<String>>,
+    /// Claims made: (cluster, execution).
+    claims: Mutex<Vec<(String, String)>>,
 }
 
 impl ClusterDirectory for Clusters {
@@ -93,6 +95,18 @@ impl ClusterDirectory for Clusters {
             .filter(|c| c.name == name)
             .cloned()
             .collect())
+    }
+    async fn claim(
+        &self,
+        cluster_id: &str,
+        execution: &str,
+        _at: jiff::Timestamp,
+    ) -> Result<(), AwsError> {
+        self.claims
+            .lock()
+            .unwrap()
+            .push((cluster_id.into(), execution.into()));
+        Ok(())
     }
 }
 
@@ -135,6 +149,10 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
         clusters: Clusters::default(),
         leases: Leases::default(),
         startups: StartupLogFake::default(),
+        pool_wait: crate::create::pool::PoolWait {
+            attempts: 3,
+            pause: std::time::Duration::from_millis(1),
+        },
         lease_wait: LeaseWait {
             attempts: 200,
             pause: std::time::Duration::from_millis(1),
@@ -954,5 +972,108 @@ async fn a_ready_by_that_is_not_an_instant_is_refused_saying_the_format() {
     let h = handler();
     let err = h.handle(ready_by_event("tomorrow 8am")).await.unwrap_err();
     assert!(err.to_string().contains("RFC 3339"), "{err}");
+    assert!(started_inputs(&h).is_empty());
+}
+
+fn pooled(max_clusters: u32) -> String {
+    format!("{RETRAIN}\n[pool]\nmax_clusters = {max_clusters}\nidle_minutes = 15\n")
+}
+
+fn tag<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
+    input["request"]["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Key"] == key)
+        .and_then(|t| t["Value"].as_str())
+}
+
+#[tokio::test]
+async fn a_pooled_run_claims_a_waiting_cluster_of_its_configuration() {
+    let text = pooled(2);
+    // No cluster yet: the run creates one, tagged with its configuration and
+    // held by itself, and leaves it up at the end.
+    let h = handler_with(&[("retrain", &text)]);
+    let Outcome::Started { execution_name, .. } = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let first = &started_inputs(&h)[&execution_name];
+    let hash = tag(first, "sparkhub:config-hash").unwrap().to_owned();
+    assert_eq!(
+        tag(first, "sparkhub:claimed-by"),
+        Some(execution_name.as_str())
+    );
+    assert_eq!(first["pooled"], true);
+    assert_eq!(first["terminate_when_done"], false);
+    assert!(first.get("claimed").is_none());
+
+    // Its cluster waits: the next object's run claims it.
+    let mut h = handler_with(&[("retrain", &text)]);
+    h.clusters.clusters = vec![
+        cluster(
+            "j-WARM",
+            "sparkhub-retrain",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "retrain"),
+                ("sparkhub:config-hash", &hash),
+                ("sparkhub:execution", &execution_name),
+                ("sparkhub:claimed-by", &execution_name),
+            ],
+        ),
+        // Another configuration (the scripts changed since): not this run's.
+        cluster(
+            "j-OLD",
+            "sparkhub-retrain",
+            &[
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "retrain"),
+                ("sparkhub:config-hash", "0000000000000000"),
+            ],
+        ),
+    ];
+    let mut second = event("create-cluster-s3-object-created.json");
+    second["id"] = json!("second-object");
+    let Outcome::Started {
+        execution_name: name,
+        ..
+    } = h.handle(second).await.unwrap()
+    else {
+        panic!()
+    };
+    let input = &started_inputs(&h)[&name];
+    assert_eq!(input["claimed"], true);
+    assert_eq!(input["cluster"]["ClusterId"], "j-WARM");
+    assert_eq!(
+        *h.clusters.claims.lock().unwrap(),
+        [("j-WARM".to_owned(), name)]
+    );
+}
+
+#[tokio::test]
+async fn a_full_busy_pool_waits_then_leaves_the_object_to_lambdas_retry() {
+    let mut h = handler_with(&[("retrain", &pooled(1))]);
+    h.clusters.clusters = vec![cluster(
+        "j-BUSY",
+        "sparkhub-retrain",
+        &[
+            ("sparkhub:managed", "true"),
+            ("sparkhub:profile", "retrain"),
+        ],
+    )];
+    h.clusters.clusters[0].state = ClusterState::Running;
+    let err = h
+        .handle(event("create-cluster-s3-object-created.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "sparkhub.LimitReached");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("the limit is 1"), "{err}");
+    // It asked once per attempt of its wait.
+    assert_eq!(h.clusters.asked.lock().unwrap().len(), 3);
     assert!(started_inputs(&h).is_empty());
 }

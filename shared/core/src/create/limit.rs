@@ -267,21 +267,28 @@ pub fn active_runs(
     started: &[RecentStart],
 ) -> Vec<String> {
     let mut runs: BTreeMap<String, String> = BTreeMap::new();
+    // A pooled cluster counts once, whichever run holds it: its claimant's
+    // execution is covered by it.
+    let mut covered = std::collections::BTreeSet::new();
     for c in clusters
         .iter()
         .filter(|c| c.is_managed() && c.profile() == Some(profile.as_str()))
     {
         let key = c.tags.get(TAG_EXECUTION).unwrap_or(&c.id).clone();
+        if let Some(claimant) = c.tags.get(crate::create::pool::TAG_CLAIMED_BY) {
+            covered.insert(claimant.clone());
+        }
         runs.insert(key, format!("{} ({})", c.id, c.state));
     }
     for name in running
         .iter()
         .filter(|n| profile_of_execution(n) == Some(profile.as_str()))
+        .filter(|n| !covered.contains(*n))
     {
         runs.entry(name.clone())
             .or_insert_with(|| format!("execution {name} (running)"));
     }
-    for s in started {
+    for s in started.iter().filter(|s| !covered.contains(&s.execution)) {
         runs.entry(s.execution.clone())
             .or_insert_with(|| format!("execution {} (started {})", s.execution, s.at));
     }

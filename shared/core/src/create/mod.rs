@@ -4,10 +4,12 @@
 //! exactly once per trigger.
 
 pub mod error;
+pub mod event_args;
 pub mod handler;
 pub mod limit;
 pub mod matching;
 pub mod object_key;
+pub mod pool;
 pub mod trigger;
 
 pub use error::CreateError;

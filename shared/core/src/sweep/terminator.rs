@@ -492,6 +492,19 @@ where
             }
             let keep_alive =
                 KeepAlive::from_tag(details.tags.get(TAG_KEEP_ALIVE_UNTIL).map(String::as_str));
+            // A pooled cluster a run claimed moments ago: its first step
+            // may not be there yet (see crate::create::pool).
+            if let Some(until) = crate::create::pool::claim_holds(
+                details
+                    .tags
+                    .get(crate::create::pool::TAG_CLAIMED_AT)
+                    .map(String::as_str),
+                now,
+            ) {
+                let reason = KeepReason::Claimed { until };
+                summary.keep(&cluster, reason.key(), &reason.to_string());
+                continue;
+            }
             let ready_by = details
                 .tags
                 .get(crate::startup::TAG_READY_BY)
@@ -845,7 +858,7 @@ where
 
     async fn load(&self, name: &ProfileName) -> Loaded {
         match load_profile(&self.profiles, name, |_| {}).await {
-            Ok(profile) => Loaded::Policy(profile.idle.clone(), recipients(&profile)),
+            Ok(profile) => Loaded::Policy(profile.idle_policy(), recipients(&profile)),
             Err(ProfileError::NotFound { .. }) => Loaded::Gone,
             Err(e) => {
                 let trouble = match &e {

@@ -1290,3 +1290,59 @@ async fn a_termination_due_before_the_next_sweep_gets_a_check_at_its_minute() {
     plain.sweep().await.unwrap();
     assert!(plain.checks.as_ref().unwrap().scheduled().is_empty());
 }
+
+/// A cluster of a warm pool: the pool's idle minutes decide, nobody is
+/// warned, and a cluster a run claimed moments ago is left alone.
+fn pooled(id: &str, idle_minutes: i64) -> Fake {
+    let mut c = idle_for(id, idle_minutes);
+    c.listed.name = "sparkhub-pooltest".into();
+    c.details.name = "sparkhub-pooltest".into();
+    c.details
+        .tags
+        .insert("sparkhub:profile".into(), "pooltest".into());
+    c.details.applications = vec!["Spark".into(), "Hadoop".into()];
+    c
+}
+
+#[tokio::test]
+async fn a_pooled_cluster_ends_after_the_pools_idle_minutes_unless_just_claimed() {
+    let mut claimed = pooled("j-CLAIMED", 25);
+    claimed
+        .details
+        .tags
+        .insert("sparkhub:claimed-at".into(), ago(3).to_string());
+    // Idle 25 minutes: under retrain's own 30, past the pool's 15.
+    let t = terminator(vec![pooled("j-SPARE", 25), claimed, pooled("j-RECENT", 10)]);
+    let pool = format!(
+        "{}\n[pool]\nmax_clusters = 2\nidle_minutes = 15\n",
+        include_str!("../../../../profiles/retrain.toml").replacen(
+            "name = \"retrain\"",
+            "name = \"pooltest\"",
+            1
+        )
+    );
+    t.profiles.insert("pooltest", &pool);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-SPARE"], "{summary:?}");
+    assert_eq!(summary.kept.get("claimed"), Some(&1), "{summary:?}");
+    assert!(
+        sent(&t).iter().all(|m| !m.subject.contains("warning")),
+        "no warning for a pool"
+    );
+    assert!(summary.warnings.is_empty());
+}
+
+/// A ready_by run's cluster is ready early on purpose: its grace period
+/// counts from ready_by, when its people arrive.
+#[tokio::test]
+async fn a_ready_by_clusters_grace_period_counts_from_ready_by() {
+    let mut early = idle("j-EARLY");
+    early
+        .details
+        .tags
+        .insert("sparkhub:ready-by".into(), ago(10).to_string());
+    let t = terminator(vec![early, idle("j-PLAIN")]);
+    let summary = t.sweep().await.unwrap();
+    assert_eq!(summary.terminated, ["j-PLAIN"], "{summary:?}");
+    assert_eq!(summary.kept.get("grace_period"), Some(&1), "{summary:?}");
+}
