@@ -454,3 +454,25 @@ pub trait StartupLog: StartupHistory {
         at: jiff::Timestamp,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// On-demand prices of one instance type in one region, USD per
+/// instance-hour: EC2 (Linux, shared tenancy) and the EMR charge billed on
+/// top of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListPrice {
+    pub ec2: f64,
+    pub emr: f64,
+}
+
+/// AWS's public price list (the Price List Query API); only `sparkhub
+/// report` asks, with the operator's own credentials.
+pub trait PriceSource {
+    /// The on-demand EC2 price and the EMR charge of `instance_type` in
+    /// `region` (a region code, `eu-central-1`); `None` when the price list
+    /// has no such product for EC2 or for EMR.
+    fn list_price(
+        &self,
+        region: &str,
+        instance_type: &str,
+    ) -> impl Future<Output = Result<Option<ListPrice>, AwsError>> + Send;
+}

@@ -4,15 +4,19 @@
 //! request the page might make anyway. Every text from AWS or a profile is
 //! escaped.
 //!
-//! The SVG is written by hand: two simple charts (a timeline, horizontal
-//! bars) do not justify a charting dependency, and a library would bring
-//! script or fonts the page must not load.
+//! The SVG is written by hand: three simple charts (a timeline with a time
+//! axis, horizontal bars, columns per day) do not justify a charting
+//! dependency, and a library would bring script or fonts the page must not
+//! load. What they show is computed in [`super::chart`]; tooltips are SVG
+//! `<title>` elements, which browsers show without script. Every time is
+//! UTC, and the page says so.
 
 use std::fmt::Write;
 
 use jiff::Timestamp;
 
-use super::{ClusterLine, Ending, Report};
+use super::chart::{cost_per_day, ticks};
+use super::{COST_NOTES, ClusterLine, Ending, Report};
 
 /// The page's Content Security Policy.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
@@ -79,7 +83,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "<h1>sparkhub report</h1>\n<p>{} to {}, region {}</p>",
+        "<h1>sparkhub report</h1>\n<p>{} to {}, region {}. All times are UTC.</p>",
         escape(&time(Some(r.since))),
         escape(&time(Some(r.until))),
         escape(&r.region)
@@ -118,6 +122,8 @@ pub fn render(r: &Report) -> String {
     timeline(&mut out, r);
     let _ = writeln!(out, "<h2>Cost per profile</h2>");
     cost_bars(&mut out, r);
+    let _ = writeln!(out, "<h2>Cost per day (UTC)</h2>");
+    days_chart(&mut out, r);
 
     let _ = writeln!(
         out,
@@ -148,21 +154,34 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(out, "</table>");
-    let _ = writeln!(
-        out,
-        "<p>Costs: on-demand EC2 + EMR per instance-hour from sparkhub's price table, taken {} \
-         ({}). ~ marks an estimate: spot capacity priced at on-demand, or a fleet with a choice of \
-         types priced at the dearest. An instance type the table lacks is shown as unknown. Hours \
-         saved: from a sparkhub idle termination to the end of the profile's maximum lifetime.</p>",
-        escape(&r.prices_taken),
-        r.price_sources
-            .iter()
-            .map(|s| escape(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    prices(&mut out, r);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The prices the costs use, each with its source, and what the marks mean.
+fn prices(out: &mut String, r: &Report) {
+    let _ = writeln!(
+        out,
+        "<h2>Prices</h2>\n<table id=\"prices\">\n<tr><th>instance type</th><th>region</th>\
+         <th>EC2 per hour</th><th>EMR per hour</th><th>source</th></tr>"
+    );
+    for p in &r.prices {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>${:.4}</td><td>${:.4}</td><td class=\"price-source\">{}</td></tr>",
+            escape(&p.instance_type),
+            escape(&p.region),
+            p.ec2,
+            p.emr,
+            escape(&p.source)
+        );
+    }
+    let _ = writeln!(out, "</table>");
+    if let Some(note) = &r.price_note {
+        let _ = writeln!(out, "<p class=\"price-note\">Note: {}</p>", escape(note));
+    }
+    let _ = writeln!(out, "<p>{}</p>", escape(COST_NOTES));
 }
 
 fn legend(out: &mut String) {
@@ -203,7 +222,7 @@ fn timeline(out: &mut String, r: &Report) {
         }
         rows.push((None, Some(c)));
     }
-    let height = ROW * (rows.len() as f64 + 1.5);
+    let height = ROW * rows.len() as f64 + 40.0;
     let _ = writeln!(
         out,
         "<svg id=\"timeline\" width=\"{WIDTH}\" height=\"{height}\" \
@@ -228,7 +247,7 @@ fn timeline(out: &mut String, r: &Report) {
                     out,
                     "<text x=\"10\" y=\"{:.1}\">{}</text>\n\
                      <rect class=\"cluster-bar\" data-cluster=\"{}\" data-ended=\"{}\" x=\"{x0:.1}\" y=\"{:.1}\" \
-                     width=\"{:.1}\" height=\"14\" fill=\"{}\"><title>{} ({}): {} to {}, {}, {}</title></rect>",
+                     width=\"{:.1}\" height=\"14\" fill=\"{}\"><title>{}</title></rect>",
                     y + 15.0,
                     escape(&c.cluster_id),
                     escape(&c.cluster_id),
@@ -236,12 +255,7 @@ fn timeline(out: &mut String, r: &Report) {
                     y + 4.0,
                     (x1 - x0).max(2.0),
                     colour(c.ended),
-                    escape(&c.cluster_id),
-                    escape(&c.name),
-                    time(c.created_at),
-                    time(c.ended_at),
-                    escape(c.ended.label()),
-                    escape(&c.cost.to_string()),
+                    escape(&tooltip(c)),
                 );
                 if let Some(ready) = c.ready_at {
                     let xr = x(ready);
@@ -264,14 +278,62 @@ fn timeline(out: &mut String, r: &Report) {
             _ => {}
         }
     }
-    let axis = ROW * rows.len() as f64 + 14.0;
+    // The time axis: a labelled tick on whole hours or days (UTC).
+    let bottom = ROW * rows.len() as f64;
     let _ = writeln!(
         out,
-        "<text x=\"{LABEL}\" y=\"{axis:.1}\">{}</text>\n<text x=\"{:.1}\" y=\"{axis:.1}\" text-anchor=\"end\">{}</text>\n</svg>",
-        escape(&time(Some(start))),
+        "<g class=\"axis\"><line x1=\"{LABEL}\" x2=\"{:.1}\" y1=\"{bottom:.1}\" y2=\"{bottom:.1}\" stroke=\"#222\"/>",
+        WIDTH - 10.0
+    );
+    for tick in ticks(start, end) {
+        let xt = x(tick.at);
+        let _ = writeln!(
+            out,
+            "<line class=\"grid\" x1=\"{xt:.1}\" x2=\"{xt:.1}\" y1=\"0\" y2=\"{:.1}\" stroke=\"#ddd\"/>\
+             <text class=\"tick\" x=\"{xt:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            bottom + 4.0,
+            bottom + 16.0,
+            escape(&tick.label)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<text class=\"axis-note\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">UTC, {} to {}</text></g>\n</svg>",
         WIDTH - 10.0,
+        bottom + 32.0,
+        escape(&time(Some(start))),
         escape(&time(Some(end)))
     );
+}
+
+/// A bar's tooltip: the cluster, its profile, its times, its cost and how it
+/// ended.
+pub fn tooltip(c: &ClusterLine) -> String {
+    let mut text = format!(
+        "{} ({}), profile {}\ncreated {}\nready {}",
+        c.cluster_id,
+        c.name,
+        c.profile,
+        time(c.created_at),
+        time(c.ready_at)
+    );
+    if c.last_active_at.is_some() {
+        let _ = write!(text, "\nlast active {}", time(c.last_active_at));
+    }
+    let _ = write!(
+        text,
+        "\nended {}\n{:.1} h, cost {}\nhow it ended: {}{}",
+        if c.ended == Ending::Running {
+            "- (still running)".to_owned()
+        } else {
+            time(c.ended_at)
+        },
+        c.running_hours,
+        c.cost,
+        c.ended.label(),
+        if c.warned { " (warned first)" } else { "" }
+    );
+    text
 }
 
 /// One bar per profile, its length the cost; an unknown cost has no bar and
@@ -314,6 +376,70 @@ fn cost_bars(out: &mut String, r: &Report) {
     out.push_str("</svg>\n");
 }
 
+const DAYS_HEIGHT: f64 = 160.0;
+const DAY_COLOUR: &str = "#5d8aa8";
+
+/// One column per UTC day, its height the day's cost (a cluster running
+/// over midnight counts on both days); every column has a tooltip, and as
+/// many dates and costs are written under and over them as fit.
+fn days_chart(out: &mut String, r: &Report) {
+    let days = cost_per_day(&r.clusters, r.until);
+    if days.is_empty() {
+        let _ = writeln!(out, "<p>No cluster ran in the period.</p>");
+        return;
+    }
+    let most = days.iter().map(|d| d.usd).fold(0.0, f64::max).max(0.01);
+    let plot = WIDTH - 60.0;
+    let slot = plot / days.len() as f64;
+    // A date label needs ~48 px: label every n-th day.
+    let every = ((48.0 / slot).ceil() as usize).max(1);
+    let top = 16.0;
+    let base = top + DAYS_HEIGHT;
+    let _ = writeln!(
+        out,
+        "<svg id=\"cost-per-day\" width=\"{WIDTH}\" height=\"{:.1}\" role=\"img\" \
+         aria-label=\"Cost per day, UTC\">\n<line x1=\"40\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"#222\"/>",
+        base + 24.0,
+        40.0 + plot
+    );
+    for (i, d) in days.iter().enumerate() {
+        let x0 = 40.0 + slot * i as f64;
+        let h = d.usd / most * DAYS_HEIGHT;
+        let unknown = if d.unknown > 0 {
+            format!(", and {} cluster(s) of unknown cost not counted", d.unknown)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "<rect class=\"day-bar\" data-day=\"{}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" \
+             fill=\"{DAY_COLOUR}\"><title>{} (UTC): {}{}</title></rect>",
+            d.day,
+            x0 + slot * 0.1,
+            base - h,
+            (slot * 0.8).max(1.0),
+            d.day,
+            escape(&d.cost().to_string()),
+            escape(&unknown)
+        );
+        if i % every == 0 {
+            let _ = writeln!(
+                out,
+                "<text class=\"day-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n\
+                 <text class=\"day-cost\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>",
+                x0 + slot / 2.0,
+                base + 14.0,
+                d.day.strftime("%b %d"),
+                x0 + slot / 2.0,
+                (base - h - 4.0).max(top - 4.0),
+                escape(&d.cost().to_string()),
+                if d.unknown > 0 { " + ?" } else { "" }
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,8 +452,8 @@ mod tests {
             since: t("2026-11-01T00:00:00Z"),
             until: t("2026-11-25T20:00:00Z"),
             region: "eu-central-1".into(),
-            prices_taken: "2026-11-28".into(),
-            price_sources: vec!["https://aws.amazon.com/emr/pricing/".into()],
+            prices: vec![],
+            price_note: Some("the AWS Price List could not be asked (<b>)".into()),
             profiles: vec![ProfileLine {
                 profile: "<script>alert(1)</script>".into(),
                 clusters: clusters.len(),
@@ -336,11 +462,13 @@ mod tests {
                 cost: Cost::Known {
                     usd: 1.5,
                     estimate: false,
+                    spot: false,
                 },
                 hours_saved: 10.0,
                 cost_saved: Cost::Known {
                     usd: 7.5,
                     estimate: false,
+                    spot: false,
                 },
                 endings: BTreeMap::new(),
             }],
@@ -349,10 +477,12 @@ mod tests {
             total_cost: Cost::Known {
                 usd: 1.5,
                 estimate: false,
+                spot: false,
             },
             total_cost_saved: Cost::Known {
                 usd: 7.5,
                 estimate: false,
+                spot: false,
             },
             total_hours_saved: 10.0,
         }
@@ -372,14 +502,21 @@ mod tests {
             ended: Ending::SparkhubIdle,
             running_hours: 2.0,
             normalized_instance_hours: Some(24),
+            hourly_cost: Cost::Known {
+                usd: 0.75,
+                estimate: false,
+                spot: false,
+            },
             cost: Cost::Known {
                 usd: 1.5,
                 estimate: false,
+                spot: false,
             },
             hours_saved: 10.0,
             cost_saved: Cost::Known {
                 usd: 7.5,
                 estimate: false,
+                spot: false,
             },
             warned: true,
         }
@@ -398,6 +535,30 @@ mod tests {
         for ending in Ending::ALL {
             assert!(page.contains(ending.label()), "legend: {ending}");
         }
+    }
+
+    #[test]
+    fn each_bar_has_a_tooltip_the_axis_has_utc_ticks_and_each_day_a_column() {
+        let page = render(&report(vec![line("j-A", "a")]));
+        let title = "<title>j-A (a), profile &lt;script&gt;alert(1)&lt;/script&gt;\n\
+                     created 2026-11-25 08:00 UTC\nready 2026-11-25 08:10 UTC\n\
+                     last active 2026-11-25 09:00 UTC\nended 2026-11-25 10:00 UTC\n\
+                     2.0 h, cost $1.50\nhow it ended: sparkhub: idle (warned first)</title>";
+        assert!(page.contains(title), "{page}");
+        // 08:00 to 20:00: ticks every two hours, on whole hours.
+        for label in ["08:00", "10:00", "12:00", "20:00"] {
+            assert!(
+                page.contains(&format!("text-anchor=\"middle\">{label}</text>")),
+                "{label}: {page}"
+            );
+        }
+        assert!(page.contains("All times are UTC."));
+        // One day: its column, its date and its cost ($0.75 × 2 h).
+        assert_eq!(page.matches("class=\"day-bar\"").count(), 1);
+        assert!(page.contains("data-day=\"2026-11-25\""));
+        assert!(page.contains(">Nov 25</text>"), "{page}");
+        assert!(page.contains("2026-11-25 (UTC): $1.50</title>"), "{page}");
+        assert!(page.contains("Note: the AWS Price List could not be asked (&lt;b&gt;)"));
     }
 
     #[test]

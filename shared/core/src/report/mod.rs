@@ -3,14 +3,19 @@
 //! cluster list and the history objects, this module computes the figures,
 //! the terminal table ([`text`]) and the HTML page ([`html`]).
 //!
-//! Costs come from the price table shipped with the code
-//! ([`PriceTable::shipped`]): on-demand EC2 + the EMR charge per instance-hour.
-//! An instance type or region it lacks makes the cost unknown, never zero.
-//! Spot capacity is priced at the on-demand EC2 price (an upper bound) and
-//! the cost marked as an estimate, as is a fleet that may choose among types
-//! of different prices (priced at the dearest).
+//! Costs are on-demand EC2 + the EMR charge per instance-hour, from AWS's
+//! Price List, a cache of its answers or the table shipped with the code
+//! ([`prices`]); the report lists each price it used with its origin. An
+//! instance type or region none of them knows makes the cost unknown, never
+//! zero. Spot capacity is priced at the on-demand price, an upper bound
+//! marked `≤` (sparkhub reads no spot prices), and a fleet that may choose
+//! among types of different prices at the dearest, an estimate marked `~`.
 
+pub mod chart;
 pub mod html;
+pub mod prices;
+
+pub use prices::{Price, PriceOrigin, PriceTable, Prices, Quote};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,41 +26,6 @@ use serde::{Deserialize, Serialize};
 use crate::emr::ClusterState;
 use crate::history::{Cause, Record, RecordKind, StartupRecord};
 use crate::text::printable;
-
-/// The price table in `prices.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct PriceTable {
-    /// When the prices were taken (a date).
-    pub taken: String,
-    pub ec2_source: String,
-    pub emr_source: String,
-    #[serde(rename = "price")]
-    pub prices: Vec<Price>,
-}
-
-/// On-demand USD per instance-hour of one type in one region.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Price {
-    pub region: String,
-    pub instance_type: String,
-    pub ec2: f64,
-    pub emr: f64,
-}
-
-impl PriceTable {
-    /// The table shipped with sparkhub.
-    pub fn shipped() -> Self {
-        toml::from_str(include_str!("prices.toml")).expect("prices.toml parses")
-    }
-
-    /// EC2 + EMR per hour of one instance, if the table knows it.
-    pub fn hourly(&self, region: &str, instance_type: &str) -> Option<f64> {
-        self.prices
-            .iter()
-            .find(|p| p.region == region && p.instance_type == instance_type)
-            .map(|p| p.ec2 + p.emr)
-    }
-}
 
 /// One instance fleet (or group) of a cluster: the types EMR may choose from
 /// and the instances on each market.
@@ -218,19 +188,23 @@ pub fn ending(
 pub enum Cost {
     Known {
         usd: f64,
-        /// Spot capacity or a choice of types: an upper bound.
+        /// An upper bound: spot capacity or a choice of types.
         estimate: bool,
+        /// Spot capacity priced at the on-demand price: the cost is at most
+        /// this (sparkhub reads no spot prices).
+        spot: bool,
     },
-    /// The price table lacks these types (in the report's region), or the
-    /// cluster's instances are not known.
+    /// No price for these types (in the report's region), or the cluster's
+    /// instances are not known.
     Unknown { missing: Vec<String> },
 }
 
 impl Cost {
-    fn zero() -> Self {
+    pub fn zero() -> Self {
         Cost::Known {
             usd: 0.0,
             estimate: false,
+            spot: false,
         }
     }
 
@@ -241,14 +215,17 @@ impl Cost {
                 Cost::Known {
                     usd: a,
                     estimate: x,
+                    spot: s,
                 },
                 Cost::Known {
                     usd: b,
                     estimate: y,
+                    spot: t,
                 },
             ) => Cost::Known {
                 usd: a + b,
                 estimate: x || *y,
+                spot: s || *t,
             },
             (Cost::Unknown { mut missing }, Cost::Unknown { missing: more }) => {
                 for m in more {
@@ -267,9 +244,14 @@ impl Cost {
 
     fn scale(&self, factor: f64) -> Cost {
         match self {
-            Cost::Known { usd, estimate } => Cost::Known {
+            Cost::Known {
+                usd,
+                estimate,
+                spot,
+            } => Cost::Known {
                 usd: usd * factor,
                 estimate: *estimate,
+                spot: *spot,
             },
             unknown => unknown.clone(),
         }
@@ -287,33 +269,71 @@ impl fmt::Display for Cost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cost::Known {
-                usd,
-                estimate: false,
-            } => write!(f, "${usd:.2}"),
+                usd, spot: true, ..
+            } => write!(f, "≤${usd:.2}"),
             Cost::Known {
                 usd,
                 estimate: true,
+                ..
             } => write!(f, "~${usd:.2}"),
+            Cost::Known { usd, .. } => write!(f, "${usd:.2}"),
             Cost::Unknown { missing } if missing.is_empty() => f.write_str("unknown"),
             Cost::Unknown { missing } => write!(f, "unknown ({})", missing.join(", ")),
         }
     }
 }
 
-/// What the fleets cost per hour in `region`.
-pub fn hourly_cost(fleets: &[FleetUse], prices: &PriceTable, region: &str) -> Cost {
+/// One price the report used, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceUsed {
+    pub region: String,
+    pub instance_type: String,
+    /// USD per instance-hour.
+    pub ec2: f64,
+    pub emr: f64,
+    pub origin: PriceOrigin,
+    /// The origin in words: "AWS Price List API, fetched 2026-12-06".
+    pub source: String,
+}
+
+/// What the fleets cost per hour in `region`, and the prices that says it.
+pub fn hourly_cost(
+    fleets: &[FleetUse],
+    prices: &impl Prices,
+    region: &str,
+) -> (Cost, Vec<PriceUsed>) {
     if fleets.is_empty() {
-        return Cost::Unknown {
-            missing: vec!["instances".into()],
-        };
+        return (
+            Cost::Unknown {
+                missing: vec!["instances".into()],
+            },
+            Vec::new(),
+        );
     }
+    let mut used: Vec<PriceUsed> = Vec::new();
     let mut total = Cost::zero();
     for fleet in fleets {
-        let known: Vec<Option<f64>> = fleet
+        let known: Vec<Option<Quote>> = fleet
             .instance_types
             .iter()
-            .map(|t| prices.hourly(region, t))
+            .map(|t| prices.quote(region, t))
             .collect();
+        for (t, q) in fleet.instance_types.iter().zip(&known) {
+            if let Some(q) = q
+                && !used
+                    .iter()
+                    .any(|u| u.region == region && &u.instance_type == t)
+            {
+                used.push(PriceUsed {
+                    region: region.to_owned(),
+                    instance_type: t.clone(),
+                    ec2: q.ec2,
+                    emr: q.emr,
+                    source: q.origin.to_string(),
+                    origin: q.origin.clone(),
+                });
+            }
+        }
         let missing: Vec<String> = fleet
             .instance_types
             .iter()
@@ -328,17 +348,42 @@ pub fn hourly_cost(fleets: &[FleetUse], prices: &PriceTable, region: &str) -> Co
         } else if !missing.is_empty() {
             Cost::Unknown { missing }
         } else {
-            let known: Vec<f64> = known.into_iter().flatten().collect();
+            let known: Vec<f64> = known.into_iter().flatten().map(|q| q.hourly()).collect();
             let dearest = known.iter().copied().fold(0.0, f64::max);
             let cheapest = known.iter().copied().fold(f64::INFINITY, f64::min);
             Cost::Known {
                 usd: dearest * f64::from(fleet.on_demand + fleet.spot),
                 estimate: fleet.spot > 0 || dearest > cheapest,
+                spot: fleet.spot > 0,
             }
         };
         total = total.add(&cost);
     }
-    total
+    (total, used)
+}
+
+/// The fleets a cluster is priced by: EMR's, else its profile's.
+fn fleets_of(c: &ClusterFacts, inputs: &Inputs) -> Vec<FleetUse> {
+    if c.fleets.is_empty() {
+        c.profile
+            .as_ref()
+            .and_then(|p| inputs.profiles.get(p))
+            .map(|f| f.fleets.clone())
+            .unwrap_or_default()
+    } else {
+        c.fleets.clone()
+    }
+}
+
+/// Every (region, instance type) the report needs a price for.
+pub fn wanted_prices(inputs: &Inputs) -> std::collections::BTreeSet<(String, String)> {
+    inputs
+        .clusters
+        .iter()
+        .flat_map(|c| fleets_of(c, inputs))
+        .flat_map(|f| f.instance_types)
+        .map(|t| (inputs.region.clone(), t))
+        .collect()
 }
 
 /// One cluster's line of the report.
@@ -358,6 +403,8 @@ pub struct ClusterLine {
     /// From creation to its end (or now).
     pub running_hours: f64,
     pub normalized_instance_hours: Option<i64>,
+    /// What its instances cost an hour.
+    pub hourly_cost: Cost,
     pub cost: Cost,
     /// Hours between its end and the end of its maximum lifetime, when
     /// sparkhub ended it for being idle.
@@ -441,8 +488,10 @@ pub struct Report {
     pub since: Timestamp,
     pub until: Timestamp,
     pub region: String,
-    pub prices_taken: String,
-    pub price_sources: Vec<String>,
+    /// Every price the costs use, with its origin.
+    pub prices: Vec<PriceUsed>,
+    /// Why AWS's Price List was not (fully) used, when it was not.
+    pub price_note: Option<String>,
     pub profiles: Vec<ProfileLine>,
     pub clusters: Vec<ClusterLine>,
     pub total_cost: Cost,
@@ -452,6 +501,13 @@ pub struct Report {
     pub startups: Vec<StartupLine>,
 }
 
+/// What the cost marks and the hours saved mean (text and HTML).
+pub const COST_NOTES: &str = "Costs: on-demand EC2 + EMR per instance-hour, times the cluster's instances and hours. \
+     ≤ marks an upper bound: spot capacity priced at the on-demand price (sparkhub reads no spot prices; spot usually costs less). \
+     ~ marks an estimate: a fleet with a choice of instance types priced at the dearest. \
+     A type no price source knows is unknown, never zero. \
+     Hours saved: from a sparkhub idle termination to the end of the profile's maximum lifetime.";
+
 /// The name the report gives a cluster without a `sparkhub:profile` tag.
 pub const NO_PROFILE: &str = "(not sparkhub's)";
 
@@ -460,8 +516,9 @@ fn hours(from: Timestamp, to: Timestamp) -> f64 {
 }
 
 /// Computes the report.
-pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
+pub fn compute(inputs: &Inputs, prices: &impl Prices) -> Report {
     let mut lines = Vec::new();
+    let mut used: Vec<PriceUsed> = Vec::new();
     for c in &inputs.clusters {
         let termination = inputs
             .history
@@ -486,12 +543,15 @@ pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
             ended_at.unwrap_or(inputs.now)
         };
         let running_hours = c.created_at.map_or(0.0, |t| hours(t, end));
-        let fleets = if c.fleets.is_empty() {
-            facts.map(|f| f.fleets.clone()).unwrap_or_default()
-        } else {
-            c.fleets.clone()
-        };
-        let hourly = hourly_cost(&fleets, prices, &inputs.region);
+        let (hourly, quoted) = hourly_cost(&fleets_of(c, inputs), prices, &inputs.region);
+        for q in quoted {
+            if !used
+                .iter()
+                .any(|u| u.region == q.region && u.instance_type == q.instance_type)
+            {
+                used.push(q);
+            }
+        }
         let hours_saved = match (ended, c.created_at, facts) {
             (Ending::SparkhubIdle, Some(created), Some(f)) => {
                 let lifetime_end =
@@ -528,8 +588,10 @@ pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
             },
             hours_saved,
             warned,
+            hourly_cost: hourly,
         });
     }
+    used.sort_by(|a, b| (&a.region, &a.instance_type).cmp(&(&b.region, &b.instance_type)));
     lines.sort_by(|a, b| {
         (a.profile.as_str(), a.created_at, a.cluster_id.as_str()).cmp(&(
             b.profile.as_str(),
@@ -571,8 +633,8 @@ pub fn compute(inputs: &Inputs, prices: &PriceTable) -> Report {
         since: inputs.since,
         until: inputs.now,
         region: inputs.region.clone(),
-        prices_taken: prices.taken.clone(),
-        price_sources: vec![prices.ec2_source.clone(), prices.emr_source.clone()],
+        prices: used,
+        price_note: None,
         total_hours_saved: profiles.iter().map(|p| p.hours_saved).sum(),
         profiles,
         clusters: lines,
@@ -697,14 +759,25 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "\nCosts: on-demand EC2 + EMR per instance-hour from sparkhub's price table (taken {}; {}). \
-         ~ marks an estimate (spot capacity priced at on-demand, or a fleet with a choice of types priced at the dearest). \
-         Hours saved: from a sparkhub idle termination to the end of the profile's maximum lifetime.",
-        r.prices_taken,
-        r.price_sources.join(", ")
-    );
+    let _ = writeln!(out, "\nPrices (USD per instance-hour, on-demand, Linux):");
+    if r.prices.is_empty() {
+        let _ = writeln!(out, "  none known");
+    }
+    for p in &r.prices {
+        let _ = writeln!(
+            out,
+            "  {} in {}: EC2 ${:.4} + EMR ${:.4}, from the {}",
+            printable(&p.instance_type),
+            printable(&p.region),
+            p.ec2,
+            p.emr,
+            p.source
+        );
+    }
+    if let Some(note) = &r.price_note {
+        let _ = writeln!(out, "  Note: {}", printable(note));
+    }
+    let _ = writeln!(out, "\n{COST_NOTES}");
     out
 }
 

@@ -133,7 +133,8 @@ fn an_idle_termination_costs_its_instance_hours_and_saves_the_rest_of_its_lifeti
         l.cost,
         Cost::Known {
             usd: 1.5,
-            estimate: false
+            estimate: false,
+            spot: false
         }
     );
     assert_eq!(l.hours_saved, 10.0);
@@ -232,7 +233,7 @@ fn per_profile_totals_add_up_and_count_the_endings() {
 }
 
 #[test]
-fn spot_capacity_and_a_choice_of_types_are_an_estimate_at_the_dearest_price() {
+fn spot_capacity_is_an_upper_bound_at_on_demand_and_a_choice_of_types_at_the_dearest() {
     // retrain: master m5.xlarge on demand ($0.25) + core of m5/m5a, 1 on
     // demand + 2 spot, priced at the dearest ($0.25): 4 × 0.25 = $1 an hour.
     let c = cluster("j-PIPE", Some("retrain"), "08:00", Some("09:30"));
@@ -242,10 +243,71 @@ fn spot_capacity_and_a_choice_of_types_are_an_estimate_at_the_dearest_price() {
         l.cost,
         Cost::Known {
             usd: 1.5,
-            estimate: true
+            estimate: true,
+            spot: true
         }
     );
-    assert_eq!(l.cost.to_string(), "~$1.50");
+    assert_eq!(l.cost.to_string(), "≤$1.50");
+    assert!(
+        text(&r).contains("≤ marks an upper bound: spot capacity priced at the on-demand price")
+    );
+
+    // The same choice of types, all on demand: an estimate, not spot.
+    let mut c = cluster("j-CHOICE", Some("retrain"), "08:00", Some("09:30"));
+    c.fleets = vec![fleet(&["m5.xlarge", "m5a.xlarge"], 2, 0)];
+    let r = compute(&inputs(vec![c], vec![]), &prices());
+    assert_eq!(line(&r, "j-CHOICE").cost.to_string(), "~$0.75");
+}
+
+#[test]
+fn the_report_lists_each_price_it_used_with_its_origin() {
+    let c = cluster("j-PIPE", Some("retrain"), "08:00", Some("09:30"));
+    let r = compute(&inputs(vec![c], vec![]), &prices());
+    let types: Vec<(&str, &str)> = r
+        .prices
+        .iter()
+        .map(|p| (p.instance_type.as_str(), p.region.as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("m5.xlarge", "eu-central-1"),
+            ("m5a.xlarge", "eu-central-1")
+        ]
+    );
+    assert_eq!(
+        r.prices[0].origin,
+        PriceOrigin::Offline {
+            taken: "2026-11-28".into()
+        }
+    );
+    let out = text(&r);
+    assert!(
+        out.contains(
+            "m5.xlarge in eu-central-1: EC2 $0.2000 + EMR $0.0500, from the offline table shipped with sparkhub, written down 2026-11-28"
+        ),
+        "{out}"
+    );
+
+    // From the Price List, the report names it and its date.
+    let mut book = prices::PriceBook::default();
+    book.insert(
+        "eu-central-1",
+        "m5.xlarge",
+        Quote {
+            ec2: 0.23,
+            emr: 0.048,
+            origin: PriceOrigin::PriceList {
+                fetched: "2026-12-06".parse().unwrap(),
+            },
+        },
+    );
+    let c = cluster("j-IDLE", Some("tutorial"), "08:00", Some("10:00"));
+    let out = text(&compute(&inputs(vec![c], vec![]), &book));
+    assert!(
+        out.contains("m5.xlarge in eu-central-1: EC2 $0.2300 + EMR $0.0480, from the AWS Price List API, fetched 2026-12-06"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -338,7 +400,7 @@ fn the_table_shows_each_profile_and_cluster_with_its_figures() {
     let cluster_row = out.lines().find(|l| l.starts_with("j-IDLE")).unwrap();
     assert!(cluster_row.contains("sparkhub: idle"), "{cluster_row}");
     assert!(cluster_row.contains("2026-11-25 08:00"), "{cluster_row}");
-    assert!(out.contains("taken 2026-11-28"), "{out}");
+    assert!(out.contains("written down 2026-11-28"), "{out}");
 }
 
 #[test]
