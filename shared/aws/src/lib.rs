@@ -7,6 +7,7 @@
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod operator;
+pub mod pricing;
 pub mod scheduler;
 pub mod startups;
 mod wiring;

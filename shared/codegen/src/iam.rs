@@ -329,6 +329,20 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         }],
     ),
     (
+        "PriceSource",
+        // The Price List's actions name no resource: the Billing User Guide's
+        // policy for the Bulk API grants them on `*` ("Using the AWS Price
+        // List Bulk API", IAM permissions); GetProducts is in its "Find
+        // products and prices" example, which we have not read.
+        &[Call {
+            operation: "get_products",
+            action: "pricing:GetProducts",
+            resource: "*",
+            context: &[],
+            why: "sparkhub report: on-demand EC2 and EMR prices from the Price List (the operator's credentials, no function)",
+        }],
+    ),
+    (
         "HistoryStore",
         &[Call {
             operation: "put_object",
