@@ -169,12 +169,20 @@ enum Command {
         /// The period, back from now (30d, 12h, 2w; EMR lists 60 days).
         #[arg(long, default_value = "30d")]
         since: String,
-        /// Also write a self-contained HTML page with a timeline and cost bars.
+        /// Also write a self-contained HTML page: a timeline on a UTC time
+        /// axis, cost bars per profile and per day, the prices and their sources.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// Print JSON instead of the table.
         #[arg(long)]
         json: bool,
+        /// Ask AWS's Price List nothing: prices from the local cache
+        /// ($XDG_CACHE_HOME/sparkhub/prices.json) and sparkhub's offline
+        /// table only. Without it, types not cached in the last 7 days are
+        /// asked of the Price List (pricing:GetProducts), and the offline
+        /// table serves when it cannot be reached.
+        #[arg(long)]
+        offline_prices: bool,
         /// The sparkhub bucket's name (default: $SPARKHUB_BUCKET), where the
         /// profiles and the history are.
         #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
@@ -239,6 +247,7 @@ async fn main() -> ExitCode {
             since,
             html,
             json,
+            offline_prices,
             bucket,
             aws,
         } => {
@@ -246,7 +255,11 @@ async fn main() -> ExitCode {
                 &aws.choice(),
                 &bucket,
                 &since,
-                &report::Output { json, html },
+                &report::Output {
+                    json,
+                    html,
+                    offline_prices,
+                },
             )
             .await
         }

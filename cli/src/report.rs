@@ -5,7 +5,16 @@
 //! AWS calls, read-only: EMR ListClusters (every state, `CreatedAfter`; EMR
 //! lists clusters of the last two months), DescribeCluster (tags) and
 //! ListInstanceFleets (instance types and counts) of each sparkhub cluster,
-//! S3 GetObject of each profile, ListObjectsV2 + GetObject of `history/`.
+//! S3 GetObject of each profile, ListObjectsV2 + GetObject of `history/`;
+//! and Pricing GetProducts (AWS's Price List, us-east-1 endpoint) for the
+//! prices of the instance types not in the local cache.
+//!
+//! The price cache is a file on the operator's machine
+//! (`$XDG_CACHE_HOME/sparkhub/prices.json`, else `~/.cache/sparkhub/`), not
+//! an object in the sparkhub bucket: list prices are public and the same
+//! for every account, the report stays a read-only command (no
+//! `s3:PutObject` for people who only read reports), and it works for an
+//! operator who may read the bucket but not write it.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +22,13 @@ use aws_sdk_emr::primitives::DateTime;
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_aws::operator::AwsChoice;
+use sparkhub_aws::pricing::PriceList;
 use sparkhub_aws::{Emr, S3Bucket, aws_error, to_jiff};
 use sparkhub_core::emr::ClusterState;
 use sparkhub_core::history::{HISTORY_PREFIX, Record, StartupRecord};
 use sparkhub_core::ports::{ClusterSteps, ProfileStore, StoredProfile};
 use sparkhub_core::profile::ProfileKind;
+use sparkhub_core::report::prices::{PriceCache, look_up};
 use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
 use sparkhub_core::{Profile, ProfileName};
 
@@ -292,6 +303,41 @@ pub async fn inputs(
 pub struct Output {
     pub json: bool,
     pub html: Option<std::path::PathBuf>,
+    /// Ask AWS's Price List nothing: cached prices and the shipped table.
+    pub offline_prices: bool,
+}
+
+/// Where the price cache lives: `$XDG_CACHE_HOME/sparkhub/prices.json`, else
+/// `$HOME/.cache/sparkhub/prices.json`; none without either.
+pub fn price_cache_path() -> Option<std::path::PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|home| home.join(".cache")))
+        .map(|dir| dir.join("sparkhub").join("prices.json"))
+}
+
+/// Writes the cache next to its place and renames it there: a report
+/// interrupted mid-write leaves the old file, never half a new one. A cache
+/// that cannot be written costs the next report its calls, nothing else.
+fn write_cache(path: &std::path::Path, cache: &PriceCache) {
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let part = path.with_extension("json.part");
+            std::fs::write(&part, cache.to_json())?;
+            std::fs::rename(&part, path)
+        });
+    if let Err(e) = written {
+        eprintln!(
+            "sparkhub: the price cache {} cannot be written ({e}); the next report asks AWS's Price List again",
+            path.display()
+        );
+    }
 }
 
 pub async fn run(
@@ -305,7 +351,28 @@ pub async fn run(
     let since = since(since_text, now).map_err(Failure::usage)?;
     let aws = Aws::load(choice).await?;
     let inputs = inputs(&aws, bucket, since, now).await?;
-    let report = report::compute(&inputs, &PriceTable::shipped());
+    let cache_path = price_cache_path();
+    let mut cache = cache_path
+        .as_deref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|text| PriceCache::parse(&text))
+        .unwrap_or_default();
+    let source = (!output.offline_prices).then(|| PriceList::from_config(aws.sdk()));
+    let prices = look_up(
+        source.as_ref(),
+        &mut cache,
+        &PriceTable::shipped(),
+        &report::wanted_prices(&inputs),
+        now.to_zoned(jiff::tz::TimeZone::UTC).date(),
+    )
+    .await;
+    if prices.cache_changed
+        && let Some(path) = &cache_path
+    {
+        write_cache(path, &cache);
+    }
+    let mut report = report::compute(&inputs, &prices.book);
+    report.price_note = prices.trouble;
     if let Some(path) = &output.html {
         std::fs::write(path, report::html::render(&report))
             .map_err(|e| Failure::usage(format!("{}: cannot be written: {e}", path.display())))?;

@@ -10,8 +10,15 @@ use sparkhub_core::testing::workspace_root;
 use sparkhub_tests::{LocalAws, unique};
 
 fn sparkhub(args: &[&str]) -> Output {
+    sparkhub_caching_in(args, &std::env::temp_dir().join("sparkhub-cli-tests-cache"))
+}
+
+/// With the report's price cache in `cache` (`$XDG_CACHE_HOME`), never the
+/// cache of the person running the tests.
+fn sparkhub_caching_in(args: &[&str], cache: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sparkhub"))
         .args(args)
+        .env("XDG_CACHE_HOME", cache)
         .output()
         .expect("the sparkhub binary runs")
 }
@@ -895,16 +902,20 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     assert!(summary.terminated.contains(&idle), "{summary:?}");
 
     let html = std::env::temp_dir().join(format!("{}.html", unique("report")));
-    let out = sparkhub(&[
-        "report",
-        "--since",
-        "1d",
-        "--bucket",
-        &bucket,
-        "--json",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let cache = std::env::temp_dir().join(unique("sparkhub-price-cache"));
+    let out = sparkhub_caching_in(
+        &[
+            "report",
+            "--since",
+            "1d",
+            "--bucket",
+            &bucket,
+            "--json",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &cache,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let line = |id: &str| {
@@ -919,6 +930,16 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     let swept = line(&idle);
     assert_eq!(swept["ended"], "sparkhub-idle", "{swept:#}");
     assert_eq!(swept["profile"], profile.as_str());
+    // Priced from the Price List's answer (the emulator's, from
+    // tests/fixtures/pricing/), and the source named with today's date.
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let price = &report["prices"][0];
+    assert_eq!(price["instance_type"], "m5.xlarge", "{report:#}");
+    assert_eq!(price["origin"]["kind"], "price-list", "{report:#}");
+    assert_eq!(price["origin"]["fetched"], today.as_str(), "{report:#}");
     // Three m5.xlarge (the profile's fleets) for about three hours in us-east-1.
     let cost = swept["cost"]["usd"].as_f64().unwrap();
     let hourly = 3.0 * (0.192 + 0.048);
@@ -930,9 +951,16 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     assert!((saved - 9.0).abs() < 0.1, "{swept:#}");
     assert_eq!(line(&stopped)["ended"], "person");
 
-    // The table, for people.
-    let out = sparkhub(&["report", "--since", "1d", "--bucket", &bucket]);
+    // The table, for people: the second report takes the price from the
+    // cache the first one wrote, and says so.
+    let out = sparkhub_caching_in(&["report", "--since", "1d", "--bucket", &bucket], &cache);
     let table = stdout(&out);
+    assert!(
+        table.contains(&format!(
+            "m5.xlarge in us-east-1: EC2 $0.1920 + EMR $0.0480, from the cached AWS Price List answer, fetched {today}"
+        )),
+        "{table}"
+    );
     let row = table
         .lines()
         .find(|l| l.starts_with(&idle))
@@ -944,4 +972,29 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
 
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(&format!("data-cluster=\"{idle}\"")), "{page}");
+    assert!(
+        page.contains(&format!("AWS Price List API, fetched {today}")),
+        "{page}"
+    );
+
+    // Without the Price List and without a cache: the offline table, named.
+    let empty = std::env::temp_dir().join(unique("sparkhub-no-cache"));
+    let out = sparkhub_caching_in(
+        &[
+            "report",
+            "--since",
+            "1d",
+            "--bucket",
+            &bucket,
+            "--offline-prices",
+        ],
+        &empty,
+    );
+    let table = stdout(&out);
+    assert!(
+        table.contains("m5.xlarge in us-east-1: EC2 $0.1920 + EMR $0.0480, from the offline table shipped with sparkhub"),
+        "{table}"
+    );
+    assert!(!empty.exists(), "--offline-prices writes no cache");
+    std::fs::remove_dir_all(&cache).ok();
 }

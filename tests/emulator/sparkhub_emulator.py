@@ -21,6 +21,10 @@ port). On top of moto it:
 - makes S3 conditional writes (`If-None-Match: *`, `If-Match`) atomic:
   moto checks the condition and stores the object in separate steps, so two
   concurrent requests could both pass the check (AWS never lets them);
+- answers the Price List's GetProducts (moto has no Price List) from the
+  documented-format answers in `tests/fixtures/pricing/`: the entries whose
+  attributes match every TERM_MATCH filter, none for anything else (the
+  adapter then falls back to sparkhub's offline table, as against AWS);
 - gives a cluster ended by TerminateJobFlows EMR's state-change reason code
   USER_REQUEST (moto gives none);
 - adds a control API, because EMR clusters and steps never change state by
@@ -460,6 +464,42 @@ def _bridge_cbor(moto_app, environ, start_response):
     return [payload]
 
 
+PRICE_LIST_FIXTURES = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "pricing"
+)
+
+
+def _price_list(environ, start_response):
+    """GetProducts over the fixtures' PriceList entries (awsJson1_1)."""
+    request = json.loads(Request(environ).get_data() or b"{}")
+    filters = [
+        (f.get("Field"), f.get("Value"))
+        for f in request.get("Filters", [])
+        if f.get("Type") == "TERM_MATCH"
+    ]
+    matching = []
+    for name in sorted(os.listdir(PRICE_LIST_FIXTURES)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(PRICE_LIST_FIXTURES, name)) as f:
+            entries = json.load(f)["PriceList"]
+        for entry in entries:
+            doc = json.loads(entry)
+            if doc.get("serviceCode") != request.get("ServiceCode"):
+                continue
+            product = doc.get("product", {})
+            fields = dict(product.get("attributes", {}))
+            fields["productFamily"] = product.get("productFamily")
+            if all(fields.get(field) == value for field, value in filters):
+                matching.append(entry)
+    payload = json.dumps({"FormatVersion": "aws_v1", "PriceList": matching}).encode()
+    start_response(
+        "200 OK",
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]
+
+
 class SparkhubEmulator:
     """WSGI app: the control API under /sparkhub-control/, moto for the rest."""
 
@@ -470,6 +510,8 @@ class SparkhubEmulator:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CBOR_PREFIX):
             return _bridge_cbor(self.moto, environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET") == "AWSPriceListService.GetProducts":
+            return _price_list(environ, start_response)
         if not path.startswith(CONTROL_PREFIX):
             fault = _injected_fault(environ)
             if fault is not None:

@@ -17,7 +17,9 @@
 //! browser; the NetLog is one flag and one JSON file.)
 //!
 //! "It renders": the screenshot Chromium takes after layout holds the colour
-//! of each cluster's ending, where its bar is.
+//! of each cluster's ending, where its bar is. What people read in it — the
+//! time axis, a bar's tooltip, the cost per day — is looked for in the DOM
+//! Chromium built.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,7 +91,8 @@ fn report_page() -> (String, Vec<(String, Ending)>) {
     };
     let inputs = Inputs {
         since: at("00:00"),
-        now: at("20:00"),
+        // The running cluster runs over midnight: its cost falls on two days.
+        now: "2026-11-26T02:00:00Z".parse().unwrap(),
         region: "us-east-1".into(),
         clusters: vec![idle, person, running],
         history: vec![swept],
@@ -277,5 +280,77 @@ fn the_request_check_sees_a_page_that_fetches() {
             .any(|u| u.contains("sparkhub-control.invalid")),
         "the NetLog check missed a remote image: {:?}",
         visit.urls
+    );
+}
+
+/// The text of the `<title>` inside the element that carries `marker`.
+fn title_after<'a>(dom: &'a str, marker: &str) -> &'a str {
+    let at = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in the page"));
+    let rest = &dom[at..];
+    let open = rest.find("<title>").expect("a title") + "<title>".len();
+    let close = rest.find("</title>").expect("a closed title");
+    &rest[open..close]
+}
+
+#[test]
+fn people_read_a_utc_time_axis_a_tooltip_per_bar_and_the_cost_per_day() {
+    let browser = Browser::new();
+    let (html, _) = report_page();
+    let visit = browser.visit(&html, "reading");
+    let dom = &visit.dom;
+
+    // The axis: 06:00 (the first cluster) to 02:00 the next day, a tick every
+    // three hours, midnight labelled with its date; the page says UTC.
+    let ticks: Vec<&str> = dom
+        .split("class=\"tick\"")
+        .skip(1)
+        .filter_map(|t| t.split('>').nth(1)?.split('<').next())
+        .collect();
+    assert_eq!(
+        ticks,
+        [
+            "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "Nov 26"
+        ],
+        "{dom}"
+    );
+    assert!(dom.contains("All times are UTC."));
+
+    // A bar's tooltip: the cluster, its profile, its times, cost and ending.
+    let tooltip = title_after(dom, "data-cluster=\"j-2PERSON\"");
+    for part in [
+        "j-2PERSON (sparkhub-tutorial), profile tutorial",
+        "created 2026-11-25 10:00 UTC",
+        "ready 2026-11-25 10:10 UTC",
+        "ended 2026-11-25 12:00 UTC",
+        // 2 h of three m5.xlarge at the shipped table's $0.24.
+        "2.0 h, cost $1.44",
+        "how it ended: a person",
+    ] {
+        assert!(tooltip.contains(part), "{part:?} not in {tooltip:?}");
+    }
+    assert!(
+        title_after(dom, "data-cluster=\"j-1IDLE\"").contains("&lt;img src=x"),
+        "the hostile name stays text in the tooltip"
+    );
+
+    // Cost per day: the running cluster (14:00 to 02:00) splits over two
+    // days, the 26th getting its two hours after midnight: 2 × $0.72.
+    assert_eq!(dom.matches("class=\"day-bar\"").count(), 2, "{dom}");
+    assert!(dom.contains(">Nov 25</text>") && dom.contains(">Nov 26</text>"));
+    assert!(
+        title_after(dom, "data-day=\"2026-11-26\"").contains("2026-11-26 (UTC): $1.44"),
+        "{dom}"
+    );
+    // 06:00-09:00, 10:00-12:00, 14:00-24:00: 15 h at $0.72.
+    assert!(
+        title_after(dom, "data-day=\"2026-11-25\"").contains("2026-11-25 (UTC): $10.80"),
+        "{dom}"
+    );
+    // The prices and their source.
+    assert!(
+        dom.contains("offline table shipped with sparkhub, written down"),
+        "{dom}"
     );
 }

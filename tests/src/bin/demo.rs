@@ -677,6 +677,8 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
         .arg(&bucket)
         .arg("--html")
         .arg(&html)
+        // The price cache among the demo's files, not the user's.
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .current_dir(workspace_root())
         .output();
     match report {
@@ -730,6 +732,25 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
                     None => format!("no row for {cluster} in the report: {row:?}"),
                 },
             );
+            // Its prices come from the Price List's answer (the emulator
+            // serves the documented-format answers of tests/fixtures/pricing/
+            // through the same adapter AWS would), and the report says so.
+            let priced = text
+                .lines()
+                .filter(|l| l.contains(" in ") && l.contains(": EC2 $"))
+                .map(str::trim)
+                .collect::<Vec<_>>();
+            t.step(
+                "prices",
+                !priced.is_empty()
+                    && priced
+                        .iter()
+                        .all(|l| l.contains("from the AWS Price List API, fetched")),
+                format!(
+                    "the report's prices and their source: {}",
+                    priced.join("; ")
+                ),
+            );
             let (shown, detail) = bar_in_browser(&html, &dir.join("chromium"), &cluster);
             t.step("report in a browser", shown, detail);
         }
@@ -765,7 +786,7 @@ fn explain(
         "\nWhat the cluster's figures mean:\n\
          \x20 hours    {:>6}  it ran from {} to {} (created to terminated)\n\
          \x20 norm. h  {:>6}  EMR's NormalizedInstanceHours: instance hours weighted by size, an xlarge's hour counting 8{}\n\
-         \x20 cost     {:>6}  on-demand EC2 + EMR for its {instances} instances ({}) for those hours, from sparkhub's price table\n\
+         \x20 cost     {:>6}  on-demand EC2 + EMR for its {instances} instances ({}) for those hours, at the prices listed under the table (each with its source)\n\
          \x20 saved h  {:>6}  terminated when idle, it ran that much less than its {} h maximum lifetime (idle.max_lifetime_hours) allows\n\
          The profile's row adds up its clusters; cost saved is what the hours saved would have cost.\n",
         f.hours,

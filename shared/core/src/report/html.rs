@@ -390,7 +390,8 @@ fn days_chart(out: &mut String, r: &Report) {
     }
     let most = days.iter().map(|d| d.usd).fold(0.0, f64::max).max(0.01);
     let plot = WIDTH - 60.0;
-    let slot = plot / days.len() as f64;
+    // A column per day, at most 60 px wide (a day or two would fill the page).
+    let slot = (plot / days.len() as f64).min(60.0);
     // A date label needs ~48 px: label every n-th day.
     let every = ((48.0 / slot).ceil() as usize).max(1);
     let top = 16.0;
@@ -400,7 +401,7 @@ fn days_chart(out: &mut String, r: &Report) {
         "<svg id=\"cost-per-day\" width=\"{WIDTH}\" height=\"{:.1}\" role=\"img\" \
          aria-label=\"Cost per day, UTC\">\n<line x1=\"40\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"#222\"/>",
         base + 24.0,
-        40.0 + plot
+        40.0 + slot * days.len() as f64
     );
     for (i, d) in days.iter().enumerate() {
         let x0 = 40.0 + slot * i as f64;
