@@ -26,10 +26,12 @@ use sparkhub_aws::pricing::PriceList;
 use sparkhub_aws::{Emr, S3Bucket, aws_error, to_jiff};
 use sparkhub_core::emr::ClusterState;
 use sparkhub_core::history::{HISTORY_PREFIX, Record, StartupRecord};
-use sparkhub_core::ports::{ClusterSteps, ProfileStore, StoredProfile};
+use sparkhub_core::ports::{BudgetLedger, ClusterSteps, ProfileStore, StoredProfile};
 use sparkhub_core::profile::ProfileKind;
 use sparkhub_core::report::prices::{PriceCache, look_up};
-use sparkhub_core::report::{self, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
+use sparkhub_core::report::{
+    self, BudgetFacts, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts,
+};
 use sparkhub_core::{Profile, ProfileName};
 
 use crate::failure::{Aws, Failure};
@@ -151,19 +153,10 @@ async fn describe(
 }
 
 fn facts(profile: &Profile) -> ProfileFacts {
-    let fleets = [&profile.fleets.master, &profile.fleets.core]
-        .into_iter()
-        .chain(profile.fleets.task.as_ref())
-        .map(|f| FleetUse {
-            instance_types: f.instance_types.clone(),
-            on_demand: f.on_demand,
-            spot: f.spot,
-        })
-        .collect();
     ProfileFacts {
         max_lifetime_hours: profile.idle.max_lifetime_hours,
         pipeline: profile.kind == ProfileKind::Pipeline,
-        fleets,
+        fleets: sparkhub_core::report::profile_fleets(profile),
     }
 }
 
@@ -269,6 +262,8 @@ pub async fn inputs(
     }
     let store = S3Bucket::new(s3.clone(), bucket);
     let mut profiles = BTreeMap::new();
+    let mut budgets = Vec::new();
+    let month = sparkhub_core::budget::month_of(now);
     let names: std::collections::BTreeSet<String> =
         clusters.iter().filter_map(|c| c.profile.clone()).collect();
     for name in names {
@@ -284,6 +279,17 @@ pub async fn inputs(
         if let Some(StoredProfile::Text(text)) = text
             && let Ok(profile) = Profile::parse(&text)
         {
+            if let Some(budget) = &profile.budget {
+                let spend = BudgetLedger::read_month(&store, &profile.name, &month)
+                    .await
+                    .map_err(|e| aws.failure(&format!("reading the budget of {name}"), &e))?
+                    .and_then(|(_, body)| sparkhub_core::budget::MonthSpend::parse(&body));
+                budgets.push(BudgetFacts {
+                    profile: name.clone(),
+                    monthly_usd: budget.monthly_usd,
+                    spend,
+                });
+            }
             profiles.insert(name, facts(&profile));
         }
     }
@@ -295,6 +301,7 @@ pub async fn inputs(
         clusters,
         history,
         startups,
+        budgets,
         profiles,
     })
 }

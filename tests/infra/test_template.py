@@ -22,6 +22,9 @@ STAR_RESOURCE_ALLOWED = {
     "elasticmapreduce:ListClusters",
     "cloudwatch:GetMetricData",
     "cloudwatch:PutMetricData",
+    # The Price List names no resource (Billing User Guide, "Using the AWS
+    # Price List Bulk API": its policy grants pricing:* on "*").
+    "pricing:GetProducts",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",

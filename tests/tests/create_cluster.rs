@@ -3,8 +3,7 @@
 //! and the sample events from `events/`.
 
 use serde_json::{Value, json};
-use sparkhub_aws::{Emr, S3Bucket, StepFunctions};
-use sparkhub_core::create::{Config, CreateCluster, CreateError, Outcome};
+use sparkhub_core::create::{Config, CreateError, Outcome};
 use sparkhub_core::loading::ProfileError;
 use sparkhub_core::profile::MAX_PROFILE_BYTES;
 use sparkhub_core::testing::workspace_root;
@@ -14,7 +13,7 @@ use sparkhub_tests::{LocalAws, unique, wait_for};
 const TUTORIAL: &str = include_str!("../../profiles/tutorial.toml");
 const RETRAIN: &str = include_str!("../../profiles/retrain.toml");
 
-type Handler = CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket, S3Bucket>;
+type Handler = sparkhub_aws::AwsCreateCluster;
 
 struct Setup {
     aws: LocalAws,
@@ -620,4 +619,54 @@ async fn a_cloudwatch_alarm_starts_a_pipeline_whose_steps_carry_the_events_value
     input["event"]["detail"]["alarmName"] = json!("drift; rm -rf /");
     let e = s.handler.handle(input).await.unwrap_err();
     assert!(e.to_string().contains("detail.alarmName"), "{e}");
+}
+
+/// A profile over its monthly budget gets no new cluster; a person's
+/// override starts one and is recorded in the month's object and the
+/// history.
+#[tokio::test]
+async fn a_profile_over_budget_is_refused_a_cluster_unless_overridden() {
+    use sparkhub_core::budget::{MonthSpend, cluster_spend, month_of};
+    let profile = unique("budget");
+    let text = renamed(TUTORIAL, &profile).replace("monthly_usd = 200", "monthly_usd = 10");
+    let s = setup(&[(&profile, text)]).await;
+    let now = jiff::Timestamp::now();
+    let month = month_of(now);
+    let name = sparkhub_core::ProfileName::parse(&profile).unwrap();
+    let mut spend = MonthSpend::new(&name, &month, now);
+    spend.clusters.insert(
+        "j-EARLIER".into(),
+        cluster_spend(12.0, now - jiff::SignedDuration::from_mins(60), now, "test"),
+    );
+    s.aws
+        .bucket_put(
+            &s.bucket,
+            &format!("budgets/{profile}/{month}.json"),
+            &spend.to_json(),
+        )
+        .await;
+
+    let e = s
+        .handler
+        .handle(json!({"profile": profile}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CreateError::BudgetSpent { .. }), "{e}");
+    assert!(s.aws.clusters_of_profile(&profile).await.is_empty());
+    assert!(s.aws.executions(&s.machine).await.is_empty());
+
+    let outcome = s
+        .handler
+        .handle(json!({"profile": profile, "run_id": unique("urgent"), "override_budget": true}))
+        .await
+        .unwrap();
+    let run = started(&outcome);
+    s.aws.cluster_of(run).await;
+    let history = s.aws.keys(&s.bucket, "history/").await;
+    assert!(
+        history
+            .iter()
+            .any(|k| k.contains(&format!("{profile}-budget-override-"))),
+        "{history:?}"
+    );
 }

@@ -97,6 +97,7 @@ fn report_page() -> (String, Vec<(String, Ending)>) {
         clusters: vec![idle, person, running],
         history: vec![swept],
         startups: vec![],
+        budgets: vec![],
         profiles: BTreeMap::from([
             ("tutorial".into(), facts.clone()),
             ("analytics".into(), facts),

@@ -5,6 +5,7 @@
 //! the classification tells the caller what is left after those.
 
 #[cfg(feature = "lambda")]
+pub mod budgets;
 pub mod lambda;
 pub mod operator;
 pub mod pricing;

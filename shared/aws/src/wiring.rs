@@ -7,15 +7,17 @@ use futures::FutureExt;
 use jiff::Timestamp;
 use sparkhub_core::{create, setup, sweep};
 
+use crate::pricing::PriceList;
 use crate::scheduler::Checks;
 use crate::startups::StartupStore;
 use crate::{CloudWatch, Emr, S3Bucket, SecretsManager, Sns, StepFunctions};
 
 pub type AwsCreateCluster =
-    create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket, S3Bucket>;
+    create::CreateCluster<S3Bucket, S3Bucket, StepFunctions, Emr, S3Bucket, S3Bucket, S3Bucket>;
 pub type AwsSetupUsers =
     setup::SetupUsers<S3Bucket, S3Bucket, SecretsManager, Emr, Sns, StartupStore>;
-pub type AwsTerminator = sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket, Checks>;
+pub type AwsTerminator =
+    sweep::Terminator<S3Bucket, Emr, CloudWatch, Sns, S3Bucket, Checks, S3Bucket, PriceList>;
 
 fn tokio_sleep(d: Duration) -> futures::future::BoxFuture<'static, ()> {
     tokio::time::sleep(d).boxed()
@@ -29,6 +31,7 @@ pub fn create_cluster(config: create::Config, aws: &aws_config::SdkConfig) -> Aw
         profiles: bucket.clone(),
         scripts: bucket.clone(),
         startups: bucket.clone(),
+        budgets: bucket.clone(),
         leases: bucket,
         lease_wait: create::handler::LeaseWait::default(),
         pool_wait: create::pool::PoolWait::default(),
@@ -71,7 +74,13 @@ pub fn terminator(config: sweep::Config, aws: &aws_config::SdkConfig) -> AwsTerm
     let bucket = S3Bucket::new(aws_sdk_s3::Client::new(aws), &config.bucket);
     sweep::Terminator {
         profiles: bucket.clone(),
+        budgets: bucket.clone(),
         history: bucket,
+        // The budgets' prices: the Price List, for the function's region.
+        pricing: aws.region().map(|region| sweep::budget::Pricing {
+            source: PriceList::from_config(aws),
+            region: region.to_string(),
+        }),
         fleet: Emr::new(aws_sdk_emr::Client::new(aws)).with_max_in_flight(config.max_concurrency),
         metrics: CloudWatch::new(aws_sdk_cloudwatch::Client::new(aws)),
         notifier: config

@@ -87,7 +87,16 @@ async fn sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Summary {
 async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Summary, SweepError> {
     let profiles = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
-    let terminator = Terminator::<_, _, _, Sns, _, sparkhub_aws::scheduler::Checks> {
+    let terminator = Terminator::<
+        _,
+        _,
+        _,
+        Sns,
+        _,
+        sparkhub_aws::scheduler::Checks,
+        _,
+        sparkhub_core::fakes::PriceList,
+    > {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
@@ -105,6 +114,8 @@ async fn try_sweep(emr_rules: &[&Rule], cloudwatch_rules: &[&Rule]) -> Result<Su
         notifier: None,
         history: History::default(),
         checks: None,
+        budgets: sparkhub_core::fakes::Budgets::default(),
+        pricing: None,
         now: jiff::Timestamp::now,
     };
     terminator.sweep().await
@@ -319,7 +330,16 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
                 .with_initial_backoff(std::time::Duration::from_millis(20)),
         )
     };
-    let terminator = Terminator::<_, _, _, Sns, _, sparkhub_aws::scheduler::Checks> {
+    let terminator = Terminator::<
+        _,
+        _,
+        _,
+        Sns,
+        _,
+        sparkhub_aws::scheduler::Checks,
+        _,
+        sparkhub_core::fakes::PriceList,
+    > {
         config: Config {
             bucket: "b".into(),
             dry_run: false,
@@ -342,6 +362,8 @@ async fn throttling_under_concurrency_terminates_only_what_was_fully_judged() {
         notifier: None,
         history: History::default(),
         checks: None,
+        budgets: sparkhub_core::fakes::Budgets::default(),
+        pricing: None,
         now: jiff::Timestamp::now,
     };
     let summary = terminator.sweep().await.expect("the sweep finishes");

@@ -339,7 +339,7 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
             action: "pricing:GetProducts",
             resource: "*",
             context: &[],
-            why: "sparkhub report: on-demand EC2 and EMR prices from the Price List (the operator's credentials, no function)",
+            why: "on-demand EC2 and EMR prices from the Price List (sparkhub report with the operator's credentials; the sweep for the budgets)",
         }],
     ),
     (
@@ -351,6 +351,32 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
             context: &[],
             why: "record a termination or a warning of the sweep (If-None-Match: *)",
         }],
+    ),
+    (
+        "BudgetLedger",
+        &[
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/budgets/${Profile}/2026-12.json",
+                context: &[],
+                why: "a profile's estimated spending this month (create-cluster: refuse past the budget; the sweep: add to it)",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/budgets/${Profile}/2026-12.json",
+                context: &[],
+                why: "keep a profile's month current, or note an override (If-Match / If-None-Match)",
+            },
+            Call {
+                operation: "put_object",
+                action: "s3:PutObject",
+                resource: "arn:aws:s3:::${Bucket}/history/2026-12-06/${Profile}-budget-override-1796553600.json",
+                context: &[],
+                why: "record a run started past its budget (If-None-Match: *)",
+            },
+        ],
     ),
     (
         "StartupHistory",
@@ -462,6 +488,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "ClusterDirectory",
             "LeaseStore",
             "StartupHistory",
+            "BudgetLedger",
         ],
     ),
     (
@@ -487,6 +514,8 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
             "ClusterTagger",
             "HistoryStore",
             "CheckScheduler",
+            "BudgetLedger",
+            "PriceSource",
         ],
     ),
 ];
@@ -1327,6 +1356,7 @@ fn abuses(out: &mut Vec<Request>, profiles: &[Profile]) {
             "locks/tutorial.json",
             "history/2026-11-28/j-EXAMPLE-termination-1795852800.json",
             "startups/tutorial.json",
+            "budgets/tutorial/2026-12.json",
         ] {
             for action in ["s3:PutObject", "s3:DeleteObject"] {
                 out.push(request(

@@ -12,6 +12,7 @@ use crate::ports::{
     AwsError, CheckScheduler, HistoryStore, LeaseStore, Notifier, ProfileStore, ScriptStore,
     StartupHistory, StartupLog, StoredProfile,
 };
+use crate::ports::{BudgetLedger, ListPrice, PriceSource};
 use crate::profile::MAX_PROFILE_BYTES;
 
 /// The bucket the fakes pretend to be.
@@ -347,5 +348,86 @@ impl StartupLog for Startups {
             .unwrap()
             .push((profile.to_string(), seconds, at));
         Ok(())
+    }
+}
+
+/// The budgets' month objects (a [`Leases`] store) and the override records.
+#[derive(Default)]
+pub struct Budgets {
+    pub objects: Leases,
+    pub overrides: Mutex<Vec<crate::history::BudgetOverrideRecord>>,
+}
+
+impl Budgets {
+    /// A profile's month as stored.
+    pub fn month(&self, profile: &str, month: &str) -> Option<crate::budget::MonthSpend> {
+        let key = format!("{}{profile}/{month}.json", crate::budget::BUDGETS_PREFIX);
+        self.objects
+            .0
+            .lock()
+            .unwrap()
+            .get(&key)
+            .and_then(|(_, body)| crate::budget::MonthSpend::parse(body))
+    }
+
+    /// Stores `spend` as its profile's month.
+    pub fn seed(&self, spend: &crate::budget::MonthSpend) {
+        let key = format!(
+            "{}{}/{}.json",
+            crate::budget::BUDGETS_PREFIX,
+            spend.profile,
+            spend.month
+        );
+        self.objects
+            .0
+            .lock()
+            .unwrap()
+            .insert(key, (1, spend.to_json()));
+    }
+}
+
+impl BudgetLedger for Budgets {
+    async fn read_month(
+        &self,
+        profile: &crate::ProfileName,
+        month: &str,
+    ) -> Result<Option<(String, String)>, AwsError> {
+        self.objects
+            .read(&crate::budget::month_key(profile, month))
+            .await
+    }
+    async fn write_month(
+        &self,
+        profile: &crate::ProfileName,
+        month: &str,
+        version: Option<&str>,
+        body: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let key = crate::budget::month_key(profile, month);
+        match version {
+            None => self.objects.create(&key, body).await,
+            Some(v) => self.objects.replace(&key, v, body).await,
+        }
+    }
+    async fn record_override(
+        &self,
+        record: &crate::history::BudgetOverrideRecord,
+    ) -> Result<(), AwsError> {
+        self.overrides.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+/// List prices by instance type (any region); a type not listed has none.
+#[derive(Default)]
+pub struct PriceList(pub BTreeMap<String, ListPrice>);
+
+impl PriceSource for PriceList {
+    async fn list_price(
+        &self,
+        _region: &str,
+        instance_type: &str,
+    ) -> Result<Option<ListPrice>, AwsError> {
+        Ok(self.0.get(instance_type).copied())
     }
 }

@@ -235,6 +235,39 @@ impl StartupRecord {
     }
 }
 
+/// A run started although its profile's monthly budget was spent, because
+/// its invocation said `"override_budget": true`:
+/// `history/<day>/<profile>-budget-override-<unix seconds>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetOverrideRecord {
+    pub version: u32,
+    /// Always `budget-override`.
+    pub kind: String,
+    pub profile: String,
+    pub execution: String,
+    pub budget_usd: u32,
+    pub spent_usd: f64,
+    pub recorded_at: Timestamp,
+}
+
+/// The `kind` of a [`BudgetOverrideRecord`].
+pub const BUDGET_OVERRIDE_KIND: &str = "budget-override";
+
+impl BudgetOverrideRecord {
+    pub fn key(&self) -> String {
+        let day = self.recorded_at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        format!(
+            "{HISTORY_PREFIX}{day}/{}-{BUDGET_OVERRIDE_KIND}-{}.json",
+            self.profile,
+            self.recorded_at.as_second()
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an override record serializes")
+    }
+}
+
 /// The keys of the days from `since` to `until` (inclusive), to list
 /// `history/<day>/` one day at a time.
 pub fn day_prefixes(since: Timestamp, until: Timestamp) -> Vec<String> {

@@ -12,6 +12,7 @@
 //! memory.
 
 pub mod asl;
+pub mod budget;
 pub mod create;
 pub mod emr;
 pub mod errors;

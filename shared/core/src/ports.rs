@@ -476,3 +476,30 @@ pub trait PriceSource {
         instance_type: &str,
     ) -> impl Future<Output = Result<Option<ListPrice>, AwsError>> + Send;
 }
+
+/// Profiles' monthly spending (`budgets/<profile>/<yyyy-mm>.json`, see
+/// [`crate::budget`]), compare-and-swap like [`LeaseStore`], and the
+/// history record of a budget overridden.
+pub trait BudgetLedger {
+    /// The month's object: its version (ETag) and body, or `None`.
+    fn read_month(
+        &self,
+        profile: &crate::ProfileName,
+        month: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>, AwsError>> + Send;
+    /// Creates (`version` `None`) or replaces (if it still has `version`)
+    /// the month's object: the new version, or `None` when another writer
+    /// was first.
+    fn write_month(
+        &self,
+        profile: &crate::ProfileName,
+        month: &str,
+        version: Option<&str>,
+        body: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Writes the history record of a run started past its budget.
+    fn record_override(
+        &self,
+        record: &crate::history::BudgetOverrideRecord,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

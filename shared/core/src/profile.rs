@@ -97,6 +97,22 @@ pub struct RawProfile {
     /// EventBridge events (other than S3's) that start a run.
     #[serde(default)]
     pub event_triggers: Vec<EventTrigger>,
+    /// A monthly budget (see `crate::budget`).
+    #[serde(default)]
+    pub budget: Option<Budget>,
+}
+
+/// `[budget]`: what a profile may spend in a calendar month.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Budget {
+    #[serde(default)]
+    pub monthly_usd: u32,
+    #[serde(default = "default_alerts")]
+    pub alert_percent: Vec<u32>,
+}
+
+fn default_alerts() -> Vec<u32> {
+    vec![50, 80, 100]
 }
 
 /// `[pool]`: how many clusters a pipeline profile keeps warm and for how long.
@@ -205,6 +221,7 @@ pub struct Profile {
     pub max_active_clusters: Option<u32>,
     pub pool: Option<Pool>,
     pub event_triggers: Vec<EventTrigger>,
+    pub budget: Option<Budget>,
 }
 
 /// New objects in `bucket` whose key starts with `prefix` (and ends with
@@ -1363,6 +1380,22 @@ impl RawProfile {
                 );
             }
         }
+        if let Some(budget) = &self.budget {
+            if budget.monthly_usd == 0 {
+                err(
+                    "budget.monthly_usd",
+                    "0 would refuse every cluster; give the month's budget in whole US dollars, like 500".into(),
+                );
+            }
+            for (i, p) in budget.alert_percent.iter().enumerate() {
+                if !(1..=1_000).contains(p) {
+                    err(
+                        &format!("budget.alert_percent[{i}]"),
+                        format!("{p} is out of range (1 to 1000 percent of the budget)"),
+                    );
+                }
+            }
+        }
         for (i, trigger) in self.event_triggers.iter().enumerate() {
             for (part, value) in [
                 ("source", &trigger.source),
@@ -1452,6 +1485,7 @@ impl RawProfile {
                 max_active_clusters: self.max_active_clusters,
                 pool: self.pool.clone(),
                 event_triggers: self.event_triggers.clone(),
+                budget: self.budget.clone(),
             }),
             _ => Err(ValidationErrors(errors)),
         }

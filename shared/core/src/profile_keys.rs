@@ -23,6 +23,8 @@ pub enum Kind {
     Text,
     /// A list of texts.
     TextList,
+    /// A list of whole numbers, 0 or more, in `unit`s.
+    WholeList { unit: &'static str },
     /// A whole number, 0 or more, in `unit`s.
     Whole { unit: &'static str },
     /// One of these texts.
@@ -212,6 +214,30 @@ pub const KEYS: &[Key] = &[
         Some("15"),
         "30",
         "A pooled cluster without a run for this long is terminated by the idle sweep (5 to 1440), unwarned.",
+    ),
+    key(
+        "budget",
+        Section,
+        Optional,
+        None,
+        "",
+        "A monthly budget: the idle sweep keeps this month's estimate (list prices × fleets × hours), mails the stack's topic once per threshold, and create-cluster refuses a new cluster once it is spent (a manual run may override it with `\"override_budget\": true`).",
+    ),
+    key(
+        "budget.monthly_usd",
+        Whole { unit: "US dollars" },
+        Required,
+        None,
+        "500",
+        "The budget of a calendar month (UTC), in whole US dollars (1 or more).",
+    ),
+    key(
+        "budget.alert_percent",
+        WholeList { unit: "percent" },
+        Optional,
+        Some("[50, 80, 100]"),
+        "[75, 100]",
+        "Thresholds, in percent of the budget, each announced once a month when this month's estimate reaches it (1 to 1000).",
     ),
     key(
         "access",
@@ -559,6 +585,7 @@ pub fn rule(key: &Key) -> String {
     match key.kind {
         Text => format!("must be text in quotes{example}"),
         TextList => format!("must be a list of texts in quotes{example}"),
+        WholeList { unit } => format!("must be a list of whole numbers of {unit}{example}"),
         Whole { unit } => format!("must be a whole number of {unit}{example}"),
         Choice(values) => format!(
             "must be one of {}",
@@ -602,7 +629,7 @@ fn described(value: &toml::Value) -> String {
 fn fits(kind: Kind, value: &toml::Value) -> bool {
     match (kind, value) {
         (Text, toml::Value::String(_)) => true,
-        (TextList, toml::Value::Array(_)) => true,
+        (TextList | WholeList { .. }, toml::Value::Array(_)) => true,
         (Whole { .. }, toml::Value::Integer(i)) => u32::try_from(*i).is_ok(),
         (Choice(values), toml::Value::String(s)) => values.contains(&s.as_str()),
         (Section | TextMap { .. }, toml::Value::Table(_)) => true,
@@ -713,6 +740,23 @@ fn walk(table: &mut toml::Table, at: &str, pattern: &str, users: &[String], out:
                     items.remove(i);
                 }
             }
+            (WholeList { unit }, toml::Value::Array(items)) => {
+                let whole =
+                    |v: &toml::Value| v.as_integer().is_some_and(|n| u32::try_from(n).is_ok());
+                let bad: Vec<usize> = (0..items.len()).filter(|i| !whole(&items[*i])).collect();
+                for &i in &bad {
+                    out.problems.push(FieldError {
+                        field: format!("{field}[{i}]"),
+                        message: format!(
+                            "must be a whole number of {unit} (each element of {name}); it is {}",
+                            described(&items[i])
+                        ),
+                    });
+                }
+                for i in bad.into_iter().rev() {
+                    items.remove(i);
+                }
+            }
             (Section, toml::Value::Table(inner)) => walk(inner, &field, &path, users, out),
             (Sections, toml::Value::Array(items)) => {
                 for (i, item) in items.iter_mut().enumerate() {
@@ -798,6 +842,7 @@ pub fn reference_markdown() -> String {
         let value = match key.kind {
             Text => "text".to_owned(),
             TextList => "list of texts".to_owned(),
+            WholeList { unit } => format!("list of whole numbers ({unit})"),
             Whole { unit } => format!("whole number ({unit})"),
             Choice(values) => values
                 .iter()

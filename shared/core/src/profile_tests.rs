@@ -1300,6 +1300,9 @@ idle_minutes = 15
 source = "aws.cloudwatch"
 detail_type = "CloudWatch Alarm State Change"
 detail = '{"state": {"value": ["ALARM"]}}'
+[budget]
+monthly_usd = 100
+alert_percent = [50]
 "#;
     let raw = RawProfile::from_toml(full).unwrap();
     let mut model = Vec::new();
@@ -1328,6 +1331,8 @@ bucket = "in-1"
 [[event_triggers]]
 source = "aws.cloudwatch"
 detail_type = "x"
+[budget]
+monthly_usd = 100
 "#;
     let filled = toml::Value::try_from(RawProfile::from_toml(minimal).unwrap()).unwrap();
     for key in KEYS {
@@ -1708,4 +1713,34 @@ fn event_triggers_and_event_arguments_are_checked() {
     // An event argument without an event trigger.
     let e = Profile::parse(&RETRAIN.replace("\"{object}\"]", "\"{event:detail.a}\"]")).unwrap_err();
     assert!(e.to_string().contains("no [[event_triggers]]"), "{e}");
+}
+
+#[test]
+fn a_budget_needs_dollars_and_sensible_thresholds() {
+    let text = format!("{RETRAIN}\n[budget]\nmonthly_usd = 200\n");
+    let p = Profile::parse(&text).unwrap();
+    assert_eq!(p.budget.unwrap().alert_percent, [50, 80, 100]);
+    for (budget, field, says) in [
+        (
+            "monthly_usd = 0",
+            "budget.monthly_usd",
+            "refuse every cluster",
+        ),
+        (
+            "monthly_usd = 10\nalert_percent = [0, 80]",
+            "budget.alert_percent[0]",
+            "out of range",
+        ),
+        (
+            "monthly_usd = 10\nalert_percent = [\"80\"]",
+            "budget.alert_percent[0]",
+            "whole number of percent",
+        ),
+        ("alert_percent = [80]", "budget.monthly_usd", ""),
+    ] {
+        let e = Profile::parse(&format!("{RETRAIN}\n[budget]\n{budget}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(says), "{budget}: {e}");
+    }
 }

@@ -751,6 +751,45 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
                     priced.join("; ")
                 ),
             );
+            // The budget: the sweep kept this month's estimate of the
+            // cluster in s3://<bucket>/budgets/<profile>/<month>.json, at
+            // the same prices; it and the report say the same to the cent.
+            let month = sparkhub_core::budget::month_of(terminated_at);
+            let key = format!("budgets/{}/{month}.json", profile.name);
+            let estimate = match aws.s3.get_object().bucket(&bucket).key(&key).send().await {
+                Ok(object) => object
+                    .body
+                    .collect()
+                    .await
+                    .ok()
+                    .and_then(|b| String::from_utf8(b.into_bytes().to_vec()).ok())
+                    .and_then(|body| sparkhub_core::budget::MonthSpend::parse(&body))
+                    .and_then(|m| m.clusters.get(&cluster).map(|c| c.usd)),
+                Err(_) => None,
+            };
+            let reported = figures.as_ref().and_then(|f| {
+                f.cost
+                    .trim_start_matches(['~', '≤'])
+                    .trim_start_matches('$')
+                    .parse::<f64>()
+                    .ok()
+            });
+            let same = match (estimate, reported) {
+                // The sweep's clock and EMR's end time are the same
+                // termination a few hundred milliseconds apart: at most
+                // a rounding cent.
+                (Some(e), Some(r)) => (sparkhub_core::budget::cents(e) - r).abs() < 0.011,
+                _ => false,
+            };
+            t.step(
+                "budget",
+                same,
+                format!(
+                    "the sweep's estimate of {cluster} this month (s3://{bucket}/{key}): {}; the report: {}",
+                    estimate.map_or("none".into(), |e| format!("${:.2}", sparkhub_core::budget::cents(e))),
+                    reported.map_or("none".into(), |r| format!("${r:.2}"))
+                ),
+            );
             let (shown, detail) = bar_in_browser(&html, &dir.join("chromium"), &cluster);
             t.step("report in a browser", shown, detail);
         }

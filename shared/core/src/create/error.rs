@@ -60,6 +60,11 @@ pub enum CreateError {
         "{run} was not processed: {reason}; Lambda retries this event and then keeps it in the stack's failed-invocations queue (FailedInvocationsQueueUrl), from where it can be sent again once a run has finished"
     )]
     LimitReached { run: String, reason: String },
+    /// The profile's monthly budget is spent.
+    #[error(
+        "profile {profile}: no new cluster, {reason}. Raise [budget] monthly_usd, wait for the next month, or start a run by hand with \"override_budget\": true (logged and recorded in the history)"
+    )]
+    BudgetSpent { profile: String, reason: String },
     /// A `{event:<path>}` step argument the event cannot fill safely.
     #[error("step {step:?}: {{event:{path}}}: {reason}; the run was not started")]
     UnsafeEventValue {
@@ -116,6 +121,7 @@ impl Failure for CreateError {
             Self::AmbiguousTrigger { .. } => "sparkhub.AmbiguousTrigger",
             Self::UnsafeObjectKey { .. } => "sparkhub.UnsafeObjectKey",
             Self::UnsafeEventValue { .. } => "sparkhub.UnsafeEventValue",
+            Self::BudgetSpent { .. } => "sparkhub.BudgetSpent",
             Self::Busy { .. } | Self::StartTimedOut { .. } => "sparkhub.Retryable",
             Self::LimitReached { .. } => "sparkhub.LimitReached",
             Self::Aws(e) if e.retryable => "sparkhub.Retryable",

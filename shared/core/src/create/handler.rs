@@ -4,9 +4,12 @@ use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
+use crate::budget::{self, MonthSpend, Override};
+use crate::history::BudgetOverrideRecord;
 use crate::loading::load_profile;
 use crate::ports::{
-    ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, StartupHistory, Workflow,
+    BudgetLedger, ClusterDirectory, LeaseStore, ProfileStore, ScriptStore, Started, StartupHistory,
+    Workflow,
 };
 use crate::profile::RawProfile;
 use crate::render::{self, ClaimedCluster, Deployment, RunOptions, Tag, WorkflowInput};
@@ -142,8 +145,10 @@ pub enum Outcome {
     },
 }
 
-pub struct CreateCluster<P, S, W, C, L, H> {
+pub struct CreateCluster<P, S, W, C, L, H, G> {
     pub config: Config,
+    /// Profiles' monthly spending, read before a run starts.
+    pub budgets: G,
     /// The profiles' startup times, for `ready_by` runs.
     pub startups: H,
     pub profiles: P,
@@ -171,10 +176,13 @@ struct Run {
     ready_by: Option<Timestamp>,
     /// The EventBridge event of an event-pattern trigger.
     event: Option<Value>,
+    /// Start past a spent budget.
+    override_budget: bool,
 }
 
-impl<P, S, W, C, L, H> CreateCluster<P, S, W, C, L, H>
+impl<P, S, W, C, L, H, G> CreateCluster<P, S, W, C, L, H, G>
 where
+    G: BudgetLedger + Sync,
     P: ProfileStore + Sync,
     S: ScriptStore + Sync,
     W: Workflow + Sync,
@@ -203,6 +211,10 @@ where
                 execution_name,
                 execution_arn,
             });
+        }
+        if let Some(b) = &profile.budget {
+            self.check_budget(profile, b, &execution_name, run.override_budget)
+                .await?;
         }
 
         // The invocation's steps, when it gave some, are the profile's now.
@@ -336,6 +348,70 @@ where
             }),
             (outcome, _) => outcome,
         }
+    }
+
+    /// Refuses a run of a profile whose budget for this month is spent,
+    /// unless the invocation overrides it: then the override is logged,
+    /// kept in the month's object and recorded in the history.
+    async fn check_budget(
+        &self,
+        profile: &Profile,
+        b: &crate::profile::Budget,
+        execution_name: &str,
+        override_budget: bool,
+    ) -> Result<(), CreateError> {
+        let now = (self.now)();
+        let month = budget::month_of(now);
+        for _ in 0..5 {
+            let read = self.budgets.read_month(&profile.name, &month).await?;
+            let (version, spend) = match &read {
+                Some((v, body)) => (Some(v.as_str()), MonthSpend::parse(body)),
+                None => (None, None),
+            };
+            let Some(reason) = budget::refusal(spend.as_ref(), b.monthly_usd) else {
+                return Ok(());
+            };
+            if !override_budget {
+                warn!(profile = %profile.name, %reason, "refused: the budget is spent");
+                return Err(CreateError::BudgetSpent {
+                    profile: profile.name.to_string(),
+                    reason,
+                });
+            }
+            let mut spend = spend.unwrap_or_else(|| MonthSpend::new(&profile.name, &month, now));
+            let spent = spend.spent();
+            spend.overrides.push(Override {
+                execution: execution_name.to_owned(),
+                at: now,
+            });
+            if self
+                .budgets
+                .write_month(&profile.name, &month, version, &spend.to_json())
+                .await?
+                .is_none()
+            {
+                continue;
+            }
+            warn!(profile = %profile.name, %execution_name, %reason, "the budget is spent; starting anyway, as the invocation asked (override_budget)");
+            let record = BudgetOverrideRecord {
+                version: crate::history::RECORD_VERSION,
+                kind: crate::history::BUDGET_OVERRIDE_KIND.into(),
+                profile: profile.name.to_string(),
+                execution: execution_name.to_owned(),
+                budget_usd: b.monthly_usd,
+                spent_usd: spent,
+                recorded_at: now,
+            };
+            if let Err(e) = self.budgets.record_override(&record).await {
+                warn!(profile = %profile.name, error = %e, "the override's history record was not written; the month's object keeps it");
+            }
+            return Ok(());
+        }
+        Err(CreateError::Busy {
+            profile: profile.name.to_string(),
+            holder: "the idle sweep, updating the budget estimate".into(),
+            key: budget::month_key(&profile.name, &month),
+        })
     }
 
     /// The profile's lead from its startups; the default when they cannot
@@ -533,6 +609,7 @@ where
                 run_id,
                 when,
                 event,
+                override_budget,
             } => {
                 let loaded = self
                     .load(&profile, |p| {
@@ -562,6 +639,7 @@ where
                     object: None,
                     ready_by,
                     event,
+                    override_budget,
                 })
             }
             Trigger::Scheduled { event_id, profile } => Ok(Run {
@@ -570,6 +648,7 @@ where
                 object: None,
                 ready_by: None,
                 event: None,
+                override_budget: false,
             }),
             Trigger::ObjectCreated {
                 event_id,
@@ -584,6 +663,7 @@ where
                     object: Some(S3Uri::new(&bucket, key.as_str())),
                     ready_by: None,
                     event: None,
+                    override_budget: false,
                 })
             }
         }

@@ -128,7 +128,15 @@ fn cluster(id: &str, name: &str, tags: &[(&str, &str)]) -> Cluster {
     }
 }
 
-type Handler = CreateCluster<Profiles, Scripts, Executions, Clusters, Leases, StartupLogFake>;
+type Handler = CreateCluster<
+    Profiles,
+    Scripts,
+    Executions,
+    Clusters,
+    Leases,
+    StartupLogFake,
+    crate::fakes::Budgets,
+>;
 
 fn handler_with(files: &[(&str, &str)]) -> Handler {
     CreateCluster {
@@ -149,6 +157,7 @@ fn handler_with(files: &[(&str, &str)]) -> Handler {
         clusters: Clusters::default(),
         leases: Leases::default(),
         startups: StartupLogFake::default(),
+        budgets: crate::fakes::Budgets::default(),
         pool_wait: crate::create::pool::PoolWait {
             attempts: 3,
             pause: std::time::Duration::from_millis(1),
@@ -1076,4 +1085,54 @@ async fn a_full_busy_pool_waits_then_leaves_the_object_to_lambdas_retry() {
     // It asked once per attempt of its wait.
     assert_eq!(h.clusters.asked.lock().unwrap().len(), 3);
     assert!(started_inputs(&h).is_empty());
+}
+
+fn spent_month(profile: &str, usd: f64) -> crate::budget::MonthSpend {
+    let name = crate::ProfileName::parse(profile).unwrap();
+    let now: jiff::Timestamp = "2026-11-25T07:00:00Z".parse().unwrap();
+    let mut m = crate::budget::MonthSpend::new(&name, "2026-11", now);
+    m.clusters.insert(
+        "j-EARLIER".into(),
+        crate::budget::cluster_spend(usd, now - jiff::SignedDuration::from_hours(1), now, "test"),
+    );
+    m
+}
+
+#[tokio::test]
+async fn a_spent_budget_refuses_a_new_cluster_unless_a_person_overrides_it() {
+    let budgeted = TUTORIAL.replace("monthly_usd = 200", "monthly_usd = 100");
+    let h = handler_with(&[("tutorial", &budgeted)]);
+    h.budgets.seed(&spent_month("tutorial", 120.0));
+    let err = h
+        .handle(event("create-cluster-manual.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "sparkhub.BudgetSpent");
+    assert!(!err.is_retryable());
+    let text = err.to_string();
+    assert!(
+        text.contains("$100") && text.contains("$120.00") && text.contains("override_budget"),
+        "{text}"
+    );
+    assert!(started_inputs(&h).is_empty());
+
+    let outcome = h
+        .handle(json!({"profile": "tutorial", "run_id": "urgent", "override_budget": true}))
+        .await
+        .unwrap();
+    let Outcome::Started { execution_name, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let month = h.budgets.month("tutorial", "2026-11").unwrap();
+    assert_eq!(month.overrides.len(), 1);
+    assert_eq!(month.overrides[0].execution, execution_name);
+    let records = h.budgets.overrides.lock().unwrap().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].budget_usd, records[0].spent_usd), (100, 120.0));
+    assert!(records[0].key().contains("tutorial-budget-override-"));
+
+    // Under the budget: no word about it.
+    let h = handler_with(&[("tutorial", &budgeted)]);
+    h.budgets.seed(&spent_month("tutorial", 99.0));
+    assert!(h.handle(event("create-cluster-manual.json")).await.is_ok());
 }

@@ -29,6 +29,9 @@ pub enum Trigger {
         /// rule's input transformer passes it whole), for `{event:<path>}`
         /// step arguments.
         event: Option<Value>,
+        /// Start even if the profile's monthly budget is spent (a person's
+        /// explicit choice; logged and recorded in the history).
+        override_budget: bool,
     },
     /// An EventBridge rule's "Scheduled Event"; the rule is named `sparkhub-<profile>`.
     Scheduled {
@@ -73,6 +76,8 @@ struct DirectInput {
     scheduled_time: Option<String>,
     #[serde(default)]
     event: Option<Value>,
+    #[serde(default)]
+    override_budget: bool,
 }
 
 fn instant(field: &str, text: &str) -> Result<Timestamp, CreateError> {
@@ -148,6 +153,7 @@ pub fn parse(event: &Value) -> Result<Trigger, CreateError> {
             run_id: input.run_id,
             when,
             event: input.event,
+            override_budget: input.override_budget,
         });
     }
     Err(bad(format!("unrecognised event; {EXPECTED}")))
@@ -297,6 +303,7 @@ mod tests {
                 run_id: None,
                 when: When::Now,
                 event: None,
+                override_budget: false,
             }
         );
         let Trigger::Direct { run_id, .. } =

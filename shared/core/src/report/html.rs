@@ -475,6 +475,7 @@ mod tests {
             }],
             clusters,
             startups: vec![],
+            budgets: vec![],
             total_cost: Cost::Known {
                 usd: 1.5,
                 estimate: false,

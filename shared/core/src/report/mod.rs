@@ -36,6 +36,19 @@ pub struct FleetUse {
     pub spot: u32,
 }
 
+/// A profile's fleets as the report prices them.
+pub fn profile_fleets(profile: &crate::Profile) -> Vec<FleetUse> {
+    [&profile.fleets.master, &profile.fleets.core]
+        .into_iter()
+        .chain(profile.fleets.task.as_ref())
+        .map(|f| FleetUse {
+            instance_types: f.instance_types.clone(),
+            on_demand: f.on_demand,
+            spot: f.spot,
+        })
+        .collect()
+}
+
 /// What the profile of a cluster says, as far as the report needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileFacts {
@@ -77,6 +90,9 @@ pub struct Inputs {
     pub history: Vec<Record>,
     /// The startups the history recorded (setup-jupyter-users).
     pub startups: Vec<StartupRecord>,
+    /// The monthly budgets of the profiles reported, with this month's
+    /// spending as the sweep keeps it.
+    pub budgets: Vec<BudgetFacts>,
     pub profiles: BTreeMap<String, ProfileFacts>,
 }
 
@@ -428,6 +444,54 @@ pub struct ProfileLine {
     pub endings: BTreeMap<Ending, usize>,
 }
 
+/// A profile's budget and this month's object (see `crate::budget`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetFacts {
+    pub profile: String,
+    pub monthly_usd: u32,
+    pub spend: Option<crate::budget::MonthSpend>,
+}
+
+/// One profile's budget line: this month's estimate as the sweep keeps it,
+/// and where the month ends if it goes on so.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetLine {
+    pub profile: String,
+    pub month: String,
+    pub budget_usd: u32,
+    pub spent_usd: f64,
+    pub forecast_usd: f64,
+    pub alerts_sent: Vec<u32>,
+    /// Runs started past the spent budget.
+    pub overrides: usize,
+}
+
+/// The budget lines as of `now`.
+pub fn budget_lines(budgets: &[BudgetFacts], now: Timestamp) -> Vec<BudgetLine> {
+    budgets
+        .iter()
+        .map(|b| {
+            let spent = b
+                .spend
+                .as_ref()
+                .map_or(0.0, crate::budget::MonthSpend::spent);
+            BudgetLine {
+                profile: b.profile.clone(),
+                month: crate::budget::month_of(now),
+                budget_usd: b.monthly_usd,
+                spent_usd: spent,
+                forecast_usd: crate::budget::forecast(spent, now),
+                alerts_sent: b
+                    .spend
+                    .as_ref()
+                    .map(|s| s.alerts_sent.clone())
+                    .unwrap_or_default(),
+                overrides: b.spend.as_ref().map_or(0, |s| s.overrides.len()),
+            }
+        })
+        .collect()
+}
+
 /// How long one profile's clusters took from created to ready (EMR's
 /// timeline, as setup-jupyter-users recorded it), over the period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -499,6 +563,8 @@ pub struct Report {
     pub total_hours_saved: f64,
     /// Startup times by profile.
     pub startups: Vec<StartupLine>,
+    /// Budgets by profile.
+    pub budgets: Vec<BudgetLine>,
 }
 
 /// What the cost marks and the hours saved mean (text and HTML).
@@ -641,6 +707,7 @@ pub fn compute(inputs: &Inputs, prices: &impl Prices) -> Report {
         total_cost,
         total_cost_saved,
         startups: startup_lines(&inputs.startups, inputs.since, inputs.now),
+        budgets: budget_lines(&inputs.budgets, inputs.now),
     }
 }
 
@@ -736,6 +803,38 @@ pub fn text(r: &Report) -> String {
             c.ended,
             if c.warned { " (warned first)" } else { "" }
         );
+    }
+    if !r.budgets.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<pw$} {:>8} {:>10} {:>10} {:>12}  thresholds told",
+            "budget", "month", "budget", "spent", "forecast"
+        );
+        for b in &r.budgets {
+            let told = if b.alerts_sent.is_empty() {
+                "-".to_owned()
+            } else {
+                b.alerts_sent
+                    .iter()
+                    .map(|p| format!("{p} %"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let overrides = if b.overrides == 0 {
+                String::new()
+            } else {
+                format!(", {} run(s) past the budget by override", b.overrides)
+            };
+            let _ = writeln!(
+                out,
+                "{:<pw$} {:>8} {:>10} {:>10} {:>12}  {told}{overrides}",
+                printable(&b.profile),
+                b.month,
+                format!("${}", b.budget_usd),
+                format!("${:.2}", b.spent_usd),
+                format!("${:.2}", b.forecast_usd)
+            );
+        }
     }
     if !r.startups.is_empty() {
         let _ = writeln!(

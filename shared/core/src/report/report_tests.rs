@@ -87,6 +87,7 @@ fn inputs(clusters: Vec<ClusterFacts>, history: Vec<Record>) -> Inputs {
         clusters,
         history,
         startups: vec![],
+        budgets: vec![],
         profiles: BTreeMap::from([
             (
                 "tutorial".to_owned(),
@@ -475,4 +476,31 @@ fn startups_are_summarised_per_profile_with_p50_and_p95() {
     let shown = text(&r);
     assert!(shown.contains("p95 min"), "{shown}");
     assert!(shown.contains("1 of 2"), "{shown}");
+}
+
+#[test]
+fn a_budget_line_shows_budget_spent_and_forecast() {
+    let name = crate::ProfileName::parse("tutorial").unwrap();
+    let mut month = crate::budget::MonthSpend::new(&name, "2026-11", at("20:00"));
+    month.clusters.insert(
+        "j-1".into(),
+        crate::budget::cluster_spend(2.0, at("08:00"), at("20:00"), "x"),
+    );
+    month.alerts_sent = vec![50];
+    let mut i = inputs(vec![], vec![]);
+    i.budgets = vec![crate::report::BudgetFacts {
+        profile: "tutorial".into(),
+        monthly_usd: 40,
+        spend: Some(month),
+    }];
+    let r = compute(&i, &PriceTable::shipped());
+    let b = &r.budgets[0];
+    assert_eq!((b.budget_usd, b.spent_usd), (40, 24.0));
+    // 24 days and 20 hours of 30 gone on 25 November at 20:00: 24 × 30 / 24.83.
+    assert_eq!(b.forecast_usd, 28.99);
+    let shown = text(&r);
+    assert!(
+        shown.contains("$24.00") && shown.contains("$40") && shown.contains("50 %"),
+        "{shown}"
+    );
 }

@@ -1,6 +1,7 @@
 //! terminate-idle-clusters: the sweep that switches off the clusters nobody
 //! uses, deciding each with `crate::idle::judge`.
 
+pub mod budget;
 pub mod history;
 pub mod terminator;
 pub mod warning;

@@ -34,8 +34,8 @@ use crate::idle::{
 };
 use crate::loading::{ProfileError, load_profile};
 use crate::ports::{
-    AwsError, CheckScheduler, ClusterFleet, ClusterTagger, HistoryStore, ListedCluster,
-    MetricsQuery, MetricsSource, Notifier, ProfileStore, StepActivity,
+    AwsError, BudgetLedger, CheckScheduler, ClusterFleet, ClusterTagger, HistoryStore,
+    ListedCluster, MetricsQuery, MetricsSource, Notifier, PriceSource, ProfileStore, StepActivity,
 };
 use crate::profile::IdlePolicy;
 use crate::recipients::recipients;
@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::history::{Cause, Record, RecordKind};
+use crate::sweep::budget::{self as budgets, BudgetPlan, Pricing};
 use crate::sweep::history::record_all;
 use crate::sweep::warning::{self, Warning};
 
@@ -208,6 +209,8 @@ pub struct Summary {
     /// History records that could not be written (logged; the termination or
     /// warning itself stands).
     pub history_write_failures: usize,
+    /// Budget thresholds announced in this sweep.
+    pub budget_alerts: usize,
     /// Active clusters by profile, from the listing: a cluster named
     /// `sparkhub-<profile>` (the name sparkhub gives its clusters) counts for
     /// that profile, any other for [`OTHER_CLUSTERS`].
@@ -321,8 +324,12 @@ impl Summary {
     }
 }
 
-pub struct Terminator<P, F, M, N, H, S> {
+pub struct Terminator<P, F, M, N, H, S, B, R> {
     pub config: Config,
+    /// Profiles' monthly spending (see `crate::budget`).
+    pub budgets: B,
+    /// Where the budgets' prices come from (`None`: budgets are not kept).
+    pub pricing: Option<Pricing<R>>,
     pub profiles: P,
     pub fleet: F,
     pub metrics: M,
@@ -334,7 +341,7 @@ pub struct Terminator<P, F, M, N, H, S> {
     pub now: fn() -> Timestamp,
 }
 
-impl<P, F, M, N, H, S> Terminator<P, F, M, N, H, S>
+impl<P, F, M, N, H, S, B, R> Terminator<P, F, M, N, H, S, B, R>
 where
     P: ProfileStore + Sync,
     F: ClusterFleet + ClusterTagger + Sync,
@@ -342,6 +349,8 @@ where
     N: Notifier + Sync,
     H: HistoryStore + Sync,
     S: CheckScheduler + Sync,
+    B: BudgetLedger + Sync,
+    R: PriceSource + Sync,
 {
     /// A sweep over every active cluster that schedules no checks.
     pub async fn sweep(&self) -> Result<Summary, SweepError> {
@@ -385,7 +394,7 @@ where
         // 1. What the listing alone decides.
         let mut lifetime = Vec::new();
         let mut idle = Vec::new();
-        for cluster in listed {
+        for cluster in listed.iter().cloned() {
             match screen_listing(
                 &cluster.state,
                 cluster.created_at,
@@ -646,6 +655,24 @@ where
             self.schedule_all(function_arn, &mut summary).await;
         }
         summary.to_terminate = decisions;
+        // A full sweep sees every active cluster: it keeps the budgets
+        // current (a check sees only the clusters it names).
+        if !check_run && self.pricing.is_some() {
+            let plans = book.budget_plans();
+            if !plans.is_empty() {
+                let (alerts, errors) = budgets::keep_current(
+                    &self.budgets,
+                    self.pricing.as_ref(),
+                    self.notifier.as_ref(),
+                    &plans,
+                    &listed,
+                    now,
+                )
+                .await;
+                summary.budget_alerts = alerts.len();
+                summary.errors.extend(errors);
+            }
+        }
         let duration = (self.now)().duration_since(now);
         summary.duration_ms = u64::try_from(duration.as_millis()).unwrap_or(0);
         if too_slow(duration) {
@@ -858,7 +885,14 @@ where
 
     async fn load(&self, name: &ProfileName) -> Loaded {
         match load_profile(&self.profiles, name, |_| {}).await {
-            Ok(profile) => Loaded::Policy(profile.idle_policy(), recipients(&profile)),
+            Ok(profile) => Loaded::Policy(
+                profile.idle_policy(),
+                recipients(&profile),
+                profile.budget.clone().map(|budget| BudgetPlan {
+                    budget,
+                    fleets: crate::report::profile_fleets(&profile),
+                }),
+            ),
             Err(ProfileError::NotFound { .. }) => Loaded::Gone,
             Err(e) => {
                 let trouble = match &e {
@@ -893,7 +927,7 @@ where
             book.insert(profile.to_owned(), loaded);
         }
         match book.profiles.get_mut(profile) {
-            Some(Loaded::Policy(policy, _)) => Ok(policy.clone()),
+            Some(Loaded::Policy(policy, _, _)) => Ok(policy.clone()),
             Some(Loaded::Unusable(trouble, message)) => {
                 let trouble = *trouble;
                 if !message.is_empty() {
@@ -915,8 +949,9 @@ where
 
 /// What reading one profile gave.
 enum Loaded {
-    /// Its idle policy and the recipients of messages about its clusters.
-    Policy(IdlePolicy, Vec<String>),
+    /// Its idle policy, the recipients of messages about its clusters, and
+    /// its budget.
+    Policy(IdlePolicy, Vec<String>, Option<BudgetPlan>),
     /// Not found: its clusters get [`FALLBACK_POLICY`].
     Gone,
     /// Exists but cannot be used; the message until it has been reported.
@@ -938,16 +973,29 @@ impl PolicyBook {
 
     fn known(&self) -> impl Iterator<Item = &IdlePolicy> {
         self.profiles.values().filter_map(|l| match l {
-            Loaded::Policy(p, _) => Some(p),
+            Loaded::Policy(p, _, _) => Some(p),
             _ => None,
         })
+    }
+
+    /// The budgets of the profiles read, by profile.
+    fn budget_plans(&self) -> BTreeMap<ProfileName, BudgetPlan> {
+        self.profiles
+            .iter()
+            .filter_map(|(name, l)| match l {
+                Loaded::Policy(_, _, Some(plan)) => {
+                    Some((ProfileName::parse(name).ok()?, plan.clone()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The recipients of messages about a cluster of `profile`: none when
     /// the profile is gone or unusable (the operator alone is told).
     fn recipients(&self, profile: &str) -> Vec<String> {
         match self.profiles.get(profile) {
-            Some(Loaded::Policy(_, recipients)) => recipients.clone(),
+            Some(Loaded::Policy(_, recipients, _)) => recipients.clone(),
             _ => Vec::new(),
         }
     }

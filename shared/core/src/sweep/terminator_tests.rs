@@ -199,7 +199,16 @@ impl MetricsSource for Metrics {
     }
 }
 
-type Sweep = Terminator<Profiles, Fleet, Metrics, Outbox, History, Checks>;
+type Sweep = Terminator<
+    Profiles,
+    Fleet,
+    Metrics,
+    Outbox,
+    History,
+    Checks,
+    crate::fakes::Budgets,
+    crate::fakes::PriceList,
+>;
 
 fn terminator(clusters: Vec<Fake>) -> Sweep {
     let by_cluster = clusters
@@ -234,6 +243,8 @@ fn terminator(clusters: Vec<Fake>) -> Sweep {
         notifier: Some(Outbox::default()),
         history: History::default(),
         checks: Some(Checks::default()),
+        budgets: crate::fakes::Budgets::default(),
+        pricing: None,
         now,
     }
 }
@@ -1345,4 +1356,62 @@ async fn a_ready_by_clusters_grace_period_counts_from_ready_by() {
     let summary = t.sweep().await.unwrap();
     assert_eq!(summary.terminated, ["j-PLAIN"], "{summary:?}");
     assert_eq!(summary.kept.get("grace_period"), Some(&1), "{summary:?}");
+}
+
+/// A profile with a budget: the sweep writes this month's estimate of its
+/// clusters (list prices × fleets × hours) and announces each threshold
+/// once.
+#[tokio::test]
+async fn a_budgeted_profiles_month_is_kept_current_and_each_threshold_told_once() {
+    let mut t = terminator(vec![idle("j-A")]);
+    t.profiles.insert(
+        "tutorial",
+        &TUTORIAL.replace(
+            "monthly_usd = 200",
+            "monthly_usd = 1\nalert_percent = [50, 100, 200]",
+        ),
+    );
+    t.pricing = Some(crate::sweep::budget::Pricing {
+        source: crate::fakes::PriceList(BTreeMap::from([(
+            "m5.xlarge".to_owned(),
+            crate::ports::ListPrice {
+                ec2: 0.2,
+                emr: 0.05,
+            },
+        )])),
+        region: "us-east-1".into(),
+    });
+    let summary = t.sweep().await.unwrap();
+    let month = t
+        .budgets
+        .month("tutorial", "2026-11")
+        .expect("the month's object");
+    // Three m5.xlarge at $0.25 for the two hours since 10:00.
+    let a = &month.clusters["j-A"];
+    assert_eq!((a.hourly_usd, a.from, a.to), (0.75, ago(120), now()));
+    assert_eq!(month.spent(), 1.5);
+    assert!(a.prices.contains("Price List"), "{}", a.prices);
+    assert_eq!(month.alerts_sent, [50, 100]);
+    assert_eq!(summary.budget_alerts, 2);
+    let told: Vec<String> = sent(&t)
+        .into_iter()
+        .map(|m| m.subject)
+        .filter(|s| s.contains("budget"))
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].contains("50 %") && told[1].contains("100 %"),
+        "{told:?}"
+    );
+
+    // The next sweep: nothing new to tell.
+    let again = t.sweep().await.unwrap();
+    assert_eq!(again.budget_alerts, 0);
+    assert_eq!(
+        sent(&t)
+            .iter()
+            .filter(|m| m.subject.contains("budget"))
+            .count(),
+        2
+    );
 }
