@@ -627,6 +627,7 @@ async fn a_cloudwatch_alarm_starts_a_pipeline_whose_steps_carry_the_events_value
 #[tokio::test]
 async fn a_profile_over_budget_is_refused_a_cluster_unless_overridden() {
     use sparkhub_core::budget::{MonthSpend, cluster_spend, month_of};
+    use sparkhub_core::ports::BudgetLedger;
     let profile = unique("budget");
     let text = renamed(TUTORIAL, &profile).replace("monthly_usd = 200", "monthly_usd = 10");
     let s = setup(&[(&profile, text)]).await;
@@ -666,7 +667,14 @@ async fn a_profile_over_budget_is_refused_a_cluster_unless_overridden() {
     assert!(
         history
             .iter()
-            .any(|k| k.contains(&format!("{profile}-budget-override-"))),
+            .any(|k| k.contains(&format!("/{profile}_")) && k.contains("-budget-override-")),
         "{history:?}"
     );
+    // And in the month's object, where the report counts it.
+    let (_, body) = sparkhub_aws::S3Bucket::new(s.aws.s3.clone(), &s.bucket)
+        .read_month(&name, &month)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(MonthSpend::parse(&body).unwrap().overrides.len(), 1);
 }

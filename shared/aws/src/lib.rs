@@ -4,8 +4,8 @@
 //! throttling and transient errors happen inside the SDK (standard retry mode);
 //! the classification tells the caller what is left after those.
 
-#[cfg(feature = "lambda")]
 pub mod budgets;
+#[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod operator;
 pub mod pricing;

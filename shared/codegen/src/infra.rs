@@ -419,8 +419,14 @@ pub const SSM_AGENT_ACTIONS: [&str; 5] = [
 /// The sparkhub bucket's prefixes that steer every cluster: profiles,
 /// scripts, leases, history, startup times (a `ready_by` run's lead), budgets. No node may write them, whatever its profile's
 /// `log_uri` or `[access]` say (an explicit Deny wins over every Allow).
-pub const CONTROL_PREFIXES: [&str; 5] =
-    ["profiles/", "scripts/", "locks/", "history/", "startups/"];
+pub const CONTROL_PREFIXES: [&str; 6] = [
+    "profiles/",
+    "scripts/",
+    "locks/",
+    "history/",
+    "startups/",
+    "budgets/",
+];
 
 fn statement(sid: &str, actions: &[&str], resources: &[String], condition: Option<Value>) -> Value {
     let mut s = json!({

@@ -237,7 +237,8 @@ impl StartupRecord {
 
 /// A run started although its profile's monthly budget was spent, because
 /// its invocation said `"override_budget": true`:
-/// `history/<day>/<profile>-budget-override-<unix seconds>.json`.
+/// `history/<day>/<execution>-budget-override-<unix seconds>.json` (the
+/// execution name starts with the profile's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BudgetOverrideRecord {
     pub version: u32,
@@ -258,7 +259,7 @@ impl BudgetOverrideRecord {
         let day = self.recorded_at.to_zoned(jiff::tz::TimeZone::UTC).date();
         format!(
             "{HISTORY_PREFIX}{day}/{}-{BUDGET_OVERRIDE_KIND}-{}.json",
-            self.profile,
+            self.execution,
             self.recorded_at.as_second()
         )
     }

@@ -1235,11 +1235,11 @@ impl RawProfile {
             }
         }
 
-        if self.tags.len() > 47 {
+        if self.tags.len() > 42 {
             err(
                 "tags",
                 format!(
-                    "{} tags; at most 47 (EMR allows 50, sparkhub sets 3)",
+                    "{} tags; at most 42 (EMR allows 50, sparkhub sets up to 8 of its own)",
                     self.tags.len()
                 ),
             );

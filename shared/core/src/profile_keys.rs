@@ -197,7 +197,7 @@ pub const KEYS: &[Key] = &[
         Optional,
         None,
         "",
-        "A warm pool (pipeline profiles): a run takes a waiting cluster of the profile whose configuration is the same (scripts and request, by hash) instead of creating one, and leaves it for the next run; runs beyond `max_clusters` wait up to 12 minutes for one to be free.",
+        "A warm pool (pipeline profiles): a run takes a waiting cluster of the profile whose configuration is the same (scripts and request, by hash) instead of creating one, and leaves it for the next run; runs beyond `max_clusters` wait up to 10 minutes for one to be free.",
     ),
     key(
         "pool.max_clusters",

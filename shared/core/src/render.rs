@@ -358,7 +358,8 @@ pub fn run_job_flow_request(
         value: v.clone(),
     }));
 
-    let idle_seconds = u64::from(profile.idle.timeout_minutes) * 60;
+    // A pooled cluster's idle time is its pool's.
+    let idle_seconds = u64::from(profile.idle_policy().timeout_minutes) * 60;
     RunJobFlowRequest {
         name: format!("sparkhub-{}", profile.name),
         release_label: profile.release_label.clone(),

@@ -67,6 +67,14 @@ pub fn event_values(
             if text.is_empty() {
                 return Err(refuse("the event's value there is empty".into()));
             }
+            // A leading dash would be read as an option (spark-submit
+            // --conf=…) where the argument stands before the script.
+            if text.starts_with('-') {
+                return Err(refuse(
+                    "the event's value starts with '-', which a command would read as an option"
+                        .into(),
+                ));
+            }
             if text.len() > MAX_VALUE_BYTES {
                 return Err(refuse(format!(
                     "the event's value there is {} bytes long, more than {MAX_VALUE_BYTES}",
@@ -157,5 +165,8 @@ mod tests {
         assert!(event_values(&steps(&["{event:detail.alarmName}"]), Some(&evil)).is_err());
         evil["detail"]["alarmName"] = json!("$(id)");
         assert!(event_values(&steps(&["{event:detail.alarmName}"]), Some(&evil)).is_err());
+        evil["detail"]["alarmName"] = json!("--conf=spark.jars=s3://x/evil.jar");
+        let e = event_values(&steps(&["{event:detail.alarmName}"]), Some(&evil)).unwrap_err();
+        assert!(e.to_string().contains("option"), "{e}");
     }
 }

@@ -1,6 +1,5 @@
 //! The create-cluster handler: event → profile → plan → scripts → execution.
 
-use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
@@ -31,6 +30,13 @@ use crate::create::pool::{self, PoolWait};
 use crate::create::trigger::{self, Trigger, When, execution_name};
 
 pub use crate::profile::DEFAULT_PIPELINE_LIMIT;
+
+/// How far ahead a person may ask for a cluster to be ready.
+const MAX_READY_BY_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
+/// A claim recorded under the lease holds its cluster for this long even
+/// before ListExecutions shows its run RUNNING.
+const CLAIM_FRESH: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 
 /// How long an invocation waits for its profile's lease (held by another
 /// invocation for the few calls of a count and a start) before it gives up
@@ -380,6 +386,14 @@ where
             }
             let mut spend = spend.unwrap_or_else(|| MonthSpend::new(&profile.name, &month, now));
             let spent = spend.spent();
+            // A retried delivery of the same run overrides once.
+            if spend
+                .overrides
+                .iter()
+                .any(|o| o.execution == execution_name)
+            {
+                return Ok(());
+            }
             spend.overrides.push(Override {
                 execution: execution_name.to_owned(),
                 at: now,
@@ -488,13 +502,33 @@ where
             .cloned()
             .collect();
         if let Some(hash) = pool_hash {
-            let live: BTreeSet<String> = running
-                .iter()
-                .cloned()
-                .chain(others.iter().map(|s| s.execution.clone()))
-                .collect();
-            if let Some(cluster) = pool::claimable(&clusters, profile.name.as_str(), hash, &live) {
-                let now = (self.now)();
+            let now = (self.now)();
+            let holders = pool::Holders {
+                live: running
+                    .iter()
+                    .cloned()
+                    .chain(others.iter().map(|s| s.execution.clone()))
+                    .collect(),
+                // A claim recorded under the lease holds while its run is
+                // RUNNING, or for its first minutes (ListExecutions lags).
+                clusters: others
+                    .iter()
+                    .filter(|s| {
+                        running.contains(&s.execution) || now.duration_since(s.at) < CLAIM_FRESH
+                    })
+                    .filter_map(|s| s.cluster.clone())
+                    .collect(),
+            };
+            let max_lifetime =
+                jiff::SignedDuration::from_hours(i64::from(profile.idle.max_lifetime_hours));
+            if let Some(cluster) = pool::claimable(
+                &clusters,
+                profile.name.as_str(),
+                hash,
+                &holders,
+                max_lifetime,
+                now,
+            ) {
                 match self.clusters.claim(&cluster.id, execution_name, now).await {
                     Ok(()) => {
                         info!(profile = %profile.name, %execution_name, cluster_id = %cluster.id, "claimed a waiting cluster of the pool");
@@ -508,7 +542,13 @@ where
                         let json =
                             serde_json::to_string(&claimed).expect("the workflow input serializes");
                         return self
-                            .start_recorded(lease, profile, execution_name, &json)
+                            .start_recorded(
+                                lease,
+                                profile,
+                                execution_name,
+                                &json,
+                                Some(&cluster.id),
+                            )
                             .await;
                     }
                     // Gone or refused since it was listed: the pool's
@@ -528,7 +568,7 @@ where
             });
         }
         let json = serde_json::to_string(input).expect("the workflow input serializes");
-        self.start_recorded(lease, profile, execution_name, &json)
+        self.start_recorded(lease, profile, execution_name, &json, None)
             .await
     }
 
@@ -540,6 +580,7 @@ where
         profile: &Profile,
         execution_name: &str,
         input: &str,
+        claimed: Option<&str>,
     ) -> Result<Outcome, CreateError> {
         let lost = CreateError::Busy {
             profile: profile.name.to_string(),
@@ -551,7 +592,7 @@ where
         // invocation dies in StartExecution, or the call outlives the lease,
         // whoever takes the lease over counts this start.
         if !lease.still_held(now)
-            || !limit::record_start(&self.leases, lease, execution_name, now).await?
+            || !limit::record_claim(&self.leases, lease, execution_name, claimed, now).await?
         {
             return Err(lost);
         }
@@ -624,6 +665,14 @@ where
                 };
                 let ready_by = match when {
                     When::Now => None,
+                    // A run waiting in the workflow counts against the
+                    // profile's limit: no more than a week ahead.
+                    When::ReadyBy(t) if t > (self.now)() + MAX_READY_BY_AHEAD => {
+                        return Err(CreateError::BadEvent(format!(
+                            "\"ready_by\": {t} is more than {} days ahead; a waiting run counts as one of the profile's active clusters, so start it closer to the day",
+                            MAX_READY_BY_AHEAD.as_hours() / 24
+                        )));
+                    }
                     When::ReadyBy(t) => Some(t),
                     // Only a ready_by schedule fires early; a plain cron's
                     // run starts when it fires.

@@ -981,6 +981,11 @@ async fn a_ready_by_that_is_not_an_instant_is_refused_saying_the_format() {
     let h = handler();
     let err = h.handle(ready_by_event("tomorrow 8am")).await.unwrap_err();
     assert!(err.to_string().contains("RFC 3339"), "{err}");
+    let err = h
+        .handle(ready_by_event("2026-12-25T08:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than 7 days ahead"), "{err}");
     assert!(started_inputs(&h).is_empty());
 }
 
@@ -1045,6 +1050,9 @@ async fn a_pooled_run_claims_a_waiting_cluster_of_its_configuration() {
             ],
         ),
     ];
+    for c in &mut h.clusters.clusters {
+        c.created_at = Some("2026-11-25T06:00:00Z".parse().unwrap());
+    }
     let mut second = event("create-cluster-s3-object-created.json");
     second["id"] = json!("second-object");
     let Outcome::Started {
@@ -1129,7 +1137,11 @@ async fn a_spent_budget_refuses_a_new_cluster_unless_a_person_overrides_it() {
     let records = h.budgets.overrides.lock().unwrap().clone();
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].budget_usd, records[0].spent_usd), (100, 120.0));
-    assert!(records[0].key().contains("tutorial-budget-override-"));
+    assert!(
+        records[0]
+            .key()
+            .contains(&format!("{execution_name}-budget-override-"))
+    );
 
     // Under the budget: no word about it.
     let h = handler_with(&[("tutorial", &budgeted)]);

@@ -68,6 +68,10 @@ pub fn lease_key(profile: &ProfileName) -> String {
 pub struct RecentStart {
     pub execution: String,
     pub at: Timestamp,
+    /// The waiting cluster of its pool the run claimed, if it claimed one
+    /// (see `crate::create::pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// The lease object's content.
@@ -196,11 +200,25 @@ pub async fn record_start<L: LeaseStore>(
     execution: &str,
     now: Timestamp,
 ) -> Result<bool, AwsError> {
+    record_claim(store, lease, execution, None, now).await
+}
+
+/// [`record_start`] of a run that claimed `cluster` of its pool: the lease
+/// remembers which cluster, so the next invocation neither claims it again
+/// (EMR's tags may not show the claim yet) nor counts the run beside it.
+pub async fn record_claim<L: LeaseStore>(
+    store: &L,
+    lease: &mut Lease,
+    execution: &str,
+    cluster: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, AwsError> {
     let mut started = recent(lease.body.started.clone(), now);
     started.retain(|s| s.execution != execution);
     started.push(RecentStart {
         execution: execution.to_owned(),
         at: now,
+        cluster: cluster.map(str::to_owned),
     });
     let body = LeaseBody {
         holder: lease.body.holder.clone(),
@@ -288,7 +306,13 @@ pub fn active_runs(
         runs.entry(name.clone())
             .or_insert_with(|| format!("execution {name} (running)"));
     }
-    for s in started.iter().filter(|s| !covered.contains(&s.execution)) {
+    // A run that claimed a cluster still listed is that cluster's run.
+    let listed: std::collections::BTreeSet<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    for s in started
+        .iter()
+        .filter(|s| !covered.contains(&s.execution))
+        .filter(|s| s.cluster.as_deref().is_none_or(|c| !listed.contains(c)))
+    {
         runs.entry(s.execution.clone())
             .or_insert_with(|| format!("execution {} (started {})", s.execution, s.at));
     }
@@ -331,7 +355,8 @@ mod tests {
             second.body.started,
             [RecentStart {
                 execution: "a_1".into(),
-                at: t0
+                at: t0,
+                cluster: None,
             }],
             "the start made under the lease is remembered"
         );
@@ -379,7 +404,8 @@ mod tests {
             b.body.started,
             [RecentStart {
                 execution: "a_1".into(),
-                at: t1
+                at: t1,
+                cluster: None,
             }],
             "the pending start is counted by whoever takes over"
         );
@@ -463,10 +489,12 @@ mod tests {
                 RecentStart {
                     execution: "retrain_b_333333333333".into(),
                     at: t0,
+                    cluster: None,
                 },
                 RecentStart {
                     execution: "retrain_c_555555555555".into(),
                     at: t0,
+                    cluster: None,
                 },
             ],
         );
@@ -553,5 +581,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A run that claimed a pooled cluster is that cluster's run: counted
+    /// once with it, even after it ended and another run claimed it.
+    #[test]
+    fn a_claimed_pool_cluster_counts_once_whoever_claimed_it() {
+        let t0 = at("2026-11-25T08:00:00Z");
+        let warm = Cluster {
+            id: "j-X".into(),
+            name: "sparkhub-retrain".into(),
+            state: crate::emr::ClusterState::Waiting,
+            tags: [
+                ("sparkhub:managed", "true"),
+                ("sparkhub:profile", "retrain"),
+                ("sparkhub:execution", "retrain_a_111111111111"),
+                ("sparkhub:claimed-by", "retrain_c_333333333333"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            termination_protected: false,
+            applications: vec![],
+            master_dns: None,
+            key_name: None,
+            created_at: None,
+            ready_at: None,
+        };
+        let claim = |execution: &str| RecentStart {
+            execution: execution.into(),
+            at: t0,
+            cluster: Some("j-X".into()),
+        };
+        let active = active_runs(
+            &ProfileName::parse("retrain").unwrap(),
+            &[warm],
+            &["retrain_c_333333333333".to_owned()],
+            // b claimed j-X, ran and released it; c holds it now.
+            &[
+                claim("retrain_b_222222222222"),
+                claim("retrain_c_333333333333"),
+            ],
+        );
+        assert_eq!(active.len(), 1, "{active:?}");
     }
 }

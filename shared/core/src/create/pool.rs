@@ -58,11 +58,11 @@ pub struct PoolWait {
 }
 
 impl Default for PoolWait {
-    /// 12 minutes, looking every 15 s: within the function's 15-minute
-    /// timeout.
+    /// 10 minutes, looking every 15 s: with the lease waits and listings
+    /// of each round, well within the function's 15-minute timeout.
     fn default() -> Self {
         Self {
-            attempts: 48,
+            attempts: 40,
             pause: Duration::from_secs(15),
         }
     }
@@ -75,13 +75,30 @@ pub fn config_hash(request: &RunJobFlowRequest) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A claimed cluster is not offered when less than this is left of its
+/// maximum lifetime: the sweep would end it under the run's steps.
+pub const LIFETIME_MARGIN: SignedDuration = SignedDuration::from_mins(60);
+
+/// Who holds what, as the claiming invocation sees it under the lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holders {
+    /// Executions RUNNING or started lately: a claim tag naming one holds.
+    pub live: BTreeSet<String>,
+    /// Clusters claimed by live runs recorded in the lease (EMR's tags may
+    /// not show those claims yet).
+    pub clusters: BTreeSet<String>,
+}
+
 /// The first cluster a run with `hash` may claim: WAITING, managed, of
-/// `profile`, of the same configuration, and held by no run in `live`.
+/// `profile`, of the same configuration, held by no live run, and with at
+/// least [`LIFETIME_MARGIN`] of its `max_lifetime` left at `now`.
 pub fn claimable<'a>(
     clusters: &'a [Cluster],
     profile: &str,
     hash: &str,
-    live: &BTreeSet<String>,
+    holders: &Holders,
+    max_lifetime: SignedDuration,
+    now: Timestamp,
 ) -> Option<&'a Cluster> {
     clusters.iter().find(|c| {
         c.state == ClusterState::Waiting
@@ -90,7 +107,10 @@ pub fn claimable<'a>(
             && c.tags.get(TAG_CONFIG_HASH).map(String::as_str) == Some(hash)
             && c.tags
                 .get(TAG_CLAIMED_BY)
-                .is_none_or(|by| !live.contains(by))
+                .is_none_or(|by| !holders.live.contains(by))
+            && !holders.clusters.contains(&c.id)
+            && c.created_at
+                .is_some_and(|t| t + max_lifetime - LIFETIME_MARGIN > now)
     })
 }
 
@@ -127,17 +147,36 @@ mod tests {
             applications: vec![],
             master_dns: None,
             key_name: None,
-            created_at: None,
+            created_at: Some("2026-12-06T09:00:00Z".parse().unwrap()),
             ready_at: None,
         }
     }
 
     #[test]
     fn only_a_waiting_cluster_of_the_same_configuration_no_live_run_holds() {
-        let live: BTreeSet<String> = ["retrain_run-1_abc".to_owned()].into();
-        let pick = |clusters: &[Cluster]| {
-            claimable(clusters, "retrain", "abc", &live).map(|c| c.id.clone())
+        let now: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        let holders = Holders {
+            live: ["retrain_run-1_abc".to_owned()].into(),
+            clusters: ["j-LEASED".to_owned()].into(),
         };
+        let pick = |clusters: &[Cluster]| {
+            claimable(
+                clusters,
+                "retrain",
+                "abc",
+                &holders,
+                SignedDuration::from_hours(8),
+                now,
+            )
+            .map(|c| c.id.clone())
+        };
+        // Claimed moments ago under the lease, its tag not shown yet.
+        let leased = cluster("j-LEASED", ClusterState::Waiting, &[]);
+        assert_eq!(pick(std::slice::from_ref(&leased)), None);
+        // Less than an hour of its eight left.
+        let mut aged = cluster("j-AGED", ClusterState::Waiting, &[]);
+        aged.created_at = Some(now - SignedDuration::from_mins(7 * 60 + 5));
+        assert_eq!(pick(&[aged]), None);
         let starting = cluster("j-START", ClusterState::Starting, &[]);
         let terminating = cluster("j-END", ClusterState::Terminating, &[]);
         let running = cluster("j-RUN", ClusterState::Running, &[]);
