@@ -2,6 +2,8 @@
 //! (throttling, 5xx, access denied, pagination markers).
 
 use super::*;
+use std::collections::BTreeMap;
+
 use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_emr::operation::list_clusters::ListClustersOutput;
 use aws_sdk_emr::types::{Cluster, ClusterStatus, ClusterSummary as SdkSummary, Tag};
@@ -19,6 +21,14 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
+use sparkhub_core::emr::ClusterState;
+use sparkhub_core::ports::{
+    ClusterDirectory, ClusterFleet, ClusterInstances, ClusterSteps, HistoryStore, LeaseStore,
+    ListedCluster, Notifier, ProfileStore, ScriptStore, SecretStore, Started, StoredProfile,
+    Workflow,
+};
+use sparkhub_core::profile::{ActionOnFailure, MAX_PROFILE_BYTES};
+use sparkhub_core::render::StepConfig;
 
 const MACHINE: &str = "arn:aws:states:eu-central-1:123456789012:stateMachine:sparkhub-cluster";
 

@@ -58,7 +58,7 @@ const MANAGED: &[(&str, &str)] = &[
 ];
 
 /// Every AWS call of every port, as the adapters in `sparkhub-aws` make them. A test
-/// reads `shared/aws/src/lib.rs` and fails when an adapter calls an SDK operation its port's
+/// reads the sources of `shared/aws/src/` and fails when an adapter calls an SDK operation its port's
 /// table does not list.
 pub const PORT_CALLS: &[(Port, &[Call])] = &[
     (

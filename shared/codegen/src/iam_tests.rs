@@ -236,7 +236,8 @@ fn every_row_of_the_implied_table_says_where_it_comes_from() {
 /// them stay true only while the adapter sends no tags and no KMS key.
 #[test]
 fn sparkhubs_create_secret_sends_no_tags_and_no_kms_key() {
-    let source = std::fs::read_to_string(workspace_root().join("shared/aws/src/lib.rs")).unwrap();
+    let source =
+        std::fs::read_to_string(workspace_root().join("shared/aws/src/secrets.rs")).unwrap();
     let start = source
         .find(".create_secret()")
         .expect("the CreateSecret call");
