@@ -1,5 +1,7 @@
 //! The history of what the idle sweep did: one small JSON object per
-//! termination and per warning, under `s3://$SPARKHUB_BUCKET/history/`.
+//! termination and per warning, under `s3://$SPARKHUB_BUCKET/history/`; and
+//! of the clusters a person stopped with `sparkhub stop` (a termination with
+//! the cause [`Cause::Stopped`] and who stopped it).
 //! `sparkhub report` reads them back to tell a cluster sparkhub terminated
 //! for idleness from one it terminated at its maximum lifetime (EMR's own
 //! state-change reason says only `USER_REQUEST` for both).
@@ -48,6 +50,8 @@ pub enum Cause {
     Idle,
     /// It reached the profile's maximum lifetime.
     MaxLifetime,
+    /// A person stopped it with `sparkhub stop` (not the sweep).
+    Stopped,
 }
 
 impl Cause {
@@ -55,6 +59,7 @@ impl Cause {
         match self {
             Self::Idle => "idle",
             Self::MaxLifetime => "max-lifetime",
+            Self::Stopped => "stopped",
         }
     }
 
@@ -92,6 +97,9 @@ pub struct Record {
     #[serde(default)]
     pub terminate_by: Option<Timestamp>,
     pub recorded_at: Timestamp,
+    /// A [`Cause::Stopped`] termination: who stopped it (the caller's ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 impl Record {
@@ -119,6 +127,28 @@ impl Record {
             ended_at: Some(now),
             terminate_by: None,
             recorded_at: now,
+            stopped_by: None,
+        }
+    }
+
+    /// A person (`by`, the caller's ARN) stopped `cluster` with `sparkhub
+    /// stop` at `now`.
+    pub fn stopped(cluster: &crate::ports::Cluster, by: &str, now: Timestamp) -> Self {
+        Self {
+            version: RECORD_VERSION,
+            kind: RecordKind::Termination,
+            cluster_id: cluster.id.clone(),
+            cluster_name: cluster.name.clone(),
+            profile: cluster.profile().unwrap_or_default().to_owned(),
+            cause: Cause::Stopped,
+            reason: format!("stopped by {by} with sparkhub stop"),
+            idle_minutes: None,
+            created_at: cluster.created_at,
+            ready_at: cluster.ready_at,
+            ended_at: Some(now),
+            terminate_by: None,
+            recorded_at: now,
+            stopped_by: Some(by.to_owned()),
         }
     }
 
@@ -142,6 +172,7 @@ impl Record {
             ended_at: None,
             terminate_by: Some(warning.terminate_by),
             recorded_at: now,
+            stopped_by: None,
         }
     }
 

@@ -44,6 +44,7 @@ pub fn colour(ending: Ending) -> &'static str {
         Ending::SparkhubIdle => "#54a24b",
         Ending::SparkhubMaxLifetime => "#eeca3b",
         Ending::AutoTermination => "#72b7b2",
+        Ending::SparkhubStop => "#ff9da6",
         Ending::Person => "#b279a2",
         Ending::Failure => "#e45756",
         Ending::PipelineDone => "#9d755d",

@@ -108,6 +108,8 @@ pub enum Ending {
     SparkhubMaxLifetime,
     /// EMR's own auto-termination policy (the backstop sparkhub sets).
     AutoTermination,
+    /// A person stopped it with `sparkhub stop` (the history says who).
+    SparkhubStop,
     /// A person (or a program with their credentials) terminated it.
     Person,
     /// EMR ended it with an error.
@@ -119,11 +121,12 @@ pub enum Ending {
 }
 
 impl Ending {
-    pub const ALL: [Ending; 8] = [
+    pub const ALL: [Ending; 9] = [
         Ending::Running,
         Ending::SparkhubIdle,
         Ending::SparkhubMaxLifetime,
         Ending::AutoTermination,
+        Ending::SparkhubStop,
         Ending::Person,
         Ending::Failure,
         Ending::PipelineDone,
@@ -136,6 +139,7 @@ impl Ending {
             Ending::SparkhubIdle => "sparkhub: idle",
             Ending::SparkhubMaxLifetime => "sparkhub: max lifetime",
             Ending::AutoTermination => "EMR auto-termination",
+            Ending::SparkhubStop => "a person, sparkhub stop",
             Ending::Person => "a person",
             Ending::Failure => "failure",
             Ending::PipelineDone => "pipeline done",
@@ -174,6 +178,7 @@ pub fn ending(
     match terminated_by_sweep {
         Some(Cause::Idle) => return Ending::SparkhubIdle,
         Some(Cause::MaxLifetime) => return Ending::SparkhubMaxLifetime,
+        Some(Cause::Stopped) => return Ending::SparkhubStop,
         None => {}
     }
     let code = cluster.reason_code.as_deref().unwrap_or("");

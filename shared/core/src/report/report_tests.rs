@@ -504,3 +504,41 @@ fn a_budget_line_shows_budget_spent_and_forecast() {
         "{shown}"
     );
 }
+
+/// A cluster stopped with `sparkhub stop` ends "a person, sparkhub stop"
+/// (EMR says USER_REQUEST, as for anybody), and the text report says so.
+#[test]
+fn a_cluster_stopped_with_sparkhub_stop_is_shown_as_stopped_by_a_person() {
+    let c = cluster("j-STOPPED", Some("tutorial"), "08:00", Some("12:00"));
+    let described = crate::ports::Cluster {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        state: ClusterState::Waiting,
+        tags: BTreeMap::from([
+            ("sparkhub:managed".to_owned(), "true".to_owned()),
+            ("sparkhub:profile".to_owned(), "tutorial".to_owned()),
+        ]),
+        termination_protected: false,
+        applications: Vec::new(),
+        master_dns: None,
+        key_name: None,
+        created_at: c.created_at,
+        ready_at: c.ready_at,
+    };
+    let record = Record::stopped(
+        &described,
+        "arn:aws:iam::123456789012:user/philipp",
+        at("12:00"),
+    );
+    assert_eq!(record.profile, "tutorial");
+    let back = Record::parse(&record.to_json()).unwrap();
+    assert_eq!(back, record);
+    let r = compute(&inputs(vec![c], vec![record]), &prices());
+    assert_eq!(r.clusters[0].ended, Ending::SparkhubStop);
+    assert_eq!(r.clusters[0].hours_saved, 0.0);
+    assert!(
+        crate::report::text(&r).contains("a person, sparkhub stop"),
+        "{}",
+        crate::report::text(&r)
+    );
+}
