@@ -59,41 +59,47 @@ fn read_profile(path: &Path) -> Result<Profile, Failure> {
     }
 }
 
-/// 0: every profile valid; 1: some are invalid; 2: some cannot be read or
-/// are not TOML at all (or too large to be a profile).
-pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
+/// What `validate` found in a set of files: the exit code (0 valid, 1 some
+/// invalid or not going together, 2 some unreadable, not TOML or too large),
+/// the lines for people, the JSON document's parts, and the valid profiles
+/// with their text (what `push` uploads).
+pub struct Examined {
+    pub worst: u8,
+    pub lines: Vec<String>,
+    files: Vec<Value>,
+    together: Vec<Value>,
+    pub valid: Vec<(Profile, String)>,
+}
+
+/// Reads and checks every file, each alone and all together.
+pub fn examine(paths: &[PathBuf]) -> Examined {
     let mut worst = 0u8;
+    let mut lines = Vec::new();
     let mut files = Vec::new();
-    let mut valid: Vec<(String, Profile)> = Vec::new();
+    let mut valid: Vec<(String, Profile, String)> = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
         let parsed = match read_text(path) {
-            Ok(text) => text.and_then(|text| Profile::parse(&text)),
+            Ok(text) => text.and_then(|text| Profile::parse(&text).map(|p| (p, text))),
             Err(e) => {
                 worst = 2;
-                if !json {
-                    println!("{shown}: cannot be read: {e}");
-                }
+                lines.push(format!("{shown}: cannot be read: {e}"));
                 files.push(json!({"path": shown, "status": "unreadable", "error": format!("cannot be read: {e}")}));
                 continue;
             }
         };
         match parsed {
-            Ok(profile) => {
-                if !json {
-                    println!("{shown}: ok (profile {})", profile.name);
-                }
+            Ok((profile, text)) => {
+                lines.push(format!("{shown}: ok (profile {})", profile.name));
                 files
                     .push(json!({"path": shown, "status": "ok", "profile": profile.name.as_str()}));
-                valid.push((shown, profile));
+                valid.push((shown, profile, text));
             }
             Err(ProfileParseError::Invalid(errors)) => {
                 worst = worst.max(1);
-                if !json {
-                    println!("{shown}: {} problem(s)", errors.0.len());
-                    for error in &errors.0 {
-                        println!("  {error}");
-                    }
+                lines.push(format!("{shown}: {} problem(s)", errors.0.len()));
+                for error in &errors.0 {
+                    lines.push(format!("  {error}"));
                 }
                 let problems: Vec<Value> = errors
                     .0
@@ -104,9 +110,7 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
             }
             Err(unreadable) => {
                 worst = 2;
-                if !json {
-                    println!("{shown}: {unreadable}");
-                }
+                lines.push(format!("{shown}: {unreadable}"));
                 files.push(
                     json!({"path": shown, "status": "unreadable", "error": unreadable.to_string()}),
                 );
@@ -116,33 +120,49 @@ pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
     // The files taken together: names, file names, shared notebook folders
     // (a file given twice counts once).
     let mut seen = std::collections::BTreeSet::new();
-    let pairs: Vec<(&str, &Profile)> = valid
-        .iter()
-        .filter(|(f, _)| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f))))
-        .map(|(f, p)| (f.as_str(), p))
-        .collect();
+    valid.retain(|(f, _, _)| {
+        seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| PathBuf::from(f)))
+    });
+    let pairs: Vec<(&str, &Profile)> = valid.iter().map(|(f, p, _)| (f.as_str(), p)).collect();
     let together: Vec<Value> = sparkhub_core::profile::problems_together(&pairs)
         .into_iter()
         .map(|(files, message)| {
-            if !json {
-                println!("{}: {message}", files.join(", "));
-            }
+            lines.push(format!("{}: {message}", files.join(", ")));
             json!({"files": files, "message": message})
         })
         .collect();
     if !together.is_empty() {
         worst = worst.max(1);
     }
+    Examined {
+        worst,
+        lines,
+        files,
+        together,
+        valid: valid.into_iter().map(|(_, p, t)| (p, t)).collect(),
+    }
+}
+
+/// 0: every profile valid; 1: some are invalid; 2: some cannot be read or
+/// are not TOML at all (or too large to be a profile).
+pub fn validate(paths: &[PathBuf], json: bool) -> ExitCode {
+    let examined = examine(paths);
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"files": files, "together": together, "exit_code": worst})
-            )
+            serde_json::to_string_pretty(&json!({
+                "files": examined.files,
+                "together": examined.together,
+                "exit_code": examined.worst
+            }))
             .expect("JSON values serialize")
         );
+    } else {
+        for line in &examined.lines {
+            println!("{line}");
+        }
     }
-    ExitCode::from(worst)
+    ExitCode::from(examined.worst)
 }
 
 /// The sparkhub bucket a command was given (--bucket or SPARKHUB_BUCKET): a
@@ -235,9 +255,14 @@ pub fn plan(path: &Path, bucket: Option<&str>, json_only: bool) -> Result<(), Fa
     Ok(())
 }
 
-pub async fn status(choice: &AwsChoice, bucket: &str, json: bool) -> Result<(), Failure> {
-    let bucket = &bucket_name("status", Some(bucket))?;
+pub async fn status(
+    choice: &AwsChoice,
+    stack: &crate::stack::StackArgs,
+    json: bool,
+) -> Result<(), Failure> {
+    stack.bucket_given("status")?;
     let aws = Aws::load(choice).await?;
+    let bucket = &stack.bucket(&aws, "status").await?;
     let sweep = sparkhub_aws::terminator(
         Config {
             bucket: bucket.into(),
@@ -316,7 +341,7 @@ pub async fn status(choice: &AwsChoice, bucket: &str, json: bool) -> Result<(), 
 }
 
 /// A cluster EMR knows, or exit 1.
-async fn known_cluster(
+pub(crate) async fn known_cluster(
     aws: &Aws,
     emr: &Emr,
     cluster_id: &str,

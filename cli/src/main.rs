@@ -9,7 +9,12 @@ use sparkhub_aws::operator::AwsChoice;
 mod commands;
 mod failure;
 mod keep_alive;
+mod lifecycle;
+mod progress;
 mod report;
+mod stack;
+
+use stack::StackArgs;
 
 #[derive(Parser)]
 #[command(
@@ -18,9 +23,13 @@ mod report;
     about = "Spark + JupyterHub clusters on Amazon EMR, started and stopped for you",
     after_help = "Exit codes, the same in every command: 0 ok; 1 the thing asked about is wrong \
                   (an invalid profile, a cluster EMR does not know or that is not sparkhub's, a \
-                  user without a password); 2 usage or environment (a bad argument, an unreadable \
-                  file, no AWS credentials, no region, an unknown AWS profile, access denied, AWS \
-                  unreachable)."
+                  user without a password, a run that failed); 2 usage or environment (a bad \
+                  argument, an unreadable file, no stack or bucket, a stack that does not exist, no \
+                  AWS credentials, no region, an unknown AWS profile, access denied, AWS \
+                  unreachable).\n\nThe stack: commands that need the sparkhub bucket, the \
+                  create-cluster function or the state machine read them once from the \
+                  CloudFormation stack's outputs: --stack <name> or SPARKHUB_STACK. --bucket (or \
+                  SPARKHUB_BUCKET) gives the bucket directly and wins over the stack's."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -111,10 +120,9 @@ enum Command {
     /// "keep", "reason": "<why>"}], "checked": <n>, "would_terminate":
     /// ["<cluster id>"], "errors": ["<what could not be checked>"]}
     Status {
-        /// The sparkhub bucket's name (default: $SPARKHUB_BUCKET), where the
-        /// profiles and their idle policies are.
-        #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
-        bucket: String,
+        /// Where the profiles and their idle policies are.
+        #[command(flatten)]
+        stack: StackArgs,
         /// Print one JSON object (fields above) instead of the table.
         #[arg(long)]
         json: bool,
@@ -183,10 +191,75 @@ enum Command {
         /// table serves when it cannot be reached.
         #[arg(long)]
         offline_prices: bool,
-        /// The sparkhub bucket's name (default: $SPARKHUB_BUCKET), where the
-        /// profiles and the history are.
-        #[arg(long, env = "SPARKHUB_BUCKET", value_name = "NAME")]
-        bucket: String,
+        /// Where the profiles and the history are.
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Validate profiles and upload them to the sparkhub bucket
+    /// (profiles/<name>.toml), only if every file is valid; warns about a
+    /// profile whose instance profile (sparkhub-node-<profile>) the account
+    /// does not have yet (`make generate` and a deploy create it).
+    ///
+    /// Exit 0: all uploaded; 1: some are invalid or do not go together,
+    /// nothing uploaded; 2: some cannot be read (nothing uploaded), or no
+    /// stack or bucket, or AWS refused.
+    Push {
+        /// Profile files (TOML) to check and upload.
+        #[arg(required = true, value_name = "PROFILE.toml")]
+        profiles: Vec<PathBuf>,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Start a cluster of a profile now: a manual run of the stack's
+    /// create-cluster function ({"profile": "<name>"}), followed until the
+    /// cluster is WAITING with its JupyterHub users set (one updating line
+    /// on a terminal, a line per change otherwise, on stderr); then how to
+    /// connect. Needs --stack (or SPARKHUB_STACK).
+    ///
+    /// Exit 0: ready (or started, with --no-wait); 1: create-cluster refused
+    /// the run, the run or its cluster failed, or --timeout ran out; 2: usage
+    /// or environment.
+    Start {
+        /// The sparkhub profile's name (uploaded with `sparkhub push`).
+        #[arg(value_name = "PROFILE")]
+        profile: String,
+        /// Have the cluster ready by this RFC 3339 instant: the run creates
+        /// it that long before as the profile's recent startups took (README,
+        /// "Ready by a time").
+        #[arg(long, value_name = "RFC 3339")]
+        ready_by: Option<String>,
+        /// Return once the run is started: print its execution ARN.
+        #[arg(long)]
+        no_wait: bool,
+        /// Seconds between two looks at the run and its cluster.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        poll: u64,
+        /// Give up following after this many minutes (the run goes on).
+        #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+        timeout: u64,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Terminate a sparkhub cluster now, and record in the history that a
+    /// person stopped it (`sparkhub report` shows "a person, sparkhub
+    /// stop"). Refuses a cluster without sparkhub:managed = true and one
+    /// with termination protection (sparkhub never removes it).
+    ///
+    /// Exit 0: terminating and recorded; 1: not sparkhub's, protected,
+    /// ended already or unknown to EMR; 2: usage or environment.
+    Stop {
+        /// The EMR cluster id (j-…).
+        #[arg(value_name = "CLUSTER_ID")]
+        cluster_id: String,
+        /// Where the history is.
+        #[command(flatten)]
+        stack: StackArgs,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -216,9 +289,7 @@ async fn main() -> ExitCode {
             bucket,
             json,
         } => commands::plan(&profile, bucket.as_deref(), json),
-        Command::Status { bucket, json, aws } => {
-            commands::status(&aws.choice(), &bucket, json).await
-        }
+        Command::Status { stack, json, aws } => commands::status(&aws.choice(), &stack, json).await,
         Command::Connect {
             cluster_id,
             local_port,
@@ -248,12 +319,12 @@ async fn main() -> ExitCode {
             html,
             json,
             offline_prices,
-            bucket,
+            stack,
             aws,
         } => {
             report::run(
                 &aws.choice(),
-                &bucket,
+                &stack,
                 &since,
                 &report::Output {
                     json,
@@ -263,6 +334,33 @@ async fn main() -> ExitCode {
             )
             .await
         }
+        Command::Push {
+            profiles,
+            stack,
+            aws,
+        } => lifecycle::push(&aws.choice(), &stack, &profiles).await,
+        Command::Start {
+            profile,
+            ready_by,
+            no_wait,
+            poll,
+            timeout,
+            stack,
+            aws,
+        } => {
+            let options = lifecycle::StartOptions {
+                ready_by,
+                no_wait,
+                poll: std::time::Duration::from_secs(poll.max(1)),
+                timeout: std::time::Duration::from_secs(timeout.saturating_mul(60)),
+            };
+            lifecycle::start(&aws.choice(), &stack, &profile, &options).await
+        }
+        Command::Stop {
+            cluster_id,
+            stack,
+            aws,
+        } => lifecycle::stop(&aws.choice(), &stack, &cluster_id).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,10 @@
 //! ListInstanceFleets (instance types and counts) of each sparkhub cluster,
 //! S3 GetObject of each profile, ListObjectsV2 + GetObject of `history/`;
 //! and Pricing GetProducts (AWS's Price List, us-east-1 endpoint) for the
-//! prices of the instance types not in the local cache.
+//! prices of the instance types not in the local cache. Every call goes
+//! through a port (`ClusterArchive`, `ClusterSteps`, `ProfileStore`,
+//! `HistoryReader`, `PriceSource`), so the IAM inventory's table of the
+//! operator's permissions lists them.
 //!
 //! The price cache is a file on the operator's machine
 //! (`$XDG_CACHE_HOME/sparkhub/prices.json`, else `~/.cache/sparkhub/`), not
@@ -18,20 +21,18 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_emr::primitives::DateTime;
 use futures::{StreamExt, stream};
 use jiff::{SignedDuration, Timestamp};
 use sparkhub_aws::operator::AwsChoice;
 use sparkhub_aws::pricing::PriceList;
-use sparkhub_aws::{Emr, S3Bucket, aws_error, to_jiff};
-use sparkhub_core::emr::ClusterState;
+use sparkhub_aws::{Emr, S3Bucket};
 use sparkhub_core::history::{HISTORY_PREFIX, Record, StartupRecord};
-use sparkhub_core::ports::{BudgetLedger, ClusterSteps, ProfileStore, StoredProfile};
+use sparkhub_core::ports::{
+    BudgetLedger, ClusterArchive, ClusterSteps, HistoryReader, ProfileStore, StoredProfile,
+};
 use sparkhub_core::profile::ProfileKind;
 use sparkhub_core::report::prices::{PriceCache, look_up};
-use sparkhub_core::report::{
-    self, BudgetFacts, ClusterFacts, FleetUse, Inputs, PriceTable, ProfileFacts,
-};
+use sparkhub_core::report::{self, BudgetFacts, FleetUse, Inputs, PriceTable, ProfileFacts};
 use sparkhub_core::{Profile, ProfileName};
 
 use crate::failure::{Aws, Failure};
@@ -64,62 +65,16 @@ pub fn since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     Ok(now - duration)
 }
 
-/// Every cluster created since `since`, in any state, as ListClusters gives it.
-async fn list_clusters(
-    aws: &Aws,
-    emr: &aws_sdk_emr::Client,
-    since: Timestamp,
-) -> Result<Vec<ClusterFacts>, Failure> {
-    let mut pages = emr
-        .list_clusters()
-        .created_after(DateTime::from_secs(since.as_second()))
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(|e| aws.failure("listing the clusters", &aws_error("EMR ListClusters", e)))?;
-        for c in page.clusters() {
-            let Some(id) = c.id() else { continue };
-            let status = c.status();
-            let timeline = status.and_then(|s| s.timeline());
-            let reason = status.and_then(|s| s.state_change_reason());
-            out.push(ClusterFacts {
-                id: id.to_owned(),
-                name: c.name().unwrap_or_default().to_owned(),
-                profile: None,
-                state: ClusterState::parse(
-                    status
-                        .and_then(|s| s.state())
-                        .map(|s| s.as_str())
-                        .unwrap_or_default(),
-                ),
-                created_at: timeline
-                    .and_then(|t| t.creation_date_time())
-                    .and_then(to_jiff),
-                ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
-                ended_at: timeline.and_then(|t| t.end_date_time()).and_then(to_jiff),
-                normalized_instance_hours: c.normalized_instance_hours().map(i64::from),
-                reason_code: reason.and_then(|r| r.code()).map(|c| c.as_str().to_owned()),
-                reason_message: reason.and_then(|r| r.message()).map(str::to_owned),
-                fleets: Vec::new(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// The cluster's `sparkhub:profile` if it carries `sparkhub:managed = true`
 /// (DescribeCluster, through the adapter every function uses), and its
 /// fleets (ListInstanceFleets; none for a cluster of instance groups or when
 /// EMR gives none).
 async fn describe(
     aws: &Aws,
-    emr: &aws_sdk_emr::Client,
+    emr: &Emr,
     id: &str,
 ) -> Result<(Option<String>, Vec<FleetUse>), Failure> {
-    let cluster = Emr::new(emr.clone())
-        .cluster(id)
+    let cluster = ClusterSteps::cluster(emr, id)
         .await
         .map_err(|e| aws.failure(&format!("describing {id}"), &e))?;
     // Listed a moment ago, gone now: not sparkhub's business any more.
@@ -130,25 +85,10 @@ async fn describe(
         return Ok((None, Vec::new()));
     }
     let profile = cluster.profile().map(str::to_owned);
-    // A cluster of instance groups answers ListInstanceFleets with an error:
-    // its fleets come from its profile then.
-    let fleets = match emr.list_instance_fleets().cluster_id(id).send().await {
-        Ok(out) => out
-            .instance_fleets()
-            .iter()
-            .map(|f| FleetUse {
-                instance_types: f
-                    .instance_type_specifications()
-                    .iter()
-                    .filter_map(|s| s.instance_type().map(str::to_owned))
-                    .collect(),
-                on_demand: f.target_on_demand_capacity().unwrap_or(0).max(0) as u32,
-                spot: f.target_spot_capacity().unwrap_or(0).max(0) as u32,
-            })
-            .filter(|f| !f.instance_types.is_empty())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let fleets = emr
+        .fleets(id)
+        .await
+        .map_err(|e| aws.failure(&format!("listing the fleets of {id}"), &e))?;
     Ok((profile, fleets))
 }
 
@@ -160,65 +100,22 @@ fn facts(profile: &Profile) -> ProfileFacts {
     }
 }
 
-/// The history records of the period: one listing of `history/` from the
-/// first day on, then each object; the sweep's records and the startups.
+/// The history records of the period: the sweep's records (and `sparkhub
+/// stop`'s) and the startups.
 async fn history(
     aws: &Aws,
-    s3: &aws_sdk_s3::Client,
+    store: &S3Bucket,
     bucket: &str,
     since: Timestamp,
 ) -> Result<(Vec<Record>, Vec<StartupRecord>), Failure> {
-    let first_day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(HISTORY_PREFIX)
-        .start_after(format!("{HISTORY_PREFIX}{first_day}/"))
-        .into_paginator()
-        .send();
-    let mut keys = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            aws.failure(
-                &format!("listing s3://{bucket}/{HISTORY_PREFIX}"),
-                &aws_error("S3 ListObjectsV2", e),
-            )
-        })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-    }
-    let bodies: Vec<Result<String, Failure>> = stream::iter(keys)
-        .map(|key| async move {
-            let out = s3
-                .get_object()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| {
-                    aws.failure(
-                        &format!("reading s3://{bucket}/{key}"),
-                        &aws_error("S3 GetObject", e),
-                    )
-                })?;
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| Failure::usage(format!("reading s3://{bucket}/{key}: {e}")))?;
-            Ok(String::from_utf8_lossy(&bytes.into_bytes()).into_owned())
-        })
-        .buffered(IN_FLIGHT)
-        .collect()
-        .await;
+    let bodies = store
+        .history_since(since)
+        .await
+        .map_err(|e| aws.failure(&format!("reading s3://{bucket}/{HISTORY_PREFIX}"), &e))?;
     let mut records = Vec::new();
     let mut startups = Vec::new();
     for body in bodies {
         // A record of a newer format, or not a record: skipped.
-        let body = body?;
         if let Some(record) = Record::parse(&body) {
             records.push(record);
         } else if let Some(startup) = StartupRecord::parse(&body) {
@@ -237,9 +134,12 @@ pub async fn inputs(
 ) -> Result<Inputs, Failure> {
     let config = aws.sdk();
     let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-    let emr = aws_sdk_emr::Client::new(config);
-    let s3 = aws_sdk_s3::Client::new(config);
-    let listed = list_clusters(aws, &emr, since).await?;
+    let emr = Emr::new(aws_sdk_emr::Client::new(config));
+    let store = S3Bucket::new(aws_sdk_s3::Client::new(config), bucket);
+    let listed = emr
+        .clusters_since(since)
+        .await
+        .map_err(|e| aws.failure("listing the clusters", &e))?;
     let described: Vec<_> = stream::iter(listed)
         .map(|c| {
             let emr = &emr;
@@ -260,7 +160,6 @@ pub async fn inputs(
         c.fleets = fleets;
         clusters.push(c);
     }
-    let store = S3Bucket::new(s3.clone(), bucket);
     let mut profiles = BTreeMap::new();
     let mut budgets = Vec::new();
     let month = sparkhub_core::budget::month_of(now);
@@ -293,7 +192,7 @@ pub async fn inputs(
             profiles.insert(name, facts(&profile));
         }
     }
-    let (history, startups) = history(aws, &s3, bucket, since).await?;
+    let (history, startups) = history(aws, &store, bucket, since).await?;
     Ok(Inputs {
         since,
         now,
@@ -349,14 +248,15 @@ fn write_cache(path: &std::path::Path, cache: &PriceCache) {
 
 pub async fn run(
     choice: &AwsChoice,
-    bucket: &str,
+    stack: &crate::stack::StackArgs,
     since_text: &str,
     output: &Output,
 ) -> Result<(), Failure> {
-    let bucket = &crate::commands::bucket_name("report", Some(bucket))?;
+    stack.bucket_given("report")?;
     let now = Timestamp::now();
     let since = since(since_text, now).map_err(Failure::usage)?;
     let aws = Aws::load(choice).await?;
+    let bucket = &stack.bucket(&aws, "report").await?;
     let inputs = inputs(&aws, bucket, since, now).await?;
     let cache_path = price_cache_path();
     let mut cache = cache_path

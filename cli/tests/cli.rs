@@ -998,3 +998,342 @@ async fn report_shows_a_swept_cluster_with_its_cost_hours_saved_and_its_bar() {
     assert!(!empty.exists(), "--offline-prices writes no cache");
     std::fs::remove_dir_all(&cache).ok();
 }
+
+/// A profile file of the tutorial's under another name, in `dir`.
+fn profile_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
+        .unwrap()
+        .replacen("name = \"tutorial\"", &format!("name = \"{name}\""), 1);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn push_uploads_nothing_unless_every_file_is_valid_and_warns_of_a_missing_instance_profile() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-push");
+    aws.bucket_with(&bucket, &[]).await;
+    let stack = unique("sparkhub-push-stack");
+    aws.create_stack(&stack, &[("BucketName", &bucket)]).await;
+    let dir = std::env::temp_dir().join(unique("sparkhub-push"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = unique("push");
+    let good = profile_file(&dir, &name);
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace(&format!("name = \"{name}\""), "name = \"bad\"")
+            .replace("timeout_minutes = 60", "timeout_minutes = 1"),
+    )
+    .unwrap();
+
+    let out = sparkhub(&[
+        "push",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--stack",
+        &stack,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("idle.timeout_minutes"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing was uploaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(aws.keys(&bucket, "profiles/").await.is_empty());
+
+    // All valid: uploaded; the stack has not made the profile's instance
+    // profile yet.
+    let out = sparkhub(&["push", good.to_str().unwrap(), "--stack", &stack]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        aws.keys(&bucket, "profiles/").await,
+        vec![format!("profiles/{name}.toml")]
+    );
+    assert!(
+        stdout(&out).contains(&format!("uploaded s3://{bucket}/profiles/{name}.toml")),
+        "{}",
+        stdout(&out)
+    );
+    let warning = format!("the instance profile sparkhub-node-{name} does not exist");
+    assert!(stderr(&out).contains(&warning), "{}", stderr(&out));
+    assert!(stderr(&out).contains("make generate"), "{}", stderr(&out));
+    aws.create_instance_profile(&format!("sparkhub-node-{name}"))
+        .await;
+    let out = sparkhub(&["push", good.to_str().unwrap(), "--bucket", &bucket]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    // A stack that is not there, or none given: what to do.
+    let out = sparkhub(&["push", good.to_str().unwrap(), "--stack", "no-such-stack"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("there is no CloudFormation stack no-such-stack in us-east-1")
+            && stderr(&out).contains("--region"),
+        "{}",
+        stderr(&out)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sparkhub"))
+        .args(["push", good.to_str().unwrap()])
+        .env_remove("SPARKHUB_STACK")
+        .env_remove("SPARKHUB_BUCKET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("pass --stack <name> or set SPARKHUB_STACK"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn stop_refuses_a_cluster_sparkhub_does_not_own_and_records_who_stopped_its_own() {
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-stop");
+    aws.bucket_with(&bucket, &[]).await;
+    let theirs = aws
+        .run_cluster("someone-elses", &[("team", "data")], &["Spark"])
+        .await;
+    let out = sparkhub(&["stop", &theirs, "--bucket", &bucket]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not sparkhub's"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(aws.cluster_state(&theirs).await, "WAITING");
+
+    let profile = unique("stop");
+    let ours = aws
+        .run_cluster(
+            &format!("sparkhub-{profile}"),
+            &[("sparkhub:managed", "true"), ("sparkhub:profile", &profile)],
+            &["Spark", "JupyterHub"],
+        )
+        .await;
+    let out = sparkhub(&["stop", &ours, "--bucket", &bucket]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("is terminating: stopped by arn:aws"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        aws.cluster_state(&ours).await.starts_with("TERMINAT"),
+        "terminated"
+    );
+    let keys = aws.keys(&bucket, "history/").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let record: serde_json::Value = serde_json::from_str(
+        &aws.s3
+            .get_object()
+            .bucket(&bucket)
+            .key(&keys[0])
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .iter()
+            .map(|b| *b as char)
+            .collect::<String>(),
+    )
+    .unwrap();
+    assert_eq!(record["cause"], "stopped");
+    assert_eq!(record["cluster_id"], ours.as_str());
+    assert!(
+        record["stopped_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws"),
+        "{record}"
+    );
+    // Once more: it is not running any more.
+    let out = sparkhub(&["stop", &ours, "--bucket", &bucket]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let out = sparkhub(&[
+        "report",
+        "--bucket",
+        &bucket,
+        "--since",
+        "1d",
+        "--offline-prices",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.contains(&ours))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(row.contains("a person, sparkhub stop"), "{}", stdout(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_follows_a_run_until_the_cluster_is_waiting_with_its_users_set() {
+    use sparkhub_core::create::Config;
+    use sparkhub_core::workflow::CLUSTER_WORKFLOW_FILE;
+    let aws = LocalAws::connect().await;
+    let bucket = unique("sparkhub-start");
+    let profile = unique("start");
+    let text = std::fs::read_to_string(workspace_root().join("profiles/tutorial.toml"))
+        .unwrap()
+        .replacen("name = \"tutorial\"", &format!("name = \"{profile}\""), 1);
+    aws.bucket_with(&bucket, &[(&format!("profiles/{profile}.toml"), &text)])
+        .await;
+    let machine = aws
+        .create_state_machine(CLUSTER_WORKFLOW_FILE, &unique("sparkhub-cluster"))
+        .await;
+    let stack = unique("sparkhub-start-stack");
+    aws.create_stack(
+        &stack,
+        &[
+            ("BucketName", &bucket),
+            ("StateMachineArn", &machine),
+            ("CreateClusterFunctionName", "sparkhub-create-cluster"),
+        ],
+    )
+    .await;
+    // create-cluster itself, behind Lambda's Invoke API.
+    let handler = std::sync::Arc::new(sparkhub_aws::create_cluster(
+        Config {
+            bucket: bucket.clone(),
+            state_machine_arn: machine.clone(),
+            topic_arn: None,
+            poll_seconds: 1,
+            master_security_group: None,
+            service_role: "sparkhub-emr-service".into(),
+            instance_role_prefix: "sparkhub-node".into(),
+            max_concurrency: sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY,
+        },
+        &aws.config,
+    ));
+    let lambda = sparkhub_tests::fake_lambda::FakeLambda::start(
+        tokio::runtime::Handle::current(),
+        move |_, event| {
+            let handler = std::sync::Arc::clone(&handler);
+            Box::pin(async move {
+                handler
+                    .handle(event)
+                    .await
+                    .map(|o| serde_json::to_value(o).unwrap())
+                    .map_err(|e| {
+                        let r = sparkhub_core::errors::Reported::from(e);
+                        (r.error_type.to_string(), r.error_message)
+                    })
+            })
+        },
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sparkhub"))
+        .args(["start", &profile, "--stack", &stack, "--poll", "1"])
+        .env("AWS_ENDPOINT_URL_LAMBDA", &lambda.endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run creates the cluster; the emulator has it WAITING at once.
+    // setup-jupyter-users would add the users step on EMR's WAITING event:
+    // the test adds it, and EMR runs it.
+    let cluster = sparkhub_tests::wait_for("the run's cluster", || async {
+        aws.clusters_of_profile(&profile).await.into_iter().next()
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "start waits for the users step"
+    );
+    let step = aws
+        .emr
+        .add_job_flow_steps()
+        .job_flow_id(&cluster)
+        .steps(
+            aws_sdk_emr::types::StepConfig::builder()
+                .name(format!("{}abc", sparkhub_core::users::USERS_STEP_PREFIX))
+                .hadoop_jar_step(
+                    aws_sdk_emr::types::HadoopJarStepConfig::builder()
+                        .jar("command-runner.jar")
+                        .args("true")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .step_ids()[0]
+        .clone();
+    aws.set_step_state(&cluster, &step, "RUNNING", None);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    aws.set_step_state(&cluster, &step, "COMPLETED", None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let out = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "start did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let mut text = String::new();
+    let mut errors = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .unwrap();
+    assert_eq!(out.code(), Some(0), "{text}\n{errors}");
+    assert_eq!(
+        lambda.invoked.lock().unwrap()[0],
+        (
+            "sparkhub-create-cluster".to_owned(),
+            serde_json::json!({"profile": profile})
+        )
+    );
+    // Not a terminal: a plain line per change, the last one ready.
+    let lines: Vec<&str> = errors.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("setting up the JupyterHub users")
+                && l.contains(&format!("cluster {cluster} WAITING"))),
+        "{errors}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("users step RUNNING")),
+        "{errors}"
+    );
+    assert!(
+        lines.last().unwrap().contains("ready")
+            && lines.last().unwrap().contains("users step COMPLETED"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains('\r'),
+        "no updating line when not on a terminal"
+    );
+    assert!(
+        text.contains(&format!("{cluster} is ready"))
+            && text.contains(&format!("sparkhub connect {cluster}")),
+        "{text}"
+    );
+}

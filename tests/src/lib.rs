@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod fake_http;
+pub mod fake_lambda;
 pub mod hub;
 pub mod latency;
 
@@ -122,6 +123,38 @@ impl LocalAws {
             .filter(|c| c.profile() == Some(profile))
             .map(|c| c.id)
             .collect()
+    }
+
+    /// A CloudFormation stack with these outputs (and one SNS topic, since a
+    /// stack needs a resource), as a deploy of infra/template.yaml leaves
+    /// sparkhub's outputs.
+    pub async fn create_stack(&self, name: &str, outputs: &[(&str, &str)]) {
+        let outputs: serde_json::Map<String, Value> = outputs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!({"Value": v})))
+            .collect();
+        let template = json!({
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": outputs,
+        });
+        aws_sdk_cloudformation::Client::new(&self.config)
+            .create_stack()
+            .stack_name(name)
+            .template_body(template.to_string())
+            .send()
+            .await
+            .expect("create_stack");
+    }
+
+    /// An IAM instance profile of this name, as the stack creates one per
+    /// profile.
+    pub async fn create_instance_profile(&self, name: &str) {
+        aws_sdk_iam::Client::new(&self.config)
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .expect("create_instance_profile");
     }
 
     /// Moves an EMR cluster to `state` (the emulator never does by itself).

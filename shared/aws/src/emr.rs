@@ -8,11 +8,12 @@ use futures::{StreamExt, stream};
 
 use sparkhub_core::emr::{ClusterState, StepState};
 use sparkhub_core::ports::{
-    AwsError, Cluster, ClusterDirectory, ClusterFleet, ClusterInstances, ClusterSteps,
-    ClusterTagger, ClusterUntagger, ListedCluster, StepActivity, StepSummary,
+    AwsError, Cluster, ClusterArchive, ClusterDirectory, ClusterFleet, ClusterInstances,
+    ClusterSteps, ClusterTagger, ClusterUntagger, ListedCluster, StepActivity, StepSummary,
 };
 use sparkhub_core::profile::ActionOnFailure;
 use sparkhub_core::render::StepConfig;
+use sparkhub_core::report::{ClusterFacts, FleetUse};
 use sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
 
 use crate::{aws_error, to_jiff};
@@ -392,5 +393,75 @@ impl ClusterInstances for Emr {
             .send()
             .await;
         master(groups, |i| i.instance_group_id())
+    }
+}
+
+impl ClusterArchive for Emr {
+    async fn clusters_since(&self, since: jiff::Timestamp) -> Result<Vec<ClusterFacts>, AwsError> {
+        let mut pages = self
+            .client
+            .list_clusters()
+            .created_after(crate::to_smithy(since))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("EMR ListClusters", e))?;
+            for c in page.clusters() {
+                let Some(id) = c.id() else { continue };
+                let status = c.status();
+                let timeline = status.and_then(|s| s.timeline());
+                let reason = status.and_then(|s| s.state_change_reason());
+                out.push(ClusterFacts {
+                    id: id.to_owned(),
+                    name: c.name().unwrap_or_default().to_owned(),
+                    profile: None,
+                    state: ClusterState::parse(
+                        status
+                            .and_then(|s| s.state())
+                            .map(|s| s.as_str())
+                            .unwrap_or_default(),
+                    ),
+                    created_at: timeline
+                        .and_then(|t| t.creation_date_time())
+                        .and_then(to_jiff),
+                    ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+                    ended_at: timeline.and_then(|t| t.end_date_time()).and_then(to_jiff),
+                    normalized_instance_hours: c.normalized_instance_hours().map(i64::from),
+                    reason_code: reason.and_then(|r| r.code()).map(|c| c.as_str().to_owned()),
+                    reason_message: reason.and_then(|r| r.message()).map(str::to_owned),
+                    fleets: Vec::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A cluster of instance groups answers ListInstanceFleets with an
+    /// error: no fleets then (the report uses its profile's).
+    async fn fleets(&self, cluster_id: &str) -> Result<Vec<FleetUse>, AwsError> {
+        match self
+            .client
+            .list_instance_fleets()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .instance_fleets()
+                .iter()
+                .map(|f| FleetUse {
+                    instance_types: f
+                        .instance_type_specifications()
+                        .iter()
+                        .filter_map(|s| s.instance_type().map(str::to_owned))
+                        .collect(),
+                    on_demand: f.target_on_demand_capacity().unwrap_or(0).max(0) as u32,
+                    spot: f.target_spot_capacity().unwrap_or(0).max(0) as u32,
+                })
+                .filter(|f| !f.instance_types.is_empty())
+                .collect()),
+            Err(_) => Ok(Vec::new()),
+        }
     }
 }

@@ -7,12 +7,19 @@
 //!
 //! One module per AWS service (as the SDK splits its crates): [`s3`], [`emr`],
 //! [`sfn`], [`cloudwatch`], [`sns`], [`secrets`], [`scheduler`], [`pricing`];
-//! [`startups`] combines S3 and CloudWatch. Their adapters are re-exported
+//! [`startups`] combines S3 and CloudWatch. With the feature `operator`
+//! (the CLI's): `cloudformation`, `iam`, `invoke` (Lambda) and `sts`. Their adapters are re-exported
 //! here (`sparkhub_aws::Emr`, `sparkhub_aws::S3Bucket`, ...).
 
 pub mod budgets;
+#[cfg(feature = "operator")]
+pub mod cloudformation;
 pub mod cloudwatch;
 pub mod emr;
+#[cfg(feature = "operator")]
+pub mod iam;
+#[cfg(feature = "operator")]
+pub mod invoke;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod operator;
@@ -23,14 +30,24 @@ pub mod secrets;
 pub mod sfn;
 pub mod sns;
 pub mod startups;
+#[cfg(feature = "operator")]
+pub mod sts;
 mod wiring;
 
+#[cfg(feature = "operator")]
+pub use cloudformation::CloudFormation;
 pub use cloudwatch::{CLUSTERS_PER_METRICS_CALL, CloudWatch};
 pub use emr::Emr;
+#[cfg(feature = "operator")]
+pub use iam::Iam;
+#[cfg(feature = "operator")]
+pub use invoke::LambdaFunctions;
 pub use s3::S3Bucket;
 pub use secrets::SecretsManager;
 pub use sfn::StepFunctions;
 pub use sns::Sns;
+#[cfg(feature = "operator")]
+pub use sts::Sts;
 pub use wiring::{
     AwsCreateCluster, AwsSetupUsers, AwsTerminator, create_cluster, setup_users, terminator,
 };

@@ -164,6 +164,7 @@ const NOT_FOUND: &[&str] = &[
     "ResourceNotFoundException",
     "NotFound",
     "ClusterNotFound",
+    "NoSuchEntity",
     "StackNotFound",
     "StateMachineDoesNotExist",
 ];
@@ -243,10 +244,16 @@ pub fn iam_action(operation: &str) -> String {
         "CloudWatch" => "cloudwatch",
         "SNS" => "sns",
         "Step Functions" => "states",
+        "CloudFormation" => "cloudformation",
+        "IAM" => "iam",
+        "Lambda" => "lambda",
+        "STS" => "sts",
+        "Pricing" => "pricing",
         other => return format!("{other} {call}"),
     };
     let call = match (prefix, call) {
         ("s3", "ListObjectsV2") => "ListBucket",
+        ("lambda", "Invoke") => "InvokeFunction",
         (_, call) => call,
     };
     format!("{prefix}:{call}")

@@ -6,7 +6,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use sparkhub_core::history::Record;
 use sparkhub_core::ports::{
-    AwsError, HistoryStore, LeaseStore, ProfileStore, ScriptStore, StoredProfile,
+    AwsError, HistoryReader, HistoryStore, LeaseStore, ProfilePublisher, ProfileStore, ScriptStore,
+    StoredProfile,
 };
 use sparkhub_core::profile::MAX_PROFILE_BYTES;
 
@@ -235,5 +236,77 @@ impl LeaseStore for S3Bucket {
             .send()
             .await;
         conditional_put(result)
+    }
+}
+
+impl ProfilePublisher for S3Bucket {
+    /// One PutObject of `profiles/<name>.toml` (replacing what is there: the
+    /// operator's file is the profile).
+    async fn put_profile(
+        &self,
+        name: &sparkhub_core::ProfileName,
+        text: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(Self::profile_key(name.as_str()))
+            .content_type("application/toml")
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map_err(|e| aws_error("S3 PutObject", e))?;
+        Ok(())
+    }
+}
+
+/// History objects read at once (the report's reads).
+const HISTORY_IN_FLIGHT: usize = sparkhub_core::settings::DEFAULT_MAX_CONCURRENCY;
+
+impl HistoryReader for S3Bucket {
+    /// One listing of `history/` from the first day on (keys start with
+    /// the day), then each object, a bounded number at once.
+    async fn history_since(&self, since: jiff::Timestamp) -> Result<Vec<String>, AwsError> {
+        use futures::{StreamExt, stream};
+        use sparkhub_core::history::HISTORY_PREFIX;
+        let first_day = since.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(HISTORY_PREFIX)
+            .start_after(format!("{HISTORY_PREFIX}{first_day}/"))
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("S3 ListObjectsV2", e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        stream::iter(keys)
+            .map(|key| async move {
+                let out = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("S3 GetObject", e))?;
+                let bytes =
+                    out.body.collect().await.map_err(|e| {
+                        AwsError::new("S3 GetObject (reading the body)", true, None, e)
+                    })?;
+                Ok(String::from_utf8_lossy(&bytes.into_bytes()).into_owned())
+            })
+            .buffered(HISTORY_IN_FLIGHT)
+            .collect::<Vec<Result<String, AwsError>>>()
+            .await
+            .into_iter()
+            .collect()
     }
 }

@@ -1,6 +1,6 @@
 //! Step Functions: the cluster state machine.
 
-use sparkhub_core::ports::{AwsError, Started, Workflow};
+use sparkhub_core::ports::{AwsError, RunProgress, RunWatcher, Started, Workflow};
 
 use crate::aws_error;
 
@@ -17,6 +17,14 @@ impl StepFunctions {
             client,
             state_machine_arn: state_machine_arn.into(),
         }
+    }
+
+    /// A client of its own from the operator's configuration.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        state_machine_arn: impl Into<String>,
+    ) -> Self {
+        Self::new(aws_sdk_sfn::Client::new(config), state_machine_arn)
     }
 
     /// `arn:…:stateMachine:<machine>` → `arn:…:execution:<machine>:<name>`.
@@ -85,5 +93,66 @@ impl Workflow for StepFunctions {
             names.extend(page.executions().iter().map(|e| e.name().to_owned()));
         }
         Ok(names)
+    }
+}
+
+impl RunWatcher for StepFunctions {
+    /// DescribeExecution, then the execution's history newest first, only as
+    /// far back as the cluster's id (the state the run is in and the last
+    /// `cluster.ClusterId` a state saw; [`sparkhub_core::workflow::cluster_id_in`]).
+    async fn run_progress(&self, execution_arn: &str) -> Result<Option<RunProgress>, AwsError> {
+        let described = match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_execution_does_not_exist()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(aws_error("Step Functions DescribeExecution", e)),
+        };
+        let mut progress = RunProgress {
+            status: described.status().as_str().to_owned(),
+            error: described.error().map(|error| match described.cause() {
+                Some(cause) if !cause.is_empty() => format!("{error}: {cause}"),
+                _ => error.to_owned(),
+            }),
+            ..RunProgress::default()
+        };
+        let mut pages = self
+            .client
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("Step Functions GetExecutionHistory", e))?;
+            for event in page.events() {
+                let (name, data) = match (
+                    event.state_entered_event_details(),
+                    event.state_exited_event_details(),
+                ) {
+                    (Some(entered), _) => (entered.name(), entered.input()),
+                    (_, Some(exited)) => (exited.name(), exited.output()),
+                    _ => continue,
+                };
+                if progress.current_state.is_none() && event.state_entered_event_details().is_some()
+                {
+                    progress.current_state = Some(name.to_owned());
+                }
+                if let Some(id) = data.and_then(sparkhub_core::workflow::cluster_id_in) {
+                    progress.cluster_id = Some(id);
+                    return Ok(Some(progress));
+                }
+            }
+        }
+        Ok(Some(progress))
     }
 }

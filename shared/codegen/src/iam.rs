@@ -343,6 +343,115 @@ pub const PORT_CALLS: &[(Port, &[Call])] = &[
         }],
     ),
     (
+        "ClusterArchive",
+        &[
+            Call {
+                operation: "list_clusters",
+                action: "elasticmapreduce:ListClusters",
+                resource: "*",
+                context: &[],
+                why: "sparkhub report: the clusters of the period, every state (the operator's credentials, no function)",
+            },
+            Call {
+                operation: "list_instance_fleets",
+                action: "elasticmapreduce:ListInstanceFleets",
+                resource: CLUSTER,
+                context: &[],
+                why: "sparkhub report: a cluster's instance types and capacities (the operator's credentials, no function)",
+            },
+        ],
+    ),
+    (
+        "HistoryReader",
+        &[
+            Call {
+                operation: "list_objects_v2",
+                action: "s3:ListBucket",
+                resource: "arn:aws:s3:::${Bucket}",
+                context: &[("s3:prefix", "history/")],
+                why: "sparkhub report: the history's objects of the period (the operator's credentials, no function)",
+            },
+            Call {
+                operation: "get_object",
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::${Bucket}/history/*",
+                context: &[],
+                why: "sparkhub report: read a history record (the operator's credentials, no function)",
+            },
+        ],
+    ),
+    (
+        "ProfilePublisher",
+        &[Call {
+            operation: "put_object",
+            action: "s3:PutObject",
+            resource: "arn:aws:s3:::${Bucket}/profiles/${Profile}.toml",
+            context: &[],
+            why: "sparkhub push: upload a valid profile (the operator's credentials, no function)",
+        }],
+    ),
+    (
+        "InstanceProfiles",
+        &[Call {
+            operation: "get_instance_profile",
+            action: "iam:GetInstanceProfile",
+            resource: "arn:aws:iam::${Account}:instance-profile/${EmrInstanceRolePrefix}-${Profile}",
+            context: &[],
+            why: "sparkhub push: does the profile's instance profile exist yet (the operator's credentials, no function)",
+        }],
+    ),
+    (
+        "StackOutputs",
+        &[Call {
+            operation: "describe_stacks",
+            action: "cloudformation:DescribeStacks",
+            resource: "arn:aws:cloudformation:${Region}:${Account}:stack/${StackName}/*",
+            context: &[],
+            why: "--stack: the bucket, the create-cluster function and the state machine from the stack's outputs (the operator's credentials, no function)",
+        }],
+    ),
+    (
+        "FunctionInvoker",
+        &[Call {
+            operation: "invoke",
+            action: "lambda:InvokeFunction",
+            resource: "${CreateClusterFunctionArn}",
+            context: &[],
+            why: "sparkhub start: a manual run of create-cluster (the operator's credentials, no function)",
+        }],
+    ),
+    (
+        "RunWatcher",
+        &[
+            Call {
+                operation: "describe_execution",
+                action: "states:DescribeExecution",
+                resource: "arn:aws:states:${Region}:${Account}:execution:${StateMachineName}:tutorial-manual-20261128T080000Z",
+                context: &[],
+                why: "sparkhub start: the run's status (the operator's credentials, no function)",
+            },
+            Call {
+                operation: "get_execution_history",
+                action: "states:GetExecutionHistory",
+                resource: "arn:aws:states:${Region}:${Account}:execution:${StateMachineName}:tutorial-manual-20261128T080000Z",
+                context: &[],
+                why: "sparkhub start: the run's state and its cluster (the operator's credentials, no function)",
+            },
+        ],
+    ),
+    // "No permissions are required to perform this operation" (STS API
+    // reference, GetCallerIdentity); listed so that the scan sees the call.
+    (
+        "CallerIdentity",
+        &[Call {
+            operation: "get_caller_identity",
+            action: "sts:GetCallerIdentity",
+            resource: "*",
+            context: &[],
+            why: "sparkhub stop: who stopped the cluster, for the history (needs no permission)",
+        }],
+    ),
+    (
         "HistoryStore",
         &[Call {
             operation: "put_object",
@@ -519,6 +628,180 @@ pub const FUNCTIONS: &[(&str, &str, &[Port])] = &[
         ],
     ),
 ];
+
+/// The `sparkhub` commands that call AWS, with the operator's own
+/// credentials (no role of the stack), and the port calls each makes: a port
+/// with no operations named makes all of its [`PORT_CALLS`]. A test reads
+/// the CLI's sources and fails when it uses a port no command lists here;
+/// the README's table of the operator's permissions is generated from it
+/// ([`operator_permissions_markdown`]).
+/// A port and the operations of it a command makes (none named: all).
+pub type PortUse = (Port, &'static [&'static str]);
+
+pub const OPERATOR_COMMANDS: &[(&str, &[PortUse])] = &[
+    (
+        "status",
+        &[
+            ("ProfileStore", &["list_objects_v2", "get_object"]),
+            (
+                "ClusterFleet",
+                &["list_clusters", "describe_cluster", "list_steps"],
+            ),
+            ("MetricsSource", &[]),
+        ],
+    ),
+    (
+        "connect",
+        &[
+            ("ClusterSteps", &["describe_cluster"]),
+            ("ClusterInstances", &[]),
+        ],
+    ),
+    ("password", &[("SecretStore", &["get_secret_value"])]),
+    ("password --rotate", &[("SecretStore", &[])]),
+    (
+        "keep-alive",
+        &[
+            ("ClusterSteps", &["describe_cluster"]),
+            ("ClusterTagger", &[]),
+            ("ClusterUntagger", &[]),
+        ],
+    ),
+    (
+        "report",
+        &[
+            ("ClusterArchive", &[]),
+            ("ClusterSteps", &["describe_cluster"]),
+            ("ProfileStore", &["get_object"]),
+            ("HistoryReader", &[]),
+            ("PriceSource", &[]),
+        ],
+    ),
+    (
+        "push",
+        &[("ProfilePublisher", &[]), ("InstanceProfiles", &[])],
+    ),
+    (
+        "start",
+        &[
+            ("FunctionInvoker", &[]),
+            ("RunWatcher", &[]),
+            ("ClusterSteps", &["describe_cluster", "list_steps"]),
+        ],
+    ),
+    (
+        "stop",
+        &[
+            ("ClusterSteps", &["describe_cluster"]),
+            ("ClusterFleet", &["terminate_job_flows"]),
+            ("HistoryStore", &[]),
+            ("CallerIdentity", &[]),
+        ],
+    ),
+    ("--stack (any command)", &[("StackOutputs", &[])]),
+];
+
+/// The calls of one command of [`OPERATOR_COMMANDS`].
+pub fn operator_calls(command: &str) -> Vec<&'static Call> {
+    OPERATOR_COMMANDS
+        .iter()
+        .filter(|(c, _)| *c == command)
+        .flat_map(|(_, ports)| ports.iter())
+        .flat_map(|(port, ops)| {
+            port_calls(port)
+                .iter()
+                .filter(move |call| ops.is_empty() || ops.contains(&call.operation))
+        })
+        .collect()
+}
+
+/// The README's table of the operator's permissions, between these markers.
+pub const OPERATOR_BEGIN: &str = "<!-- BEGIN generated: operator permissions (make generate) -->";
+pub const OPERATOR_END: &str = "<!-- END generated: operator permissions -->";
+
+/// A resource of the tables as a person reads it: the placeholders in words.
+fn readable(resource: &str) -> String {
+    resource
+        .replace("${Bucket}", "<BucketName>")
+        .replace("${Region}", "<region>")
+        .replace("${Account}", "<account>")
+        .replace("${Profile}", "<profile>")
+        .replace("${StackName}", "<stack>")
+        .replace("${StateMachineName}", "<state machine>")
+        .replace("${EmrInstanceRolePrefix}", "sparkhub-node")
+        .replace(
+            "${CreateClusterFunctionArn}",
+            "the create-cluster function (CreateClusterFunctionName)",
+        )
+        .replace("${Secret}", "<secret>")
+        .replace(":tutorial-manual-20261128T080000Z", ":*")
+        .replace(
+            "/history/2026-11-28/j-EXAMPLE-termination-1795852800.json",
+            "/history/*",
+        )
+        .replace("/j-EXAMPLE", "/*")
+        .replace(
+            "sparkhub/<profile>/jupyterhub-users-AbCdEf",
+            "sparkhub/<profile>/jupyterhub-users-*",
+        )
+        .replace(
+            "sparkhub/<profile>/jupyterhub-password-hashes-AbCdEf",
+            "sparkhub/<profile>/jupyterhub-password-hashes-*",
+        )
+}
+
+/// One row per command and IAM action: the resources, and the condition
+/// keys a policy may use.
+pub fn operator_permissions_markdown() -> String {
+    let mut out = String::from(
+        "| command | IAM action | resource | condition keys AWS sets |\n|---|---|---|---|\n",
+    );
+    for (command, _) in OPERATOR_COMMANDS {
+        let mut rows: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        for call in operator_calls(command) {
+            let (resources, keys) = rows.entry(call.action).or_default();
+            let resource = format!("`{}`", readable(call.resource));
+            if !resources.contains(&resource) {
+                resources.push(resource);
+            }
+            // The tag keys are those of the sweep's calls (keep-alive sets
+            // sparkhub:keep-alive-until, not sparkhub:warned-at): left out.
+            for (key, value) in call.context.iter().filter(|(k, _)| *k != "aws:TagKeys") {
+                let key = format!("`{key}` = `{}`", readable(value));
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        for (action, (resources, keys)) in rows {
+            out.push_str(&format!(
+                "| `{command}` | `{action}` | {} | {} |\n",
+                resources.join(", "),
+                if keys.is_empty() {
+                    "".into()
+                } else {
+                    keys.join(", ")
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// `readme` with the operator's permissions between [`OPERATOR_BEGIN`] and
+/// [`OPERATOR_END`].
+pub fn with_operator_permissions(readme: &str) -> Option<String> {
+    let begin = readme.find(OPERATOR_BEGIN)?;
+    let end = readme.find(OPERATOR_END)?;
+    (begin < end).then(|| {
+        format!(
+            "{}{OPERATOR_BEGIN}\n{}{}",
+            &readme[..begin],
+            operator_permissions_markdown(),
+            &readme[end..]
+        )
+    })
+}
 
 /// The principal of the state machine's role and EMR's roles in the inventory.
 pub const STATE_MACHINE: &str = "ClusterWorkflow";

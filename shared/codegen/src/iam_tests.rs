@@ -357,3 +357,73 @@ fn every_node_can_be_reached_by_session_manager() {
         }
     }
 }
+
+/// Every port the CLI's sources import is in a command's row of
+/// OPERATOR_COMMANDS (so the README's table of the operator's permissions
+/// lists its calls), and every operation named there is one its port makes.
+#[test]
+fn every_port_the_cli_uses_is_in_the_operator_table() {
+    let known: BTreeSet<&str> = PORT_CALLS.iter().map(|(p, _)| *p).collect();
+    let mut used = BTreeSet::new();
+    for entry in std::fs::read_dir(workspace_root().join("cli/src")).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for import in source.split("ports::").skip(1) {
+            let group = match import.strip_prefix('{') {
+                Some(rest) => rest.split('}').next().unwrap(),
+                None => import.split(';').next().unwrap(),
+            };
+            for token in group.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+                if let Some(port) = known.get(token) {
+                    used.insert(*port);
+                }
+            }
+        }
+    }
+    assert!(
+        used.contains("FunctionInvoker"),
+        "the scan sees the CLI's ports: {used:?}"
+    );
+    let listed: BTreeSet<&str> = OPERATOR_COMMANDS
+        .iter()
+        .flat_map(|(_, ports)| ports.iter().map(|(p, _)| *p))
+        .collect();
+    for port in &used {
+        assert!(
+            listed.contains(port),
+            "the CLI uses the port {port}; list the commands that use it in iam::OPERATOR_COMMANDS"
+        );
+    }
+    for (command, ports) in OPERATOR_COMMANDS {
+        for (port, ops) in *ports {
+            assert!(known.contains(port), "{command}: no port {port}");
+            for op in *ops {
+                assert!(
+                    port_calls(port).iter().any(|c| c.operation == *op),
+                    "{command}: {port} makes no call {op}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_operator_table_names_each_commands_actions() {
+    let table = operator_permissions_markdown();
+    for row in [
+        "| `start` | `lambda:InvokeFunction` |",
+        "| `start` | `states:GetExecutionHistory` |",
+        "| `push` | `iam:GetInstanceProfile` |",
+        "| `push` | `s3:PutObject` | `arn:aws:s3:::<BucketName>/profiles/<profile>.toml` |",
+        "| `stop` | `elasticmapreduce:TerminateJobFlows` |",
+        "| `report` | `elasticmapreduce:ListInstanceFleets` |",
+        "| `--stack (any command)` | `cloudformation:DescribeStacks` |",
+    ] {
+        assert!(table.contains(row), "{row} in\n{table}");
+    }
+    // The sweep's own calls are not the operator's.
+    assert!(
+        !table.contains("| `status` | `elasticmapreduce:TerminateJobFlows`"),
+        "{table}"
+    );
+}

@@ -53,6 +53,10 @@ pub fn generated() -> Result<Vec<Generated>, String> {
             })
             .and_then(|readme| {
                 with_key_reference(&readme).ok_or("README.md lacks the profile key reference markers")
+            })
+            .and_then(|readme| {
+                iam::with_operator_permissions(&readme)
+                    .ok_or("README.md lacks the operator permissions markers")
             })?,
     );
 

@@ -503,3 +503,107 @@ pub trait BudgetLedger {
         record: &crate::history::BudgetOverrideRecord,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// The clusters of a period in any state (`ListClusters` with
+/// `CreatedAfter`) and their fleets (`ListInstanceFleets`); only `sparkhub
+/// report` asks, with the operator's own credentials.
+pub trait ClusterArchive {
+    /// Every cluster created since `since`, as EMR lists it (its profile not
+    /// yet known: `profile` is `None`, `fleets` empty).
+    fn clusters_since(
+        &self,
+        since: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<crate::report::ClusterFacts>, AwsError>> + Send;
+    /// The cluster's instance fleets with their target capacities; empty for
+    /// a cluster of instance groups (EMR refuses the listing then) or when
+    /// EMR gives none.
+    fn fleets(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::report::FleetUse>, AwsError>> + Send;
+}
+
+/// The history read back (`history/` of the sparkhub bucket): the bodies of
+/// the objects of the days from `since` on; only `sparkhub report` asks.
+pub trait HistoryReader {
+    fn history_since(
+        &self,
+        since: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// Profiles written to the sparkhub bucket (`profiles/<name>.toml`); only
+/// `sparkhub push` writes, with the operator's own credentials.
+pub trait ProfilePublisher {
+    fn put_profile(
+        &self,
+        name: &crate::ProfileName,
+        text: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// IAM instance profiles: does the one a profile's nodes need exist yet
+/// (`sparkhub push` warns when not).
+pub trait InstanceProfiles {
+    fn instance_profile_exists(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// A deployed stack's outputs (CloudFormation), by output key.
+pub trait StackOutputs {
+    /// `None` when there is no stack of that name (in the region).
+    fn stack_outputs(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, AwsError>> + Send;
+}
+
+/// What a synchronous Lambda invocation answered: the function's result (or
+/// its error document), and whether it failed (`FunctionError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoked {
+    pub payload: String,
+    pub function_error: Option<String>,
+}
+
+/// Lambda functions, invoked and waited for (`sparkhub start`).
+pub trait FunctionInvoker {
+    fn invoke(
+        &self,
+        function: &str,
+        payload: &str,
+    ) -> impl Future<Output = Result<Invoked, AwsError>> + Send;
+}
+
+/// Where a run of the cluster workflow is (DescribeExecution and its
+/// history).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunProgress {
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    /// The state the run entered last.
+    pub current_state: Option<String>,
+    /// The cluster the run created or claimed, once it has one.
+    pub cluster_id: Option<String>,
+    /// A failed run: its error and cause.
+    pub error: Option<String>,
+}
+
+/// Runs of the cluster workflow, read by their execution ARN (`sparkhub
+/// start` follows one).
+pub trait RunWatcher {
+    /// `None` when there is no such execution.
+    fn run_progress(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<Option<RunProgress>, AwsError>> + Send;
+}
+
+/// Who the operator's credentials are (STS GetCallerIdentity, which needs
+/// no permission): the history says who stopped a cluster.
+pub trait CallerIdentity {
+    /// The caller's ARN.
+    fn caller_arn(&self) -> impl Future<Output = Result<String, AwsError>> + Send;
+}

@@ -600,6 +600,17 @@ pub fn generated_definitions() -> Vec<(&'static str, String)> {
     )]
 }
 
+/// The cluster a state of the cluster workflow saw: `cluster.ClusterId` of
+/// its input or output (JSON text), set once the run created or claimed its
+/// cluster; `None` before, or for text that is not such a document.
+pub fn cluster_id_in(document: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(document).ok()?;
+    value["cluster"]["ClusterId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 #[path = "workflow_tests.rs"]
 mod tests;
