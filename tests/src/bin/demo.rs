@@ -4,9 +4,11 @@
 //! puts the tutorial profile into a bucket, creates the state machine from
 //! the generated definition, runs the three functions as real Lambda
 //! processes behind `cargo lambda watch`'s Lambda APIs (the binaries `make
-//! build` made beside this one), and invokes them with the sample
-//! events as EventBridge would deliver them. The emulated cluster is walked
-//! through its life: created → users step completes → idle → warned before
+//! build` made beside this one), and starts a cluster as a person does:
+//! `sparkhub start --stack`, which invokes create-cluster and follows the
+//! run; the other functions get the sample events as EventBridge would
+//! deliver them. The emulated cluster is walked through its life: created
+//! (`sparkhub start`) → users step completes (start says ready) → idle → warned before
 //! its termination → terminated by the terminator; the demo ends by printing
 //! `sparkhub report` for it, what its figures mean, and what to run against
 //! a real account. Exits non-zero when any stage did not happen.
@@ -250,10 +252,10 @@ fn what_next(profile: &Profile) {
         .first()
         .map(|u| u.to_string())
         .unwrap_or_else(|| "<user>".into());
-    let upload = format!("aws s3 cp profiles/{name}.toml s3://<BucketName>/profiles/{name}.toml");
+    let start = format!("sparkhub start {name}");
     let password = format!("sparkhub password {name} {user}");
     let whose = format!("{user}'s JupyterHub password");
-    let commands: [(&str, &str); 7] = [
+    let commands: [(&str, &str); 8] = [
         (
             "sparkhub validate profiles/*.toml",
             "every problem of every profile at once",
@@ -264,11 +266,15 @@ fn what_next(profile: &Profile) {
         ),
         (
             "sam build && sam deploy --guided",
-            "the stack; note its output BucketName",
+            "the stack; then export SPARKHUB_STACK=<its name>",
         ),
-        (&upload, ""),
         (
-            "sparkhub status --bucket <BucketName>",
+            "sparkhub push profiles/*.toml",
+            "the profiles into the stack's bucket, if all are valid",
+        ),
+        (&start, "a cluster now, followed until its users can log in"),
+        (
+            "sparkhub status",
             "the clusters, and what the idle sweep would decide",
         ),
         (
@@ -334,11 +340,23 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
         .ok()
         .and_then(|t| t.topic_arn)
         .unwrap_or_default();
+    // The stack's outputs, as a deploy leaves them: `sparkhub start`
+    // finds the function, the state machine and the bucket there.
+    let stack = format!("sparkhub-demo-{run}");
+    aws.create_stack(
+        &stack,
+        &[
+            ("BucketName", &bucket),
+            ("StateMachineArn", &machine),
+            ("CreateClusterFunctionName", "create-cluster"),
+        ],
+    )
+    .await;
     t.step(
         "set up",
         true,
         format!(
-            "bucket {bucket} with profiles/{name}.toml, the cluster state machine, an SNS topic for warnings"
+            "bucket {bucket} with profiles/{name}.toml, the cluster state machine, an SNS topic for warnings, stack {stack} with their names as outputs"
         ),
     );
 
@@ -426,45 +444,53 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
         "create-cluster, setup-jupyter-users, terminate-idle-clusters as Lambda processes behind `cargo lambda watch`'s Lambda APIs",
     );
 
-    // 1. The schedule fires: EventBridge Scheduler's target input, whose
-    // run_id is the occurrence's scheduled time (to the second).
-    let fired = Timestamp::from_second(Timestamp::now().as_second()).expect("a time");
-    let mut scheduled = event("create-cluster-scheduler-target.json");
-    scheduled["profile"] = json!(name);
-    scheduled["run_id"] = json!(format!("schedule-{fired}"));
-    let outcome = match invoke(port, "create-cluster", &scheduled) {
-        Ok(o) => o,
+    // 1. A person starts a cluster: `sparkhub start`, which invokes
+    // create-cluster (served by cargo lambda watch: the SDK's Lambda
+    // endpoint is set to it) and follows the run until the users are set.
+    let (out, err) = log_to(dir, "sparkhub-start");
+    let start = Command::new(built("sparkhub"))
+        .args(["start", &name, "--stack", &stack, "--poll", "1"])
+        .env(
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .stdout(out)
+        .stderr(err)
+        .spawn();
+    let mut start = match start {
+        Ok(child) => Watch(child),
         Err(e) => {
-            t.step("schedule fires", false, e);
+            t.step(
+                "sparkhub start",
+                false,
+                format!("{}: {e}", built("sparkhub").display()),
+            );
             return Some(profile);
         }
     };
-    let Some(execution) = outcome["execution_arn"]
-        .as_str()
-        .filter(|_| outcome["outcome"] == "started")
-    else {
-        t.step("schedule fires", false, outcome.to_string());
-        return Some(profile);
-    };
+    let cluster = wait_for("sparkhub start's run to create its cluster", || async {
+        aws.clusters_of_profile(&name).await.into_iter().next()
+    })
+    .await;
+    let execution = aws
+        .executions(&machine)
+        .await
+        .first()
+        .map(|e| {
+            format!(
+                "{}:{e}",
+                machine.replacen(":stateMachine:", ":execution:", 1)
+            )
+        })
+        .unwrap_or_default();
     t.step(
-        "schedule fires",
-        true,
+        "sparkhub start",
+        !execution.is_empty(),
         format!(
-            "create-cluster, for the schedule's {} occurrence, started the cluster workflow",
-            clock(fired)
+            "`sparkhub start {name} --stack {stack}` invoked create-cluster (a manual run); the workflow created {cluster}"
         ),
     );
-    let again = invoke(port, "create-cluster", &scheduled).unwrap_or_default();
-    t.step(
-        "fires again",
-        again["outcome"] == "already_started",
-        format!(
-            "the same occurrence again (Scheduler delivers at least once): {}, still one cluster",
-            again["outcome"].as_str().unwrap_or("no answer")
-        ),
-    );
-
-    let cluster = aws.cluster_of(execution).await;
+    let execution = execution.as_str();
     let done = aws.finished(execution).await;
     let state = aws.cluster_state(&cluster).await;
     t.step(
@@ -527,6 +553,32 @@ async fn run_story(t: &mut Story, run: &str, dir: &Path) -> Option<Profile> {
             return Some(profile);
         }
     }
+
+    // sparkhub start saw the cluster WAITING with its users step done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        match start.0.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            _ => break None,
+        }
+    };
+    let said = std::fs::read_to_string(dir.join("sparkhub-start.log")).unwrap_or_default();
+    let ready = said
+        .lines()
+        .find(|l| l.contains("is ready"))
+        .unwrap_or_default();
+    t.step(
+        "start says ready",
+        ended.is_some_and(|s| s.success()) && !ready.is_empty(),
+        if ready.is_empty() {
+            format!("sparkhub start did not say ready: {said}")
+        } else {
+            format!("sparkhub start: {ready} (`sparkhub connect {cluster}` next)")
+        },
+    );
 
     // 3. Time passes and nobody uses the cluster: the demo moves its clock
     // back, and EMR counts the normalized instance hours it ran.
