@@ -165,9 +165,22 @@ pub async fn start(
     let cluster_id = follow(&aws, &machine, &execution, options).await?;
     let id = shell_word(&cluster_id);
     println!(
-        "{} is ready: JupyterHub runs and its users are set.\n  sparkhub connect {id}            # how to reach JupyterHub\n  sparkhub password {profile} <user>   # a user's password\n  sparkhub stop {id}               # when you are done (the idle sweep also ends it when nobody uses it)",
+        "{} is ready: JupyterHub runs and its users are set.",
         printable(&cluster_id)
     );
+    for (command, what) in [
+        (format!("sparkhub connect {id}"), "how to reach JupyterHub"),
+        (
+            format!("sparkhub password {profile} <user>"),
+            "a user's password",
+        ),
+        (
+            format!("sparkhub stop {id}"),
+            "when you are done (the idle sweep also ends it once nobody uses it)",
+        ),
+    ] {
+        println!("  {:<44} # {what}", printable(&command));
+    }
     Ok(())
 }
 

@@ -103,7 +103,12 @@ pub fn line(run: &RunProgress, cluster: Option<&ClusterView>, took: Duration) ->
         Phase::Failed(why) => format!("failed: {why}"),
     };
     let mut out = format!("[{}] {what} · run {}", elapsed(took), run.status);
-    if let Some(state) = &run.current_state {
+    // The state a running run is in (an ended one's last state says nothing).
+    if let Some(state) = run
+        .current_state
+        .as_ref()
+        .filter(|_| run.status == "RUNNING")
+    {
         out.push_str(&format!(" ({state})"));
     }
     if let Some(c) = cluster {

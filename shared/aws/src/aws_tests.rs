@@ -910,3 +910,91 @@ async fn a_message_names_its_recipients_in_a_string_array_attribute() {
     assert_eq!(named.num_calls(), 1, "the warning for two users");
     assert_eq!(operator_only.num_calls(), 1, "the notice for the operator");
 }
+
+/// The run's state is the one entered last and its cluster the last one a
+/// state saw, by the events' ids, whatever order the listing gives.
+#[tokio::test]
+async fn run_progress_reads_the_last_state_and_the_cluster_by_event_id() {
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+    use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput;
+    use aws_sdk_sfn::types::{
+        ExecutionStatus, HistoryEvent, HistoryEventType, StateEnteredEventDetails,
+        StateExitedEventDetails,
+    };
+    use sparkhub_core::ports::RunWatcher;
+    let at = aws_smithy_types::DateTime::from_secs(0);
+    let entered = move |id: i64, name: &str, input: &str| {
+        HistoryEvent::builder()
+            .id(id)
+            .timestamp(at)
+            .r#type(HistoryEventType::TaskStateEntered)
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .input(input)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let exited = move |id: i64, name: &str, output: &str| {
+        HistoryEvent::builder()
+            .id(id)
+            .timestamp(at)
+            .r#type(HistoryEventType::TaskStateExited)
+            .state_exited_event_details(
+                StateExitedEventDetails::builder()
+                    .name(name)
+                    .output(output)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let described = mock!(aws_sdk_sfn::Client::describe_execution).then_output(move || {
+        DescribeExecutionOutput::builder()
+            .execution_arn("arn:x")
+            .state_machine_arn(MACHINE)
+            .status(ExecutionStatus::Running)
+            .start_date(at)
+            .build()
+            .unwrap()
+    });
+    let history = mock!(aws_sdk_sfn::Client::get_execution_history).then_output(move || {
+        GetExecutionHistoryOutput::builder()
+            .events(entered(
+                7,
+                "Wait for cluster",
+                r#"{"cluster":{"ClusterId":"j-NEW"}}"#,
+            ))
+            .events(entered(2, "Create cluster", "{}"))
+            .events(exited(
+                3,
+                "Create cluster",
+                r#"{"cluster":{"ClusterId":"j-OLD"}}"#,
+            ))
+            .events(exited(
+                5,
+                "Describe cluster",
+                r#"{"cluster":{"ClusterId":"j-NEW"}}"#,
+            ))
+            .build()
+            .unwrap()
+    });
+    let sfn = StepFunctions::new(
+        mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&described, &history]),
+        MACHINE,
+    );
+    let run = sfn.run_progress("arn:x").await.unwrap().unwrap();
+    assert_eq!(run.status, "RUNNING");
+    assert_eq!(run.current_state.as_deref(), Some("Wait for cluster"));
+    assert_eq!(run.cluster_id.as_deref(), Some("j-NEW"));
+
+    let missing = mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| {
+        DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().build())
+    });
+    let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&missing]), MACHINE);
+    assert_eq!(sfn.run_progress("arn:gone").await.unwrap(), None);
+}

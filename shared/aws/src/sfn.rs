@@ -97,9 +97,9 @@ impl Workflow for StepFunctions {
 }
 
 impl RunWatcher for StepFunctions {
-    /// DescribeExecution, then the execution's history newest first, only as
-    /// far back as the cluster's id (the state the run is in and the last
-    /// `cluster.ClusterId` a state saw; [`sparkhub_core::workflow::cluster_id_in`]).
+    /// DescribeExecution, then the execution's history: the state the run
+    /// is in and the last `cluster.ClusterId` a state saw
+    /// ([`sparkhub_core::workflow::cluster_id_in`]).
     async fn run_progress(&self, execution_arn: &str) -> Result<Option<RunProgress>, AwsError> {
         let described = match self
             .client
@@ -125,34 +125,40 @@ impl RunWatcher for StepFunctions {
             }),
             ..RunProgress::default()
         };
+        // The whole history, ordered by the events' ids (not by the
+        // listing's order: the emulator ignores reverseOrder): the state
+        // entered last, and the last `cluster.ClusterId` a state saw.
         let mut pages = self
             .client
             .get_execution_history()
             .execution_arn(execution_arn)
-            .reverse_order(true)
             .into_paginator()
             .send();
+        let mut entered: Option<(i64, String)> = None;
+        let mut cluster: Option<(i64, String)> = None;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("Step Functions GetExecutionHistory", e))?;
             for event in page.events() {
-                let (name, data) = match (
-                    event.state_entered_event_details(),
-                    event.state_exited_event_details(),
-                ) {
-                    (Some(entered), _) => (entered.name(), entered.input()),
-                    (_, Some(exited)) => (exited.name(), exited.output()),
-                    _ => continue,
+                let id = event.id();
+                let data = if let Some(state) = event.state_entered_event_details() {
+                    if entered.as_ref().is_none_or(|(at, _)| id > *at) {
+                        entered = Some((id, state.name().to_owned()));
+                    }
+                    state.input()
+                } else if let Some(state) = event.state_exited_event_details() {
+                    state.output()
+                } else {
+                    None
                 };
-                if progress.current_state.is_none() && event.state_entered_event_details().is_some()
+                if let Some(found) = data.and_then(sparkhub_core::workflow::cluster_id_in)
+                    && cluster.as_ref().is_none_or(|(at, _)| id > *at)
                 {
-                    progress.current_state = Some(name.to_owned());
-                }
-                if let Some(id) = data.and_then(sparkhub_core::workflow::cluster_id_in) {
-                    progress.cluster_id = Some(id);
-                    return Ok(Some(progress));
+                    cluster = Some((id, found));
                 }
             }
         }
+        progress.current_state = entered.map(|(_, name)| name);
+        progress.cluster_id = cluster.map(|(_, id)| id);
         Ok(Some(progress))
     }
 }
