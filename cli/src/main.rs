@@ -241,8 +241,11 @@ enum Command {
         /// Give up following after this many minutes (the run goes on).
         #[arg(long, default_value_t = 60, value_name = "MINUTES")]
         timeout: u64,
-        #[command(flatten)]
-        stack: StackArgs,
+        /// The sparkhub stack's CloudFormation name (default:
+        /// $SPARKHUB_STACK): its outputs name the create-cluster function and
+        /// the state machine.
+        #[arg(long, env = "SPARKHUB_STACK", value_name = "NAME")]
+        stack: Option<String>,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -353,6 +356,10 @@ async fn main() -> ExitCode {
                 no_wait,
                 poll: std::time::Duration::from_secs(poll.max(1)),
                 timeout: std::time::Duration::from_secs(timeout.saturating_mul(60)),
+            };
+            let stack = StackArgs {
+                stack,
+                bucket: None,
             };
             lifecycle::start(&aws.choice(), &stack, &profile, &options).await
         }

@@ -51,6 +51,10 @@ const AWS_COMMANDS: &[&[&str]] = &[
     &["password", "tutorial", "philipp"],
     &["keep-alive", "j-1ABCDEFGHIJKL", "--for", "2h"],
     &["report", "--bucket", "b-1"],
+    &["status", "--stack", "sparkhub"],
+    &["push", "../profiles/tutorial.toml", "--stack", "sparkhub"],
+    &["start", "tutorial", "--stack", "sparkhub"],
+    &["stop", "j-1ABCDEFGHIJKL", "--bucket", "b-1"],
 ];
 
 fn stderr(out: &Output) -> String {

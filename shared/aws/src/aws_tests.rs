@@ -998,3 +998,29 @@ async fn run_progress_reads_the_last_state_and_the_cluster_by_event_id() {
     let sfn = StepFunctions::new(mock_client!(aws_sdk_sfn, [&missing]), MACHINE);
     assert_eq!(sfn.run_progress("arn:gone").await.unwrap(), None);
 }
+
+/// An access denied names the IAM action to ask for, for the CLI's calls too.
+#[test]
+fn the_iam_action_of_every_operation_the_cli_makes() {
+    for (operation, action) in [
+        (
+            "CloudFormation DescribeStacks",
+            "cloudformation:DescribeStacks",
+        ),
+        ("IAM GetInstanceProfile", "iam:GetInstanceProfile"),
+        ("Lambda Invoke", "lambda:InvokeFunction"),
+        ("STS GetCallerIdentity", "sts:GetCallerIdentity"),
+        (
+            "Step Functions GetExecutionHistory",
+            "states:GetExecutionHistory",
+        ),
+        (
+            "EMR ListInstanceFleets",
+            "elasticmapreduce:ListInstanceFleets",
+        ),
+        ("S3 ListObjectsV2", "s3:ListBucket"),
+        ("Pricing GetProducts", "pricing:GetProducts"),
+    ] {
+        assert_eq!(operator::iam_action(operation), action);
+    }
+}
