@@ -675,6 +675,8 @@ pub const OPERATOR_COMMANDS: &[(&str, &[PortUse])] = &[
             ("ProfileStore", &["get_object"]),
             ("HistoryReader", &[]),
             ("PriceSource", &[]),
+            // The month's budget object of each budgeted profile.
+            ("BudgetLedger", &["get_object"]),
         ],
     ),
     (
