@@ -445,6 +445,20 @@ async fn complete_steps(s: &Setup, cluster: &str, from: usize, count: usize) {
     }
 }
 
+/// The pool's first run, on an object of its own, to its end: its cluster.
+async fn first_run(s: &Setup) -> String {
+    let first = s
+        .handler
+        .handle(object_event("incoming/a.csv"))
+        .await
+        .unwrap();
+    let run = started(&first);
+    let cluster = s.aws.cluster_of(run).await;
+    complete_steps(s, &cluster, 0, 2).await;
+    assert_eq!(s.aws.finished(run).await.status, "SUCCEEDED");
+    cluster
+}
+
 fn started(outcome: &Outcome) -> &str {
     match outcome {
         Outcome::Started { execution_arn, .. } => execution_arn,
@@ -457,15 +471,7 @@ async fn a_second_object_on_a_pooled_profile_runs_on_the_first_runs_cluster() {
     let profile = unique("pool");
     let s = setup(&[(&profile, pooled(&profile, 2))]).await;
 
-    let first = s
-        .handler
-        .handle(object_event("incoming/a.csv"))
-        .await
-        .unwrap();
-    let run1 = started(&first);
-    let cluster = s.aws.cluster_of(run1).await;
-    complete_steps(&s, &cluster, 0, 2).await;
-    assert_eq!(s.aws.finished(run1).await.status, "SUCCEEDED");
+    let cluster = first_run(&s).await;
     let tags = |c: aws_sdk_emr::types::Cluster| -> Vec<String> {
         c.tags()
             .iter()
@@ -549,15 +555,7 @@ async fn ten_objects_at_once_on_a_pool_of_two_make_at_most_two_clusters() {
 async fn a_claimed_cluster_that_ends_before_its_run_uses_it_is_replaced() {
     let profile = unique("poolgone");
     let s = setup(&[(&profile, pooled(&profile, 2))]).await;
-    let first = s
-        .handler
-        .handle(object_event("incoming/a.csv"))
-        .await
-        .unwrap();
-    let run1 = started(&first);
-    let warm = s.aws.cluster_of(run1).await;
-    complete_steps(&s, &warm, 0, 2).await;
-    assert_eq!(s.aws.finished(run1).await.status, "SUCCEEDED");
+    let warm = first_run(&s).await;
     s.aws.set_cluster_state(&warm, "WAITING", None);
 
     let second = s

@@ -4,7 +4,7 @@
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use sparkhub_core::ProfileName;
 use sparkhub_core::history::StartupRecord;
-use sparkhub_core::ports::{AwsError, StartupHistory, StartupLog};
+use sparkhub_core::ports::{AwsError, LeaseStore, StartupHistory, StartupLog};
 use sparkhub_core::startup::{STARTUP_METRIC, STARTUP_NAMESPACE, startups_key};
 
 use crate::{CloudWatch, S3Bucket, aws_error, conditional_put};
@@ -34,35 +34,13 @@ impl StartupHistory for StartupStore {
 }
 
 impl StartupHistory for S3Bucket {
-    /// create-cluster reads through the bucket alone (it publishes nothing).
+    /// create-cluster reads through the bucket alone (it publishes nothing):
+    /// one GetObject, as a lease is read (its ETag is the version).
     async fn read_startups(
         &self,
         profile: &ProfileName,
     ) -> Result<Option<(String, String)>, AwsError> {
-        let key = startups_key(profile);
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(aws_error("S3 GetObject", e)),
-        };
-        let version = object.e_tag().unwrap_or_default().to_owned();
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::new("S3 GetObject (reading the body)", true, None, e))?
-            .into_bytes();
-        Ok(Some((
-            version,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )))
+        LeaseStore::read(self, &startups_key(profile)).await
     }
 }
 
@@ -92,19 +70,11 @@ impl StartupLog for StartupStore {
         version: Option<&str>,
         body: &str,
     ) -> Result<Option<String>, AwsError> {
-        let request = self
-            .bucket
-            .client
-            .put_object()
-            .bucket(&self.bucket.bucket)
-            .key(startups_key(profile))
-            .content_type("application/json")
-            .body(body.as_bytes().to_vec().into());
-        let request = match version {
-            None => request.if_none_match("*"),
-            Some(v) => request.if_match(v),
-        };
-        conditional_put(request.send().await)
+        let key = startups_key(profile);
+        match version {
+            None => LeaseStore::create(&self.bucket, &key, body).await,
+            Some(v) => LeaseStore::replace(&self.bucket, &key, v, body).await,
+        }
     }
 
     /// One PutMetricData in [`STARTUP_NAMESPACE`].
