@@ -88,19 +88,39 @@ impl ClusterDirectory for Emr {
     }
 }
 
-/// The port's shape of what DescribeCluster returned for `id`.
-fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
-    let timeline = cluster.status().and_then(|s| s.timeline());
-    Cluster {
-        id: id.to_owned(),
-        name: cluster.name().unwrap_or_default().to_owned(),
+/// What EMR's status of a cluster says (DescribeCluster and ListClusters
+/// alike): its state, and when it was created, ready and ended.
+struct Status {
+    state: ClusterState,
+    created_at: Option<jiff::Timestamp>,
+    ready_at: Option<jiff::Timestamp>,
+    ended_at: Option<jiff::Timestamp>,
+}
+
+fn status_of(status: Option<&aws_sdk_emr::types::ClusterStatus>) -> Status {
+    let timeline = status.and_then(|s| s.timeline());
+    Status {
         state: ClusterState::parse(
-            cluster
-                .status()
+            status
                 .and_then(|s| s.state())
                 .map(|s| s.as_str())
                 .unwrap_or_default(),
         ),
+        created_at: timeline
+            .and_then(|t| t.creation_date_time())
+            .and_then(to_jiff),
+        ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+        ended_at: timeline.and_then(|t| t.end_date_time()).and_then(to_jiff),
+    }
+}
+
+/// The port's shape of what DescribeCluster returned for `id`.
+fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
+    let status = status_of(cluster.status());
+    Cluster {
+        id: id.to_owned(),
+        name: cluster.name().unwrap_or_default().to_owned(),
+        state: status.state,
         tags: cluster
             .tags()
             .iter()
@@ -122,10 +142,8 @@ fn described(id: &str, cluster: &aws_sdk_emr::types::Cluster) -> Cluster {
             .ec2_instance_attributes()
             .and_then(|a| a.ec2_key_name())
             .map(str::to_owned),
-        created_at: timeline
-            .and_then(|t| t.creation_date_time())
-            .and_then(to_jiff),
-        ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+        created_at: status.created_at,
+        ready_at: status.ready_at,
     }
 }
 
@@ -225,21 +243,13 @@ impl ClusterFleet for Emr {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("EMR ListClusters", e))?;
             clusters.extend(page.clusters().iter().filter_map(|c| {
-                let status = c.status();
-                let timeline = status.and_then(|s| s.timeline());
+                let status = status_of(c.status());
                 Some(ListedCluster {
                     id: c.id()?.to_owned(),
                     name: c.name().unwrap_or_default().to_owned(),
-                    state: ClusterState::parse(
-                        status
-                            .and_then(|s| s.state())
-                            .map(|s| s.as_str())
-                            .unwrap_or_default(),
-                    ),
-                    created_at: timeline
-                        .and_then(|t| t.creation_date_time())
-                        .and_then(to_jiff),
-                    ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
+                    state: status.state,
+                    created_at: status.created_at,
+                    ready_at: status.ready_at,
                 })
             }));
         }
@@ -409,24 +419,16 @@ impl ClusterArchive for Emr {
             let page = page.map_err(|e| aws_error("EMR ListClusters", e))?;
             for c in page.clusters() {
                 let Some(id) = c.id() else { continue };
-                let status = c.status();
-                let timeline = status.and_then(|s| s.timeline());
-                let reason = status.and_then(|s| s.state_change_reason());
+                let reason = c.status().and_then(|s| s.state_change_reason());
+                let status = status_of(c.status());
                 out.push(ClusterFacts {
                     id: id.to_owned(),
                     name: c.name().unwrap_or_default().to_owned(),
                     profile: None,
-                    state: ClusterState::parse(
-                        status
-                            .and_then(|s| s.state())
-                            .map(|s| s.as_str())
-                            .unwrap_or_default(),
-                    ),
-                    created_at: timeline
-                        .and_then(|t| t.creation_date_time())
-                        .and_then(to_jiff),
-                    ready_at: timeline.and_then(|t| t.ready_date_time()).and_then(to_jiff),
-                    ended_at: timeline.and_then(|t| t.end_date_time()).and_then(to_jiff),
+                    state: status.state,
+                    created_at: status.created_at,
+                    ready_at: status.ready_at,
+                    ended_at: status.ended_at,
                     normalized_instance_hours: c.normalized_instance_hours().map(i64::from),
                     reason_code: reason.and_then(|r| r.code()).map(|c| c.as_str().to_owned()),
                     reason_message: reason.and_then(|r| r.message()).map(str::to_owned),
